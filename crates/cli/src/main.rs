@@ -1,1 +1,138 @@
-fn main() {}
+//! `kvs-mkv`: read Kinesis Video Streams GetMedia payloads and Matroska files.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use kvs_chunk::{Event, Options, ReadEvents};
+
+mod json;
+mod summary;
+mod table;
+
+/// Read Kinesis Video Streams GetMedia payloads and Matroska/WebM files.
+#[derive(Parser)]
+#[command(name = "kvs-mkv", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One line per fragment (document): fragment number, timestamps, frames, tags.
+    #[command(after_help = "Examples:\n  kvs-mkv fragments testdata/getmedia_basic.mkv\n  kvs-mkv fragments --json - < payload.mkv\n  \
+                      aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv fragments --json -")]
+    Fragments(InputArgs),
+    /// One line per event: documents, tracks, metadata, frames (with CRC-32), tags, ends.
+    #[command(after_help = "Examples:\n  kvs-mkv events --json testdata/getmedia_basic.mkv\n  kvs-mkv events - < payload.mkv")]
+    Events(InputArgs),
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// The input file, or `-` for standard input.
+    input: PathBuf,
+    /// Print one JSON object per line (the stable machine-readable contract).
+    #[arg(long)]
+    json: bool,
+    /// After malformed input, skip to the next document or cluster instead of stopping.
+    #[arg(long)]
+    resync: bool,
+    /// Verify CRC-32 elements.
+    #[arg(long)]
+    verify_crc: bool,
+}
+
+impl InputArgs {
+    fn open(&self) -> io::Result<Box<dyn Read>> {
+        if self.input.as_os_str() == "-" {
+            Ok(Box::new(io::stdin().lock()))
+        } else {
+            Ok(Box::new(File::open(&self.input)?))
+        }
+    }
+
+    fn options(&self) -> Options {
+        Options::default().resync(self.resync).verify_crc(self.verify_crc)
+    }
+}
+
+/// What each command does with the events.
+trait Sink {
+    fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()>;
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+fn run(args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
+    let input = match args.open() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kvs-mkv: cannot open {}: {e}", args.input.display());
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut status = ExitCode::SUCCESS;
+    let mut write_result = Ok(());
+    for item in ReadEvents::with_options(input, args.options()) {
+        match item {
+            Ok(event) => {
+                write_result = sink.event(&mut out, event);
+                if write_result.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                eprintln!("kvs-mkv: {}: {}", args.input.display(), describe(&e));
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    if write_result.is_ok() {
+        write_result = sink.finish(&mut out).and_then(|()| out.flush());
+    }
+    match write_result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            eprintln!("kvs-mkv: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(()) => status,
+    }
+}
+
+/// One plain sentence: what went wrong, where, and what to do.
+fn describe(e: &kvs_chunk::Error) -> String {
+    let hint = match e {
+        kvs_chunk::Error::Ebml(inner) if inner.is_eof() => {
+            " (the input is truncated; everything before it was read)"
+        }
+        kvs_chunk::Error::Ebml(_) => " (the input is malformed here; try --resync to skip to the next fragment)",
+        _ => "",
+    };
+    format!("{e}{hint}")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Fragments(args) => {
+            if args.json {
+                run(&args, &mut json::FragmentsJson::default())
+            } else {
+                run(&args, &mut table::FragmentsTable::default())
+            }
+        }
+        Command::Events(args) => {
+            if args.json {
+                run(&args, &mut json::EventsJson)
+            } else {
+                run(&args, &mut table::EventsText)
+            }
+        }
+    }
+}

@@ -42,6 +42,7 @@ impl ElementHeader {
 /// `B` is the payload type: [`Bytes`] (a zero-copy slice of the input) from
 /// [`crate::Tokenizer`], `&[u8]` from [`crate::SliceTokenizer`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value<B = Bytes> {
     /// An unsigned integer.
     Unsigned(u64),
@@ -114,6 +115,7 @@ impl<B: AsRef<[u8]>> Value<B> {
 
 /// One token of the element stream.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Token<B = Bytes> {
     /// A document begins: at an EBML header, or at the first top-level element of a stream
     /// that starts mid-document (a capture that begins at a Segment).

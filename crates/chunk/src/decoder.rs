@@ -1,0 +1,589 @@
+//! The sans-IO event decoder: tokens from kvs-ebml in, [`Event`]s out.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use kvs_ebml::{ElementHeader, ElementId, Token, Tokenizer, Value, ids};
+
+use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
+use crate::block;
+use crate::error::Error;
+use crate::event::{
+    AudioSettings, Event, Frame, FragmentEnd, FragmentMetadata, StreamError, Tag, TagValue, Targets, Track,
+    TrackType, VideoSettings,
+};
+
+pub use kvs_ebml::Options;
+
+/// The default TimestampScale: 1 ms ticks.
+const DEFAULT_TIMESTAMP_SCALE: u64 = 1_000_000;
+
+/// The service facts of the current fragment.
+#[derive(Default)]
+struct AwsFacts {
+    fragment_number: Option<FragmentNumber>,
+    server_ms: Option<i64>,
+    producer_ms: Option<i64>,
+    millis_behind_now: Option<u64>,
+    continuation_token: Option<String>,
+    error_id: Option<ErrorId>,
+    error_raw_id: Option<String>,
+    error_code: Option<String>,
+    metadata_sent: bool,
+    error_sent: bool,
+    end_sent: bool,
+}
+
+/// A SimpleTag being read.
+#[derive(Default)]
+struct SimpleTagState {
+    offset: u64,
+    name: Option<Bytes>,
+    value: TagValue,
+    language: Option<String>,
+    default: Option<bool>,
+    /// Index of the enclosing SimpleTag in `TagState::simple`.
+    parent: Option<usize>,
+}
+
+/// A Tag being read.
+#[derive(Default)]
+struct TagState {
+    targets: Targets,
+    simple: Vec<SimpleTagState>,
+    open: Vec<usize>,
+}
+
+/// A BlockGroup being read.
+#[derive(Default)]
+struct GroupState {
+    block: Option<(Bytes, u64)>,
+    duration: Option<u64>,
+    references: Vec<i64>,
+}
+
+/// Per-document state.
+struct Document {
+    index: u64,
+    offset: u64,
+    timestamp_scale: u64,
+    tracks: Vec<Track>,
+    track: Option<Track>,
+    cluster_timestamp: Option<u64>,
+    group: Option<GroupState>,
+    tag: Option<TagState>,
+    aws: AwsFacts,
+}
+
+impl Document {
+    fn new(index: u64, offset: u64) -> Self {
+        Self {
+            index,
+            offset,
+            timestamp_scale: DEFAULT_TIMESTAMP_SCALE,
+            tracks: Vec::new(),
+            track: None,
+            cluster_timestamp: None,
+            group: None,
+            tag: None,
+            aws: AwsFacts::default(),
+        }
+    }
+}
+
+/// The event decoder: feed `Bytes` chunks of any size, pull [`Event`]s.
+///
+/// ```
+/// use bytes::Bytes;
+/// use kvs_chunk::{Event, EventDecoder};
+///
+/// # let input = Bytes::from_static(b"\x1A\x45\xDF\xA3\x80\x18\x53\x80\x67\xFF");
+/// let mut decoder = EventDecoder::new();
+/// decoder.feed(input);
+/// decoder.finish();
+/// let mut documents = 0;
+/// while let Some(event) = decoder.next_event()? {
+///     if let Event::DocumentStart { .. } = event {
+///         documents += 1;
+///     }
+/// }
+/// assert_eq!(documents, 1);
+/// # Ok::<(), kvs_chunk::Error>(())
+/// ```
+pub struct EventDecoder {
+    tokenizer: Tokenizer,
+    queue: VecDeque<Event>,
+    /// Ids of the open masters, outermost first.
+    path: Vec<ElementId>,
+    doc: Option<Document>,
+    next_index: u64,
+    /// A fatal error, returned once the events before it have been delivered.
+    pending: Option<Error>,
+    stopped: bool,
+    resync: bool,
+}
+
+impl Default for EventDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventDecoder {
+    /// A decoder with default options (safe limits, no resynchronisation).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_options(Options::default())
+    }
+
+    /// A decoder with the given tokenizer options (limits, resynchronisation, CRC checks).
+    #[must_use]
+    pub fn with_options(opts: Options) -> Self {
+        Self {
+            tokenizer: Tokenizer::with_options(opts),
+            queue: VecDeque::new(),
+            path: Vec::new(),
+            doc: None,
+            next_index: 0,
+            pending: None,
+            stopped: false,
+            resync: opts.resync,
+        }
+    }
+
+    /// Appends a chunk of input.
+    pub fn feed(&mut self, chunk: Bytes) {
+        self.tokenizer.feed(chunk);
+    }
+
+    /// Declares the end of input.
+    pub fn finish(&mut self) {
+        self.tokenizer.finish();
+    }
+
+    /// The absolute offset of the next unread byte.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.tokenizer.offset()
+    }
+
+    /// Bytes fed but not yet decoded.
+    #[must_use]
+    pub fn buffered(&self) -> u64 {
+        self.tokenizer.buffered()
+    }
+
+    /// Whether the decoder has delivered everything (after [`EventDecoder::finish`]) or
+    /// stopped at a fatal error.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.queue.is_empty() && (self.stopped || self.tokenizer.is_done())
+    }
+
+    /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
+    ///
+    /// After a fatal error, the events completed before it are delivered first (an open
+    /// fragment ends as incomplete), then the error, then `Ok(None)` for ever.
+    pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
+            if self.stopped {
+                return Ok(None);
+            }
+            let token = match self.tokenizer.next_token() {
+                Ok(Some(t)) => t,
+                Ok(None) => return Ok(None),
+                Err(e) if e.is_recoverable() => return Err(Error::Ebml(e)),
+                Err(e) => {
+                    if self.tokenizer_resyncs() && !e.is_eof() {
+                        return Err(Error::Ebml(e));
+                    }
+                    // Fatal: end what is open, then report.
+                    self.stopped = true;
+                    let at = e.offset;
+                    self.close_document(at);
+                    self.pending = Some(Error::Ebml(e));
+                    continue;
+                }
+            };
+            self.on_token(token)?;
+        }
+    }
+
+    fn tokenizer_resyncs(&self) -> bool {
+        self.resync
+    }
+
+    /// Ends the open document after a fatal error at `at`.
+    fn close_document(&mut self, at: u64) {
+        self.path.clear();
+        if let Some(mut doc) = self.doc.take() {
+            self.end_fragment(&mut doc, false);
+            self.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
+        }
+    }
+
+    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
+        if doc.aws.end_sent {
+            return;
+        }
+        doc.aws.end_sent = true;
+        self.queue.push_back(Event::FragmentEnd(FragmentEnd {
+            index: doc.index,
+            millis_behind_now: doc.aws.millis_behind_now,
+            continuation_token: doc.aws.continuation_token.clone(),
+            complete,
+        }));
+    }
+
+    fn parent(&self) -> Option<ElementId> {
+        self.path.last().copied()
+    }
+
+    fn on_token(&mut self, token: Token) -> Result<(), Error> {
+        match token {
+            Token::DocumentStart { offset } => {
+                let index = self.next_index;
+                self.next_index = index.saturating_add(1);
+                self.doc = Some(Document::new(index, offset));
+                self.queue.push_back(Event::DocumentStart { index, offset });
+            }
+            Token::DocumentEnd { offset } => self.close_document(offset),
+            Token::MasterStart(h) => {
+                self.on_master_start(&h);
+                self.path.push(h.id);
+            }
+            Token::MasterEnd { header, .. } => {
+                self.path.pop();
+                return self.on_master_end(&header);
+            }
+            Token::Leaf { header, value } => return self.on_leaf(&header, value),
+            Token::Resynced { offset, skipped, depth } => {
+                self.path.truncate(usize::from(depth));
+                if let Some(doc) = &mut self.doc {
+                    doc.track = None;
+                    doc.group = None;
+                    doc.tag = None;
+                }
+                self.queue.push_back(Event::Resynced { offset, skipped });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_master_start(&mut self, h: &ElementHeader) {
+        let parent = self.parent();
+        let Some(doc) = &mut self.doc else { return };
+        match h.id {
+            ids::TRACK_ENTRY => doc.track = Some(Track::default()),
+            ids::VIDEO => {
+                if let Some(t) = &mut doc.track {
+                    t.video.get_or_insert_with(VideoSettings::default);
+                }
+            }
+            ids::AUDIO => {
+                if let Some(t) = &mut doc.track {
+                    t.audio.get_or_insert_with(AudioSettings::default);
+                }
+            }
+            ids::CLUSTER => doc.cluster_timestamp = None,
+            ids::BLOCK_GROUP => doc.group = Some(GroupState::default()),
+            ids::TAG => doc.tag = Some(TagState::default()),
+            ids::SIMPLE_TAG => {
+                if let Some(tag) = &mut doc.tag {
+                    let enclosing = if parent == Some(ids::SIMPLE_TAG) { tag.open.last().copied() } else { None };
+                    tag.open.push(tag.simple.len());
+                    tag.simple.push(SimpleTagState { offset: h.offset, parent: enclosing, ..Default::default() });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_master_end(&mut self, h: &ElementHeader) -> Result<(), Error> {
+        let Some(mut doc) = self.doc.take() else { return Ok(()) };
+        let result = match h.id {
+            ids::TRACK_ENTRY => {
+                if let Some(t) = doc.track.take() {
+                    doc.tracks.push(t);
+                }
+                Ok(())
+            }
+            ids::TRACKS => {
+                self.queue.push_back(Event::Tracks(doc.tracks.clone()));
+                Ok(())
+            }
+            ids::BLOCK_GROUP => match doc.group.take() {
+                Some(GroupState { block: Some((payload, offset)), duration, references }) => {
+                    self.emit_block(&doc, &payload, offset, false, duration, references)
+                }
+                _ => Ok(()),
+            },
+            ids::SIMPLE_TAG => {
+                if let Some(tag) = &mut doc.tag {
+                    tag.open.pop();
+                }
+                Ok(())
+            }
+            ids::TAG => match doc.tag.take() {
+                Some(tag) => self.finish_tag(&mut doc, tag),
+                None => Ok(()),
+            },
+            ids::TAGS => {
+                self.after_tags(&mut doc);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        self.doc = Some(doc);
+        result
+    }
+
+    /// After a Tags element: send what the service's tags made complete.
+    fn after_tags(&mut self, doc: &mut Document) {
+        let a = &mut doc.aws;
+        if !a.metadata_sent && (a.fragment_number.is_some() || a.server_ms.is_some() || a.producer_ms.is_some()) {
+            a.metadata_sent = true;
+            self.queue.push_back(Event::FragmentMetadata(FragmentMetadata {
+                fragment_number: a.fragment_number.clone(),
+                server_timestamp_ms: a.server_ms,
+                producer_timestamp_ms: a.producer_ms,
+            }));
+        }
+        if !a.error_sent && (a.error_id.is_some() || a.error_raw_id.is_some() || a.error_code.is_some()) {
+            a.error_sent = true;
+            self.queue.push_back(Event::StreamError(StreamError {
+                fragment_number: a.fragment_number.clone(),
+                id: a.error_id,
+                raw_id: a.error_raw_id.clone(),
+                code: a.error_code.clone(),
+            }));
+        }
+        if a.continuation_token.is_some() {
+            self.end_fragment(doc, true);
+        }
+    }
+
+    /// A Tag is complete: service tags update the facts, others become events.
+    fn finish_tag(&mut self, doc: &mut Document, tag: TagState) -> Result<(), Error> {
+        let mut first_error = None;
+        for st in &tag.simple {
+            let name = st.name.as_deref().unwrap_or_default();
+            if let Some(aws_tag) = AwsTag::from_name(aws::trimmed(name)) {
+                if let Err(e) = record_aws(&mut doc.aws, aws_tag, &st.value, st.offset) {
+                    first_error.get_or_insert(e);
+                }
+                continue;
+            }
+            let mut parents = Vec::new();
+            let mut p = st.parent;
+            while let Some(pi) = p {
+                let Some(ps) = tag.simple.get(pi) else { break };
+                parents.push(text(ps.name.as_deref().unwrap_or_default()));
+                // Parents always precede children, so this walk ends.
+                p = ps.parent.filter(|&pp| pp < pi);
+            }
+            parents.reverse();
+            self.queue.push_back(Event::Tag(Tag {
+                index: doc.index,
+                name: text(name),
+                value: st.value.clone(),
+                language: st.language.clone(),
+                default: st.default,
+                targets: tag.targets.clone(),
+                parents,
+                offset: st.offset,
+            }));
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn on_leaf(&mut self, h: &ElementHeader, value: Value) -> Result<(), Error> {
+        let parent = self.parent();
+        let Some(mut doc) = self.doc.take() else { return Ok(()) };
+        let result = self.on_leaf_in(&mut doc, parent, h, value);
+        self.doc = Some(doc);
+        result
+    }
+
+    fn on_leaf_in(
+        &mut self,
+        doc: &mut Document,
+        parent: Option<ElementId>,
+        h: &ElementHeader,
+        value: Value,
+    ) -> Result<(), Error> {
+        match (parent, h.id) {
+            (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
+                if let Value::Binary(payload) = value {
+                    return self.emit_block(doc, &payload, h.offset, true, None, Vec::new());
+                }
+            }
+            (Some(ids::CLUSTER), ids::TIMESTAMP) => doc.cluster_timestamp = value.as_unsigned(),
+            (Some(ids::INFO), ids::TIMESTAMP_SCALE) => {
+                if let Some(v) = value.as_unsigned().filter(|&v| v > 0) {
+                    doc.timestamp_scale = v;
+                }
+            }
+            (Some(ids::BLOCK_GROUP), id) => {
+                if let Some(g) = &mut doc.group {
+                    match (id, value) {
+                        (ids::BLOCK, Value::Binary(b)) => g.block = Some((b, h.offset)),
+                        (ids::BLOCK_DURATION, Value::Unsigned(d)) => g.duration = Some(d),
+                        (ids::REFERENCE_BLOCK, Value::Signed(r)) => g.references.push(r),
+                        _ => {}
+                    }
+                }
+            }
+            (Some(ids::TRACK_ENTRY), id) => {
+                if let Some(t) = &mut doc.track {
+                    track_field(t, id, &value);
+                }
+            }
+            (Some(ids::VIDEO), id) => {
+                if let Some(v) = doc.track.as_mut().and_then(|t| t.video.as_mut()) {
+                    let n = value.as_unsigned();
+                    match id {
+                        ids::PIXEL_WIDTH => v.width = n,
+                        ids::PIXEL_HEIGHT => v.height = n,
+                        ids::DISPLAY_WIDTH => v.display_width = n,
+                        ids::DISPLAY_HEIGHT => v.display_height = n,
+                        _ => {}
+                    }
+                }
+            }
+            (Some(ids::AUDIO), id) => {
+                if let Some(a) = doc.track.as_mut().and_then(|t| t.audio.as_mut()) {
+                    match id {
+                        ids::SAMPLING_FREQUENCY => a.sampling_frequency = value.as_float(),
+                        ids::CHANNELS => a.channels = value.as_unsigned(),
+                        ids::BIT_DEPTH => a.bit_depth = value.as_unsigned(),
+                        _ => {}
+                    }
+                }
+            }
+            (Some(ids::SIMPLE_TAG), id) => {
+                let Some(tag) = &mut doc.tag else { return Ok(()) };
+                let Some(st) = tag.open.last().and_then(|&i| tag.simple.get_mut(i)) else { return Ok(()) };
+                match (id, value) {
+                    (ids::TAG_NAME, Value::Utf8(b) | Value::String(b)) => st.name = Some(b),
+                    (ids::TAG_STRING, Value::Utf8(b) | Value::String(b)) => st.value = TagValue::String(b),
+                    (ids::TAG_BINARY, Value::Binary(b)) => st.value = TagValue::Binary(b),
+                    (ids::TAG_LANGUAGE | ids::TAG_LANGUAGE_BCP47, Value::String(b) | Value::Utf8(b)) => {
+                        st.language = Some(text(&b));
+                    }
+                    (ids::TAG_DEFAULT, Value::Unsigned(d)) => st.default = Some(d != 0),
+                    _ => {}
+                }
+            }
+            (Some(ids::TARGETS), id) => {
+                if let Some(tag) = &mut doc.tag {
+                    let t = &mut tag.targets;
+                    match (id, value) {
+                        (ids::TARGET_TYPE_VALUE, Value::Unsigned(v)) => t.type_value = Some(v),
+                        (ids::TARGET_TYPE, Value::String(b) | Value::Utf8(b)) => t.type_name = Some(text(&b)),
+                        (ids::TAG_TRACK_UID, Value::Unsigned(v)) => t.track_uids.push(v),
+                        (ids::TAG_EDITION_UID | ids::TAG_CHAPTER_UID | ids::TAG_ATTACHMENT_UID, Value::Unsigned(v)) => {
+                            t.other_uids.push(v);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames.
+    fn emit_block(
+        &mut self,
+        doc: &Document,
+        payload: &Bytes,
+        offset: u64,
+        simple: bool,
+        duration: Option<u64>,
+        references: Vec<i64>,
+    ) -> Result<(), Error> {
+        let header = block::parse_header(payload).map_err(|kind| Error::Block { offset, kind })?;
+        let scale = doc.timestamp_scale;
+        let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0)).saturating_add(i128::from(header.relative_timestamp));
+        let base = ticks.checked_mul(i128::from(scale)).ok_or(Error::TimestampOverflow { offset })?;
+        let default_duration =
+            doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
+        let keyframe = if simple { header.keyframe() } else { references.is_empty() };
+        let duration_ns = duration.and_then(|d| d.checked_mul(scale));
+        let mut overflow = false;
+        let queue = &mut self.queue;
+        block::for_each_frame(payload, &header, |i, count, data| {
+            let step = i128::from(default_duration.unwrap_or(0)).saturating_mul(i128::try_from(i).unwrap_or(0));
+            let Ok(timestamp_ns) = i64::try_from(base.saturating_add(step)) else {
+                overflow = true;
+                return;
+            };
+            queue.push_back(Event::Frame(Frame {
+                track: header.track,
+                timestamp_ns,
+                keyframe,
+                invisible: header.invisible(),
+                discardable: simple && header.discardable(),
+                duration_ns,
+                references: references.clone(),
+                lace: (u16::try_from(i).unwrap_or(u16::MAX), u16::try_from(count).unwrap_or(u16::MAX)),
+                block_offset: offset,
+                data,
+            }));
+        })
+        .map_err(|kind| Error::Block { offset, kind })?;
+        if overflow {
+            return Err(Error::TimestampOverflow { offset });
+        }
+        Ok(())
+    }
+}
+
+/// Sets a TrackEntry field.
+fn track_field(t: &mut Track, id: ElementId, value: &Value) {
+    match (id, value) {
+        (ids::TRACK_NUMBER, Value::Unsigned(v)) => t.number = *v,
+        (ids::TRACK_UID, Value::Unsigned(v)) => t.uid = Some(*v),
+        (ids::TRACK_TYPE, Value::Unsigned(v)) => t.kind = TrackType::from_u64(*v),
+        (ids::CODEC_ID, Value::String(b) | Value::Utf8(b)) => t.codec_id = Some(text(b)),
+        (ids::CODEC_PRIVATE, Value::Binary(b)) => t.codec_private = Some(b.clone()),
+        (ids::NAME, Value::Utf8(b) | Value::String(b)) => t.name = Some(text(b)),
+        (ids::LANGUAGE, Value::String(b) | Value::Utf8(b)) => t.language = Some(text(b)),
+        (ids::DEFAULT_DURATION, Value::Unsigned(v)) => t.default_duration_ns = Some(*v),
+        _ => {}
+    }
+}
+
+/// Text of a string value: trailing NULs removed, invalid UTF-8 replaced.
+fn text(raw: &[u8]) -> String {
+    let end = raw.iter().rposition(|&c| c != 0).map_or(0, |p| p.saturating_add(1));
+    String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
+}
+
+/// Records one service tag's value.
+fn record_aws(a: &mut AwsFacts, tag: AwsTag, value: &TagValue, offset: u64) -> Result<(), Error> {
+    let raw = value.raw().unwrap_or_default();
+    let invalid = || Error::InvalidTagValue { tag, offset };
+    match tag {
+        AwsTag::FragmentNumber => a.fragment_number = Some(FragmentNumber::new(text(aws::trimmed(raw)))),
+        AwsTag::ServerTimestamp => a.server_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
+        AwsTag::ProducerTimestamp => a.producer_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
+        AwsTag::MillisBehindNow => a.millis_behind_now = Some(aws::parse_u64(raw).ok_or_else(invalid)?),
+        AwsTag::ContinuationToken => a.continuation_token = Some(text(aws::trimmed(raw))),
+        AwsTag::ErrorId | AwsTag::ExceptionErrorCode => match aws::parse_u64(raw) {
+            Some(n) => a.error_id = Some(ErrorId::from_u64(n)),
+            None => a.error_raw_id = Some(text(aws::trimmed(raw))),
+        },
+        AwsTag::ErrorCode | AwsTag::ExceptionMessage => a.error_code = Some(text(aws::trimmed(raw))),
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Errors of the event decoder.
+
+use crate::aws::AwsTag;
+use crate::block::BlockError;
+
+/// A decoding error. Every variant but [`Error::Io`] and [`Error::Transport`] carries the
+/// byte offset of the element at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The EBML structure is malformed, or the input ended inside an element.
+    #[error(transparent)]
+    Ebml(#[from] kvs_ebml::Error),
+    /// A block's header or lacing is malformed; the block was skipped.
+    #[error("{kind} in block at byte offset {offset}")]
+    Block {
+        /// The absolute offset of the SimpleBlock or Block element.
+        offset: u64,
+        /// What is wrong.
+        kind: BlockError,
+    },
+    /// A frame's timestamp does not fit in 64-bit nanoseconds; the frame was skipped.
+    #[error("timestamp out of range in block at byte offset {offset}")]
+    TimestampOverflow {
+        /// The absolute offset of the block.
+        offset: u64,
+    },
+    /// A service tag's value could not be parsed (e.g. a non-numeric timestamp); the value
+    /// was ignored.
+    #[error("invalid value for {tag} at byte offset {offset}")]
+    InvalidTagValue {
+        /// The tag.
+        tag: AwsTag,
+        /// The absolute offset of the SimpleTag.
+        offset: u64,
+    },
+    /// Reading the input failed.
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The byte stream an adapter polls failed.
+    #[error("transport error: {0}")]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Whether decoding goes on after this error (a bad block or tag value, a CRC mismatch).
+    #[must_use]
+    pub fn is_recoverable(&self) -> bool {
+        match self {
+            Error::Ebml(e) => e.is_recoverable(),
+            Error::Block { .. } | Error::TimestampOverflow { .. } | Error::InvalidTagValue { .. } => true,
+            Error::Io(_) | Error::Transport(_) => false,
+        }
+    }
+
+    /// The absolute byte offset the error refers to, where there is one.
+    #[must_use]
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Ebml(e) => Some(e.offset),
+            Error::Block { offset, .. }
+            | Error::TimestampOverflow { offset }
+            | Error::InvalidTagValue { offset, .. } => Some(*offset),
+            Error::Io(_) | Error::Transport(_) => None,
+        }
+    }
+}

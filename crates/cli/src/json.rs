@@ -1,0 +1,187 @@
+//! The machine-readable output: one JSON object per line (see DESIGN.md, "The CLI's
+//! machine-readable output").
+
+use std::io::{self, Write};
+
+use kvs_chunk::{Event, StreamError, TagValue, Track, TrackType};
+use serde_json::{Value, json};
+
+use crate::Sink;
+use crate::summary::{Summaries, Summary};
+
+/// `fragments --json`.
+#[derive(Default)]
+pub struct FragmentsJson {
+    summaries: Summaries,
+}
+
+impl Sink for FragmentsJson {
+    fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
+        if let Some(s) = self.summaries.push(event) {
+            write_line(out, &fragment(&s))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_line(out: &mut dyn Write, v: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    out.write_all(b"\n")
+}
+
+/// The JSON object of one fragment.
+pub fn fragment(s: &Summary) -> Value {
+    json!({
+        "index": s.index,
+        "offset": s.offset,
+        "fragment_number": s.metadata.fragment_number.as_ref().map(ToString::to_string),
+        "server_timestamp_ms": s.metadata.server_timestamp_ms,
+        "producer_timestamp_ms": s.metadata.producer_timestamp_ms,
+        "millis_behind_now": s.end.millis_behind_now,
+        "continuation_token": s.end.continuation_token,
+        "complete": s.end.complete,
+        "tracks": s.tracks.iter().map(track_brief).collect::<Vec<_>>(),
+        "frames": s.frames,
+        "keyframes": s.keyframes,
+        "tags": s.tags.iter().map(|(n, v)| tag(n, v)).collect::<Vec<_>>(),
+        "error": s.error.as_ref().map(stream_error),
+    })
+}
+
+fn track_brief(t: &Track) -> Value {
+    json!({
+        "number": t.number,
+        "codec_id": t.codec_id,
+        "width": t.video.and_then(|v| v.width),
+        "height": t.video.and_then(|v| v.height),
+    })
+}
+
+fn track_full(t: &Track) -> Value {
+    let kind = match t.kind {
+        TrackType::Video => "video",
+        TrackType::Audio => "audio",
+        TrackType::Subtitle => "subtitle",
+        TrackType::Metadata => "metadata",
+        TrackType::Unknown => "unknown",
+        _ => "other",
+    };
+    json!({
+        "number": t.number,
+        "uid": t.uid,
+        "kind": kind,
+        "codec_id": t.codec_id,
+        "codec_private": t.codec_private.as_ref().map(|b| hex(b)),
+        "name": t.name,
+        "default_duration_ns": t.default_duration_ns,
+        "width": t.video.and_then(|v| v.width),
+        "height": t.video.and_then(|v| v.height),
+        "sampling_frequency": t.audio.and_then(|a| a.sampling_frequency),
+        "channels": t.audio.and_then(|a| a.channels),
+        "bit_depth": t.audio.and_then(|a| a.bit_depth),
+    })
+}
+
+fn tag(name: &str, value: &TagValue) -> Value {
+    match value {
+        TagValue::String(_) => json!({ "name": name, "value": value.as_text() }),
+        TagValue::Binary(b) => json!({ "name": name, "value": null, "binary": hex(b) }),
+        TagValue::None => json!({ "name": name, "value": null }),
+    }
+}
+
+fn stream_error(e: &StreamError) -> Value {
+    json!({
+        "id": e.id.map(|i| i.code()),
+        "code": e.code,
+        "raw_id": e.raw_id,
+    })
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len().saturating_mul(2));
+    for byte in b {
+        let _ = write!(s, "{byte:02x}");
+    }
+    s
+}
+
+/// `events --json`.
+pub struct EventsJson;
+
+impl Sink for EventsJson {
+    fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
+        let v = match event {
+            Event::Frame(f) => {
+                // The hot path: formatted directly, no intermediate JSON value.
+                return writeln!(
+                    out,
+                    "{{\"type\":\"frame\",\"track\":{},\"timestamp_ms\":{},\"keyframe\":{},\"size\":{},\"crc32\":\"{:08x}\"}}",
+                    f.track,
+                    f.timestamp_ms(),
+                    f.keyframe,
+                    f.data.len(),
+                    crc32fast::hash(&f.data)
+                );
+            }
+            Event::DocumentStart { index, offset } => json!({"type": "document_start", "index": index, "offset": offset}),
+            Event::Tracks(tracks) => {
+                json!({"type": "tracks", "tracks": tracks.iter().map(track_full).collect::<Vec<_>>()})
+            }
+            Event::FragmentMetadata(m) => json!({
+                "type": "fragment_metadata",
+                "fragment_number": m.fragment_number.as_ref().map(ToString::to_string),
+                "server_timestamp_ms": m.server_timestamp_ms,
+                "producer_timestamp_ms": m.producer_timestamp_ms,
+            }),
+            Event::Tag(t) => {
+                let mut v = tag(&t.name, &t.value);
+                if let Value::Object(map) = &mut v {
+                    map.insert("type".into(), json!("tag"));
+                    map.insert("index".into(), json!(t.index));
+                    if !t.parents.is_empty() {
+                        map.insert("parents".into(), json!(t.parents));
+                    }
+                    if let Some(tv) = t.targets.type_value {
+                        map.insert("target_type_value".into(), json!(tv));
+                    }
+                    if !t.targets.track_uids.is_empty() {
+                        map.insert("track_uids".into(), json!(t.targets.track_uids));
+                    }
+                }
+                v
+            }
+            Event::StreamError(e) => {
+                let mut v = stream_error(&e);
+                if let Value::Object(map) = &mut v {
+                    map.insert("type".into(), json!("stream_error"));
+                    map.insert("fragment_number".into(), json!(e.fragment_number.as_ref().map(ToString::to_string)));
+                }
+                v
+            }
+            Event::FragmentEnd(end) => json!({
+                "type": "fragment_end",
+                "index": end.index,
+                "millis_behind_now": end.millis_behind_now,
+                "continuation_token": end.continuation_token,
+                "complete": end.complete,
+            }),
+            Event::DocumentEnd { index, offset, end } => {
+                json!({"type": "document_end", "index": index, "offset": offset, "end": end})
+            }
+            Event::Resynced { offset, skipped } => json!({"type": "resynced", "offset": offset, "skipped": skipped}),
+            _ => return Ok(()),
+        };
+        write_line(out, &v)
+    }
+
+    fn finish(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}

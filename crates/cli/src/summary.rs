@@ -1,0 +1,81 @@
+//! Per-fragment summaries built from events without keeping frame data.
+
+use std::collections::BTreeMap;
+
+use kvs_chunk::{Event, FragmentEnd, FragmentMetadata, StreamError, TagValue, Track};
+
+/// What `fragments` reports for one document.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub index: u64,
+    pub offset: u64,
+    pub metadata: FragmentMetadata,
+    pub end: FragmentEnd,
+    pub tracks: Vec<Track>,
+    pub frames: BTreeMap<u64, u64>,
+    pub keyframes: BTreeMap<u64, u64>,
+    pub bytes: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub tags: Vec<(String, TagValue)>,
+    pub error: Option<StreamError>,
+}
+
+/// Builds summaries; `push` returns one when its fragment ends.
+#[derive(Debug, Default)]
+pub struct Summaries {
+    current: Option<Summary>,
+    tracks: Vec<Track>,
+}
+
+impl Summaries {
+    pub fn push(&mut self, event: Event) -> Option<Summary> {
+        match event {
+            Event::DocumentStart { index, offset } => {
+                self.current = Some(Summary { index, offset, tracks: self.tracks.clone(), ..Summary::default() });
+            }
+            Event::Tracks(tracks) => {
+                self.tracks.clone_from(&tracks);
+                if let Some(s) = &mut self.current {
+                    s.tracks = tracks;
+                }
+            }
+            Event::FragmentMetadata(m) => {
+                if let Some(s) = &mut self.current {
+                    s.metadata = m;
+                }
+            }
+            Event::Frame(f) => {
+                if let Some(s) = &mut self.current {
+                    let n = s.frames.entry(f.track).or_insert(0);
+                    *n = n.saturating_add(1);
+                    if f.keyframe {
+                        let k = s.keyframes.entry(f.track).or_insert(0);
+                        *k = k.saturating_add(1);
+                    }
+                    s.bytes = s.bytes.saturating_add(u64::try_from(f.data.len()).unwrap_or(u64::MAX));
+                    let ms = f.timestamp_ms();
+                    s.first_ms = Some(s.first_ms.map_or(ms, |v| v.min(ms)));
+                    s.last_ms = Some(s.last_ms.map_or(ms, |v| v.max(ms)));
+                }
+            }
+            Event::Tag(t) => {
+                if let Some(s) = &mut self.current {
+                    s.tags.push((t.name, t.value));
+                }
+            }
+            Event::StreamError(e) => {
+                if let Some(s) = &mut self.current {
+                    s.error.get_or_insert(e);
+                }
+            }
+            Event::FragmentEnd(end) => {
+                let mut s = self.current.take()?;
+                s.end = end;
+                return Some(s);
+            }
+            _ => {}
+        }
+        None
+    }
+}

@@ -1,0 +1,185 @@
+//! The human-readable output.
+
+use std::io::{self, Write};
+
+use kvs_chunk::{Event, TagValue};
+
+use crate::Sink;
+use crate::summary::Summaries;
+
+/// `fragments` without `--json`: a table.
+#[derive(Default)]
+pub struct FragmentsTable {
+    summaries: Summaries,
+    header_done: bool,
+}
+
+impl Sink for FragmentsTable {
+    fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
+        let Some(s) = self.summaries.push(event) else { return Ok(()) };
+        if !self.header_done {
+            self.header_done = true;
+            writeln!(
+                out,
+                "{:>4}  {:>10}  {:<15}  {:<23}  {:<23}  {:>6}  {:>4}  {:>10}  {:>8}  status",
+                "#", "offset", "fragment", "producer time", "server time", "frames", "keys", "bytes", "behind"
+            )?;
+        }
+        let frames: u64 = s.frames.values().sum();
+        let keys: u64 = s.keyframes.values().sum();
+        let status = match (&s.error, s.end.complete) {
+            (Some(e), _) => format!("error {}", e.id.map_or_else(|| "?".to_owned(), |i| i.to_string())),
+            (None, true) => "complete".to_owned(),
+            (None, false) if s.metadata.fragment_number.is_none() => "-".to_owned(),
+            (None, false) => "INCOMPLETE".to_owned(),
+        };
+        writeln!(
+            out,
+            "{:>4}  {:>10}  {:<15}  {:<23}  {:<23}  {:>6}  {:>4}  {:>10}  {:>8}  {}",
+            s.index,
+            s.offset,
+            s.metadata.fragment_number.as_ref().map_or_else(|| "-".to_owned(), |n| shorten(n.as_str())),
+            s.metadata.producer_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
+            s.metadata.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
+            frames,
+            keys,
+            s.bytes,
+            s.end.millis_behind_now.map_or_else(|| "-".to_owned(), |m| format!("{m} ms")),
+            status
+        )?;
+        for (name, value) in &s.tags {
+            writeln!(out, "      tag {name} = {}", tag_text(value))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if !self.header_done {
+            writeln!(out, "no fragments")?;
+        }
+        Ok(())
+    }
+}
+
+fn tag_text(v: &TagValue) -> String {
+    match v {
+        TagValue::String(_) => format!("{:?}", v.as_text().unwrap_or_default()),
+        TagValue::Binary(b) => format!("<{} bytes>", b.len()),
+        TagValue::None => "-".to_owned(),
+    }
+}
+
+/// `123456…654321` for long fragment numbers.
+fn shorten(n: &str) -> String {
+    if n.len() <= 15 {
+        return n.to_owned();
+    }
+    let head: String = n.chars().take(6).collect();
+    let tail: String = n.chars().skip(n.chars().count().saturating_sub(6)).collect();
+    format!("{head}…{tail}")
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+pub fn iso_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = doe
+        .saturating_sub(doe / 1460)
+        .saturating_add(doe / 36_524)
+        .saturating_sub(doe / 146_096)
+        / 365;
+    let y = yoe.saturating_add(era.saturating_mul(400));
+    let doy = doe.saturating_sub(365_i64.saturating_mul(yoe).saturating_add(yoe / 4).saturating_sub(yoe / 100));
+    let mp = (5_i64.saturating_mul(doy).saturating_add(2)) / 153;
+    let d = doy.saturating_sub((153_i64.saturating_mul(mp).saturating_add(2)) / 5).saturating_add(1);
+    let m = if mp < 10 { mp.saturating_add(3) } else { mp.saturating_sub(9) };
+    let y = if m <= 2 { y.saturating_add(1) } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
+}
+
+/// `events` without `--json`: one line per event.
+pub struct EventsText;
+
+impl Sink for EventsText {
+    fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
+        match event {
+            Event::DocumentStart { index, offset } => writeln!(out, "document {index} starts at {offset}"),
+            Event::Tracks(tracks) => {
+                for t in tracks {
+                    let size = t.video.map(|v| format!(" {}x{}", v.width.unwrap_or(0), v.height.unwrap_or(0)));
+                    let rate = t.audio.and_then(|a| a.sampling_frequency).map(|r| format!(" {r} Hz"));
+                    writeln!(
+                        out,
+                        "  track {} {}{}{}",
+                        t.number,
+                        t.codec_id.as_deref().unwrap_or("?"),
+                        size.unwrap_or_default(),
+                        rate.unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
+            Event::FragmentMetadata(m) => writeln!(
+                out,
+                "  fragment {} server {} producer {}",
+                m.fragment_number.as_ref().map_or("-", |n| n.as_str()),
+                m.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
+                m.producer_timestamp_ms.map_or_else(|| "-".to_owned(), |p| p.to_string())
+            ),
+            Event::Frame(f) => writeln!(
+                out,
+                "  frame track {} at {} ms{} {} bytes crc32 {:08x}",
+                f.track,
+                f.timestamp_ms(),
+                if f.keyframe { " key" } else { "" },
+                f.data.len(),
+                crc32fast::hash(&f.data)
+            ),
+            Event::Tag(t) => writeln!(out, "  tag {} = {}", t.name, tag_text(&t.value)),
+            Event::StreamError(e) => writeln!(
+                out,
+                "  STREAM ERROR {} {}",
+                e.id.map_or_else(|| "?".to_owned(), |i| i.to_string()),
+                e.code.as_deref().unwrap_or("")
+            ),
+            Event::FragmentEnd(end) => writeln!(
+                out,
+                "  fragment ends: {}, {} ms behind now",
+                if end.complete { "complete" } else { "INCOMPLETE" },
+                end.millis_behind_now.map_or_else(|| "?".to_owned(), |m| m.to_string())
+            ),
+            Event::DocumentEnd { index, end, .. } => writeln!(out, "document {index} ends at {end}"),
+            Event::Resynced { offset, skipped } => writeln!(out, "RESYNC: skipped {skipped} bytes, resumed at {offset}"),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_ms(1_511_852_109_126), "2017-11-28T06:55:09.126Z");
+        assert_eq!(iso_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn shortening() {
+        assert_eq!(shorten("12345"), "12345");
+        assert_eq!(shorten("91343852333181432392682062607743920146159169392"), "913438…169392");
+    }
+}
