@@ -70,6 +70,8 @@ struct Document {
     tracks: Vec<Track>,
     track: Option<Track>,
     cluster_timestamp: Option<u64>,
+    /// The open cluster's offset, until its `Event::Cluster` has been sent.
+    cluster_pending: Option<u64>,
     group: Option<GroupState>,
     tag: Option<TagState>,
     aws: AwsFacts,
@@ -84,6 +86,7 @@ impl Document {
             tracks: Vec::new(),
             track: None,
             cluster_timestamp: None,
+            cluster_pending: None,
             group: None,
             tag: None,
             aws: AwsFacts::default(),
@@ -292,7 +295,10 @@ impl EventDecoder {
                     t.audio.get_or_insert_with(AudioSettings::default);
                 }
             }
-            ids::CLUSTER => doc.cluster_timestamp = None,
+            ids::CLUSTER => {
+                doc.cluster_timestamp = None;
+                doc.cluster_pending = Some(h.offset);
+            }
             ids::BLOCK_GROUP => doc.group = Some(GroupState::default()),
             ids::TAG => doc.tag = Some(TagState::default()),
             ids::SIMPLE_TAG => {
@@ -321,7 +327,7 @@ impl EventDecoder {
             }
             ids::BLOCK_GROUP => match doc.group.take() {
                 Some(GroupState { block: Some((payload, offset)), duration, references }) => {
-                    self.emit_block(&doc, &payload, offset, false, duration, references)
+                    self.emit_block(&mut doc, &payload, offset, false, duration, references)
                 }
                 _ => Ok(()),
             },
@@ -425,7 +431,10 @@ impl EventDecoder {
                     return self.emit_block(doc, &payload, h.offset, true, None, Vec::new());
                 }
             }
-            (Some(ids::CLUSTER), ids::TIMESTAMP) => doc.cluster_timestamp = value.as_unsigned(),
+            (Some(ids::CLUSTER), ids::TIMESTAMP) => {
+                doc.cluster_timestamp = value.as_unsigned();
+                self.announce_cluster(doc);
+            }
             (Some(ids::INFO), ids::TIMESTAMP_SCALE) => {
                 if let Some(v) = value.as_unsigned().filter(|&v| v > 0) {
                     doc.timestamp_scale = v;
@@ -501,16 +510,28 @@ impl EventDecoder {
         Ok(())
     }
 
+    /// Sends the open cluster's `Event::Cluster` if it has not been sent.
+    fn announce_cluster(&mut self, doc: &mut Document) {
+        if let Some(offset) = doc.cluster_pending.take() {
+            self.queue.push_back(Event::Cluster {
+                offset,
+                timestamp: doc.cluster_timestamp.unwrap_or(0),
+                timestamp_scale: doc.timestamp_scale,
+            });
+        }
+    }
+
     /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames.
     fn emit_block(
         &mut self,
-        doc: &Document,
+        doc: &mut Document,
         payload: &Bytes,
         offset: u64,
         simple: bool,
         duration: Option<u64>,
         references: Vec<i64>,
     ) -> Result<(), Error> {
+        self.announce_cluster(doc);
         let header = block::parse_header(payload).map_err(|kind| Error::Block { offset, kind })?;
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0)).saturating_add(i128::from(header.relative_timestamp));

@@ -25,6 +25,16 @@ pub enum Event {
     Tracks(Vec<Track>),
     /// The fragment's service-written metadata is complete.
     FragmentMetadata(FragmentMetadata),
+    /// A cluster begins: emitted when its Timestamp has been read (or at its first block if
+    /// it has none), so every frame that follows belongs to it.
+    Cluster {
+        /// The absolute offset of the Cluster element.
+        offset: u64,
+        /// The cluster's Timestamp, in TimestampScale units.
+        timestamp: u64,
+        /// The TimestampScale in force (nanoseconds per unit).
+        timestamp_scale: u64,
+    },
     /// One frame (a laced block gives one event per frame).
     Frame(Frame),
     /// A tag that is not one of the service's own (producer tags, nested ones too).

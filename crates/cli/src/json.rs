@@ -141,10 +141,9 @@ impl Sink for EventsJson {
                 "producer_timestamp_ms": m.producer_timestamp_ms,
             }),
             Event::Tag(t) => {
-                let mut v = tag(&t.name, &t.value);
-                if let Value::Object(map) = &mut v {
-                    map.insert("type".into(), json!("tag"));
-                    map.insert("index".into(), json!(t.index));
+                let mut v = json!({"type": "tag", "index": t.index});
+                if let (Value::Object(map), Value::Object(fields)) = (&mut v, tag(&t.name, &t.value)) {
+                    map.extend(fields);
                     if !t.parents.is_empty() {
                         map.insert("parents".into(), json!(t.parents));
                     }
@@ -158,10 +157,12 @@ impl Sink for EventsJson {
                 v
             }
             Event::StreamError(e) => {
-                let mut v = stream_error(&e);
-                if let Value::Object(map) = &mut v {
-                    map.insert("type".into(), json!("stream_error"));
-                    map.insert("fragment_number".into(), json!(e.fragment_number.as_ref().map(ToString::to_string)));
+                let mut v = json!({
+                    "type": "stream_error",
+                    "fragment_number": e.fragment_number.as_ref().map(ToString::to_string),
+                });
+                if let (Value::Object(map), Value::Object(fields)) = (&mut v, stream_error(&e)) {
+                    map.extend(fields);
                 }
                 v
             }
@@ -174,6 +175,9 @@ impl Sink for EventsJson {
             }),
             Event::DocumentEnd { index, offset, end } => {
                 json!({"type": "document_end", "index": index, "offset": offset, "end": end})
+            }
+            Event::Cluster { offset, timestamp, timestamp_scale } => {
+                json!({"type": "cluster", "offset": offset, "timestamp": timestamp, "timestamp_scale": timestamp_scale})
             }
             Event::Resynced { offset, skipped } => json!({"type": "resynced", "offset": offset, "skipped": skipped}),
             _ => return Ok(()),
