@@ -1,10 +1,10 @@
-// The differential check shared by `tests/fuzz_regressions.rs` (through `tests/common`) and the
-// cargo-fuzz target `fuzz/fuzz_targets/tokenizer.rs` (through `#[path]`): one source of truth,
-// nothing new exposed by the library. It needs only `kvs_ebml` and `bytes`.
-//
-// The check: the streaming `Tokenizer`, fed the input in chunks chosen by a seed, gives exactly
-// the events (tokens and errors) the `SliceTokenizer` gives on the whole input, with and without
-// resynchronisation; the events also obey a few structural invariants.
+//! The differential check shared by `tests/fuzz_regressions.rs` (through `tests/common`) and the
+//! cargo-fuzz target `fuzz/fuzz_targets/tokenizer.rs` (through `#[path]`): one source of truth,
+//! nothing new exposed by the library. It needs only `kvs_ebml` and `bytes`.
+//!
+//! The check: the streaming `Tokenizer`, fed the input in chunks chosen by a seed, gives exactly
+//! the events (tokens and errors) the `SliceTokenizer` gives on the whole input, with and without
+//! resynchronisation; the events also obey a few structural invariants.
 
 #![allow(dead_code)] // each user needs a subset
 
@@ -32,7 +32,11 @@ pub fn slice_events(input: &[u8], opts: Options) -> Vec<Event> {
     let mut out = Vec::new();
     for event in SliceTokenizer::with_options(input, opts) {
         out.push(event.map(Token::into_owned));
-        assert!(out.len() <= cap, "SliceTokenizer runaway: more than {cap} events from {} bytes", input.len());
+        assert!(
+            out.len() <= cap,
+            "SliceTokenizer runaway: more than {cap} events from {} bytes",
+            input.len()
+        );
     }
     out
 }
@@ -200,7 +204,9 @@ pub fn check_invariants(events: &[Event], len: u64) -> Result<(), String> {
                     return Err(format!("event {i}: DocumentStart inside a document"));
                 }
                 if clean && *offset != covered {
-                    return Err(format!("event {i}: document starts at {offset}, previous ended at {covered}"));
+                    return Err(format!(
+                        "event {i}: document starts at {offset}, previous ended at {covered}"
+                    ));
                 }
                 doc_start = Some(*offset);
             }
@@ -237,6 +243,7 @@ pub fn check_invariants(events: &[Event], len: u64) -> Result<(), String> {
                 clean = false;
                 open.truncate(usize::from(*depth));
             }
+            Ok(other) => return Err(format!("event {i}: unexpected token {other:?}")),
             Err(_) => clean = false,
         }
     }

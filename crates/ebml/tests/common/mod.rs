@@ -1,5 +1,5 @@
-// Helpers shared by the integration tests: where the third-party conformance data lives,
-// tokenizing a whole input or a chunked one, and a GetMedia-shaped stream built with the Writer.
+//! Helpers shared by the integration tests: where the third-party conformance data lives,
+//! tokenizing a whole input or a chunked one, and a GetMedia-shaped stream built with the Writer.
 
 #![allow(dead_code)] // each test crate uses a subset
 
@@ -94,6 +94,7 @@ pub fn outline(tokens: &[Token]) -> Vec<String> {
             Token::MasterEnd { header, end } => format!("-{}@{end}", name(header.id)),
             Token::Leaf { header, .. } => format!("{}@{}", name(header.id), header.offset),
             Token::Resynced { offset, skipped, depth } => format!("resync@{offset}+{skipped}/{depth}"),
+            other => format!("{other:?}"),
         })
         .collect()
 }
@@ -147,7 +148,11 @@ pub fn getmedia_fragment(w: &mut Writer, n: u64, blocks: usize, block_len: usize
             })
         })
     })?;
-    tag(w, "AWS_KINESISVIDEO_FRAGMENT_NUMBER", &format!("9134385233318143239268206260774392014615916{n:04}"))?;
+    tag(
+        w,
+        "AWS_KINESISVIDEO_FRAGMENT_NUMBER",
+        &format!("9134385233318143239268206260774392014615916{n:04}"),
+    )?;
     w.start_master(ids::CLUSTER, MasterSize::Unknown(8))?;
     w.unsigned(ids::TIMESTAMP, n * 2000)?;
     for i in 0..blocks {
