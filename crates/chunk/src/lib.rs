@@ -22,3 +22,8 @@ pub use event::{
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
 pub use kvs_ebml::Limits;
 pub use read::{Events, ReadEvents};
+
+/// The workspace README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct WorkspaceReadme;
