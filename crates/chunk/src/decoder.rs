@@ -72,6 +72,10 @@ struct Document {
     cluster_timestamp: Option<u64>,
     /// The open cluster's offset, until its `Event::Cluster` has been sent.
     cluster_pending: Option<u64>,
+    /// Whether a Cluster has begun: a continuation token read before any cluster (a layout
+    /// some producers write) ends the fragment only when the document ends, so that the
+    /// frames that follow it stay inside the fragment.
+    cluster_seen: bool,
     group: Option<GroupState>,
     tag: Option<TagState>,
     aws: AwsFacts,
@@ -87,6 +91,7 @@ impl Document {
             track: None,
             cluster_timestamp: None,
             cluster_pending: None,
+            cluster_seen: false,
             group: None,
             tag: None,
             aws: AwsFacts::default(),
@@ -209,7 +214,7 @@ impl EventDecoder {
                     // Fatal: end what is open, then report.
                     self.stopped = true;
                     let at = e.offset;
-                    self.close_document(at);
+                    self.close_document(at, false);
                     self.pending = Some(Error::Ebml(e));
                     continue;
                 }
@@ -222,11 +227,13 @@ impl EventDecoder {
         self.resync
     }
 
-    /// Ends the open document after a fatal error at `at`.
-    fn close_document(&mut self, at: u64) {
+    /// Ends the open document at `at`: where it ended (`clean`), or where a fatal error
+    /// stopped it (the fragment is then incomplete whatever tags it had).
+    fn close_document(&mut self, at: u64, clean: bool) {
         self.path.clear();
         if let Some(mut doc) = self.doc.take() {
-            self.end_fragment(&mut doc, false);
+            let complete = clean && doc.aws.continuation_token.is_some();
+            self.end_fragment(&mut doc, complete);
             self.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
         }
     }
@@ -256,7 +263,7 @@ impl EventDecoder {
                 self.doc = Some(Document::new(index, offset));
                 self.queue.push_back(Event::DocumentStart { index, offset });
             }
-            Token::DocumentEnd { offset } => self.close_document(offset),
+            Token::DocumentEnd { offset } => self.close_document(offset, true),
             Token::MasterStart(h) => {
                 self.on_master_start(&h);
                 self.path.push(h.id);
@@ -298,6 +305,7 @@ impl EventDecoder {
             ids::CLUSTER => {
                 doc.cluster_timestamp = None;
                 doc.cluster_pending = Some(h.offset);
+                doc.cluster_seen = true;
             }
             ids::BLOCK_GROUP => doc.group = Some(GroupState::default()),
             ids::TAG => doc.tag = Some(TagState::default()),
@@ -371,7 +379,7 @@ impl EventDecoder {
                 code: a.error_code.clone(),
             }));
         }
-        if a.continuation_token.is_some() {
+        if a.continuation_token.is_some() && doc.cluster_seen {
             self.end_fragment(doc, true);
         }
     }

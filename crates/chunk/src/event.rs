@@ -8,8 +8,8 @@ use crate::aws::{ErrorId, FragmentNumber};
 ///
 /// For a GetMedia payload each document is one fragment: `DocumentStart`, `Tracks`,
 /// `FragmentMetadata` (as soon as the service's pre-cluster tags are complete), the frames
-/// and tags, `FragmentEnd` (as soon as the continuation token arrives, or at the end of the
-/// document if it never does), `DocumentEnd`. A plain Matroska file is one document without
+/// and tags, `FragmentEnd` (as soon as the continuation token arrives after a cluster, else
+/// at the end of the document), `DocumentEnd`. A plain Matroska file is one document without
 /// metadata.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
