@@ -411,7 +411,7 @@ impl<S: Schema> Core<S> {
             if window.len() < vint::MAX_HEADER_LEN && !eof {
                 break;
             }
-            if let Some(kept) = self.anchor_at(window) {
+            if let Some(kept) = self.anchor_at(window, self.offset.saturating_add(to_u64(i))) {
                 self.consume(buf, i);
                 let skipped = scanned.saturating_add(to_u64(i));
                 self.stack.truncate(kept);
@@ -452,8 +452,9 @@ impl<S: Schema> Core<S> {
         Ok(Step::Progress(i))
     }
 
-    /// If a plausible top-level element starts `window`, how many open masters stay open.
-    fn anchor_at(&self, window: &[u8]) -> Option<usize> {
+    /// If a plausible top-level element starts `window` (at absolute offset `here`), how many
+    /// open masters stay open.
+    fn anchor_at(&self, window: &[u8], here: u64) -> Option<usize> {
         let (id, id_len) = vint::read_id(window).ok()?;
         if id_len != 4 || !self.schema.is_resync_anchor(id) {
             return None;
@@ -473,7 +474,6 @@ impl<S: Schema> Core<S> {
         };
         // The element must fit what stays open.
         if let Some(bound) = kept.checked_sub(1).and_then(|i| self.stack.get(i)).and_then(|o| o.bound) {
-            let here = self.offset;
             let len = to_u64(id_len.saturating_add(size_len));
             let end = match size {
                 Size::Known(s) => here.checked_add(len)?.checked_add(s)?,
