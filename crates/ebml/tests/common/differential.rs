@@ -173,8 +173,9 @@ pub fn chunks_from_seed(data: &Bytes, seed: u8) -> Vec<Bytes> {
 
 /// The options a flag byte chooses: CRC checks on or off, and one of four limit profiles.
 ///
-/// Every profile keeps `max_buffered` at least the largest leaf plus a header, so that a
-/// `BufferLimit` error (which depends on the chunking by design) cannot occur.
+/// Every profile keeps `max_buffered` at least the largest leaf (string and binary limits; 8
+/// bytes for numbers and dates) plus a 12-byte header, so that a `BufferLimit` error (which
+/// depends on the chunking by design) cannot occur.
 pub fn options_from_flags(flags: u8) -> Options {
     let limits = match (flags >> 1) & 3 {
         0 => Limits::default(),
@@ -185,7 +186,7 @@ pub fn options_from_flags(flags: u8) -> Options {
             .max_depth(4)
             .max_resync_scan(64),
         2 => Limits::default().max_depth(1).max_master_size(1000).max_resync_scan(1 << 10),
-        _ => Limits::default().max_string_size(0).max_binary_size(0).max_buffered(12).max_resync_scan(0),
+        _ => Limits::default().max_string_size(0).max_binary_size(0).max_buffered(8 + 12).max_resync_scan(0),
     };
     Options::default().limits(limits).verify_crc(flags & 1 != 0)
 }
