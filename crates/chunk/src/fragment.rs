@@ -9,7 +9,8 @@ pub struct Fragment {
     pub index: u64,
     /// The absolute offset of its first byte.
     pub offset: u64,
-    /// Its tracks (the last track list seen if the document has none).
+    /// The tracks its document declares (empty for a document without Tracks, such as an
+    /// error chunk).
     pub tracks: Vec<Track>,
     /// The service's metadata, if the document had any.
     pub metadata: Option<FragmentMetadata>,
@@ -41,7 +42,6 @@ impl Fragment {
 #[derive(Debug, Default)]
 pub struct FragmentAssembler {
     current: Option<Fragment>,
-    tracks: Vec<Track>,
 }
 
 impl FragmentAssembler {
@@ -55,10 +55,9 @@ impl FragmentAssembler {
     pub fn push(&mut self, event: Event) -> Option<Fragment> {
         match event {
             Event::DocumentStart { index, offset } => {
-                self.current = Some(Fragment { index, offset, tracks: self.tracks.clone(), ..Fragment::default() });
+                self.current = Some(Fragment { index, offset, ..Fragment::default() });
             }
             Event::Tracks(tracks) => {
-                self.tracks.clone_from(&tracks);
                 if let Some(f) = &mut self.current {
                     f.tracks = tracks;
                 }

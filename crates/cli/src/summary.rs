@@ -25,17 +25,15 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct Summaries {
     current: Option<Summary>,
-    tracks: Vec<Track>,
 }
 
 impl Summaries {
     pub fn push(&mut self, event: Event) -> Option<Summary> {
         match event {
             Event::DocumentStart { index, offset } => {
-                self.current = Some(Summary { index, offset, tracks: self.tracks.clone(), ..Summary::default() });
+                self.current = Some(Summary { index, offset, ..Summary::default() });
             }
             Event::Tracks(tracks) => {
-                self.tracks.clone_from(&tracks);
                 if let Some(s) = &mut self.current {
                     s.tracks = tracks;
                 }
