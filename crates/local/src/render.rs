@@ -1,0 +1,346 @@
+//! Writing fragments in the exact layout GetMedia sends them (see `GETMEDIA-WIRE.md`):
+//!
+//! ```text
+//! EBML header              DocType "matroska"
+//! Segment                  8-byte unknown size 01 FF FF FF FF FF FF FF
+//!   Info                   TimestampScale, MuxingApp, WritingApp
+//!   Tracks
+//!   Tags (producer)        the producer's tags from before the cluster, if any
+//!   Tags (service)         FRAGMENT_NUMBER, SERVER_TIMESTAMP, PRODUCER_TIMESTAMP (4-byte sizes)
+//!   Cluster                known size: Timestamp, SimpleBlocks
+//!   Tags (producer)        the producer's tags from after the cluster, if any
+//!   Tags (service)         MILLIS_BEHIND_NOW, CONTINUATION_TOKEN (4-byte sizes)
+//! ```
+//!
+//! [`fragment_head`] writes everything up to the producer tags after the cluster (rendered
+//! once per fragment when a server starts), [`fragment_end`] the closing service tags, which
+//! depend on the moment they are sent, and [`error_chunk`] an in-stream error chunk.
+
+use kvs_chunk::{TagValue, Track, TrackType};
+use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
+use kvs_ebml::{Size, ids, vint};
+
+use crate::source::{StoredFragment, StoredFrame, StoredTag};
+
+/// The size fields of service-written Tags, Tag, SimpleTag, TagName and TagString: 4 bytes.
+const SERVICE_WIDTH: SizeWidth = SizeWidth::Fixed(4);
+/// A service-written master element.
+const SERVICE: MasterSize = MasterSize::Known(SERVICE_WIDTH);
+/// Every other master element: the shortest size field.
+const KNOWN: MasterSize = MasterSize::Known(SizeWidth::Minimal);
+
+/// Why a fragment could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// The EBML writer refused an element.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A frame's timestamp cannot be expressed in a Cluster (negative or out of range).
+    #[error("frame timestamp out of range")]
+    TimestampOutOfRange,
+    /// A track number does not fit a VINT.
+    #[error("invalid track number {0}")]
+    InvalidTrackNumber(u64),
+}
+
+/// Formats epoch milliseconds as the service does: decimal seconds with exactly three
+/// fractional digits.
+///
+/// ```
+/// assert_eq!(kvs_local::render::format_timestamp(1_511_852_109_126), "1511852109.126");
+/// assert_eq!(kvs_local::render::format_timestamp(5), "0.005");
+/// assert_eq!(kvs_local::render::format_timestamp(-1_500), "-1.500");
+/// ```
+#[must_use]
+pub fn format_timestamp(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
+}
+
+/// The EBML header every chunk starts with.
+fn ebml_header(w: &mut Writer) -> Result<(), WriteError> {
+    w.master(ids::EBML, KNOWN, |w| {
+        w.unsigned(ids::EBML_VERSION, 1)?;
+        w.unsigned(ids::EBML_READ_VERSION, 1)?;
+        w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
+        w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
+        w.string(ids::DOC_TYPE, "matroska")?;
+        w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
+        w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
+    })
+}
+
+/// One service `Tags` element: one `Tag` holding a `SimpleTag` per pair, 4-byte sizes.
+fn service_tags(w: &mut Writer, pairs: &[(&str, &str)]) -> Result<(), WriteError> {
+    w.master(ids::TAGS, SERVICE, |w| {
+        w.master(ids::TAG, SERVICE, |w| {
+            for (name, value) in pairs {
+                w.master(ids::SIMPLE_TAG, SERVICE, |w| {
+                    w.leaf(ids::TAG_NAME, name.as_bytes(), SERVICE_WIDTH)?;
+                    w.leaf(ids::TAG_STRING, value.as_bytes(), SERVICE_WIDTH)
+                })?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// One producer `Tags` element holding one `Tag` with the tags as SimpleTags.
+fn producer_tags(w: &mut Writer, tags: &[StoredTag]) -> Result<(), WriteError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    w.master(ids::TAGS, KNOWN, |w| {
+        w.master(ids::TAG, KNOWN, |w| {
+            for tag in tags {
+                w.master(ids::SIMPLE_TAG, KNOWN, |w| {
+                    w.utf8(ids::TAG_NAME, &tag.name)?;
+                    match &tag.value {
+                        TagValue::String(b) => w.leaf(ids::TAG_STRING, b, SizeWidth::Minimal),
+                        TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b),
+                        TagValue::None => Ok(()),
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The Matroska TrackType value of a track type.
+fn track_type_value(kind: TrackType) -> Option<u64> {
+    Some(match kind {
+        TrackType::Video => 1,
+        TrackType::Audio => 2,
+        TrackType::Complex => 3,
+        TrackType::Logo => 16,
+        TrackType::Subtitle => 17,
+        TrackType::Buttons => 18,
+        TrackType::Control => 32,
+        TrackType::Metadata => 33,
+        TrackType::Other(v) => v,
+        _ => return None,
+    })
+}
+
+/// One `TrackEntry`.
+fn track_entry(w: &mut Writer, t: &Track) -> Result<(), WriteError> {
+    w.master(ids::TRACK_ENTRY, KNOWN, |w| {
+        w.unsigned(ids::TRACK_NUMBER, t.number)?;
+        if let Some(uid) = t.uid {
+            w.unsigned(ids::TRACK_UID, uid)?;
+        }
+        if let Some(v) = track_type_value(t.kind) {
+            w.unsigned(ids::TRACK_TYPE, v)?;
+        }
+        if let Some(name) = &t.name {
+            w.utf8(ids::NAME, name)?;
+        }
+        if let Some(lang) = &t.language {
+            w.string(ids::LANGUAGE, lang)?;
+        }
+        if let Some(codec) = &t.codec_id {
+            w.string(ids::CODEC_ID, codec)?;
+        }
+        if let Some(private) = &t.codec_private {
+            w.binary(ids::CODEC_PRIVATE, private)?;
+        }
+        if let Some(d) = t.default_duration_ns {
+            w.unsigned(ids::DEFAULT_DURATION, d)?;
+        }
+        if let Some(v) = &t.video {
+            w.master(ids::VIDEO, KNOWN, |w| {
+                let fields = [
+                    (ids::PIXEL_WIDTH, v.width),
+                    (ids::PIXEL_HEIGHT, v.height),
+                    (ids::DISPLAY_WIDTH, v.display_width),
+                    (ids::DISPLAY_HEIGHT, v.display_height),
+                ];
+                for (id, value) in fields {
+                    if let Some(value) = value {
+                        w.unsigned(id, value)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        if let Some(a) = &t.audio {
+            w.master(ids::AUDIO, KNOWN, |w| {
+                if let Some(rate) = a.sampling_frequency {
+                    w.float(ids::SAMPLING_FREQUENCY, rate)?;
+                }
+                if let Some(ch) = a.channels {
+                    w.unsigned(ids::CHANNELS, ch)?;
+                }
+                if let Some(bits) = a.bit_depth {
+                    w.unsigned(ids::BIT_DEPTH, bits)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// One SimpleBlock: track VINT, signed 16-bit relative timestamp, flags, payload.
+fn simple_block(w: &mut Writer, f: &StoredFrame, relative: i16) -> Result<(), RenderError> {
+    let width = vint::size_width(f.track).ok_or(RenderError::InvalidTrackNumber(f.track))?;
+    let (track, track_len) =
+        vint::encode_size(f.track, width).ok_or(RenderError::InvalidTrackNumber(f.track))?;
+    let mut flags = 0u8;
+    if f.keyframe {
+        flags |= 0x80;
+    }
+    if f.invisible {
+        flags |= 0x08;
+    }
+    if f.discardable {
+        flags |= 0x01;
+    }
+    let len = track_len
+        .checked_add(3)
+        .and_then(|n| n.checked_add(f.data.len()))
+        .ok_or(RenderError::TimestampOutOfRange)?;
+    let len = u64::try_from(len).map_err(|_| RenderError::TimestampOutOfRange)?;
+    w.header(ids::SIMPLE_BLOCK, Size::Known(len), SizeWidth::Minimal)?;
+    w.raw(track.get(..track_len).unwrap_or_default())?;
+    w.raw(&relative.to_be_bytes())?;
+    w.raw(&[flags])?;
+    w.raw(&f.data)?;
+    Ok(())
+}
+
+/// The fragment's Cluster(s): normally one; a new cluster starts where a frame's offset
+/// from the cluster's Timestamp would not fit 16 bits.
+fn clusters(w: &mut Writer, f: &StoredFragment) -> Result<(), RenderError> {
+    let scale = i128::from(if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale });
+    let mut base = i128::from(f.cluster_timestamp);
+    let mut open = false;
+    for frame in &f.frames {
+        let units = i128::from(frame.timestamp_ns).div_euclid(scale);
+        let mut relative = units.checked_sub(base).and_then(|r| i16::try_from(r).ok());
+        if relative.is_none() || !open {
+            if relative.is_none() {
+                base = units;
+                relative = Some(0);
+            }
+            if open {
+                w.end_master()?;
+            }
+            let ts = u64::try_from(base).map_err(|_| RenderError::TimestampOutOfRange)?;
+            w.start_master(ids::CLUSTER, KNOWN)?;
+            w.unsigned(ids::TIMESTAMP, ts)?;
+            open = true;
+        }
+        simple_block(w, frame, relative.unwrap_or(0))?;
+    }
+    if open {
+        w.end_master()?;
+    } else {
+        // A fragment without frames still has its (empty) cluster.
+        w.master(ids::CLUSTER, KNOWN, |w| w.unsigned(ids::TIMESTAMP, f.cluster_timestamp))?;
+    }
+    Ok(())
+}
+
+/// Writes a fragment's chunk up to (not including) the closing service tags.
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn fragment_head(
+    f: &StoredFragment,
+    server_timestamp_ms: i64,
+    producer_timestamp_ms: i64,
+) -> Result<Vec<u8>, RenderError> {
+    let payload: usize = f.frames.iter().map(|fr| fr.data.len().saturating_add(16)).sum();
+    let mut w = Writer::with_capacity(payload.saturating_add(1024));
+    ebml_header(&mut w)?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    w.master(ids::INFO, KNOWN, |w| {
+        w.unsigned(ids::TIMESTAMP_SCALE, if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale })?;
+        w.utf8(ids::MUXING_APP, "kvs-local")?;
+        w.utf8(ids::WRITING_APP, "kvs-local")
+    })?;
+    if !f.tracks.is_empty() {
+        w.start_master(ids::TRACKS, KNOWN)?;
+        for t in &f.tracks {
+            track_entry(&mut w, t)?;
+        }
+        w.end_master()?;
+    }
+    producer_tags(&mut w, &f.tags_before)?;
+    let server = format_timestamp(server_timestamp_ms);
+    let producer = format_timestamp(producer_timestamp_ms);
+    service_tags(
+        &mut w,
+        &[
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", &f.fragment_number),
+            ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", &server),
+            ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", &producer),
+        ],
+    )?;
+    clusters(&mut w, f)?;
+    producer_tags(&mut w, &f.tags_after)?;
+    // The Segment has an unknown size: the closing tags are appended when sent.
+    Ok(w.into_inner())
+}
+
+/// Writes the closing service tags of a chunk: millis-behind-now, then the continuation
+/// token (the last tag of every chunk).
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn fragment_end(millis_behind_now: u64, continuation_token: &str) -> Result<Vec<u8>, RenderError> {
+    let mut w = Writer::with_capacity(160);
+    let behind = millis_behind_now.to_string();
+    service_tags(
+        &mut w,
+        &[
+            ("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", &behind),
+            ("AWS_KINESISVIDEO_CONTINUATION_TOKEN", continuation_token),
+        ],
+    )?;
+    Ok(w.finish()?)
+}
+
+/// The text GetMedia documents for an in-stream error id ("Internal error" for others).
+#[must_use]
+pub fn error_description(id: u64) -> &'static str {
+    match id {
+        3002 => "Error writing to the stream",
+        4000 => "Requested fragment is not found",
+        4500 => "Access denied for the stream's KMS key",
+        4501 => "Stream's KMS key is disabled",
+        4502 => "Validation error on the stream's KMS key",
+        4503 => "KMS key specified in the stream is unavailable",
+        4504 => "Invalid usage of the KMS key specified in the stream",
+        4505 => "Invalid state of the KMS key specified in the stream",
+        4506 => "Unable to find the KMS key specified in the stream",
+        _ => "Internal error",
+    }
+}
+
+/// Writes an in-stream error chunk: EBML header, Segment, and one service Tags with
+/// `AWS_KINESISVIDEO_ERROR_CODE`, `AWS_KINESISVIDEO_ERROR_ID` and (if given)
+/// `AWS_KINESISVIDEO_FRAGMENT_NUMBER`, the order seen in a real capture; no media.
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn error_chunk(fragment_number: Option<&str>, id: u64, code: &str) -> Result<Vec<u8>, RenderError> {
+    let mut w = Writer::with_capacity(256);
+    ebml_header(&mut w)?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    let id_text = id.to_string();
+    let mut pairs =
+        vec![("AWS_KINESISVIDEO_ERROR_CODE", code), ("AWS_KINESISVIDEO_ERROR_ID", id_text.as_str())];
+    if let Some(n) = fragment_number {
+        pairs.push(("AWS_KINESISVIDEO_FRAGMENT_NUMBER", n));
+    }
+    service_tags(&mut w, &pairs)?;
+    Ok(w.into_inner())
+}
