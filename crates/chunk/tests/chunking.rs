@@ -1,0 +1,228 @@
+//! Chunking invariance (proptest): feeding a file to `EventDecoder::feed` in pieces split at
+//! random points (and, for the small files, one byte at a time) gives exactly the event
+//! sequence `Events::new(whole)` gives, errors included, for every kvs-java and yacchi-ebml
+//! conformance file and every `testdata/*.mkv`. A frame whose bytes lie inside one fed piece
+//! must come out as a slice of that piece (no copy); only a frame that spans pieces is
+//! gathered.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod common;
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use common::{Item, items, read};
+use kvs_chunk::{Event, EventDecoder, Events};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+/// One input, what the whole-buffer reader gives for it, where each frame's bytes lie in
+/// the input, and where its block element lies (from its id to the end of its last frame).
+struct Case {
+    name: String,
+    input: Bytes,
+    expected: Vec<Item>,
+    frame_spans: Vec<(usize, usize)>,
+    block_spans: Vec<(usize, usize)>,
+}
+
+fn corpus() -> &'static [Case] {
+    static CORPUS: OnceLock<Vec<Case>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut paths = Vec::new();
+        if let Some(dir) = common::conformance_dir() {
+            paths.extend(common::mkv_files(&dir.join("kvs-java")));
+            paths.extend(common::mkv_files(&dir.join("yacchi-ebml/fixtures/kvs")));
+        }
+        paths.extend(common::mkv_files(&common::testdata_dir()));
+        paths
+            .iter()
+            .map(|p| {
+                let input = read(p);
+                let expected = items(Events::new(input.clone()));
+                let base = input.as_ptr().addr();
+                let frame_spans = expected
+                    .iter()
+                    .filter_map(|e| match e {
+                        Ok(Event::Frame(f)) => {
+                            assert!(common::is_slice_of(&f.data, &input));
+                            let at = f.data.as_ptr().addr().wrapping_sub(base);
+                            Some((at, at + f.data.len()))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                let offsets: Vec<usize> = expected
+                    .iter()
+                    .filter_map(|e| {
+                        if let Ok(Event::Frame(f)) = e { Some(f.block_offset as usize) } else { None }
+                    })
+                    .collect();
+                let block_spans = offsets
+                    .iter()
+                    .map(|&b| {
+                        let end = offsets
+                            .iter()
+                            .zip(&frame_spans)
+                            .filter(|(o, _)| **o == b)
+                            .map(|(_, s)| s.1)
+                            .max();
+                        (b, end.unwrap())
+                    })
+                    .collect();
+                Case { name: common::name(p), input, expected, frame_spans, block_spans }
+            })
+            .collect()
+    })
+}
+
+/// Feeds `pieces` one by one, draining the events after each, then finishes.
+fn decode_in_pieces(pieces: &[Bytes]) -> Vec<Item> {
+    let mut d = EventDecoder::new();
+    let mut out = Vec::new();
+    let drain = |d: &mut EventDecoder, out: &mut Vec<Item>| {
+        loop {
+            match d.next_event() {
+                Ok(Some(e)) => out.push(Ok(e)),
+                Ok(None) => break,
+                Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+    };
+    for p in pieces {
+        d.feed(p.clone());
+        drain(&mut d, &mut out);
+    }
+    d.finish();
+    drain(&mut d, &mut out);
+    out
+}
+
+/// The pieces of `input` cut at `cuts` (any order, duplicates allowed): zero-copy slices.
+fn pieces(input: &Bytes, cuts: &[usize]) -> Vec<Bytes> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
+    cuts.push(0);
+    cuts.push(input.len());
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| input.slice(w[0]..w[1])).collect()
+}
+
+/// Checks one chunked decoding of `case` against the whole-buffer one.
+fn check(case: &Case, cuts: &[usize]) {
+    let pieces = pieces(&case.input, cuts);
+    let got = decode_in_pieces(&pieces);
+    if got != case.expected {
+        let at = got
+            .iter()
+            .zip(&case.expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(case.expected.len()));
+        panic!(
+            "{}: {} pieces: event {at} differs (got {} events, expected {}):\n got {:?}\nwant {:?}",
+            case.name,
+            pieces.len(),
+            got.len(),
+            case.expected.len(),
+            got.get(at),
+            case.expected.get(at)
+        );
+    }
+    // Zero copy: a frame whose block element lies inside one piece is that piece's memory.
+    let mut bounds: Vec<usize> = pieces
+        .iter()
+        .scan(0, |at, p| {
+            *at += p.len();
+            Some(*at)
+        })
+        .collect();
+    bounds.insert(0, 0);
+    let frames = got.iter().filter_map(|e| if let Ok(Event::Frame(f)) = e { Some(f) } else { None });
+    for ((f, &(start, _)), &(block, end)) in frames.zip(&case.frame_spans).zip(&case.block_spans) {
+        let piece = bounds.partition_point(|&b| b <= block) - 1;
+        if end <= bounds[piece + 1] {
+            assert_eq!(
+                f.data.as_ptr().addr(),
+                case.input.as_ptr().addr() + start,
+                "{}: frame at {} was copied although it lies in one piece",
+                case.name,
+                f.block_offset
+            );
+        }
+    }
+}
+
+/// Cut points as fractions of a file's length (so one generated case applies to every file),
+/// plus a window split finely: a start fraction, a length and a seed for 1..=7-byte pieces.
+fn cut_plan() -> impl Strategy<Value = (Vec<u32>, u32, usize, u64)> {
+    (prop::collection::vec(any::<u32>(), 0..200), any::<u32>(), 0usize..16_384, any::<u64>())
+}
+
+fn cuts_for(len: usize, plan: &(Vec<u32>, u32, usize, u64)) -> Vec<usize> {
+    let (fractions, window_start, window_len, seed) = plan;
+    let scale = |f: u32| ((len as u128 * u128::from(f)) >> 32) as usize;
+    let mut cuts: Vec<usize> = fractions.iter().map(|&f| scale(f)).collect();
+    // The fine window: consecutive pieces of 1 to 7 bytes.
+    let mut at = scale(*window_start);
+    let end = (at + window_len).min(len);
+    let mut state = *seed | 1;
+    while at < end {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        at += 1 + (state % 7) as usize;
+        cuts.push(at);
+    }
+    cuts
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::with_cases(8)
+    })]
+
+    #[test]
+    fn any_split_gives_the_same_events(plan in cut_plan()) {
+        for case in corpus() {
+            check(case, &cuts_for(case.input.len(), &plan));
+        }
+    }
+}
+
+#[test]
+fn one_byte_pieces_over_the_small_files() {
+    let mut n = 0;
+    for case in corpus().iter().filter(|c| c.input.len() < 50 * 1024) {
+        let cuts: Vec<usize> = (1..case.input.len()).collect();
+        check(case, &cuts);
+        n += 1;
+    }
+    println!("{n} small files fed one byte at a time");
+}
+
+#[test]
+fn cuts_at_every_document_and_frame_boundary() {
+    // The splits most likely to matter: right before and right after each document start
+    // and each frame's bytes.
+    for case in corpus() {
+        let mut cuts = Vec::new();
+        for e in case.expected.iter().flatten() {
+            if let Event::DocumentStart { offset, .. } = e {
+                let o = *offset as usize;
+                cuts.extend([o.saturating_sub(1), o, o + 1, o + 4]);
+            }
+        }
+        for &(start, end) in &case.frame_spans {
+            cuts.extend([start.saturating_sub(1), start, end, end + 1]);
+        }
+        check(case, &cuts);
+    }
+}
