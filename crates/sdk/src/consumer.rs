@@ -1,0 +1,507 @@
+//! The continuous consumer: GetMedia after GetMedia, each fragment once and in order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use kvs_chunk::{EventDecoder, Options};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::backoff::{Backoff, Jitter};
+use crate::client::{KvsClient, MediaPayload};
+use crate::error::ConsumerError;
+use crate::metrics::Metrics;
+use crate::selector::{Position, StartSelector, StreamId};
+use crate::tracker::{ConsumerEvent, ErrorPolicy, Granularity, ReconnectReason, Tracker};
+
+/// The default idle timeout: a response that sends no byte for this long is dropped and
+/// GetMedia called again.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the consumer's stream yields.
+pub type ConsumerItem = Result<ConsumerEvent, ConsumerError>;
+
+/// Builds a [`MediaConsumer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MediaConsumerBuilder {
+    client: KvsClient,
+    stream: StreamId,
+    start: StartSelector,
+    resume: Option<Position>,
+    idle_timeout: Duration,
+    backoff: Backoff,
+    policy: ErrorPolicy,
+    granularity: Granularity,
+    reconnect_on_end: bool,
+    max_retries: Option<u32>,
+    options: Options,
+    metrics: Option<Metrics>,
+    jitter_seed: Option<u64>,
+}
+
+impl MediaConsumerBuilder {
+    /// Where to start (default [`StartSelector::Now`]). Ignored after [`Self::resume`].
+    pub fn start(mut self, start: StartSelector) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Continue from a saved position: after its last fragment (which is never delivered
+    /// again), or at its original selector if nothing had been delivered.
+    pub fn resume(mut self, position: Position) -> Self {
+        self.resume = Some(position);
+        self
+    }
+
+    /// Drop a response that sends no byte for this long and reconnect (default 30 s). The
+    /// SDK's own timeouts do not cover a streaming body; this does (and the wait for the
+    /// response headers).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The back-off between failed attempts (default 100 ms base, 10 s cap, full jitter).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// What to do with in-stream error chunks (default [`ErrorPolicy::Surface`]).
+    pub fn error_policy(mut self, policy: ErrorPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Yield only complete fragments ([`ConsumerEvent::Fragment`]) instead of events.
+    pub fn fragments_only(mut self, yes: bool) -> Self {
+        self.granularity = if yes { Granularity::Fragments } else { Granularity::Events };
+        self
+    }
+
+    /// Whether a response that ends cleanly on a fragment boundary is followed by another
+    /// GetMedia call (default true: a continuous consumer). With false the stream ends
+    /// there; a response cut mid-fragment is still resumed.
+    pub fn reconnect_on_end(mut self, yes: bool) -> Self {
+        self.reconnect_on_end = yes;
+        self
+    }
+
+    /// End the stream with [`ConsumerError::RetriesExhausted`] after this many consecutive
+    /// attempts without a delivered fragment (default: never).
+    pub fn max_retries(mut self, retries: Option<u32>) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The decoder's options (limits, CRC checks, resynchronisation).
+    pub fn decoder_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Count into this handle (to share one across consumers); default a new one.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A fixed seed for the back-off jitter (reproducible tests).
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// The consumer. Nothing is sent until the stream is first polled.
+    #[must_use]
+    pub fn build(self) -> MediaConsumer {
+        let metrics = self.metrics.unwrap_or_default();
+        let position = match self.resume {
+            Some(p) => Position { stream: self.stream.clone(), ..p },
+            None => Position::new(self.stream.clone(), self.start),
+        };
+        let shared = Arc::new(Mutex::new(position.clone()));
+        let tracker = Tracker::resume(position, self.granularity, self.policy, metrics.clone());
+        let driver = Driver {
+            client: self.client,
+            stream: self.stream,
+            idle: self.idle_timeout,
+            backoff: self.backoff,
+            policy: self.policy,
+            reconnect_on_end: self.reconnect_on_end,
+            max_retries: self.max_retries,
+            options: self.options,
+            jitter: self.jitter_seed.map_or_else(Jitter::from_entropy, Jitter::new),
+            metrics: metrics.clone(),
+            tracker,
+            shared: Arc::clone(&shared),
+            published: 0,
+            state: State::Connect,
+            failures: 0,
+            reconnects: 0,
+            connections: 0,
+            last_call: None,
+        };
+        MediaConsumer { driver: Some(Box::new(driver)), pending: None, position: shared, metrics }
+    }
+}
+
+/// A continuous GetMedia consumer: a `Stream` of [`ConsumerEvent`]s.
+///
+/// It calls GetMedia, feeds each payload chunk to kvs-chunk's decoder as it arrives (no
+/// copy), and when the response ends cleanly, breaks, stalls past the idle timeout, is
+/// throttled or fails with a 5xx, calls GetMedia again after the last complete fragment
+/// (its continuation token), with exponential back-off and at most 5 calls per second per
+/// stream. Fragments are delivered exactly once and in order: one cut mid-way is reported
+/// ([`ConsumerEvent::FragmentAborted`]) and delivered again in full; one received again is
+/// dropped (by numeric fragment number). Terminal errors (`ResourceNotFound`,
+/// `NotAuthorized`, `InvalidArgument`, ...) end the stream with that error.
+///
+/// [`MediaConsumer::position`] is the position after the last item yielded: persist it and
+/// resume from it later ([`MediaConsumerBuilder::resume`]).
+pub struct MediaConsumer {
+    driver: Option<Box<Driver>>,
+    #[allow(clippy::type_complexity)] // A boxed future that hands the driver back.
+    pending: Option<Pin<Box<dyn Future<Output = (Box<Driver>, Option<ConsumerItem>)> + Send>>>,
+    position: Arc<Mutex<Position>>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for MediaConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaConsumer").field("position", &self.position()).finish_non_exhaustive()
+    }
+}
+
+impl MediaConsumer {
+    /// A builder for a consumer of `stream`.
+    pub fn builder(client: KvsClient, stream: StreamId) -> MediaConsumerBuilder {
+        MediaConsumerBuilder {
+            client,
+            stream,
+            start: StartSelector::Now,
+            resume: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            backoff: Backoff::default(),
+            policy: ErrorPolicy::default(),
+            granularity: Granularity::Events,
+            reconnect_on_end: true,
+            max_retries: None,
+            options: Options::default(),
+            metrics: None,
+            jitter_seed: None,
+        }
+    }
+
+    /// A builder that resumes from a saved position (its stream, after its last fragment).
+    pub fn resume(client: KvsClient, position: Position) -> MediaConsumerBuilder {
+        Self::builder(client, position.stream.clone()).resume(position)
+    }
+
+    /// The position after the last item yielded.
+    #[must_use]
+    pub fn position(&self) -> Position {
+        self.position.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The consumer's counters.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Only the complete fragments (use with [`MediaConsumerBuilder::fragments_only`]):
+    /// other items are skipped; errors end the stream as usual.
+    pub fn into_fragments(self) -> Fragments {
+        Fragments { inner: self }
+    }
+}
+
+impl Stream for MediaConsumer {
+    type Item = ConsumerItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            let Some(mut driver) = this.driver.take() else { return Poll::Ready(None) };
+            this.pending = Some(Box::pin(async move {
+                let item = driver.next().await;
+                (driver, item)
+            }));
+        }
+        let Some(fut) = this.pending.as_mut() else { return Poll::Ready(None) };
+        match fut.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((driver, item)) => {
+                this.pending = None;
+                if item.is_some() {
+                    this.driver = Some(driver);
+                }
+                Poll::Ready(item)
+            }
+        }
+    }
+}
+
+/// The complete fragments of a [`MediaConsumer`] (see [`MediaConsumer::into_fragments`]).
+#[derive(Debug)]
+pub struct Fragments {
+    inner: MediaConsumer,
+}
+
+impl Fragments {
+    /// The position after the last fragment yielded.
+    #[must_use]
+    pub fn position(&self) -> Position {
+        self.inner.position()
+    }
+
+    /// The consumer's counters.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        self.inner.metrics()
+    }
+}
+
+impl Stream for Fragments {
+    type Item = Result<kvs_chunk::Fragment, ConsumerError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(ConsumerEvent::Fragment(f)))) => return Poll::Ready(Some(Ok(f))),
+                Poll::Ready(Some(Ok(_))) => {}
+            }
+        }
+    }
+}
+
+/// One open GetMedia response.
+struct Connection {
+    payload: MediaPayload,
+    decoder: EventDecoder,
+    span: tracing::Span,
+}
+
+enum State {
+    Connect,
+    Wait(Instant),
+    Read(Box<Connection>),
+    Failed(ConsumerError),
+    Done,
+}
+
+/// How a connection ended.
+enum Ended {
+    Clean,
+    Idle,
+    Failed(ConsumerError),
+}
+
+struct Driver {
+    client: KvsClient,
+    stream: StreamId,
+    idle: Duration,
+    backoff: Backoff,
+    policy: ErrorPolicy,
+    reconnect_on_end: bool,
+    max_retries: Option<u32>,
+    options: Options,
+    jitter: Jitter,
+    metrics: Metrics,
+    tracker: Tracker,
+    shared: Arc<Mutex<Position>>,
+    published: u64,
+    state: State,
+    /// Consecutive attempts without a delivered fragment.
+    failures: u32,
+    reconnects: u64,
+    connections: u64,
+    last_call: Option<Instant>,
+}
+
+impl Driver {
+    async fn next(&mut self) -> Option<ConsumerItem> {
+        loop {
+            if let Some(event) = self.tracker.pop() {
+                if self.tracker.commits() != self.published {
+                    self.published = self.tracker.commits();
+                    *self.shared.lock().unwrap_or_else(PoisonError::into_inner) =
+                        self.tracker.position().clone();
+                }
+                return Some(Ok(event));
+            }
+            self.state = match std::mem::replace(&mut self.state, State::Done) {
+                State::Done => return None,
+                State::Failed(e) => return Some(Err(e)),
+                State::Wait(until) => {
+                    tokio::time::sleep_until(until).await;
+                    State::Connect
+                }
+                State::Connect => self.connect().await,
+                State::Read(conn) => self.read(conn).await,
+            };
+        }
+    }
+
+    async fn connect(&mut self) -> State {
+        // This consumer's own spacing, on top of the client's per-stream limiter.
+        if let Some(last) = self.last_call {
+            tokio::time::sleep_until(last.checked_add(Duration::from_millis(200)).unwrap_or(last)).await;
+        }
+        self.last_call = Some(Instant::now());
+        let selector = self.tracker.resume_selector();
+        self.connections = self.connections.saturating_add(1);
+        let span = tracing::info_span!(
+            "get_media",
+            stream = %self.stream,
+            connection = self.connections,
+            selector = %selector,
+        );
+        let call = self.client.get_media(&self.stream, &selector).instrument(span.clone());
+        match tokio::time::timeout(self.idle, call).await {
+            Ok(Ok(payload)) => {
+                self.metrics.connection();
+                span.in_scope(|| tracing::debug!(content_type = payload.content_type(), "connected"));
+                State::Read(Box::new(Connection {
+                    payload,
+                    decoder: EventDecoder::with_options(self.options),
+                    span,
+                }))
+            }
+            Ok(Err(e)) => {
+                span.in_scope(|| tracing::warn!(error = %e, "GetMedia failed"));
+                if e.is_throttle() {
+                    self.metrics.throttle();
+                }
+                if !e.is_retryable() {
+                    return State::Failed(e);
+                }
+                self.tracker.end_connection();
+                self.schedule(ReconnectReason::Error(Arc::new(e)), false)
+            }
+            Err(_) => {
+                self.metrics.idle_timeout();
+                self.tracker.end_connection();
+                self.schedule(ReconnectReason::IdleTimeout(self.idle), false)
+            }
+        }
+    }
+
+    async fn read(&mut self, mut conn: Box<Connection>) -> State {
+        let next = conn.payload.next_chunk().instrument(conn.span.clone());
+        let ended = match tokio::time::timeout(self.idle, next).await {
+            Ok(Ok(Some(chunk))) => {
+                self.metrics.add_bytes(chunk.len());
+                conn.decoder.feed(chunk);
+                let fatal = self.drain(&mut conn.decoder, false);
+                if let Some(e) = self.tracker.stream_error().cloned() {
+                    return self.after(conn, ReconnectReason::InStreamError(e));
+                }
+                match fatal {
+                    Some(e) => Ended::Failed(ConsumerError::Decode(e)),
+                    None => return State::Read(conn),
+                }
+            }
+            Ok(Ok(None)) => Ended::Clean,
+            Ok(Err(e)) => Ended::Failed(e),
+            Err(_) => {
+                self.metrics.idle_timeout();
+                Ended::Idle
+            }
+        };
+        conn.decoder.finish();
+        self.drain(&mut conn.decoder, true);
+        if let Some(e) = self.tracker.stream_error().cloned() {
+            return self.after(conn, ReconnectReason::InStreamError(e));
+        }
+        let reason = match ended {
+            Ended::Clean => ReconnectReason::EndOfStream,
+            Ended::Idle => ReconnectReason::IdleTimeout(self.idle),
+            Ended::Failed(e) => ReconnectReason::Error(Arc::new(e)),
+        };
+        self.after(conn, reason)
+    }
+
+    /// Moves decoded events into the tracker; returns a fatal decoding error (after the
+    /// events completed before it). At the end of a cut response a truncation is expected.
+    fn drain(&mut self, decoder: &mut EventDecoder, finishing: bool) -> Option<kvs_chunk::Error> {
+        let mut fatal = None;
+        loop {
+            match decoder.next_event() {
+                Ok(Some(event)) => self.tracker.push(event),
+                Ok(None) => return fatal,
+                Err(e) if e.is_recoverable() => {
+                    self.metrics.decode_error();
+                    tracing::warn!(error = %e, "malformed element skipped");
+                }
+                Err(kvs_chunk::Error::Ebml(e)) if finishing && e.is_eof() => {}
+                Err(e) => {
+                    self.metrics.decode_error();
+                    tracing::warn!(error = %e, "malformed payload");
+                    fatal = Some(e);
+                }
+            }
+        }
+    }
+
+    /// After a connection: end, fail, or schedule the next one.
+    fn after(&mut self, conn: Box<Connection>, reason: ReconnectReason) -> State {
+        let span = conn.span.clone();
+        drop(conn);
+        let summary = self.tracker.end_connection();
+        let _entered = span.enter();
+        if let ReconnectReason::InStreamError(e) = &reason
+            && self.policy == ErrorPolicy::Fail
+        {
+            return State::Failed(ConsumerError::InStream(e.clone()));
+        }
+        if matches!(reason, ReconnectReason::EndOfStream) && !summary.cut && !self.reconnect_on_end {
+            tracing::debug!(delivered = summary.delivered, "response ended; not reconnecting");
+            return State::Done;
+        }
+        self.schedule(reason, summary.delivered > 0)
+    }
+
+    /// Queues a `Reconnecting` event and waits out the back-off.
+    fn schedule(&mut self, reason: ReconnectReason, progress: bool) -> State {
+        if progress {
+            self.failures = 0;
+        }
+        // A clean end after progress reconnects at once; anything else backs off.
+        if !(progress && matches!(reason, ReconnectReason::EndOfStream)) {
+            self.failures = self.failures.saturating_add(1);
+        }
+        if let Some(max) = self.max_retries
+            && self.failures > max
+        {
+            let last = match reason {
+                ReconnectReason::Error(e) => {
+                    Arc::try_unwrap(e).unwrap_or_else(|e| ConsumerError::Transport(e.to_string().into()))
+                }
+                ReconnectReason::IdleTimeout(d) => ConsumerError::IdleTimeout(d),
+                ReconnectReason::InStreamError(e) => ConsumerError::InStream(e),
+                ReconnectReason::EndOfStream => ConsumerError::Transport("the response ended".into()),
+            };
+            return State::Failed(ConsumerError::RetriesExhausted {
+                attempts: self.failures,
+                last: Box::new(last),
+            });
+        }
+        let delay = self.backoff.delay(self.failures, &mut self.jitter);
+        self.reconnects = self.reconnects.saturating_add(1);
+        self.metrics.reconnect();
+        tracing::info!(attempt = self.reconnects, %reason, delay_ms = delay.as_millis(), "reconnecting");
+        self.tracker.push_notice(ConsumerEvent::Reconnecting { attempt: self.reconnects, reason, delay });
+        State::Wait(Instant::now().checked_add(delay).unwrap_or_else(Instant::now))
+    }
+}

@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod backoff;
+mod client;
+mod consumer;
+mod error;
+mod limiter;
+mod metrics;
+mod selector;
+pub mod tracker;
+
+pub use aws_sdk_kinesisvideo::types::ApiName;
+pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
+pub use backoff::{Backoff, Jitter};
+pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPayload, default_http_client};
+pub use consumer::{ConsumerItem, DEFAULT_IDLE_TIMEOUT, Fragments, MediaConsumer, MediaConsumerBuilder};
+pub use error::{ConsumerError, ThrottleKind};
+pub use limiter::RateLimiter;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use selector::{Checkpoint, Position, StartSelector, StreamId};
+pub use tracker::{ConnectionSummary, ConsumerEvent, ErrorPolicy, Granularity, ReconnectReason, Tracker};
+
+/// The SDK crates this one is built on, for callers who need their types.
+pub mod sdk {
+    pub use aws_credential_types;
+    pub use aws_sdk_kinesisvideo as kinesisvideo;
+    pub use aws_sdk_kinesisvideomedia as kinesisvideomedia;
+    pub use aws_smithy_http_client;
+    pub use aws_types;
+}
