@@ -1,1 +1,223 @@
-//! placeholder
+//! Inputs for the benchmarks, generated with [`kvs_ebml::Writer`] so that every bench (and
+//! every later one) runs on the same, reproducible bytes without shipping media files.
+//!
+//! - [`many_small_blocks`]: a long recording of small frames, as an audio track or a low
+//!   bit-rate camera produces: the tokenizer's per-element cost dominates.
+//! - [`large_frames`]: large frames in GetMedia-style unknown-size Clusters: the cost of
+//!   moving (or not copying) payload bytes dominates.
+//!
+//! ```
+//! let input = kvs_benches::many_small_blocks(&kvs_benches::SmallBlocks { blocks: 120, ..Default::default() })?;
+//! let tokens = kvs_ebml::SliceTokenizer::new(&input).count();
+//! assert!(tokens > 120);
+//! # Ok::<(), kvs_ebml::writer::WriteError>(())
+//! ```
+
+use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
+use kvs_ebml::{Writer, ids};
+
+/// The shape of [`many_small_blocks`]'s input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmallBlocks {
+    /// How many SimpleBlocks in all.
+    pub blocks: usize,
+    /// The size of each SimpleBlock's payload (4-byte block header included), in bytes.
+    pub block_len: usize,
+    /// How many SimpleBlocks per (known-size) Cluster.
+    pub per_cluster: usize,
+}
+
+impl Default for SmallBlocks {
+    /// 46,000 blocks of 600 bytes in Clusters of 60: about 28 MB.
+    fn default() -> Self {
+        Self { blocks: 46_000, block_len: 600, per_cluster: 60 }
+    }
+}
+
+/// The shape of [`large_frames`]'s input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LargeFrames {
+    /// How many bytes of frames in all (rounded up to whole frames).
+    pub total: usize,
+    /// The size of each SimpleBlock's payload, in bytes.
+    pub frame_len: usize,
+    /// How many SimpleBlocks per (unknown-size) Cluster.
+    pub per_cluster: usize,
+}
+
+impl Default for LargeFrames {
+    /// 64 MiB of 200 KB frames, 30 per Cluster.
+    fn default() -> Self {
+        Self { total: 64 << 20, frame_len: 200_000, per_cluster: 30 }
+    }
+}
+
+/// Writes a Matroska EBML header, as ffmpeg and the KVS producer SDK write it.
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn write_ebml_header(w: &mut Writer) -> Result<(), WriteError> {
+    w.master(ids::EBML, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.unsigned(ids::EBML_VERSION, 1)?;
+        w.unsigned(ids::EBML_READ_VERSION, 1)?;
+        w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
+        w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
+        w.string(ids::DOC_TYPE, "matroska")?;
+        w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
+        w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
+    })
+}
+
+/// Writes the Segment's Info and one video track (H.264, 640x360).
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn write_info_and_tracks(w: &mut Writer) -> Result<(), WriteError> {
+    w.master(ids::INFO, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.unsigned(ids::TIMESTAMP_SCALE, 1_000_000)?;
+        w.utf8(ids::MUXING_APP, "kvs-benches")?;
+        w.utf8(ids::WRITING_APP, "kvs-benches")
+    })?;
+    w.master(ids::TRACKS, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.master(ids::TRACK_ENTRY, MasterSize::Known(SizeWidth::Minimal), |w| {
+            w.unsigned(ids::TRACK_NUMBER, 1)?;
+            w.unsigned(ids::TRACK_UID, 1)?;
+            w.unsigned(ids::TRACK_TYPE, 1)?;
+            w.string(ids::CODEC_ID, "V_MPEG4/ISO/AVC")?;
+            w.binary(ids::CODEC_PRIVATE, &[0x01, 0x4D, 0x40, 0x1E, 0x03, 0x01, 0x00, 0x27])?;
+            w.master(ids::VIDEO, MasterSize::Known(SizeWidth::Minimal), |w| {
+                w.unsigned(ids::PIXEL_WIDTH, 640)?;
+                w.unsigned(ids::PIXEL_HEIGHT, 360)
+            })
+        })
+    })
+}
+
+/// A SimpleBlock payload of `len` bytes (at least the 4-byte block header): track 1, the
+/// given relative timestamp, keyframe flag on the first block of a Cluster, then filler.
+#[must_use]
+pub fn simple_block(len: usize, relative_timestamp: i16, keyframe: bool) -> Vec<u8> {
+    let mut block = Vec::with_capacity(len.max(4));
+    block.push(0x81);
+    block.extend_from_slice(&relative_timestamp.to_be_bytes());
+    block.push(if keyframe { 0x80 } else { 0x00 });
+    // Filler that is not all zeros (so nothing can take a shortcut on it).
+    let mut x: u32 = 0x1234_5678;
+    while block.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        block.extend_from_slice(&x.to_le_bytes());
+    }
+    block.truncate(len.max(4));
+    block
+}
+
+/// One EBML header and an unknown-size Segment with Info, Tracks and `shape.blocks`
+/// SimpleBlocks in known-size Clusters (8-byte size fields, as ffmpeg writes them).
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn many_small_blocks(shape: &SmallBlocks) -> Result<Vec<u8>, WriteError> {
+    let per_cluster = shape.per_cluster.max(1);
+    let approx = shape.blocks.saturating_mul(shape.block_len.saturating_add(4));
+    let mut w = Writer::with_capacity(approx.saturating_add(1 << 16));
+    write_ebml_header(&mut w)?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    write_info_and_tracks(&mut w)?;
+    let block = simple_block(shape.block_len, 0, false);
+    let keyframe = simple_block(shape.block_len, 0, true);
+    let mut written = 0usize;
+    let mut cluster_time = 0u64;
+    while written < shape.blocks {
+        let in_cluster = per_cluster.min(shape.blocks.saturating_sub(written));
+        w.master(ids::CLUSTER, MasterSize::Known(SizeWidth::Fixed(8)), |w| {
+            w.unsigned(ids::TIMESTAMP, cluster_time)?;
+            for i in 0..in_cluster {
+                w.binary(ids::SIMPLE_BLOCK, if i == 0 { &keyframe } else { &block })?;
+            }
+            Ok(())
+        })?;
+        written = written.saturating_add(in_cluster);
+        cluster_time = cluster_time.saturating_add(2000);
+    }
+    w.end_master()?;
+    w.finish()
+}
+
+/// One EBML header and an unknown-size Segment with Info, Tracks and frames of
+/// `shape.frame_len` bytes in unknown-size Clusters (8-byte markers, as Kinesis Video Streams
+/// writes them), until `shape.total` bytes of frames.
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn large_frames(shape: &LargeFrames) -> Result<Vec<u8>, WriteError> {
+    let frame_len = shape.frame_len.max(4);
+    let frames = shape.total.div_ceil(frame_len);
+    let per_cluster = shape.per_cluster.max(1);
+    let mut w =
+        Writer::with_capacity(frames.saturating_mul(frame_len.saturating_add(16)).saturating_add(1 << 16));
+    write_ebml_header(&mut w)?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    write_info_and_tracks(&mut w)?;
+    let frame = simple_block(frame_len, 0, false);
+    let keyframe = simple_block(frame_len, 0, true);
+    let mut cluster_time = 0u64;
+    let mut in_cluster = per_cluster;
+    for _ in 0..frames {
+        let starts_cluster = in_cluster == per_cluster;
+        if starts_cluster {
+            if cluster_time > 0 {
+                w.end_master()?;
+            }
+            w.start_master(ids::CLUSTER, MasterSize::Unknown(8))?;
+            w.unsigned(ids::TIMESTAMP, cluster_time)?;
+            cluster_time = cluster_time.saturating_add(1000);
+            in_cluster = 0;
+        }
+        w.binary(ids::SIMPLE_BLOCK, if starts_cluster { &keyframe } else { &frame })?;
+        in_cluster = in_cluster.saturating_add(1);
+    }
+    if frames > 0 {
+        w.end_master()?;
+    }
+    w.end_master()?;
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)] // tests may crash on failure
+
+    use kvs_ebml::{SliceTokenizer, Token, ids};
+
+    use super::*;
+
+    fn count(data: &[u8], id: kvs_ebml::ElementId) -> usize {
+        SliceTokenizer::new(data)
+            .map(|t| t.unwrap())
+            .filter(|t| matches!(t, Token::MasterStart(h) | Token::Leaf { header: h, .. } if h.id == id))
+            .count()
+    }
+
+    #[test]
+    fn small_blocks_input_has_the_asked_shape() {
+        let shape = SmallBlocks { blocks: 130, block_len: 600, per_cluster: 60 };
+        let data = many_small_blocks(&shape).unwrap();
+        assert_eq!(count(&data, ids::SIMPLE_BLOCK), 130);
+        assert_eq!(count(&data, ids::CLUSTER), 3);
+        assert!(data.len() > 130 * 600);
+    }
+
+    #[test]
+    fn large_frames_input_has_the_asked_shape() {
+        let shape = LargeFrames { total: 1 << 20, frame_len: 200_000, per_cluster: 2 };
+        let data = large_frames(&shape).unwrap();
+        assert_eq!(count(&data, ids::SIMPLE_BLOCK), 6);
+        assert_eq!(count(&data, ids::CLUSTER), 3);
+    }
+}
