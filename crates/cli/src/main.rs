@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
 mod json;
+mod serve;
 mod summary;
 mod table;
 
@@ -29,6 +30,10 @@ enum Command {
     /// One line per event: documents, tracks, metadata, frames (with CRC-32), tags, ends.
     #[command(after_help = "Examples:\n  kvs-mkv events --json testdata/getmedia_basic.mkv\n  kvs-mkv events - < payload.mkv")]
     Events(InputArgs),
+    /// Serve files as Kinesis Video Streams streams: GetDataEndpoint, DescribeStream and
+    /// GetMedia over HTTP, with every StartSelector, live pacing and fault injection.
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -134,5 +139,6 @@ fn main() -> ExitCode {
                 run(&args, &mut table::EventsText)
             }
         }
+        Command::Serve(args) => serve::run(&args),
     }
 }

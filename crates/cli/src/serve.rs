@@ -1,0 +1,231 @@
+//! `kvs-mkv serve`: a local Kinesis Video Streams endpoint over files (kvs-local).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use kvs_local::{
+    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind, Source, UnknownFragment,
+};
+
+/// The help text after the options.
+pub const AFTER_HELP: &str = "\
+Each --stream NAME=PATH names a stream backed by PATH: a GetMedia payload (fragment numbers
+and timestamps kept), a plain MKV/WebM file (one fragment per Cluster, synthesized fragment
+numbers and timestamps), or a directory of .mkv/.mka/.webm fragment files (name order).
+
+Faults apply to every GetMedia response:
+  --cut-after-bytes N        end the body after N bytes
+  --cut-random SEED          end the body at a point drawn uniformly from its size (seeded, per request)
+  --cut-style eof|reset      end a cut body cleanly (eof) or drop the connection (reset)
+  --stall-secs S             go silent for S seconds once, halfway through the first fragment
+                             (or after --stall-after-bytes N bytes)
+  --throttle-rate R          above R GetMedia calls/second per stream: 400 ConnectionLimitExceededException
+  --error-after-fragment K:ID  after the stream's fragment K (0-based index in the stream) is sent,
+                             send an in-stream error chunk (AWS_KINESISVIDEO_ERROR_ID=ID, the next
+                             fragment's number) and end the body; responses that start after K are
+                             not affected
+  --fail-with TYPE[:N]       answer the first N GetMedia calls per stream (all without N) with a service
+                             error: ResourceNotFound, InvalidArgument, ClientLimitExceeded,
+                             ConnectionLimitExceeded, NotAuthorized, InvalidEndpoint
+
+Examples:
+  kvs-mkv serve --stream demo=testdata/getmedia_basic.mkv
+  kvs-mkv serve --stream cam=video.webm --live --port 8080
+  kvs-mkv serve --stream demo=capture.mkv --cut-random 7 --throttle-rate 5
+  kvs-mkv serve --stream demo=fragments/ --error-after-fragment 3:4000 --listen 0.0.0.0:4567
+
+  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
+  aws kinesis-video-media get-media --endpoint-url http://127.0.0.1:4567 --stream-name demo \\
+      --start-selector StartSelectorType=EARLIEST out.mkv";
+
+/// How a cut ends a response.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CutStyleArg {
+    /// The body ends cleanly.
+    Eof,
+    /// The connection is dropped.
+    Reset,
+}
+
+/// What a call naming an unknown fragment gets.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UnknownFragmentArg {
+    /// 200 with an in-stream error chunk, error id 4000.
+    ErrorChunk,
+    /// 400 InvalidArgumentException.
+    InvalidArgument,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A stream: NAME=PATH (a GetMedia payload, a plain MKV/WebM file or a directory of
+    /// fragment files). Repeat for more streams.
+    #[arg(long = "stream", value_name = "NAME=PATH", required = true, value_parser = parse_stream)]
+    streams: Vec<(String, PathBuf)>,
+    /// Listen on 127.0.0.1 at this port [default: 4567].
+    #[arg(long, conflicts_with = "listen")]
+    port: Option<u16>,
+    /// Listen on this address instead (e.g. 0.0.0.0:4567; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Live mode: fragments arrive paced by their timestamps from the server's start, with
+    /// timestamps shifted to the wall clock.
+    #[arg(long)]
+    live: bool,
+    /// The timestamp (epoch ms) of a plain file's first cluster (default: 1700000000000 +
+    /// the cluster's own time).
+    #[arg(long, value_name = "MS")]
+    base_time: Option<i64>,
+    /// The largest HTTP chunk of a GetMedia body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = kvs_local::DEFAULT_CHUNK_SIZE)]
+    chunk_size: usize,
+    /// What a GetMedia call naming an unknown fragment number or token gets.
+    #[arg(long, value_enum, default_value = "error-chunk")]
+    unknown_fragment: UnknownFragmentArg,
+    /// End each GetMedia response after N bytes.
+    #[arg(long, value_name = "N", help_heading = "Faults")]
+    cut_after_bytes: Option<u64>,
+    /// End each GetMedia response at a seeded random point.
+    #[arg(long, value_name = "SEED", help_heading = "Faults")]
+    cut_random: Option<u64>,
+    /// How a cut ends a response.
+    #[arg(long, value_enum, default_value = "eof", help_heading = "Faults")]
+    cut_style: CutStyleArg,
+    /// Go silent for S seconds once per GetMedia response.
+    #[arg(long, value_name = "S", help_heading = "Faults")]
+    stall_secs: Option<f64>,
+    /// Where the stall starts, in body bytes (default: halfway through the first fragment).
+    #[arg(long, value_name = "N", help_heading = "Faults", requires = "stall_secs")]
+    stall_after_bytes: Option<u64>,
+    /// Answer ConnectionLimitExceededException above R GetMedia calls per second per stream.
+    #[arg(long, value_name = "R", help_heading = "Faults")]
+    throttle_rate: Option<u32>,
+    /// After the stream's fragment K (0-based) send an error chunk with id ID and end.
+    #[arg(long, value_name = "K:ID", help_heading = "Faults", value_parser = parse_error_after)]
+    error_after_fragment: Option<ErrorAfterFragment>,
+    /// Answer the first N GetMedia calls per stream (all without :N) with this service error.
+    #[arg(long, value_name = "TYPE[:N]", help_heading = "Faults", value_parser = parse_fail_with)]
+    fail_with: Option<FailWith>,
+}
+
+fn parse_stream(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {s:?}"))?;
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("expected NAME=PATH, got {s:?}"));
+    }
+    Ok((name.to_owned(), PathBuf::from(path)))
+}
+
+fn parse_error_after(s: &str) -> Result<ErrorAfterFragment, String> {
+    let (k, id) = s.split_once(':').ok_or_else(|| format!("expected K:ID (e.g. 3:4000), got {s:?}"))?;
+    let fragment_index = k.parse().map_err(|_| format!("K must be a fragment index, got {k:?}"))?;
+    let error_id = id.parse().map_err(|_| format!("ID must be an integer error id, got {id:?}"))?;
+    Ok(ErrorAfterFragment { fragment_index, error_id })
+}
+
+fn parse_fail_with(s: &str) -> Result<FailWith, String> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => (n, Some(c.parse::<u64>().map_err(|_| format!("N must be a count, got {c:?}"))?)),
+        None => (s, None),
+    };
+    let error = ServiceErrorKind::from_type_name(name).ok_or_else(|| format!("unknown error type {name:?}"))?;
+    Ok(FailWith { error, first_calls: count })
+}
+
+impl ServeArgs {
+    fn faults(&self) -> Result<Faults, String> {
+        let stall = match self.stall_secs {
+            Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|e| format!("--stall-secs {s}: {e}"))?),
+            None => None,
+        };
+        Ok(Faults {
+            cut_after_bytes: self.cut_after_bytes,
+            cut_random: self.cut_random,
+            cut_style: match self.cut_style {
+                CutStyleArg::Eof => CutStyle::Eof,
+                CutStyleArg::Reset => CutStyle::Reset,
+            },
+            stall,
+            stall_after_bytes: self.stall_after_bytes,
+            throttle_rate: self.throttle_rate,
+            error_after_fragment: self.error_after_fragment,
+            fail_with: self.fail_with,
+        })
+    }
+}
+
+/// Runs the server until Ctrl-C.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    let faults = match args.faults() {
+        Ok(f) => f,
+        Err(message) => {
+            eprintln!("kvs-mkv serve: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = LoadOptions { base_time_ms: args.base_time };
+    let mut builder = LocalKvs::builder()
+        .live(args.live)
+        .faults(faults)
+        .chunk_size(args.chunk_size)
+        .unknown_fragment(match args.unknown_fragment {
+            UnknownFragmentArg::ErrorChunk => UnknownFragment::ErrorChunk,
+            UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
+        });
+    let mut loaded = Vec::new();
+    for (name, path) in &args.streams {
+        match Source::load(path, &opts) {
+            Ok(source) => {
+                loaded.push((name.clone(), path.clone(), source.fragments().len(), source.skipped()));
+                builder = builder.stream(name.clone(), source);
+            }
+            Err(e) => {
+                eprintln!("kvs-mkv serve: stream {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kvs-mkv serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = args.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(4567))));
+    runtime.block_on(async move {
+        let server = match builder.bind(addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kvs-mkv serve: {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let url = server.url().to_owned();
+        println!("kvs-local listening on {url}{}", if args.live { " (live)" } else { "" });
+        for (name, path, n, skipped) in &loaded {
+            let skipped = if *skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+            println!(
+                "  stream {name}: {n} fragments from {}{skipped} ({})",
+                path.display(),
+                server.stream_arn(name).unwrap_or_default()
+            );
+        }
+        let first = loaded.first().map_or("NAME", |(name, ..)| name.as_str());
+        println!("Try:");
+        println!("  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1");
+        println!(
+            "  aws kinesis-video-media get-media --endpoint-url {url} --stream-name {first} \
+             --start-selector StartSelectorType=EARLIEST out.mkv"
+        );
+        println!("Ctrl-C stops the server.");
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("kvs-mkv serve: cannot wait for Ctrl-C: {e}");
+        }
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
