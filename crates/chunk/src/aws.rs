@@ -119,7 +119,8 @@ impl fmt::Display for FragmentNumber {
 /// The text of a tag value: trailing NULs and surrounding ASCII whitespace removed.
 #[must_use]
 pub fn trimmed(raw: &[u8]) -> &[u8] {
-    let end = raw.iter().rposition(|&c| c != 0 && !c.is_ascii_whitespace()).map_or(0, |p| p.saturating_add(1));
+    let end =
+        raw.iter().rposition(|&c| c != 0 && !c.is_ascii_whitespace()).map_or(0, |p| p.saturating_add(1));
     let raw = raw.get(..end).unwrap_or_default();
     let start = raw.iter().position(|&c| !c.is_ascii_whitespace()).unwrap_or(raw.len());
     raw.get(start..).unwrap_or_default()
@@ -313,7 +314,10 @@ mod tests {
 
     #[test]
     fn tag_names() {
-        assert_eq!(AwsTag::from_name(b"AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP"), Some(AwsTag::ServerTimestamp));
+        assert_eq!(
+            AwsTag::from_name(b"AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP"),
+            Some(AwsTag::ServerTimestamp)
+        );
         assert_eq!(AwsTag::from_name(b"AWS_KINESISVIDEO_END_OF_FRAGMENT"), None);
         assert_eq!(AwsTag::from_name(b"ENCODER"), None);
     }

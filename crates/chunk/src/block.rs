@@ -78,7 +78,10 @@ pub fn parse_header(data: &[u8]) -> Result<BlockHeader, BlockError> {
         VintFail::Invalid => BlockError::InvalidTrackNumber,
     })?;
     let ts = data.get(w..w.checked_add(2).ok_or(BlockError::Truncated)?).ok_or(BlockError::Truncated)?;
-    let relative_timestamp = i16::from_be_bytes([*ts.first().ok_or(BlockError::Truncated)?, *ts.get(1).ok_or(BlockError::Truncated)?]);
+    let relative_timestamp = i16::from_be_bytes([
+        *ts.first().ok_or(BlockError::Truncated)?,
+        *ts.get(1).ok_or(BlockError::Truncated)?,
+    ]);
     let flags_at = w.checked_add(2).ok_or(BlockError::Truncated)?;
     let flags = *data.get(flags_at).ok_or(BlockError::Truncated)?;
     let lacing = match (flags >> 1) & 0x03 {
@@ -158,7 +161,10 @@ pub fn for_each_frame(
                     // Signed VINT: the unsigned value minus (2^(7w-1) - 1).
                     let bits = 7u32.saturating_mul(u32::try_from(w).unwrap_or(8)).saturating_sub(1);
                     let bias = 1i64.checked_shl(bits).unwrap_or(i64::MAX).saturating_sub(1);
-                    let diff = i64::try_from(raw).map_err(|_| BlockError::LaceOverflow)?.checked_sub(bias).ok_or(BlockError::LaceOverflow)?;
+                    let diff = i64::try_from(raw)
+                        .map_err(|_| BlockError::LaceOverflow)?
+                        .checked_sub(bias)
+                        .ok_or(BlockError::LaceOverflow)?;
                     prev = prev.checked_add(diff).ok_or(BlockError::LaceOverflow)?;
                     *size = usize::try_from(prev).map_err(|_| BlockError::LaceOverflow)?;
                 }

@@ -9,7 +9,7 @@ use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
 use crate::block;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, Event, Frame, FragmentEnd, FragmentMetadata, StreamError, Tag, TagValue, Targets, Track,
+    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track,
     TrackType, VideoSettings,
 };
 
@@ -311,9 +311,14 @@ impl EventDecoder {
             ids::TAG => doc.tag = Some(TagState::default()),
             ids::SIMPLE_TAG => {
                 if let Some(tag) = &mut doc.tag {
-                    let enclosing = if parent == Some(ids::SIMPLE_TAG) { tag.open.last().copied() } else { None };
+                    let enclosing =
+                        if parent == Some(ids::SIMPLE_TAG) { tag.open.last().copied() } else { None };
                     tag.open.push(tag.simple.len());
-                    tag.simple.push(SimpleTagState { offset: h.offset, parent: enclosing, ..Default::default() });
+                    tag.simple.push(SimpleTagState {
+                        offset: h.offset,
+                        parent: enclosing,
+                        ..Default::default()
+                    });
                 }
             }
             _ => {}
@@ -362,7 +367,9 @@ impl EventDecoder {
     /// After a Tags element: send what the service's tags made complete.
     fn after_tags(&mut self, doc: &mut Document) {
         let a = &mut doc.aws;
-        if !a.metadata_sent && (a.fragment_number.is_some() || a.server_ms.is_some() || a.producer_ms.is_some()) {
+        if !a.metadata_sent
+            && (a.fragment_number.is_some() || a.server_ms.is_some() || a.producer_ms.is_some())
+        {
             a.metadata_sent = true;
             self.queue.push_back(Event::FragmentMetadata(FragmentMetadata {
                 fragment_number: a.fragment_number.clone(),
@@ -506,7 +513,10 @@ impl EventDecoder {
                         (ids::TARGET_TYPE_VALUE, Value::Unsigned(v)) => t.type_value = Some(v),
                         (ids::TARGET_TYPE, Value::String(b) | Value::Utf8(b)) => t.type_name = Some(text(&b)),
                         (ids::TAG_TRACK_UID, Value::Unsigned(v)) => t.track_uids.push(v),
-                        (ids::TAG_EDITION_UID | ids::TAG_CHAPTER_UID | ids::TAG_ATTACHMENT_UID, Value::Unsigned(v)) => {
+                        (
+                            ids::TAG_EDITION_UID | ids::TAG_CHAPTER_UID | ids::TAG_ATTACHMENT_UID,
+                            Value::Unsigned(v),
+                        ) => {
                             t.other_uids.push(v);
                         }
                         _ => {}
@@ -542,7 +552,8 @@ impl EventDecoder {
         self.announce_cluster(doc);
         let header = block::parse_header(payload).map_err(|kind| Error::Block { offset, kind })?;
         let scale = doc.timestamp_scale;
-        let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0)).saturating_add(i128::from(header.relative_timestamp));
+        let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
+            .saturating_add(i128::from(header.relative_timestamp));
         let base = ticks.checked_mul(i128::from(scale)).ok_or(Error::TimestampOverflow { offset })?;
         let default_duration =
             doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
@@ -551,7 +562,8 @@ impl EventDecoder {
         let mut overflow = false;
         let queue = &mut self.queue;
         block::for_each_frame(payload, &header, |i, count, data| {
-            let step = i128::from(default_duration.unwrap_or(0)).saturating_mul(i128::try_from(i).unwrap_or(0));
+            let step =
+                i128::from(default_duration.unwrap_or(0)).saturating_mul(i128::try_from(i).unwrap_or(0));
             let Ok(timestamp_ns) = i64::try_from(base.saturating_add(step)) else {
                 overflow = true;
                 return;

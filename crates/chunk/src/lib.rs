@@ -4,19 +4,19 @@
 
 pub mod aws;
 pub mod block;
+#[cfg(feature = "tokio")]
+pub mod codec;
 mod decoder;
 mod error;
 mod event;
 mod fragment;
 mod read;
-#[cfg(feature = "tokio")]
-pub mod codec;
 
 pub use aws::{AwsTag, ErrorId, FragmentNumber};
 pub use decoder::{EventDecoder, Options};
 pub use error::Error;
 pub use event::{
-    AudioSettings, Event, Frame, FragmentEnd, FragmentMetadata, StreamError, Tag, TagValue, Targets, Track,
+    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track,
     TrackType, VideoSettings,
 };
 pub use fragment::{Fragment, FragmentAssembler, Fragments};

@@ -130,7 +130,9 @@ impl Sink for EventsJson {
                     crc32fast::hash(&f.data)
                 );
             }
-            Event::DocumentStart { index, offset } => json!({"type": "document_start", "index": index, "offset": offset}),
+            Event::DocumentStart { index, offset } => {
+                json!({"type": "document_start", "index": index, "offset": offset})
+            }
             Event::Tracks(tracks) => {
                 json!({"type": "tracks", "tracks": tracks.iter().map(track_full).collect::<Vec<_>>()})
             }
@@ -179,7 +181,9 @@ impl Sink for EventsJson {
             Event::Cluster { offset, timestamp, timestamp_scale } => {
                 json!({"type": "cluster", "offset": offset, "timestamp": timestamp, "timestamp_scale": timestamp_scale})
             }
-            Event::Resynced { offset, skipped } => json!({"type": "resynced", "offset": offset, "skipped": skipped}),
+            Event::Resynced { offset, skipped } => {
+                json!({"type": "resynced", "offset": offset, "skipped": skipped})
+            }
             _ => return Ok(()),
         };
         write_line(out, &v)

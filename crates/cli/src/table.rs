@@ -22,7 +22,15 @@ impl Sink for FragmentsTable {
             writeln!(
                 out,
                 "{:>4}  {:>10}  {:<15}  {:<23}  {:<23}  {:>6}  {:>4}  {:>10}  {:>8}  status",
-                "#", "offset", "fragment", "producer time", "server time", "frames", "keys", "bytes", "behind"
+                "#",
+                "offset",
+                "fragment",
+                "producer time",
+                "server time",
+                "frames",
+                "keys",
+                "bytes",
+                "behind"
             )?;
         }
         let frames: u64 = s.frames.values().sum();
@@ -89,13 +97,10 @@ pub fn iso_ms(ms: i64) -> String {
     let z = days.saturating_add(719_468);
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
-    let yoe = doe
-        .saturating_sub(doe / 1460)
-        .saturating_add(doe / 36_524)
-        .saturating_sub(doe / 146_096)
-        / 365;
+    let yoe = doe.saturating_sub(doe / 1460).saturating_add(doe / 36_524).saturating_sub(doe / 146_096) / 365;
     let y = yoe.saturating_add(era.saturating_mul(400));
-    let doy = doe.saturating_sub(365_i64.saturating_mul(yoe).saturating_add(yoe / 4).saturating_sub(yoe / 100));
+    let doy =
+        doe.saturating_sub(365_i64.saturating_mul(yoe).saturating_add(yoe / 4).saturating_sub(yoe / 100));
     let mp = (5_i64.saturating_mul(doy).saturating_add(2)) / 153;
     let d = doy.saturating_sub((153_i64.saturating_mul(mp).saturating_add(2)) / 5).saturating_add(1);
     let m = if mp < 10 { mp.saturating_add(3) } else { mp.saturating_sub(9) };
@@ -112,7 +117,8 @@ impl Sink for EventsText {
             Event::DocumentStart { index, offset } => writeln!(out, "document {index} starts at {offset}"),
             Event::Tracks(tracks) => {
                 for t in tracks {
-                    let size = t.video.map(|v| format!(" {}x{}", v.width.unwrap_or(0), v.height.unwrap_or(0)));
+                    let size =
+                        t.video.map(|v| format!(" {}x{}", v.width.unwrap_or(0), v.height.unwrap_or(0)));
                     let rate = t.audio.and_then(|a| a.sampling_frequency).map(|r| format!(" {r} Hz"));
                     writeln!(
                         out,
@@ -155,7 +161,9 @@ impl Sink for EventsText {
                 end.millis_behind_now.map_or_else(|| "?".to_owned(), |m| m.to_string())
             ),
             Event::DocumentEnd { index, end, .. } => writeln!(out, "document {index} ends at {end}"),
-            Event::Resynced { offset, skipped } => writeln!(out, "RESYNC: skipped {skipped} bytes, resumed at {offset}"),
+            Event::Resynced { offset, skipped } => {
+                writeln!(out, "RESYNC: skipped {skipped} bytes, resumed at {offset}")
+            }
             _ => Ok(()),
         }
     }
