@@ -24,11 +24,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// One line per fragment (document): fragment number, timestamps, frames, tags.
-    #[command(after_help = "Examples:\n  kvs-mkv fragments testdata/getmedia_basic.mkv\n  kvs-mkv fragments --json - < payload.mkv\n  \
-                      aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv fragments --json -")]
+    #[command(
+        after_help = "Examples:\n  kvs-mkv fragments testdata/getmedia_basic.mkv\n  kvs-mkv fragments --json - < payload.mkv\n  \
+                      aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv fragments --json -"
+    )]
     Fragments(InputArgs),
     /// One line per event: documents, tracks, metadata, frames (with CRC-32), tags, ends.
-    #[command(after_help = "Examples:\n  kvs-mkv events --json testdata/getmedia_basic.mkv\n  kvs-mkv events - < payload.mkv")]
+    #[command(
+        after_help = "Examples:\n  kvs-mkv events --json testdata/getmedia_basic.mkv\n  kvs-mkv events - < payload.mkv"
+    )]
     Events(InputArgs),
     /// Serve files as Kinesis Video Streams streams: GetDataEndpoint, DescribeStream and
     /// GetMedia over HTTP, with every StartSelector, live pacing and fault injection.
@@ -116,7 +120,9 @@ fn describe(e: &kvs_chunk::Error) -> String {
         kvs_chunk::Error::Ebml(inner) if inner.is_eof() => {
             " (the input is truncated; everything before it was read)"
         }
-        kvs_chunk::Error::Ebml(_) => " (the input is malformed here; try --resync to skip to the next fragment)",
+        kvs_chunk::Error::Ebml(_) => {
+            " (the input is malformed here; try --resync to skip to the next fragment)"
+        }
         _ => "",
     };
     format!("{e}{hint}")

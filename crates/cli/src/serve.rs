@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kvs_local::{
-    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind, Source, UnknownFragment,
+    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind, Source,
+    UnknownFragment,
 };
 
 /// The help text after the options.
@@ -131,7 +132,8 @@ fn parse_fail_with(s: &str) -> Result<FailWith, String> {
         Some((n, c)) => (n, Some(c.parse::<u64>().map_err(|_| format!("N must be a count, got {c:?}"))?)),
         None => (s, None),
     };
-    let error = ServiceErrorKind::from_type_name(name).ok_or_else(|| format!("unknown error type {name:?}"))?;
+    let error =
+        ServiceErrorKind::from_type_name(name).ok_or_else(|| format!("unknown error type {name:?}"))?;
     Ok(FailWith { error, first_calls: count })
 }
 
@@ -167,14 +169,13 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     let opts = LoadOptions { base_time_ms: args.base_time };
-    let mut builder = LocalKvs::builder()
-        .live(args.live)
-        .faults(faults)
-        .chunk_size(args.chunk_size)
-        .unknown_fragment(match args.unknown_fragment {
-            UnknownFragmentArg::ErrorChunk => UnknownFragment::ErrorChunk,
-            UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
-        });
+    let mut builder =
+        LocalKvs::builder().live(args.live).faults(faults).chunk_size(args.chunk_size).unknown_fragment(
+            match args.unknown_fragment {
+                UnknownFragmentArg::ErrorChunk => UnknownFragment::ErrorChunk,
+                UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
+            },
+        );
     let mut loaded = Vec::new();
     for (name, path) in &args.streams {
         match Source::load(path, &opts) {
@@ -216,7 +217,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
         let first = loaded.first().map_or("NAME", |(name, ..)| name.as_str());
         println!("Try:");
-        println!("  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1");
+        println!(
+            "  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+        );
         println!(
             "  aws kinesis-video-media get-media --endpoint-url {url} --stream-name {first} \
              --start-selector StartSelectorType=EARLIEST out.mkv"

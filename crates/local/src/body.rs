@@ -12,6 +12,9 @@ use crate::faults::{CutStyle, ErrorAfterFragment};
 use crate::render;
 use crate::server::{Shared, StreamState};
 
+/// How long a reset waits for the bytes before it to be flushed.
+const RESET_FLUSH_DELAY: Duration = Duration::from_millis(50);
+
 /// Where a response starts.
 pub(crate) enum Start {
     /// At this fragment of the stream (past the end: an empty body).
@@ -141,6 +144,9 @@ impl MediaBody {
             if self.reset_pending {
                 self.reset_pending = false;
                 self.ended = true;
+                // Let the bytes before the cut reach the socket first: hyper drops its write
+                // buffer when a body fails.
+                self.pause(RESET_FLUSH_DELAY).await;
                 return Some(Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "kvs-local: injected cut",

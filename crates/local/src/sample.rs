@@ -31,7 +31,13 @@ pub struct SampleSpec {
 
 impl Default for SampleSpec {
     fn default() -> Self {
-        Self { clusters: 5, frames_per_cluster: 10, frame_interval_ms: 40, first_cluster_ms: 0, frame_size: 200 }
+        Self {
+            clusters: 5,
+            frames_per_cluster: 10,
+            frame_interval_ms: 40,
+            first_cluster_ms: 0,
+            frame_size: 200,
+        }
     }
 }
 
