@@ -123,7 +123,8 @@ pub struct EventDecoder {
     queue: VecDeque<Event>,
     /// Ids of the open masters, outermost first.
     path: Vec<ElementId>,
-    doc: Option<Document>,
+    /// Boxed so that taking it out for a token moves a pointer, not the whole state.
+    doc: Option<Box<Document>>,
     next_index: u64,
     /// A fatal error, returned once the events before it have been delivered.
     pending: Option<Error>,
@@ -260,7 +261,7 @@ impl EventDecoder {
             Token::DocumentStart { offset } => {
                 let index = self.next_index;
                 self.next_index = index.saturating_add(1);
-                self.doc = Some(Document::new(index, offset));
+                self.doc = Some(Box::new(Document::new(index, offset)));
                 self.queue.push_back(Event::DocumentStart { index, offset });
             }
             Token::DocumentEnd { offset } => self.close_document(offset, true),
