@@ -18,7 +18,7 @@
 
 use kvs_chunk::{TagValue, Track, TrackType};
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
-use kvs_ebml::{Size, ids, vint};
+use kvs_ebml::{ids, vint};
 
 use crate::source::{StoredFragment, StoredFrame, StoredTag};
 
@@ -184,41 +184,91 @@ fn track_entry(w: &mut Writer, t: &Track) -> Result<(), WriteError> {
     })
 }
 
-/// One SimpleBlock: track VINT, signed 16-bit relative timestamp, flags, payload.
-fn simple_block(w: &mut Writer, f: &StoredFrame, relative: i16) -> Result<(), RenderError> {
-    let width = vint::size_width(f.track).ok_or(RenderError::InvalidTrackNumber(f.track))?;
+/// How many frames from the start of `frames` form one lace (1 for an unlaced frame).
+fn lace_len(frames: &[StoredFrame]) -> usize {
+    let Some(first) = frames.first() else { return 0 };
+    let n = usize::from(first.lace.1);
+    if first.lace.0 != 0 || !(2..=256).contains(&n) || frames.len() < n {
+        return 1;
+    }
+    let whole = frames
+        .iter()
+        .take(n)
+        .enumerate()
+        .all(|(i, f)| usize::from(f.lace.0) == i && usize::from(f.lace.1) == n && f.track == first.track);
+    if whole { n } else { 1 }
+}
+
+/// One block holding the frames of one lace (Xiph lacing) or one frame: a SimpleBlock, or a
+/// BlockGroup (Block, BlockDuration, ReferenceBlocks) when the frames came with a duration or
+/// references.
+fn block(w: &mut Writer, lace: &[StoredFrame], relative: i16, scale: u64) -> Result<(), RenderError> {
+    let Some(first) = lace.first() else { return Ok(()) };
+    let group = first.duration_ns.is_some() || !first.references.is_empty();
+    let width = vint::size_width(first.track).ok_or(RenderError::InvalidTrackNumber(first.track))?;
     let (track, track_len) =
-        vint::encode_size(f.track, width).ok_or(RenderError::InvalidTrackNumber(f.track))?;
+        vint::encode_size(first.track, width).ok_or(RenderError::InvalidTrackNumber(first.track))?;
+    let data_len: usize = lace.iter().map(|f| f.data.len()).sum();
+    let mut payload =
+        Vec::with_capacity(data_len.saturating_add(16).saturating_add(lace.len().saturating_mul(4)));
+    payload.extend(track.iter().take(track_len));
+    payload.extend_from_slice(&relative.to_be_bytes());
     let mut flags = 0u8;
-    if f.keyframe {
+    if first.keyframe && !group {
         flags |= 0x80;
     }
-    if f.invisible {
+    if first.invisible {
         flags |= 0x08;
     }
-    if f.discardable {
+    if first.discardable && !group {
         flags |= 0x01;
     }
-    let len = track_len
-        .checked_add(3)
-        .and_then(|n| n.checked_add(f.data.len()))
-        .ok_or(RenderError::TimestampOutOfRange)?;
-    let len = u64::try_from(len).map_err(|_| RenderError::TimestampOutOfRange)?;
-    w.header(ids::SIMPLE_BLOCK, Size::Known(len), SizeWidth::Minimal)?;
-    w.raw(track.get(..track_len).unwrap_or_default())?;
-    w.raw(&relative.to_be_bytes())?;
-    w.raw(&[flags])?;
-    w.raw(&f.data)?;
+    if lace.len() > 1 {
+        flags |= 0x02; // Xiph lacing
+    }
+    payload.push(flags);
+    if let Some((_, sized)) = lace.split_last().filter(|_| lace.len() > 1) {
+        payload.push(u8::try_from(sized.len()).map_err(|_| RenderError::TimestampOutOfRange)?);
+        for f in sized {
+            let mut size = f.data.len();
+            while size >= 255 {
+                payload.push(255);
+                size = size.saturating_sub(255);
+            }
+            payload.push(u8::try_from(size).unwrap_or(0));
+        }
+    }
+    for f in lace {
+        payload.extend_from_slice(&f.data);
+    }
+    if group {
+        w.master(ids::BLOCK_GROUP, KNOWN, |w| {
+            w.binary(ids::BLOCK, &payload)?;
+            if let Some(d) = first.duration_ns {
+                w.unsigned(ids::BLOCK_DURATION, d.checked_div(scale).unwrap_or(d))?;
+            }
+            for r in &first.references {
+                w.signed(ids::REFERENCE_BLOCK, *r)?;
+            }
+            Ok(())
+        })?;
+    } else {
+        w.binary(ids::SIMPLE_BLOCK, &payload)?;
+    }
     Ok(())
 }
 
-/// The fragment's Cluster(s): normally one; a new cluster starts where a frame's offset
-/// from the cluster's Timestamp would not fit 16 bits.
+/// The fragment's Cluster(s): normally one; a new cluster starts where a block's offset from
+/// the cluster's Timestamp would not fit 16 bits.
 fn clusters(w: &mut Writer, f: &StoredFragment) -> Result<(), RenderError> {
-    let scale = i128::from(if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale });
+    let scale_u64 = if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale };
+    let scale = i128::from(scale_u64);
     let mut base = i128::from(f.cluster_timestamp);
     let mut open = false;
-    for frame in &f.frames {
+    let mut rest: &[StoredFrame] = &f.frames;
+    while let Some(frame) = rest.first() {
+        let (lace, after) = rest.split_at(lace_len(rest).clamp(1, rest.len()));
+        rest = after;
         let units = i128::from(frame.timestamp_ns).div_euclid(scale);
         let mut relative = units.checked_sub(base).and_then(|r| i16::try_from(r).ok());
         if relative.is_none() || !open {
@@ -234,7 +284,7 @@ fn clusters(w: &mut Writer, f: &StoredFragment) -> Result<(), RenderError> {
             w.unsigned(ids::TIMESTAMP, ts)?;
             open = true;
         }
-        simple_block(w, frame, relative.unwrap_or(0))?;
+        block(w, lace, relative.unwrap_or(0), scale_u64)?;
     }
     if open {
         w.end_master()?;

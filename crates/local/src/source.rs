@@ -85,6 +85,13 @@ pub struct StoredFrame {
     pub invisible: bool,
     /// The discardable flag.
     pub discardable: bool,
+    /// The BlockGroup's BlockDuration in nanoseconds (a BlockGroup is written for it).
+    pub duration_ns: Option<u64>,
+    /// The BlockGroup's ReferenceBlock values (a BlockGroup is written for them).
+    pub references: Vec<i64>,
+    /// The frame's index in its lace and the lace's frame count (`(0, 1)` unlaced): the
+    /// frames of one lace are written back as one laced block.
+    pub lace: (u16, u16),
     /// The payload (a slice of the loaded file).
     pub data: Bytes,
 }
@@ -337,6 +344,9 @@ impl<'a> Loader<'a> {
                         keyframe: f.keyframe,
                         invisible: f.invisible,
                         discardable: f.discardable,
+                        duration_ns: f.duration_ns,
+                        references: f.references,
+                        lace: f.lace,
                         data: f.data,
                     });
                 }
