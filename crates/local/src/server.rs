@@ -368,7 +368,7 @@ impl Shared {
         )
     }
 
-    /// Milliseconds since the server started.
+    /// The time since the server started.
     pub(crate) fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
