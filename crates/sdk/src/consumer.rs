@@ -84,9 +84,11 @@ impl MediaConsumerBuilder {
         self
     }
 
-    /// Whether a response that ends cleanly on a fragment boundary is followed by another
-    /// GetMedia call (default true: a continuous consumer). With false the stream ends
-    /// there; a response cut mid-fragment is still resumed.
+    /// Whether a response that ends cleanly is followed by another GetMedia call (default
+    /// true: a continuous consumer). With false the stream ends at a clean end on a fragment
+    /// boundary whose last fragment said it was not behind (millis-behind-now 0 or absent);
+    /// a response cut mid-fragment, or one that ended while the service said newer
+    /// fragments exist, is still resumed.
     pub fn reconnect_on_end(mut self, yes: bool) -> Self {
         self.reconnect_on_end = yes;
         self
@@ -290,6 +292,16 @@ struct Connection {
     payload: MediaPayload,
     decoder: EventDecoder,
     span: tracing::Span,
+    /// The response ended inside an element.
+    truncated: bool,
+}
+
+/// What draining a decoder found.
+struct Drained {
+    /// A fatal decoding error (after the events completed before it).
+    fatal: Option<kvs_chunk::Error>,
+    /// The input ended inside an element.
+    truncated: bool,
 }
 
 enum State {
@@ -376,6 +388,7 @@ impl Driver {
                     payload,
                     decoder: EventDecoder::with_options(self.options),
                     span,
+                    truncated: false,
                 }))
             }
             Ok(Err(e)) => {
@@ -403,7 +416,7 @@ impl Driver {
             Ok(Ok(Some(chunk))) => {
                 self.metrics.add_bytes(chunk.len());
                 conn.decoder.feed(chunk);
-                let fatal = self.drain(&mut conn.decoder, false);
+                let fatal = self.drain(&mut conn.decoder, false).fatal;
                 if let Some(e) = self.tracker.stream_error().cloned() {
                     return self.after(conn, ReconnectReason::InStreamError(e));
                 }
@@ -420,35 +433,37 @@ impl Driver {
             }
         };
         conn.decoder.finish();
-        self.drain(&mut conn.decoder, true);
+        let drained = self.drain(&mut conn.decoder, true);
+        conn.truncated = drained.truncated;
         if let Some(e) = self.tracker.stream_error().cloned() {
             return self.after(conn, ReconnectReason::InStreamError(e));
         }
-        let reason = match ended {
-            Ended::Clean => ReconnectReason::EndOfStream,
-            Ended::Idle => ReconnectReason::IdleTimeout(self.idle),
-            Ended::Failed(e) => ReconnectReason::Error(Arc::new(e)),
+        let reason = match (ended, drained.fatal) {
+            (Ended::Clean, Some(e)) => ReconnectReason::Error(Arc::new(ConsumerError::Decode(e))),
+            (Ended::Clean, None) => ReconnectReason::EndOfStream,
+            (Ended::Idle, _) => ReconnectReason::IdleTimeout(self.idle),
+            (Ended::Failed(e), _) => ReconnectReason::Error(Arc::new(e)),
         };
         self.after(conn, reason)
     }
 
-    /// Moves decoded events into the tracker; returns a fatal decoding error (after the
-    /// events completed before it). At the end of a cut response a truncation is expected.
-    fn drain(&mut self, decoder: &mut EventDecoder, finishing: bool) -> Option<kvs_chunk::Error> {
-        let mut fatal = None;
+    /// Moves decoded events into the tracker. At the end of a cut response a truncation is
+    /// expected: it is noted, not reported.
+    fn drain(&mut self, decoder: &mut EventDecoder, finishing: bool) -> Drained {
+        let mut out = Drained { fatal: None, truncated: false };
         loop {
             match decoder.next_event() {
                 Ok(Some(event)) => self.tracker.push(event),
-                Ok(None) => return fatal,
+                Ok(None) => return out,
                 Err(e) if e.is_recoverable() => {
                     self.metrics.decode_error();
                     tracing::warn!(error = %e, "malformed element skipped");
                 }
-                Err(kvs_chunk::Error::Ebml(e)) if finishing && e.is_eof() => {}
+                Err(kvs_chunk::Error::Ebml(e)) if finishing && e.is_eof() => out.truncated = true,
                 Err(e) => {
                     self.metrics.decode_error();
                     tracing::warn!(error = %e, "malformed payload");
-                    fatal = Some(e);
+                    out.fatal = Some(e);
                 }
             }
         }
@@ -457,6 +472,7 @@ impl Driver {
     /// After a connection: end, fail, or schedule the next one.
     fn after(&mut self, conn: Box<Connection>, reason: ReconnectReason) -> State {
         let span = conn.span.clone();
+        let truncated = conn.truncated;
         drop(conn);
         let summary = self.tracker.end_connection();
         let _entered = span.enter();
@@ -465,7 +481,14 @@ impl Driver {
         {
             return State::Failed(ConsumerError::InStream(e.clone()));
         }
-        if matches!(reason, ReconnectReason::EndOfStream) && !summary.cut && !self.reconnect_on_end {
+        // A clean end on a fragment boundary, with the service saying nothing newer exists.
+        let caught_up = summary.millis_behind_now.is_none_or(|m| m == 0);
+        if matches!(reason, ReconnectReason::EndOfStream)
+            && !summary.cut
+            && !truncated
+            && caught_up
+            && !self.reconnect_on_end
+        {
             tracing::debug!(delivered = summary.delivered, "response ended; not reconnecting");
             return State::Done;
         }
@@ -490,7 +513,9 @@ impl Driver {
                 }
                 ReconnectReason::IdleTimeout(d) => ConsumerError::IdleTimeout(d),
                 ReconnectReason::InStreamError(e) => ConsumerError::InStream(e),
-                ReconnectReason::EndOfStream => ConsumerError::Transport("the response ended".into()),
+                ReconnectReason::EndOfStream => {
+                    ConsumerError::Transport("the response ended without completing a fragment".into())
+                }
             };
             return State::Failed(ConsumerError::RetriesExhausted {
                 attempts: self.failures,

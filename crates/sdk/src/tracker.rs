@@ -126,6 +126,9 @@ pub struct ConnectionSummary {
     pub cut: bool,
     /// The in-stream error chunk it carried, if any.
     pub stream_error: Option<StreamError>,
+    /// Millis-behind-now of the last complete fragment it carried (delivered or not): a
+    /// value above 0 says newer fragments exist.
+    pub millis_behind_now: Option<u64>,
 }
 
 /// The exactly-once delivery state machine.
@@ -284,8 +287,11 @@ impl Tracker {
                 self.forward(event);
             }
             Event::FragmentEnd(end) => {
-                if end.complete && matches!(self.doc, Doc::Holding { .. }) {
-                    self.release();
+                if end.complete {
+                    self.conn.millis_behind_now = end.millis_behind_now;
+                    if matches!(self.doc, Doc::Holding { .. }) {
+                        self.release();
+                    }
                 }
                 match std::mem::replace(&mut self.doc, Doc::Dropping) {
                     Doc::Streaming { metadata, frames } => {
