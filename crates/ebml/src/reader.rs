@@ -401,8 +401,9 @@ impl<S: Schema> Core<S> {
 
     fn step_resync(&mut self, buf: &[u8], eof: bool, error_offset: u64, scanned: u64) -> Result<Step, Error> {
         let max = self.opts.limits.max_resync_scan;
-        // Never find the element that failed again: start one byte past it.
-        let start = usize::from(self.offset == error_offset);
+        // Never find the element that failed again: start one byte past it (once that byte
+        // has arrived: the error may come with no input at hand).
+        let start = usize::from(self.offset == error_offset).min(buf.len());
         let mut i = start;
         while let Some(window) = buf.get(i..) {
             if window.is_empty() {

@@ -113,3 +113,32 @@ fn resync_checks_the_fit_of_an_anchor_at_its_own_offset() {
     assert_eq!(events[3], Ok(Token::Resynced { offset: 25, skipped: 20, depth: 1 }));
     assert!(events[4..].iter().all(Result::is_ok), "{events:?}");
 }
+
+/// Found while reviewing the resync scan for the fuzz target's limit profiles.
+///
+/// With `max_buffered` at 0, waiting for the rest of a skipped element is refused with
+/// `BufferLimit` at a moment when no input is at hand. The resync scan then started "one byte
+/// past the failed element" by consuming a byte that was not there: every later offset was one
+/// too far (a `Resynced` and a `DocumentEnd` past the end of the input). Fixed in `reader.rs`
+/// (`step_resync` starts past the failed byte only once that byte has arrived).
+#[test]
+fn resync_after_an_error_with_no_input_at_hand_counts_only_real_bytes() {
+    use kvs_ebml::{Limits, Tokenizer};
+
+    let opts = Options::default().resync(true).limits(Limits::default().max_buffered(0));
+    let mut t = Tokenizer::with_options(opts);
+    t.feed(Bytes::from_static(&[0x4F, 0xFE, 0x83])); // an unknown id, 3 bytes to skip
+    assert_eq!(t.next_token(), Ok(Some(Token::DocumentStart { offset: 0 })));
+    assert!(matches!(t.next_token(), Ok(Some(Token::Leaf { .. }))));
+    let e = t.next_token().unwrap_err();
+    assert_eq!(e, Error { kind: ErrorKind::BufferLimit { needed: 1, limit: 0 }, offset: 3, id: None });
+    assert_eq!(t.next_token(), Ok(None));
+    assert_eq!(t.offset(), 3, "no byte has arrived since the error");
+    t.feed(Bytes::from_static(&[0, 0, 0]));
+    assert_eq!(t.next_token(), Ok(None));
+    t.finish();
+    assert_eq!(t.next_token(), Ok(Some(Token::Resynced { offset: 6, skipped: 3, depth: 0 })));
+    assert_eq!(t.next_token(), Ok(Some(Token::DocumentEnd { offset: 6 })));
+    assert_eq!(t.next_token(), Ok(None));
+    assert_eq!(t.offset(), 6);
+}
