@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
+mod get_media;
 mod json;
 mod serve;
 mod summary;
@@ -38,6 +39,10 @@ enum Command {
     /// GetMedia over HTTP, with every StartSelector, live pacing and fault injection.
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
+    /// GetMedia from Kinesis Video Streams (or a local `serve`), resumed after cuts, one line
+    /// per complete fragment as `fragments` prints them.
+    #[command(after_help = get_media::AFTER_HELP)]
+    GetMedia(get_media::GetMediaArgs),
 }
 
 #[derive(Args)]
@@ -146,5 +151,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => serve::run(&args),
+        Command::GetMedia(args) => get_media::run(&args),
     }
 }

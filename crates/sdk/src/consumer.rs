@@ -492,6 +492,10 @@ impl Driver {
             tracing::debug!(delivered = summary.delivered, "response ended; not reconnecting");
             return State::Done;
         }
+        let reason = match reason {
+            ReconnectReason::EndOfStream if summary.cut || truncated => ReconnectReason::Cut,
+            other => other,
+        };
         self.schedule(reason, summary.delivered > 0)
     }
 
@@ -513,8 +517,8 @@ impl Driver {
                 }
                 ReconnectReason::IdleTimeout(d) => ConsumerError::IdleTimeout(d),
                 ReconnectReason::InStreamError(e) => ConsumerError::InStream(e),
-                ReconnectReason::EndOfStream => {
-                    ConsumerError::Transport("the response ended without completing a fragment".into())
+                r @ (ReconnectReason::EndOfStream | ReconnectReason::Cut) => {
+                    ConsumerError::Transport(format!("{r}, and no fragment completed").into())
                 }
             };
             return State::Failed(ConsumerError::RetriesExhausted {

@@ -69,8 +69,11 @@ pub enum ConsumerEvent {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ReconnectReason {
-    /// The response ended (cleanly, or mid-fragment: the fragment was reported aborted).
+    /// The response ended cleanly, on a fragment boundary.
     EndOfStream,
+    /// The response ended (cleanly as far as HTTP goes) inside a fragment, which was
+    /// reported aborted.
+    Cut,
     /// No byte arrived within the idle timeout.
     IdleTimeout(Duration),
     /// The service sent an in-stream error chunk.
@@ -82,7 +85,8 @@ pub enum ReconnectReason {
 impl fmt::Display for ReconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::EndOfStream => f.write_str("end of stream"),
+            Self::EndOfStream => f.write_str("the response ended"),
+            Self::Cut => f.write_str("the response ended inside a fragment"),
             Self::IdleTimeout(d) => write!(f, "no data for {d:?}"),
             Self::InStreamError(e) => write!(f, "{}", ConsumerError::InStream(e.clone())),
             Self::Error(e) => write!(f, "{e}"),
