@@ -392,9 +392,11 @@ impl Driver {
                 }))
             }
             Ok(Err(e)) => {
-                span.in_scope(|| tracing::warn!(error = %e, "GetMedia failed"));
                 if e.is_throttle() {
                     self.metrics.throttle();
+                    span.in_scope(|| tracing::warn!(error = %e, "throttled"));
+                } else {
+                    span.in_scope(|| tracing::warn!(error = %e, "GetMedia failed"));
                 }
                 if !e.is_retryable() {
                     return State::Failed(e);

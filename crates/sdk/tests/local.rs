@@ -518,3 +518,36 @@ async fn a_live_stream_is_followed_from_now() {
     assert_eq!(m.fragments(), 5);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn data_endpoints_are_cached_until_they_age() {
+    let bytes = payload("getmedia_basic");
+    let server = serve(&bytes, Faults::default()).await;
+    let url = server.url().to_owned();
+    let stream = StreamId::name("cam");
+    let build = |age: Duration| {
+        kvs_sdk::KvsClient::builder()
+            .endpoint_url(&url)
+            .region("us-east-1")
+            .static_credentials("AKIDLOCAL", "secret", None)
+            .endpoint_max_age(age)
+            .build()
+            .unwrap()
+    };
+    let cached = build(kvs_sdk::DEFAULT_ENDPOINT_MAX_AGE);
+    let aging = build(Duration::ZERO);
+    assert_eq!(cached.data_endpoint(&stream, ApiName::GetMedia).await.unwrap(), url);
+    assert_eq!(aging.data_endpoint(&stream, ApiName::GetMedia).await.unwrap(), url);
+    server.shutdown().await;
+    // With the server gone, only the cache can answer.
+    assert_eq!(cached.data_endpoint(&stream, ApiName::GetMedia).await.unwrap(), url);
+    let e = aging.data_endpoint(&stream, ApiName::GetMedia).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    // Invalidation forgets it.
+    cached.invalidate_endpoint(&stream, ApiName::GetMedia);
+    assert!(cached.data_endpoint(&stream, ApiName::GetMedia).await.is_err());
+    // Another API is another cache entry.
+    assert!(
+        build(kvs_sdk::DEFAULT_ENDPOINT_MAX_AGE).data_endpoint(&stream, ApiName::GetImages).await.is_err()
+    );
+}
