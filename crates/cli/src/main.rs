@@ -10,7 +10,11 @@ use kvs_chunk::{Event, Options, ReadEvents};
 
 mod get_media;
 mod json;
+mod merge;
+mod mkvout;
+mod progress;
 mod serve;
+mod split;
 mod summary;
 mod table;
 
@@ -43,6 +47,13 @@ enum Command {
     /// per complete fragment as `fragments` prints them.
     #[command(after_help = get_media::AFTER_HELP)]
     GetMedia(get_media::GetMediaArgs),
+    /// Each fragment as a standalone, playable MKV file named by fragment number and time.
+    #[command(after_help = split::AFTER_HELP)]
+    Split(split::SplitArgs),
+    /// Fragments into one playable MKV (continuous timestamps, tags kept), like the Java
+    /// library's OutputSegmentMerger; a change of tracks starts a new file.
+    #[command(after_help = merge::AFTER_HELP)]
+    Merge(merge::MergeArgs),
 }
 
 #[derive(Args)]
@@ -152,5 +163,7 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => serve::run(&args),
         Command::GetMedia(args) => get_media::run(&args),
+        Command::Split(args) => split::run(&args),
+        Command::Merge(args) => merge::run(&args),
     }
 }

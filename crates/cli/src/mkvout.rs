@@ -1,0 +1,702 @@
+//! Writing playable Matroska files from events: the output side of `split` and `merge`.
+//!
+//! A file is an EBML header and one Segment (its size patched when the file is finished)
+//! holding a SeekHead (Info, Tracks, Cues), Info (TimestampScale, Duration patched at the
+//! end, MuxingApp/WritingApp), Tracks rebuilt from the input's track entries, then Clusters
+//! and Tags in stream order, and one Cues element at the end (one CuePoint per cluster that
+//! starts with a keyframe of the cue track, the first video track or else the first track).
+//!
+//! Every frame is written as its own block (lacing is not kept: a laced block of N frames
+//! becomes N blocks): a SimpleBlock, or a BlockGroup when the input frame had a
+//! BlockDuration or ReferenceBlocks (both are kept). A cluster is assembled in memory with
+//! [`kvs_ebml::Writer`] and written when it closes, with its size known.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use kvs_chunk::{
+    FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track, TrackType,
+};
+use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
+use kvs_ebml::{Writer, ids};
+
+/// What went wrong while writing an output file.
+#[derive(Debug, thiserror::Error)]
+pub enum OutError {
+    /// The file system refused.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// An element could not be encoded (a size beyond what EBML allows).
+    #[error("cannot encode an element of {path}: {source}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: WriteError,
+    },
+}
+
+/// A Seek entry for the Cues: 21 bytes (Seek header 3, SeekID 7, SeekPosition 11).
+const CUES_SEEK_LEN: usize = 21;
+/// The largest cluster kept in memory before a new one is started (a frame never splits).
+const MAX_CLUSTER_BYTES: usize = 32 * 1024 * 1024;
+
+/// The tracks of a file, reduced to what decides whether two documents can share a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracksKey(Vec<TrackKey>);
+
+/// Number, type, codec id, codec private, video size, audio format.
+type TrackKey = (u64, TrackType, Option<String>, Option<Vec<u8>>, Option<(u64, u64)>, Option<u64>);
+
+impl TracksKey {
+    /// The key of a track list: number, type, codec id, codec private, video size, audio
+    /// rate/channels/bit depth (names and UIDs may differ).
+    pub fn of(tracks: &[Track]) -> Self {
+        Self(
+            tracks
+                .iter()
+                .map(|t| {
+                    let audio = t.audio.map(|a| {
+                        let rate = a.sampling_frequency.map_or(0, f64::to_bits);
+                        rate ^ a.channels.unwrap_or(0).rotate_left(48)
+                            ^ a.bit_depth.unwrap_or(0).rotate_left(56)
+                    });
+                    (
+                        t.number,
+                        t.kind,
+                        t.codec_id.clone(),
+                        t.codec_private.as_ref().map(|b| b.to_vec()),
+                        t.video.map(|v| (v.width.unwrap_or(0), v.height.unwrap_or(0))),
+                        audio,
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// One SimpleTag with its nested ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimpleTag {
+    pub name: String,
+    pub value: TagValue,
+    pub language: Option<String>,
+    pub default: Option<bool>,
+    pub children: Vec<SimpleTag>,
+}
+
+impl SimpleTag {
+    /// A SimpleTag with a string value.
+    pub fn text(name: &str, value: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            value: TagValue::String(value.into().into_bytes().into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// One Tag element: its Targets and SimpleTags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagGroup {
+    pub targets: Targets,
+    pub tags: Vec<SimpleTag>,
+}
+
+/// Rebuilds Tag elements from tag events: consecutive events with the same targets share a
+/// Tag; an event with parents nests under the latest SimpleTag of that path.
+#[derive(Debug, Default, Clone)]
+pub struct TagCollector {
+    groups: Vec<TagGroup>,
+}
+
+impl TagCollector {
+    pub fn push(&mut self, tag: &Tag) {
+        let node = SimpleTag {
+            name: tag.name.clone(),
+            value: tag.value.clone(),
+            language: tag.language.clone(),
+            default: tag.default,
+            children: Vec::new(),
+        };
+        let same_group = self.groups.last().is_some_and(|g| g.targets == tag.targets);
+        if !same_group {
+            self.groups.push(TagGroup { targets: tag.targets.clone(), tags: Vec::new() });
+        }
+        if let Some(group) = self.groups.last_mut() {
+            nest(&mut group.tags, &tag.parents, node);
+        }
+    }
+
+    pub fn take(&mut self) -> Vec<TagGroup> {
+        std::mem::take(&mut self.groups)
+    }
+}
+
+/// Puts `node` under the latest SimpleTag named by each of `parents` in turn (as far as
+/// they match).
+fn nest(level: &mut Vec<SimpleTag>, parents: &[String], node: SimpleTag) {
+    match (parents.split_first(), level.last_mut()) {
+        (Some((first, rest)), Some(last)) if &last.name == first => nest(&mut last.children, rest, node),
+        _ => level.push(node),
+    }
+}
+
+/// `1511852109.126` from epoch milliseconds, as the service writes its timestamps.
+pub fn seconds_text(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
+}
+
+/// The service's tags written before a fragment's cluster.
+pub fn aws_start_tags(m: &FragmentMetadata) -> Vec<SimpleTag> {
+    let mut v = Vec::new();
+    if let Some(n) = &m.fragment_number {
+        v.push(SimpleTag::text("AWS_KINESISVIDEO_FRAGMENT_NUMBER", n.as_str()));
+    }
+    if let Some(t) = m.server_timestamp_ms {
+        v.push(SimpleTag::text("AWS_KINESISVIDEO_SERVER_TIMESTAMP", seconds_text(t)));
+    }
+    if let Some(t) = m.producer_timestamp_ms {
+        v.push(SimpleTag::text("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", seconds_text(t)));
+    }
+    v
+}
+
+/// The service's tags written after a fragment's cluster (and an error chunk's).
+pub fn aws_end_tags(end: &FragmentEnd, error: Option<&StreamError>) -> Vec<SimpleTag> {
+    let mut v = Vec::new();
+    if let Some(e) = error {
+        if let Some(n) = &e.fragment_number {
+            v.push(SimpleTag::text("AWS_KINESISVIDEO_FRAGMENT_NUMBER", n.as_str()));
+        }
+        match (e.id, &e.raw_id) {
+            (Some(id), _) => v.push(SimpleTag::text("AWS_KINESISVIDEO_ERROR_ID", id.code().to_string())),
+            (None, Some(raw)) => v.push(SimpleTag::text("AWS_KINESISVIDEO_ERROR_ID", raw.as_str())),
+            (None, None) => {}
+        }
+        if let Some(code) = &e.code {
+            v.push(SimpleTag::text("AWS_KINESISVIDEO_ERROR_CODE", code.as_str()));
+        }
+    }
+    if let Some(m) = end.millis_behind_now {
+        v.push(SimpleTag::text("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", m.to_string()));
+    }
+    if let Some(t) = &end.continuation_token {
+        v.push(SimpleTag::text("AWS_KINESISVIDEO_CONTINUATION_TOKEN", t.as_str()));
+    }
+    v
+}
+
+/// A cluster being assembled.
+struct OpenCluster {
+    w: Writer,
+    /// Its Timestamp, in TimestampScale units.
+    timestamp: u64,
+    /// Whether its first block is a keyframe of the cue track.
+    cue: bool,
+    blocks: u64,
+}
+
+/// What a finished file holds.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    pub path: PathBuf,
+    pub frames: u64,
+    pub clusters: u64,
+    pub bytes: u64,
+    pub duration_ns: u64,
+}
+
+/// One output Matroska file, written as events arrive.
+pub struct MkvFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// Bytes written so far.
+    pos: u64,
+    /// File offset of the Segment's payload (every Seek and Cue position is relative to it).
+    segment_data: u64,
+    /// File offset of the Duration float's payload.
+    duration_at: u64,
+    /// File offset of the Cues Seek entry.
+    cues_seek_at: u64,
+    /// TimestampScale, nanoseconds per unit.
+    scale: u64,
+    cue_track: Option<u64>,
+    cluster: Option<OpenCluster>,
+    cues: Vec<(u64, u64, u64)>,
+    /// The end of the latest frame (timestamp + duration), in ns.
+    end_ns: i64,
+    stats: FileStats,
+}
+
+/// The track used for cue points: the first video track, else the first track.
+fn cue_track(tracks: &[Track]) -> Option<u64> {
+    tracks.iter().find(|t| t.kind == TrackType::Video).or_else(|| tracks.first()).map(|t| t.number)
+}
+
+fn enc(path: &Path) -> impl Fn(WriteError) -> OutError + '_ {
+    move |source| OutError::Encode { path: path.to_path_buf(), source }
+}
+
+fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl MkvFile {
+    /// Creates `path` and writes the header: EBML header, Segment, SeekHead, Info, Tracks.
+    pub fn create(path: &Path, tracks: &[Track], scale: u64) -> Result<Self, OutError> {
+        let e = enc(path);
+        let scale = scale.max(1);
+        let mut head = Writer::with_capacity(4096);
+        head.master(ids::EBML, MasterSize::Known(SizeWidth::Minimal), |w| {
+            w.unsigned(ids::EBML_VERSION, 1)?;
+            w.unsigned(ids::EBML_READ_VERSION, 1)?;
+            w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
+            w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
+            w.string(ids::DOC_TYPE, "matroska")?;
+            w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
+            w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
+        })
+        .map_err(&e)?;
+        // The Segment's size: eight bytes, patched by `finish`.
+        head.header(ids::SEGMENT, kvs_ebml::Size::Known(0), SizeWidth::Fixed(8)).map_err(&e)?;
+        let segment_data = len64(head.len());
+
+        let mut info = Writer::new();
+        info.master(ids::INFO, MasterSize::Known(SizeWidth::Minimal), |w| {
+            w.unsigned(ids::TIMESTAMP_SCALE, scale)?;
+            w.utf8(ids::MUXING_APP, concat!("kvs-mkv ", env!("CARGO_PKG_VERSION")))?;
+            w.utf8(ids::WRITING_APP, concat!("kvs-mkv ", env!("CARGO_PKG_VERSION")))?;
+            // Last, so its payload is the last eight bytes of Info.
+            w.float(ids::DURATION, 0.0)
+        })
+        .map_err(&e)?;
+        let mut tracks_w = Writer::new();
+        write_tracks(&mut tracks_w, tracks).map_err(&e)?;
+
+        let seek_head = |info_at: u64, tracks_at: u64| -> Result<Vec<u8>, WriteError> {
+            let mut w = Writer::new();
+            w.master(ids::SEEK_HEAD, MasterSize::Known(SizeWidth::Minimal), |w| {
+                for (id, at) in [(ids::INFO, info_at), (ids::TRACKS, tracks_at), (ids::CUES, 0)] {
+                    w.master(ids::SEEK, MasterSize::Known(SizeWidth::Minimal), |w| {
+                        w.binary(ids::SEEK_ID, &id.0.to_be_bytes())?;
+                        w.unsigned_with(ids::SEEK_POSITION, at, 8, SizeWidth::Minimal)
+                    })?;
+                }
+                Ok(())
+            })?;
+            w.finish()
+        };
+        let sh_len = len64(seek_head(0, 0).map_err(&e)?.len());
+        let info_at = sh_len;
+        let tracks_at = info_at.saturating_add(len64(info.len()));
+        let sh = seek_head(info_at, tracks_at).map_err(&e)?;
+        let cues_seek_at = segment_data.saturating_add(sh_len).saturating_sub(len64(CUES_SEEK_LEN));
+        let duration_at = segment_data.saturating_add(tracks_at).saturating_sub(8);
+        head.raw(&sh).map_err(&e)?;
+        head.raw(info.as_bytes()).map_err(&e)?;
+        head.raw(tracks_w.as_bytes()).map_err(&e)?;
+        let bytes = head.into_inner();
+
+        let io_err = |source| OutError::Io { path: path.to_path_buf(), source };
+        let mut out = BufWriter::with_capacity(256 * 1024, File::create(path).map_err(io_err)?);
+        out.write_all(&bytes).map_err(io_err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out,
+            pos: len64(bytes.len()),
+            segment_data,
+            duration_at,
+            cues_seek_at,
+            scale,
+            cue_track: cue_track(tracks),
+            cluster: None,
+            cues: Vec::new(),
+            end_ns: 0,
+            stats: FileStats { path: path.to_path_buf(), ..FileStats::default() },
+        })
+    }
+
+    /// The TimestampScale of the file.
+    pub fn scale(&self) -> u64 {
+        self.scale
+    }
+
+    fn io(&self) -> impl Fn(io::Error) -> OutError + '_ {
+        move |source| OutError::Io { path: self.path.clone(), source }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), OutError> {
+        self.out.write_all(bytes).map_err(|source| OutError::Io { path: self.path.clone(), source })?;
+        self.pos = self.pos.saturating_add(len64(bytes.len()));
+        Ok(())
+    }
+
+    /// Starts a cluster at `timestamp_ns` (rounded down to the TimestampScale, at least 0).
+    pub fn begin_cluster(&mut self, timestamp_ns: i64) -> Result<(), OutError> {
+        self.close_cluster()?;
+        let units = u64::try_from(timestamp_ns.max(0)).unwrap_or(0).checked_div(self.scale).unwrap_or(0);
+        let mut w = Writer::with_capacity(256 * 1024);
+        w.start_master(ids::CLUSTER, MasterSize::Known(SizeWidth::Minimal)).map_err(enc(&self.path))?;
+        w.unsigned(ids::TIMESTAMP, units).map_err(enc(&self.path))?;
+        self.cluster = Some(OpenCluster { w, timestamp: units, cue: false, blocks: 0 });
+        Ok(())
+    }
+
+    /// Writes the open cluster, if any.
+    pub fn close_cluster(&mut self) -> Result<(), OutError> {
+        let Some(mut c) = self.cluster.take() else { return Ok(()) };
+        if c.blocks == 0 {
+            return Ok(());
+        }
+        c.w.end_master().map_err(enc(&self.path))?;
+        let at = self.pos.saturating_sub(self.segment_data);
+        if let (true, Some(track)) = (c.cue, self.cue_track) {
+            self.cues.push((c.timestamp, track, at));
+        }
+        let bytes = c.w.into_inner();
+        self.write(&bytes)?;
+        self.stats.clusters = self.stats.clusters.saturating_add(1);
+        Ok(())
+    }
+
+    /// Writes one frame at `timestamp_ns` (output time). `in_scale` is the TimestampScale
+    /// its ReferenceBlocks are counted in; `duration_ns` its duration, if known, for the
+    /// file's Duration.
+    pub fn frame(
+        &mut self,
+        frame: &Frame,
+        timestamp_ns: i64,
+        in_scale: u64,
+        duration_ns: u64,
+    ) -> Result<(), OutError> {
+        let scale = i64::try_from(self.scale).unwrap_or(i64::MAX);
+        let relative = |c: &OpenCluster| -> Option<i16> {
+            let cluster_ns = i64::try_from(c.timestamp).ok()?.checked_mul(scale)?;
+            let delta = timestamp_ns.checked_sub(cluster_ns)?;
+            i16::try_from(delta.div_euclid(scale)).ok()
+        };
+        let fits =
+            self.cluster.as_ref().is_some_and(|c| relative(c).is_some() && c.w.len() < MAX_CLUSTER_BYTES);
+        if !fits {
+            self.begin_cluster(timestamp_ns)?;
+        }
+        let path = self.path.clone();
+        let e = enc(&path);
+        let cue_track = self.cue_track;
+        let Some(c) = self.cluster.as_mut() else { return Ok(()) };
+        // A frame before its cluster's start by more than i16 units cannot happen: a new
+        // cluster starts at the frame (or at 0 for a negative time, which then fits).
+        let rel = relative(c).unwrap_or(0);
+        if c.blocks == 0 && frame.keyframe && Some(frame.track) == cue_track {
+            c.cue = true;
+        }
+        let mut block = Vec::with_capacity(frame.data.len().saturating_add(12));
+        let (track_vint, track_len) = kvs_ebml::vint::encode_size(frame.track, vint_width(frame.track))
+            .ok_or(OutError::Encode { path: path.clone(), source: WriteError::InvalidWidth(8) })?;
+        block.extend(track_vint.iter().take(track_len));
+        block.extend_from_slice(&rel.to_be_bytes());
+        let group = frame.duration_ns.is_some() || !frame.references.is_empty();
+        let mut flags = 0u8;
+        if frame.invisible {
+            flags |= 0x08;
+        }
+        if !group {
+            if frame.keyframe {
+                flags |= 0x80;
+            }
+            if frame.discardable {
+                flags |= 0x01;
+            }
+        }
+        block.push(flags);
+        if group {
+            let in_scale = i64::try_from(in_scale.max(1)).unwrap_or(1);
+            c.w.start_master(ids::BLOCK_GROUP, MasterSize::Known(SizeWidth::Minimal)).map_err(&e)?;
+            c.w.header(
+                ids::BLOCK,
+                kvs_ebml::Size::Known(len64(block.len().saturating_add(frame.data.len()))),
+                SizeWidth::Minimal,
+            )
+            .map_err(&e)?;
+            c.w.raw(&block).map_err(&e)?;
+            c.w.raw(&frame.data).map_err(&e)?;
+            if let Some(d) = frame.duration_ns {
+                c.w.unsigned(ids::BLOCK_DURATION, d.div_ceil(self.scale)).map_err(&e)?;
+            }
+            for r in &frame.references {
+                let ns = r.saturating_mul(in_scale);
+                c.w.signed(ids::REFERENCE_BLOCK, ns.div_euclid(scale)).map_err(&e)?;
+            }
+            c.w.end_master().map_err(&e)?;
+        } else {
+            c.w.header(
+                ids::SIMPLE_BLOCK,
+                kvs_ebml::Size::Known(len64(block.len().saturating_add(frame.data.len()))),
+                SizeWidth::Minimal,
+            )
+            .map_err(&e)?;
+            c.w.raw(&block).map_err(&e)?;
+            c.w.raw(&frame.data).map_err(&e)?;
+        }
+        c.blocks = c.blocks.saturating_add(1);
+        self.stats.frames = self.stats.frames.saturating_add(1);
+        let end = timestamp_ns.saturating_add(i64::try_from(duration_ns).unwrap_or(0));
+        self.end_ns = self.end_ns.max(end);
+        Ok(())
+    }
+
+    /// Writes a Tags element (closing the open cluster first); nothing for no groups.
+    pub fn tags(&mut self, groups: &[TagGroup]) -> Result<(), OutError> {
+        if groups.iter().all(|g| g.tags.is_empty()) {
+            return Ok(());
+        }
+        self.close_cluster()?;
+        let mut w = Writer::new();
+        write_tags(&mut w, groups).map_err(enc(&self.path))?;
+        let bytes = w.into_inner();
+        self.write(&bytes)
+    }
+
+    /// Writes the Cues, patches the sizes and the duration, and flushes.
+    pub fn finish(mut self) -> Result<FileStats, OutError> {
+        self.close_cluster()?;
+        let cues_at = self.pos.saturating_sub(self.segment_data);
+        if self.cues.is_empty() {
+            // No cue points: the Cues Seek entry becomes a Void of the same length.
+            let mut void = vec![0u8; CUES_SEEK_LEN];
+            let payload = u8::try_from(CUES_SEEK_LEN.saturating_sub(2)).unwrap_or(0);
+            void.splice(0..2, [0xEC, 0x80 | payload]);
+            self.patch(self.cues_seek_at, &void)?;
+        } else {
+            let mut w = Writer::new();
+            let cues = std::mem::take(&mut self.cues);
+            w.master(ids::CUES, MasterSize::Known(SizeWidth::Minimal), |w| {
+                for (time, track, at) in &cues {
+                    w.master(ids::CUE_POINT, MasterSize::Known(SizeWidth::Minimal), |w| {
+                        w.unsigned(ids::CUE_TIME, *time)?;
+                        w.master(ids::CUE_TRACK_POSITIONS, MasterSize::Known(SizeWidth::Minimal), |w| {
+                            w.unsigned(ids::CUE_TRACK, *track)?;
+                            w.unsigned(ids::CUE_CLUSTER_POSITION, *at)
+                        })
+                    })?;
+                }
+                Ok(())
+            })
+            .map_err(enc(&self.path))?;
+            let bytes = w.into_inner();
+            self.write(&bytes)?;
+            self.patch(
+                self.cues_seek_at.saturating_add(len64(CUES_SEEK_LEN)).saturating_sub(8),
+                &cues_at.to_be_bytes(),
+            )?;
+        }
+        let segment_size = self.pos.saturating_sub(self.segment_data);
+        let (size_field, n) = kvs_ebml::vint::encode_size(segment_size, 8).ok_or(OutError::Encode {
+            path: self.path.clone(),
+            source: WriteError::SizeTooLarge { id: ids::SEGMENT, size: segment_size, width: 8 },
+        })?;
+        self.patch(self.segment_data.saturating_sub(8), size_field.get(..n).unwrap_or(&[]))?;
+        // Duration is a float in TimestampScale units.
+        #[allow(clippy::cast_precision_loss)]
+        let units = self.end_ns.max(0) as f64 / self.scale as f64;
+        self.patch(self.duration_at, &units.to_be_bytes())?;
+        self.out.flush().map_err(self.io())?;
+        self.stats.bytes = self.pos;
+        self.stats.duration_ns = u64::try_from(self.end_ns.max(0)).unwrap_or(0);
+        Ok(self.stats)
+    }
+
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<(), OutError> {
+        let path = self.path.clone();
+        let io = |source| OutError::Io { path: path.clone(), source };
+        self.out.seek(SeekFrom::Start(at)).map_err(io)?;
+        self.out.write_all(bytes).map_err(io)?;
+        self.out.seek(SeekFrom::Start(self.pos)).map_err(io)?;
+        Ok(())
+    }
+}
+
+/// The shortest VINT width for a track number.
+fn vint_width(n: u64) -> usize {
+    kvs_ebml::vint::size_width(n).unwrap_or(8)
+}
+
+/// Tracks, rebuilt from the decoded track entries.
+fn write_tracks(w: &mut Writer, tracks: &[Track]) -> Result<(), WriteError> {
+    w.master(ids::TRACKS, MasterSize::Known(SizeWidth::Minimal), |w| {
+        for t in tracks {
+            w.master(ids::TRACK_ENTRY, MasterSize::Known(SizeWidth::Minimal), |w| {
+                w.unsigned(ids::TRACK_NUMBER, t.number)?;
+                w.unsigned(ids::TRACK_UID, t.uid.unwrap_or(t.number).max(1))?;
+                let kind = match t.kind {
+                    TrackType::Video => 1,
+                    TrackType::Audio => 2,
+                    TrackType::Complex => 3,
+                    TrackType::Logo => 16,
+                    TrackType::Subtitle => 17,
+                    TrackType::Buttons => 18,
+                    TrackType::Control => 32,
+                    TrackType::Metadata => 33,
+                    TrackType::Other(v) => v,
+                    _ => {
+                        if t.video.is_some() {
+                            1
+                        } else {
+                            2
+                        }
+                    }
+                };
+                w.unsigned(ids::TRACK_TYPE, kind)?;
+                w.unsigned(ids::FLAG_LACING, 0)?;
+                if let Some(name) = &t.name {
+                    w.utf8(ids::NAME, name)?;
+                }
+                if let Some(lang) = &t.language {
+                    w.string(ids::LANGUAGE, lang)?;
+                }
+                if let Some(codec) = &t.codec_id {
+                    w.string(ids::CODEC_ID, codec)?;
+                }
+                if let Some(cp) = &t.codec_private {
+                    w.binary(ids::CODEC_PRIVATE, cp)?;
+                }
+                if let Some(d) = t.default_duration_ns {
+                    w.unsigned(ids::DEFAULT_DURATION, d)?;
+                }
+                if let Some(v) = t.video {
+                    w.master(ids::VIDEO, MasterSize::Known(SizeWidth::Minimal), |w| {
+                        if let Some(x) = v.width {
+                            w.unsigned(ids::PIXEL_WIDTH, x)?;
+                        }
+                        if let Some(x) = v.height {
+                            w.unsigned(ids::PIXEL_HEIGHT, x)?;
+                        }
+                        if let Some(x) = v.display_width {
+                            w.unsigned(ids::DISPLAY_WIDTH, x)?;
+                        }
+                        if let Some(x) = v.display_height {
+                            w.unsigned(ids::DISPLAY_HEIGHT, x)?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                if let Some(a) = t.audio {
+                    w.master(ids::AUDIO, MasterSize::Known(SizeWidth::Minimal), |w| {
+                        if let Some(x) = a.sampling_frequency {
+                            w.float(ids::SAMPLING_FREQUENCY, x)?;
+                        }
+                        if let Some(x) = a.channels {
+                            w.unsigned(ids::CHANNELS, x)?;
+                        }
+                        if let Some(x) = a.bit_depth {
+                            w.unsigned(ids::BIT_DEPTH, x)?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
+}
+
+fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
+    w.master(ids::SIMPLE_TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.utf8(ids::TAG_NAME, &t.name)?;
+        if let Some(l) = &t.language {
+            w.string(ids::TAG_LANGUAGE, l)?;
+        }
+        if let Some(d) = t.default {
+            w.unsigned(ids::TAG_DEFAULT, u64::from(d))?;
+        }
+        match &t.value {
+            TagValue::String(b) => w.leaf(ids::TAG_STRING, b, SizeWidth::Minimal)?,
+            TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b)?,
+            TagValue::None => {}
+        }
+        for c in &t.children {
+            write_simple_tag(w, c)?;
+        }
+        Ok(())
+    })
+}
+
+/// One Tags element holding each group as a Tag.
+fn write_tags(w: &mut Writer, groups: &[TagGroup]) -> Result<(), WriteError> {
+    w.master(ids::TAGS, MasterSize::Known(SizeWidth::Minimal), |w| {
+        for g in groups.iter().filter(|g| !g.tags.is_empty()) {
+            w.master(ids::TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
+                w.master(ids::TARGETS, MasterSize::Known(SizeWidth::Minimal), |w| {
+                    if let Some(v) = g.targets.type_value {
+                        w.unsigned(ids::TARGET_TYPE_VALUE, v)?;
+                    }
+                    if let Some(n) = &g.targets.type_name {
+                        w.string(ids::TARGET_TYPE, n)?;
+                    }
+                    for uid in &g.targets.track_uids {
+                        w.unsigned(ids::TAG_TRACK_UID, *uid)?;
+                    }
+                    Ok(())
+                })?;
+                for t in &g.tags {
+                    write_simple_tag(w, t)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// A plain group of SimpleTags (no targets).
+pub fn group(tags: Vec<SimpleTag>) -> Vec<TagGroup> {
+    if tags.is_empty() { Vec::new() } else { vec![TagGroup { targets: Targets::default(), tags }] }
+}
+
+/// An estimate of each track's frame duration, from durations, DefaultDuration or the
+/// spacing of its frames.
+#[derive(Debug, Default, Clone)]
+pub struct Durations {
+    last: std::collections::HashMap<u64, (i64, u64)>,
+    default: std::collections::HashMap<u64, u64>,
+}
+
+impl Durations {
+    pub fn tracks(&mut self, tracks: &[Track]) {
+        self.default = tracks.iter().filter_map(|t| Some((t.number, t.default_duration_ns?))).collect();
+    }
+
+    /// The duration of `frame` (at `timestamp_ns`), best known.
+    pub fn of(&mut self, frame: &Frame, timestamp_ns: i64) -> u64 {
+        let spacing = self.last.get(&frame.track).map_or(0, |&(prev_ts, prev_d)| {
+            let d = timestamp_ns.saturating_sub(prev_ts);
+            if d > 0 { u64::try_from(d).unwrap_or(0) } else { prev_d }
+        });
+        let d = frame
+            .duration_ns
+            .or_else(|| self.default.get(&frame.track).copied())
+            .filter(|&d| d > 0)
+            .unwrap_or(spacing);
+        self.last.insert(frame.track, (timestamp_ns, d));
+        d
+    }
+
+    pub fn reset(&mut self) {
+        self.last.clear();
+    }
+}
+
+/// Writes `e` as one line on stderr (the command's way to report an output error).
+pub fn report(command: &str, e: &OutError) {
+    eprintln!("kvs-mkv {command}: {e}");
+}
