@@ -8,8 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
+mod extract;
 mod get_media;
+mod inspect;
 mod json;
+mod live;
 mod merge;
 mod mkvout;
 mod progress;
@@ -28,6 +31,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A readable summary: tracks, a table of fragments, gaps, timestamp jumps and
+    /// incomplete fragments pointed out (a file, stdin or a live stream).
+    #[command(after_help = inspect::AFTER_HELP)]
+    Inspect(inspect::InspectArgs),
     /// One line per fragment (document): fragment number, timestamps, frames, tags.
     #[command(
         after_help = "Examples:\n  kvs-mkv fragments testdata/getmedia_basic.mkv\n  kvs-mkv fragments --json - < payload.mkv\n  \
@@ -54,6 +61,10 @@ enum Command {
     /// library's OutputSegmentMerger; a change of tracks starts a new file.
     #[command(after_help = merge::AFTER_HELP)]
     Merge(merge::MergeArgs),
+    /// One track's elementary stream: H.264/H.265 as Annex B, audio raw or as WAV (Amazon
+    /// Connect call audio included).
+    #[command(after_help = extract::AFTER_HELP)]
+    Extract(extract::ExtractArgs),
 }
 
 #[derive(Args)]
@@ -147,6 +158,7 @@ fn describe(e: &kvs_chunk::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
         Command::Fragments(args) => {
             if args.json {
                 run(&args, &mut json::FragmentsJson::default())
@@ -165,5 +177,6 @@ fn main() -> ExitCode {
         Command::GetMedia(args) => get_media::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),
+        Command::Extract(args) => extract::run(&args),
     }
 }

@@ -234,7 +234,7 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     crate::progress::catch_ctrl_c();
     let mut merger = Merger::new(&args.output);
     let opts = kvs_chunk::Options::default().resync(args.resync);
-    let result = crate::progress::each_event("merge", input, opts, |event| merger.event(event));
+    let result = crate::progress::each_event("merge", input, opts, |event, _| merger.event(event));
     let files = merger.finish();
     match (result, files) {
         (Err(e), _) | (Ok(_), Err(e)) => {

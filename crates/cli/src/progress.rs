@@ -68,6 +68,11 @@ impl Progress {
         self.bar.set_message(msg);
     }
 
+    /// Runs `f` with the bar hidden (for output to the same terminal).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
@@ -114,7 +119,7 @@ pub fn each_event<E>(
     command: &str,
     input: Input,
     opts: Options,
-    mut f: impl FnMut(Event) -> Result<(), E>,
+    mut f: impl FnMut(Event, &Progress) -> Result<(), E>,
 ) -> Result<Ended, E> {
     let name = input.name();
     let progress = Progress::new(input.len, command);
@@ -131,7 +136,7 @@ pub fn each_event<E>(
         match item {
             Ok(event) => {
                 let end = matches!(event, Event::FragmentEnd(_));
-                f(event)?;
+                f(event, &progress)?;
                 n = n.wrapping_add(1);
                 if end {
                     fragments = fragments.saturating_add(1);

@@ -199,19 +199,22 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     let mut splitter = Splitter::new(&args.output_dir);
     let mut written = 0u64;
     let opts = kvs_chunk::Options::default().resync(args.resync);
-    let result = crate::progress::each_event("split", input, opts, |event| {
+    let result = crate::progress::each_event("split", input, opts, |event, progress| {
         match splitter.event(event)? {
             Some(Outcome::Written { stats, complete }) => {
                 written = written.saturating_add(1);
-                println!(
-                    "{}\t{} frames{}",
-                    stats.path.display(),
-                    stats.frames,
-                    if complete { "" } else { "\tincomplete" }
-                );
+                progress.suspend(|| {
+                    println!(
+                        "{}\t{} frames{}",
+                        stats.path.display(),
+                        stats.frames,
+                        if complete { "" } else { "\tincomplete" }
+                    );
+                });
             }
             Some(Outcome::Skipped { index, reason }) => {
-                eprintln!("kvs-mkv split: document {index} has {reason}: no file written");
+                progress
+                    .suspend(|| eprintln!("kvs-mkv split: document {index} has {reason}: no file written"));
             }
             None => {}
         }
@@ -231,6 +234,7 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
             ended
         }
     };
-    eprintln!("kvs-mkv split: {written} files in {}", args.output_dir.display());
+    let files = if written == 1 { "file" } else { "files" };
+    eprintln!("kvs-mkv split: {written} {files} in {}", args.output_dir.display());
     crate::progress::exit_status(ended)
 }

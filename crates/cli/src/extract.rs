@@ -1,0 +1,608 @@
+//! `kvs-mkv extract`: one track's elementary stream.
+//!
+//! - `annexb` (H.264 `V_MPEG4/ISO/AVC`, H.265 `V_MPEGH/ISO/HEVC`): each length-prefixed NAL
+//!   unit (the length size from the CodecPrivate's lengthSizeMinusOne) gets a start code, and
+//!   the parameter sets from the CodecPrivate (SPS/PPS; VPS/SPS/PPS for H.265) go before
+//!   every keyframe that does not carry its own, so any keyframe is a starting point.
+//! - `raw`: the frame payloads one after another, as stored.
+//! - `wav`: PCM audio in a RIFF/WAVE file (`A_PCM/INT/LIT`, `A_PCM/INT/BIG` byte-swapped,
+//!   `A_PCM/FLOAT/IEEE`), and Amazon Connect's call audio: tracks named
+//!   `AUDIO_FROM_CUSTOMER` / `AUDIO_TO_CUSTOMER`, declared `A_AAC` but carrying 16-bit
+//!   little-endian PCM, at the Audio element's rate and channels when present, else 8000 Hz
+//!   mono.
+//! - `--connect --output-dir DIR`: both Connect tracks as WAV files named after the
+//!   `ContactId` tag, a new pair when the ContactId changes.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use kvs_chunk::{Event, Frame, Track, TrackType};
+
+use crate::progress::{Input, each_event, exit_status};
+
+/// The output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// H.264/H.265 with start codes and in-band parameter sets.
+    Annexb,
+    /// The frame payloads as stored.
+    Raw,
+    /// PCM audio in a RIFF/WAVE file.
+    Wav,
+}
+
+/// `kvs-mkv extract` on the command line.
+#[derive(clap::Args)]
+pub struct ExtractArgs {
+    /// The input file, or `-` for standard input.
+    input: PathBuf,
+    /// The track: its number, or its name (e.g. AUDIO_FROM_CUSTOMER). Default: the first
+    /// video track, else the first audio track.
+    #[arg(long, short = 't')]
+    track: Option<String>,
+    /// The output format. Default: annexb for H.264/H.265, wav for PCM and Connect audio,
+    /// raw otherwise.
+    #[arg(long, short = 'f', value_enum)]
+    format: Option<Format>,
+    /// The output file (`-` for standard output, except for wav, which needs a file).
+    #[arg(long, short = 'o', required_unless_present = "connect")]
+    output: Option<PathBuf>,
+    /// Amazon Connect call audio: both AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER as WAV files
+    /// in --output-dir, named <ContactId>_<track name>.wav.
+    #[arg(long, requires = "output_dir", conflicts_with_all = ["track", "format", "output"])]
+    connect: bool,
+    /// The directory for --connect.
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// After malformed input, skip to the next document or cluster instead of stopping.
+    #[arg(long)]
+    resync: bool,
+}
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  kvs-mkv extract camera.mkv --track 1 --format annexb --output camera.h264
+  ffplay camera.h264
+  kvs-mkv extract call.mkv --track AUDIO_FROM_CUSTOMER --format wav --output customer.wav
+  kvs-mkv extract call.mkv --connect --output-dir calls/
+  aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv extract - -t 1 -o - | ffplay -
+
+H.264/H.265 become Annex B byte streams (start codes; SPS/PPS, and VPS for H.265, from the
+CodecPrivate before every keyframe), which ffmpeg and ffplay read as they are. Audio is
+written raw (the frames as stored: AAC without ADTS headers, Opus packets, ...) or, for PCM,
+as WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER,
+declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files.
+Gaps between fragments are not filled: the output is the frames one after another.";
+
+/// How NAL units are delimited in the input and which parameter sets to insert.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParameterSets {
+    /// Bytes in each NAL unit's length prefix (1, 2 or 4).
+    pub length_size: usize,
+    /// The parameter-set NAL units, in order (VPS, SPS, PPS), without start codes.
+    pub nals: Vec<Vec<u8>>,
+    /// H.265 (NAL type in bits 1..7 of the first byte) rather than H.264.
+    pub hevc: bool,
+}
+
+/// A cursor over a byte slice whose reads fail instead of panicking.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn u16(&mut self) -> Option<usize> {
+        let b = self.take(2)?;
+        Some(usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
+    }
+}
+
+/// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1).
+pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {
+    let mut c = Cursor(cp);
+    if c.u8()? != 1 {
+        return None;
+    }
+    c.take(3)?; // profile, compatibility, level
+    let length_size = usize::from(c.u8()? & 0x03).checked_add(1)?;
+    let mut nals = Vec::new();
+    let sps = c.u8()? & 0x1F;
+    for _ in 0..sps {
+        let n = c.u16()?;
+        nals.push(c.take(n)?.to_vec());
+    }
+    let pps = c.u8()?;
+    for _ in 0..pps {
+        let n = c.u16()?;
+        nals.push(c.take(n)?.to_vec());
+    }
+    Some(ParameterSets { length_size, nals, hevc: false })
+}
+
+/// Parses an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1).
+pub fn parse_hvcc(cp: &[u8]) -> Option<ParameterSets> {
+    let mut c = Cursor(cp);
+    if c.u8()? != 1 {
+        return None;
+    }
+    c.take(20)?; // profile, tier, level, constraint flags, ... up to lengthSizeMinusOne
+    let length_size = usize::from(c.u8()? & 0x03).checked_add(1)?;
+    let arrays = c.u8()?;
+    let mut nals = Vec::new();
+    for _ in 0..arrays {
+        c.u8()?; // array_completeness, NAL unit type
+        let count = c.u16()?;
+        for _ in 0..count {
+            let n = c.u16()?;
+            nals.push(c.take(n)?.to_vec());
+        }
+    }
+    Some(ParameterSets { length_size, nals, hevc: true })
+}
+
+/// The parameter sets of a track, if it is H.264 or H.265 with a usable CodecPrivate.
+pub fn parameter_sets(track: &Track) -> Option<ParameterSets> {
+    let cp = track.codec_private.as_deref()?;
+    match track.codec_id.as_deref()? {
+        "V_MPEG4/ISO/AVC" => parse_avcc(cp),
+        "V_MPEGH/ISO/HEVC" => parse_hvcc(cp),
+        _ => None,
+    }
+}
+
+const START_CODE: [u8; 4] = [0, 0, 0, 1];
+
+fn is_parameter_set(nal: &[u8], hevc: bool) -> bool {
+    let Some(&b) = nal.first() else { return false };
+    if hevc { matches!((b >> 1) & 0x3F, 32..=34) } else { matches!(b & 0x1F, 7 | 8) }
+}
+
+/// One frame as Annex B: start codes instead of length prefixes, the parameter sets first
+/// when it is a keyframe without its own. `None` if a length prefix runs past the frame.
+pub fn annexb_frame(ps: &ParameterSets, data: &[u8], keyframe: bool, out: &mut Vec<u8>) -> Option<()> {
+    let mut nals = Vec::new();
+    let mut c = Cursor(data);
+    while !c.0.is_empty() {
+        let len = c.take(ps.length_size)?.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        nals.push(c.take(len)?);
+    }
+    if keyframe && !nals.iter().any(|n| is_parameter_set(n, ps.hevc)) {
+        for p in &ps.nals {
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(p);
+        }
+    }
+    for n in nals {
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(n);
+    }
+    Some(())
+}
+
+/// The PCM layout of a track written as WAV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pcm {
+    pub rate: u32,
+    pub channels: u16,
+    pub bits: u16,
+    /// IEEE float samples (WAVE format 3) rather than integers (format 1).
+    pub float: bool,
+    /// Big-endian samples in the input (swapped when written).
+    pub big_endian: bool,
+}
+
+/// Whether a track is Amazon Connect call audio.
+pub fn is_connect(track: &Track) -> bool {
+    matches!(track.name.as_deref(), Some("AUDIO_FROM_CUSTOMER" | "AUDIO_TO_CUSTOMER"))
+}
+
+/// The PCM layout of a track, if it carries PCM (or Connect's PCM-in-A_AAC).
+pub fn pcm(track: &Track) -> Option<Pcm> {
+    let codec = track.codec_id.as_deref().unwrap_or("");
+    let (float, big_endian, default_bits) = match codec {
+        "A_PCM/INT/LIT" => (false, false, 16),
+        "A_PCM/INT/BIG" => (false, true, 16),
+        "A_PCM/FLOAT/IEEE" => (true, false, 32),
+        _ if is_connect(track) => (false, false, 16),
+        _ => return None,
+    };
+    let audio = track.audio.unwrap_or_default();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let rate = audio
+        .sampling_frequency
+        .filter(|r| r.is_finite() && *r >= 1.0 && *r < 1e7)
+        .map_or(8000, |r| r as u32);
+    let channels = audio.channels.and_then(|c| u16::try_from(c).ok()).filter(|c| *c > 0).unwrap_or(1);
+    let bits = audio
+        .bit_depth
+        .and_then(|b| u16::try_from(b).ok())
+        .filter(|b| b % 8 == 0 && *b > 0)
+        .unwrap_or(default_bits);
+    Some(Pcm { rate, channels, bits, float, big_endian })
+}
+
+/// A WAV file whose sizes are patched when it is finished.
+pub struct WavFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    pcm: Pcm,
+    data_bytes: u64,
+}
+
+/// The 44-byte RIFF/WAVE header for `data_bytes` of `pcm` samples.
+pub fn wav_header(pcm: Pcm, data_bytes: u32) -> [u8; 44] {
+    let block_align = pcm.channels.saturating_mul(pcm.bits / 8);
+    let byte_rate = pcm.rate.saturating_mul(u32::from(block_align));
+    let mut h = [0u8; 44];
+    let parts: [&[u8]; 13] = [
+        b"RIFF",
+        &data_bytes.saturating_add(36).to_le_bytes(),
+        b"WAVE",
+        b"fmt ",
+        &16u32.to_le_bytes(),
+        &(if pcm.float { 3u16 } else { 1u16 }).to_le_bytes(),
+        &pcm.channels.to_le_bytes(),
+        &pcm.rate.to_le_bytes(),
+        &byte_rate.to_le_bytes(),
+        &block_align.to_le_bytes(),
+        &pcm.bits.to_le_bytes(),
+        b"data",
+        &data_bytes.to_le_bytes(),
+    ];
+    for (dst, src) in h.iter_mut().zip(parts.iter().flat_map(|p| p.iter())) {
+        *dst = *src;
+    }
+    h
+}
+
+impl WavFile {
+    pub fn create(path: &Path, pcm: Pcm) -> io::Result<Self> {
+        let mut out = BufWriter::new(File::create(path)?);
+        out.write_all(&wav_header(pcm, 0))?;
+        Ok(Self { path: path.to_path_buf(), out, pcm, data_bytes: 0 })
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let width = usize::from(self.pcm.bits / 8).max(1);
+        if self.pcm.big_endian && width > 1 {
+            let mut swapped = data.to_vec();
+            for sample in swapped.chunks_exact_mut(width) {
+                sample.reverse();
+            }
+            self.out.write_all(&swapped)?;
+        } else {
+            self.out.write_all(data)?;
+        }
+        self.data_bytes = self.data_bytes.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// Patches the RIFF and data sizes; returns the path and the data size.
+    pub fn finish(mut self) -> io::Result<(PathBuf, u64)> {
+        let size = u32::try_from(self.data_bytes).map_err(|_| {
+            io::Error::other(format!("{} bytes of audio do not fit a WAV file (4 GiB)", self.data_bytes))
+        })?;
+        // An odd-sized data chunk is followed by a pad byte.
+        if size % 2 == 1 {
+            self.out.write_all(&[0])?;
+        }
+        self.out.seek(SeekFrom::Start(0))?;
+        self.out.write_all(&wav_header(self.pcm, size))?;
+        self.out.flush()?;
+        Ok((self.path, self.data_bytes))
+    }
+}
+
+/// Where the output goes.
+enum Sink {
+    Stream(Box<dyn Write>),
+    Wav(WavFile),
+}
+
+/// The state of a single-track extraction.
+struct Extractor {
+    selector: Option<String>,
+    format: Option<Format>,
+    output: PathBuf,
+    track: Option<Track>,
+    ps: Option<ParameterSets>,
+    sink: Option<Sink>,
+    frames: u64,
+    bytes: u64,
+    buf: Vec<u8>,
+}
+
+/// Why extraction stopped.
+#[derive(Debug)]
+struct Stop(String);
+
+fn choose<'a>(tracks: &'a [Track], selector: Option<&str>) -> Option<&'a Track> {
+    match selector {
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) => tracks.iter().find(|t| t.number == n),
+            Err(_) => tracks.iter().find(|t| t.name.as_deref() == Some(s)),
+        },
+        None => tracks
+            .iter()
+            .find(|t| t.kind == TrackType::Video)
+            .or_else(|| tracks.iter().find(|t| t.kind == TrackType::Audio)),
+    }
+}
+
+fn describe_track(t: &Track) -> String {
+    let mut s = format!("track {} ({}", t.number, t.codec_id.as_deref().unwrap_or("no codec id"));
+    if let Some(n) = &t.name {
+        s.push_str(", ");
+        s.push_str(n);
+    }
+    s.push(')');
+    s
+}
+
+impl Extractor {
+    fn default_format(track: &Track) -> Format {
+        if parameter_sets(track).is_some() {
+            Format::Annexb
+        } else if pcm(track).is_some() {
+            Format::Wav
+        } else {
+            Format::Raw
+        }
+    }
+
+    fn tracks(&mut self, tracks: &[Track]) -> Result<(), Stop> {
+        let Some(t) = choose(tracks, self.selector.as_deref()) else {
+            if self.track.is_none() {
+                let list: Vec<String> = tracks.iter().map(describe_track).collect();
+                return Err(Stop(format!(
+                    "no track {} in this document (it has {}): give --track with one of those",
+                    self.selector.as_deref().unwrap_or("of video or audio"),
+                    if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+                )));
+            }
+            return Ok(());
+        };
+        let format = *self.format.get_or_insert_with(|| Self::default_format(t));
+        match format {
+            Format::Annexb => {
+                let ps = parameter_sets(t).ok_or_else(|| {
+                    Stop(format!(
+                        "{} is not H.264 or H.265 with a readable CodecPrivate: use --format raw",
+                        describe_track(t)
+                    ))
+                })?;
+                self.ps = Some(ps);
+            }
+            Format::Wav => {
+                let p = pcm(t).ok_or_else(|| {
+                    Stop(format!(
+                        "{} is not PCM audio, so it cannot be WAV: use --format raw",
+                        describe_track(t)
+                    ))
+                })?;
+                if self.sink.is_none() {
+                    if self.output.as_os_str() == "-" {
+                        return Err(Stop(
+                            "WAV needs a file to patch its sizes into: give --output FILE.wav".to_owned(),
+                        ));
+                    }
+                    let wav = WavFile::create(&self.output, p)
+                        .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
+                    self.sink = Some(Sink::Wav(wav));
+                }
+            }
+            Format::Raw => {}
+        }
+        if self.sink.is_none() {
+            let w: Box<dyn Write> = if self.output.as_os_str() == "-" {
+                Box::new(io::stdout().lock())
+            } else {
+                Box::new(
+                    File::create(&self.output)
+                        .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?,
+                )
+            };
+            self.sink = Some(Sink::Stream(Box::new(BufWriter::with_capacity(256 * 1024, w))));
+        }
+        self.track = Some(t.clone());
+        Ok(())
+    }
+
+    fn frame(&mut self, f: &Frame) -> Result<(), Stop> {
+        let Some(track) = &self.track else { return Ok(()) };
+        if f.track != track.number {
+            return Ok(());
+        }
+        let data: &[u8] = match (&self.ps, self.format) {
+            (Some(ps), Some(Format::Annexb)) => {
+                self.buf.clear();
+                if annexb_frame(ps, &f.data, f.keyframe, &mut self.buf).is_none() {
+                    eprintln!(
+                        "kvs-mkv extract: the frame at {} ms (block at byte {}) has a NAL length past its end; written as it is",
+                        f.timestamp_ms(),
+                        f.block_offset
+                    );
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&f.data);
+                }
+                &self.buf
+            }
+            _ => &f.data,
+        };
+        let r = match &mut self.sink {
+            Some(Sink::Stream(w)) => w.write_all(data),
+            Some(Sink::Wav(w)) => w.write(data),
+            None => Ok(()),
+        };
+        r.map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
+        self.frames = self.frames.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(u64::try_from(data.len()).unwrap_or(0));
+        Ok(())
+    }
+
+    fn finish(self) -> Result<String, Stop> {
+        let what = self.track.as_ref().map(describe_track).unwrap_or_default();
+        let err = |e: io::Error| Stop(format!("cannot write {}: {e}", self.output.display()));
+        match self.sink {
+            Some(Sink::Stream(mut w)) => match w.flush() {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(err)?,
+            },
+            Some(Sink::Wav(w)) => {
+                w.finish().map_err(err)?;
+            }
+            None => return Err(Stop("the input has no tracks: nothing written".to_owned())),
+        }
+        Ok(format!("{what}: {} frames, {} bytes to {}", self.frames, self.bytes, self.output.display()))
+    }
+}
+
+/// Connect mode: both call-audio tracks per ContactId.
+struct Connect {
+    dir: PathBuf,
+    contact: Option<String>,
+    /// The contact the open files belong to.
+    open_contact: Option<String>,
+    tracks: Vec<Track>,
+    files: Vec<(u64, WavFile)>,
+    written: Vec<(PathBuf, u64)>,
+}
+
+impl Connect {
+    fn close(&mut self) -> io::Result<()> {
+        for (_, f) in self.files.drain(..) {
+            self.written.push(f.finish()?);
+        }
+        self.open_contact = None;
+        Ok(())
+    }
+
+    fn frame(&mut self, f: &Frame) -> io::Result<()> {
+        if self.open_contact != self.contact || self.files.is_empty() {
+            self.close()?;
+            let contact = self.contact.clone().unwrap_or_else(|| "no-contact-id".to_owned());
+            let safe: String = contact
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect();
+            for t in self.tracks.iter().filter(|t| is_connect(t)) {
+                let Some(p) = pcm(t) else { continue };
+                let name = t.name.as_deref().unwrap_or("AUDIO");
+                let path = self.dir.join(format!("{safe}_{name}.wav"));
+                self.files.push((t.number, WavFile::create(&path, p)?));
+            }
+            self.open_contact = self.contact.clone();
+        }
+        if let Some((_, w)) = self.files.iter_mut().find(|(n, _)| *n == f.track) {
+            w.write(&f.data)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &ExtractArgs) -> ExitCode {
+    let input = match Input::open(&args.input) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("kvs-mkv extract: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::progress::catch_ctrl_c();
+    let opts = kvs_chunk::Options::default().resync(args.resync);
+    if args.connect {
+        return run_connect(args, input, opts);
+    }
+    let mut x = Extractor {
+        selector: args.track.clone(),
+        format: args.format,
+        output: args.output.clone().unwrap_or_else(|| PathBuf::from("-")),
+        track: None,
+        ps: None,
+        sink: None,
+        frames: 0,
+        bytes: 0,
+        buf: Vec::new(),
+    };
+    let result = each_event("extract", input, opts, |event, _| match event {
+        Event::Tracks(tracks) => x.tracks(&tracks),
+        Event::Frame(f) => x.frame(&f),
+        _ => Ok(()),
+    });
+    let ended = match result {
+        Ok(ended) => ended,
+        Err(Stop(msg)) => {
+            let _ = x.finish();
+            eprintln!("kvs-mkv extract: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match x.finish() {
+        Ok(summary) => {
+            eprintln!("kvs-mkv extract: {summary}");
+            exit_status(ended)
+        }
+        Err(Stop(msg)) => {
+            eprintln!("kvs-mkv extract: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> ExitCode {
+    let dir = args.output_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("kvs-mkv extract: cannot create the directory {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    let mut c = Connect {
+        dir,
+        contact: None,
+        open_contact: None,
+        tracks: Vec::new(),
+        files: Vec::new(),
+        written: Vec::new(),
+    };
+    let result = each_event("extract", input, opts, |event, _| match event {
+        Event::Tracks(tracks) => {
+            if !tracks.iter().any(is_connect) {
+                return Err(io::Error::other(
+                    "this document has no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track: it is not Amazon \
+                     Connect audio; use --track and --format instead",
+                ));
+            }
+            c.tracks = tracks;
+            Ok(())
+        }
+        Event::Tag(t) if t.name == "ContactId" => {
+            c.contact = t.value.as_text().map(|v| v.trim_end_matches('\0').to_owned());
+            Ok(())
+        }
+        Event::Frame(f) => c.frame(&f),
+        _ => Ok(()),
+    });
+    let closed = c.close();
+    match (result, closed) {
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            eprintln!("kvs-mkv extract: {e}");
+            ExitCode::FAILURE
+        }
+        (Ok(ended), Ok(())) => {
+            for (path, bytes) in &c.written {
+                println!("{}\t{bytes} bytes of audio", path.display());
+            }
+            exit_status(ended)
+        }
+    }
+}
