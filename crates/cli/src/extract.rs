@@ -8,8 +8,8 @@
 //! - `wav`: PCM audio in a RIFF/WAVE file (`A_PCM/INT/LIT`, `A_PCM/INT/BIG` byte-swapped,
 //!   `A_PCM/FLOAT/IEEE`), and Amazon Connect's call audio: tracks named
 //!   `AUDIO_FROM_CUSTOMER` / `AUDIO_TO_CUSTOMER`, declared `A_AAC` but carrying 16-bit
-//!   little-endian PCM, at the Audio element's rate and channels when present, else 8000 Hz
-//!   mono.
+//!   little-endian PCM, at the Audio element's rate and channels when present, else those of
+//!   a `MimeType` tag (`audio/L16;rate=8000;channels=1`), else 8000 Hz mono.
 //! - `--connect --output-dir DIR`: both Connect tracks as WAV files named after the
 //!   `ContactId` tag, a new pair when the ContactId changes.
 
@@ -207,6 +207,34 @@ pub fn is_connect(track: &Track) -> bool {
     matches!(track.name.as_deref(), Some("AUDIO_FROM_CUSTOMER" | "AUDIO_TO_CUSTOMER"))
 }
 
+/// Rate and channels from a MimeType tag such as Connect's `audio/L16;rate=8000;channels=1`.
+pub fn parse_mime(mime: &str) -> Option<(u32, u16)> {
+    let mut parts = mime.trim_end_matches('\0').split(';').map(str::trim);
+    if !parts.next()?.eq_ignore_ascii_case("audio/L16") {
+        return None;
+    }
+    let (mut rate, mut channels) = (8000, 1);
+    for p in parts {
+        match p.split_once('=') {
+            Some(("rate", v)) => rate = v.parse().ok().filter(|r| *r > 0)?,
+            Some(("channels", v)) => channels = v.parse().ok().filter(|c| *c > 0)?,
+            _ => {}
+        }
+    }
+    Some((rate, channels))
+}
+
+/// The PCM layout of a track, if it carries PCM (or Connect's PCM-in-A_AAC): from its Audio
+/// element, else from a MimeType tag (`mime`), else 8000 Hz mono.
+pub fn pcm_with(track: &Track, mime: Option<(u32, u16)>) -> Option<Pcm> {
+    let mut p = pcm(track)?;
+    if let (None, Some((rate, channels))) = (track.audio, mime) {
+        p.rate = rate;
+        p.channels = channels;
+    }
+    Some(p)
+}
+
 /// The PCM layout of a track, if it carries PCM (or Connect's PCM-in-A_AAC).
 pub fn pcm(track: &Track) -> Option<Pcm> {
     let codec = track.codec_id.as_deref().unwrap_or("");
@@ -321,6 +349,8 @@ struct Extractor {
     frames: u64,
     bytes: u64,
     buf: Vec<u8>,
+    /// Rate and channels from a MimeType tag.
+    mime: Option<(u32, u16)>,
 }
 
 /// Why extraction stopped.
@@ -424,6 +454,13 @@ impl Extractor {
         if f.track != track.number {
             return Ok(());
         }
+        if self.sink.is_none() {
+            if let Some(p) = pcm_with(track, self.mime) {
+                let wav = WavFile::create(&self.output, p)
+                    .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
+                self.sink = Some(Sink::Wav(wav));
+            }
+        }
         let data: &[u8] = match (&self.ps, self.format) {
             (Some(ps), Some(Format::Annexb)) => {
                 self.buf.clear();
@@ -477,6 +514,7 @@ struct Connect {
     tracks: Vec<Track>,
     files: Vec<(u64, WavFile)>,
     written: Vec<(PathBuf, u64)>,
+    mime: Option<(u32, u16)>,
 }
 
 impl Connect {
@@ -497,7 +535,7 @@ impl Connect {
                 .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
                 .collect();
             for t in self.tracks.iter().filter(|t| is_connect(t)) {
-                let Some(p) = pcm(t) else { continue };
+                let Some(p) = pcm_with(t, self.mime) else { continue };
                 let name = t.name.as_deref().unwrap_or("AUDIO");
                 let path = self.dir.join(format!("{safe}_{name}.wav"));
                 self.files.push((t.number, WavFile::create(&path, p)?));
@@ -534,10 +572,15 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         frames: 0,
         bytes: 0,
         buf: Vec::new(),
+        mime: None,
     };
     let result = each_event("extract", input, opts, |event, _| match event {
         Event::Tracks(tracks) => x.tracks(&tracks),
         Event::Frame(f) => x.frame(&f),
+        Event::Tag(t) if t.name == "MimeType" => {
+            x.mime = t.value.as_text().and_then(|m| parse_mime(&m));
+            Ok(())
+        }
         _ => Ok(()),
     });
     let ended = match result {
@@ -573,6 +616,7 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         tracks: Vec::new(),
         files: Vec::new(),
         written: Vec::new(),
+        mime: None,
     };
     let result = each_event("extract", input, opts, |event, _| match event {
         Event::Tracks(tracks) => {
@@ -587,6 +631,10 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         }
         Event::Tag(t) if t.name == "ContactId" => {
             c.contact = t.value.as_text().map(|v| v.trim_end_matches('\0').to_owned());
+            Ok(())
+        }
+        Event::Tag(t) if t.name == "MimeType" => {
+            c.mime = t.value.as_text().and_then(|m| parse_mime(&m));
             Ok(())
         }
         Event::Frame(f) => c.frame(&f),

@@ -21,9 +21,20 @@ mod split;
 mod summary;
 mod table;
 
+const TOUR: &str = "\
+Examples:
+  kvs-mkv inspect payload.mkv                       what is in it, what looks wrong
+  kvs-mkv fragments --json payload.mkv              one JSON object per fragment
+  kvs-mkv split payload.mkv --output-dir frags/     one playable MKV per fragment
+  kvs-mkv merge payload.mkv --output merged.mkv     one playable MKV
+  kvs-mkv extract payload.mkv --track 1 --output video.h264
+  kvs-mkv completions bash > ~/.local/share/bash-completion/completions/kvs-mkv
+
+FILE may be `-` for standard input. `kvs-mkv help COMMAND` shows each command's examples.";
+
 /// Read Kinesis Video Streams GetMedia payloads and Matroska/WebM files.
 #[derive(Parser)]
-#[command(name = "kvs-mkv", version, about, long_about = None)]
+#[command(name = "kvs-mkv", version, about, long_about = None, after_help = TOUR)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,6 +76,16 @@ enum Command {
     /// Connect call audio included).
     #[command(after_help = extract::AFTER_HELP)]
     Extract(extract::ExtractArgs),
+    /// Shell completions: `kvs-mkv completions bash > /etc/bash_completion.d/kvs-mkv`.
+    #[command(
+        after_help = "Examples:\n  kvs-mkv completions bash > ~/.local/share/bash-completion/completions/kvs-mkv\n  \
+                      kvs-mkv completions zsh > ~/.zfunc/_kvs-mkv\n  kvs-mkv completions fish > ~/.config/fish/completions/kvs-mkv.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args)]
@@ -178,5 +199,10 @@ fn main() -> ExitCode {
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "kvs-mkv", &mut io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
