@@ -454,12 +454,11 @@ impl Extractor {
         if f.track != track.number {
             return Ok(());
         }
-        if self.sink.is_none() {
-            if let Some(p) = pcm_with(track, self.mime) {
-                let wav = WavFile::create(&self.output, p)
-                    .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
-                self.sink = Some(Sink::Wav(wav));
-            }
+        if let (None, Some(Format::Wav), Some(p)) = (&self.sink, self.format, pcm_with(track, self.mime)) {
+            let wav = WavFile::create(&self.output, p)
+                .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
+            self.sink = Some(Sink::Wav(wav));
+        }
         }
         let data: &[u8] = match (&self.ps, self.format) {
             (Some(ps), Some(Format::Annexb)) => {
