@@ -459,7 +459,6 @@ impl Extractor {
                 .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
             self.sink = Some(Sink::Wav(wav));
         }
-        }
         let data: &[u8] = match (&self.ps, self.format) {
             (Some(ps), Some(Format::Annexb)) => {
                 self.buf.clear();
