@@ -513,7 +513,7 @@ fn be_float(p: &[u8]) -> f64 {
 /// Running out of input is not an error: [`Tokenizer::next_token`] returns `Ok(None)` until
 /// more is fed. After [`Tokenizer::finish`], an element cut short is reported as
 /// [`ErrorKind::UnexpectedEof`]. Payloads that lie inside one input chunk come out as
-/// zero-copy slices of it; a payload that spans chunks is gathered once.
+/// zero-copy slices of it; an element whose header or payload spans chunks is gathered once.
 ///
 /// ```
 /// use bytes::Bytes;
