@@ -403,7 +403,7 @@ impl Inspector {
             self.totals.complete = self.totals.complete.saturating_add(1);
         } else if f.metadata.fragment_number.is_some() {
             self.totals.incomplete = self.totals.incomplete.saturating_add(1);
-            notes.push(self.p(WARN, "INCOMPLETE (no continuation token: cut)"));
+            notes.push(self.p(WARN, "INCOMPLETE (no continuation token)"));
         }
         if f.error.is_none() {
             self.compare(&f, duration_ns, &mut notes);
