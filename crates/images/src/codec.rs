@@ -1,0 +1,353 @@
+//! From Matroska frames to pictures: the codec configuration in CodecPrivate (AVCC for
+//! H.264, HVCC for H.265), length-prefixed NAL units rewritten as Annex B access units, and
+//! the decoders (rusty_h264 and rusty_h265, pure Rust).
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use kvs_chunk::Track;
+
+const START_CODE: [u8; 4] = [0, 0, 0, 1];
+
+/// The video codecs this crate decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    /// H.264 / AVC (`V_MPEG4/ISO/AVC`).
+    H264,
+    /// H.265 / HEVC (`V_MPEGH/ISO/HEVC`).
+    H265,
+}
+
+impl VideoCodec {
+    /// The codec of a Matroska CodecID, if it is one this crate decodes.
+    #[must_use]
+    pub fn from_codec_id(codec_id: &str) -> Option<Self> {
+        match codec_id {
+            "V_MPEG4/ISO/AVC" => Some(Self::H264),
+            "V_MPEGH/ISO/HEVC" => Some(Self::H265),
+            _ => None,
+        }
+    }
+}
+
+/// A track's decoding configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CodecConfig {
+    pub(crate) codec: VideoCodec,
+    /// The size of the NAL unit length prefix (1, 2 or 4 bytes).
+    nal_length_size: usize,
+    /// The parameter sets of CodecPrivate (SPS/PPS, VPS/SPS/PPS), as Annex B.
+    parameter_sets: Vec<u8>,
+}
+
+/// A little cursor with checked reads.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn u16(&mut self) -> Option<usize> {
+        let b = self.take(2)?;
+        Some(usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
+    }
+}
+
+/// Parses an AVCDecoderConfigurationRecord: (NAL length size, SPS and PPS as Annex B).
+fn avcc(cp: &[u8]) -> Option<(usize, Vec<u8>)> {
+    let mut c = Cursor(cp);
+    let header = c.take(5)?;
+    let nal_length_size = usize::from(header.get(4)? & 3).checked_add(1)?;
+    let mut out = Vec::new();
+    let sps = c.u8()? & 0x1F;
+    for _ in 0..sps {
+        let len = c.u16()?;
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(c.take(len)?);
+    }
+    let pps = c.u8()?;
+    for _ in 0..pps {
+        let len = c.u16()?;
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(c.take(len)?);
+    }
+    Some((nal_length_size, out))
+}
+
+/// Parses an HEVCDecoderConfigurationRecord: (NAL length size, VPS/SPS/PPS/SEI as Annex B).
+fn hvcc(cp: &[u8]) -> Option<(usize, Vec<u8>)> {
+    let mut c = Cursor(cp);
+    let header = c.take(22)?;
+    let nal_length_size = usize::from(header.get(21)? & 3).checked_add(1)?;
+    let mut out = Vec::new();
+    let arrays = c.u8()?;
+    for _ in 0..arrays {
+        let _type = c.u8()?;
+        let count = c.u16()?;
+        for _ in 0..count {
+            let len = c.u16()?;
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(c.take(len)?);
+        }
+    }
+    Some((nal_length_size, out))
+}
+
+impl CodecConfig {
+    /// The configuration of a video track; `Err` says why its frames cannot give images.
+    pub(crate) fn of_track(track: &Track) -> Result<Self, String> {
+        let id = track.codec_id.as_deref().unwrap_or("");
+        let codec = VideoCodec::from_codec_id(id).ok_or_else(|| format!("unsupported video codec {id:?}"))?;
+        let (nal_length_size, parameter_sets) = match track.codec_private.as_deref() {
+            // Without CodecPrivate the parameter sets must come in-band.
+            None | Some([]) => (4, Vec::new()),
+            Some(cp) => match codec {
+                VideoCodec::H264 => avcc(cp),
+                VideoCodec::H265 => hvcc(cp),
+            }
+            .ok_or_else(|| format!("malformed {id} CodecPrivate"))?,
+        };
+        Ok(Self { codec, nal_length_size, parameter_sets })
+    }
+
+    /// A frame as an Annex B access unit, with the parameter sets in front if asked.
+    /// A frame that is already Annex B (some producers write it so) is taken as it is.
+    pub(crate) fn access_unit(&self, data: &[u8], with_parameter_sets: bool) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(data.len().saturating_add(self.parameter_sets.len()).saturating_add(16));
+        if with_parameter_sets {
+            out.extend_from_slice(&self.parameter_sets);
+        }
+        let start = out.len();
+        let mut c = Cursor(data);
+        let mut ok = true;
+        while !c.0.is_empty() {
+            let Some(prefix) = c.take(self.nal_length_size) else {
+                ok = false;
+                break;
+            };
+            let len =
+                prefix.iter().fold(0usize, |n, b| n.checked_shl(8).unwrap_or(usize::MAX) | usize::from(*b));
+            let Some(nal) = c.take(len) else {
+                ok = false;
+                break;
+            };
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(nal);
+        }
+        if !ok && (data.starts_with(&START_CODE) || data.starts_with(&[0, 0, 1])) {
+            out.truncate(start);
+            out.extend_from_slice(data);
+        }
+        out
+    }
+}
+
+/// A decoded picture as 8-bit RGB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Picture {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// `width * height * 3` bytes, row by row.
+    pub(crate) rgb: Vec<u8>,
+}
+
+/// Decodes `units` (an id and an Annex B access unit each, in decode order, from a
+/// keyframe on) and hands the picture of each `wanted` id to `sink` as soon as it is
+/// decoded. Returns the last decoder error, if any. A decoder that panics on hostile input
+/// stops the run: the caller reports the pictures it did not get as media errors.
+pub(crate) fn decode(
+    codec: VideoCodec,
+    units: &[(usize, Vec<u8>)],
+    wanted: &BTreeSet<usize>,
+    sink: &mut dyn FnMut(usize, Picture),
+) -> Option<String> {
+    let run = || match codec {
+        VideoCodec::H264 => decode_h264(units, wanted, sink),
+        VideoCodec::H265 => decode_h265(units, wanted, sink),
+    };
+    catch_unwind(AssertUnwindSafe(run))
+        .unwrap_or_else(|_| Some("the decoder failed on this media".to_owned()))
+}
+
+fn decode_h264(
+    units: &[(usize, Vec<u8>)],
+    wanted: &BTreeSet<usize>,
+    sink: &mut dyn FnMut(usize, Picture),
+) -> Option<String> {
+    let mut error = None;
+    let mut decoder = rusty_h264_decoder::Decoder::new();
+    let last = wanted.last().copied();
+    for (id, au) in units {
+        // rusty_h264 returns each access unit's own picture, in decode order.
+        match decoder.decode(au) {
+            Ok(Some(frame)) if wanted.contains(id) => {
+                let planes = Planes {
+                    width: frame.width,
+                    height: frame.height,
+                    y: &frame.y,
+                    u: &frame.u,
+                    v: &frame.v,
+                };
+                sink(*id, yuv_to_rgb(planes, (2, 2)));
+            }
+            Ok(_) => {}
+            Err(e) => error = Some(format!("H.264: {e}")),
+        }
+        if Some(*id) == last {
+            break;
+        }
+    }
+    error
+}
+
+fn decode_h265(
+    units: &[(usize, Vec<u8>)],
+    wanted: &BTreeSet<usize>,
+    sink: &mut dyn FnMut(usize, Picture),
+) -> Option<String> {
+    let mut error = None;
+    let mut decoder = rusty_h265::Decoder::new();
+    let mut keep = |frame: rusty_h265::frame::Frame, error: &mut Option<String>| {
+        let Some(id) = frame.pts.and_then(|p| usize::try_from(p).ok()) else { return };
+        if wanted.contains(&id) {
+            match h265_picture(&frame) {
+                Some(picture) => sink(id, picture),
+                None => *error = Some("H.265: unsupported picture format".to_owned()),
+            }
+        }
+    };
+    for (id, au) in units {
+        let pts = i64::try_from(*id).ok();
+        if let Err(e) = decoder.push_annexb(au, pts) {
+            error = Some(format!("H.265: {e}"));
+        }
+        while let Ok(frame) = decoder.next_frame() {
+            keep(frame, &mut error);
+        }
+    }
+    decoder.flush();
+    while let Ok(frame) = decoder.next_frame() {
+        keep(frame, &mut error);
+    }
+    error
+}
+
+/// An H.265 picture (cropped, 8 to 16 bits, 4:0:0 to 4:4:4) as RGB.
+fn h265_picture(frame: &rusty_h265::frame::Frame) -> Option<Picture> {
+    let p = &frame.picture;
+    let mut raw = Vec::new();
+    frame.write_yuv(&mut raw);
+    let wide = p.bit_depth_luma > 8 || p.bit_depth_chroma > 8;
+    let samples: Vec<u8> = if wide {
+        let shift = u32::from(p.bit_depth_luma.max(p.bit_depth_chroma).saturating_sub(8));
+        raw.chunks_exact(2)
+            .map(|b| {
+                let v = u16::from_le_bytes([*b.first().unwrap_or(&0), *b.get(1).unwrap_or(&0)]);
+                u8::try_from(v.checked_shr(shift).unwrap_or(0)).unwrap_or(u8::MAX)
+            })
+            .collect()
+    } else {
+        raw
+    };
+    let (w, h) = (frame.width, frame.height);
+    let (sw, sh) = match p.chroma_format_idc {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    };
+    let luma = w.checked_mul(h)?;
+    let (y, chroma) = samples.split_at_checked(luma)?;
+    let (u, v) = if p.chroma_format_idc == 0 {
+        (&[][..], &[][..])
+    } else {
+        let c = w.checked_div(sw)?.checked_mul(h.checked_div(sh)?)?;
+        let (u, rest) = chroma.split_at_checked(c)?;
+        (u, rest.get(..c)?)
+    };
+    Some(yuv_to_rgb(Planes { width: w, height: h, y, u, v }, (sw, sh)))
+}
+
+/// Tightly packed planes (chroma `width / sx` x `height / sy`).
+struct Planes<'a> {
+    width: usize,
+    height: usize,
+    y: &'a [u8],
+    u: &'a [u8],
+    v: &'a [u8],
+}
+
+/// BT.601 limited range to RGB (what H.264/H.265 streams without colour information mean,
+/// and what ffmpeg assumes). Chroma planes are `width / sx` x `height / sy`; empty chroma
+/// planes give grey.
+fn yuv_to_rgb(p: Planes<'_>, (sx, sy): (usize, usize)) -> Picture {
+    let (w, h) = (p.width, p.height);
+    let cw = w.checked_div(sx).unwrap_or(0).max(1);
+    let ch = h.checked_div(sy).unwrap_or(0).max(1);
+    let mut rgb = Vec::with_capacity(w.saturating_mul(h).saturating_mul(3));
+    for (row, luma) in p.y.chunks_exact(w.max(1)).take(h).enumerate() {
+        let crow = row.checked_div(sy).unwrap_or(0).min(ch.saturating_sub(1));
+        let start = crow.saturating_mul(cw);
+        let urow = p.u.get(start..start.saturating_add(cw)).unwrap_or(&[]);
+        let vrow = p.v.get(start..start.saturating_add(cw)).unwrap_or(&[]);
+        for (x, &yv) in luma.iter().enumerate() {
+            let cx = x.checked_div(sx).unwrap_or(0).min(cw.saturating_sub(1));
+            let u = urow.get(cx).copied().unwrap_or(128);
+            let v = vrow.get(cx).copied().unwrap_or(128);
+            rgb.extend_from_slice(&pixel(yv, u, v));
+        }
+    }
+    rgb.resize(w.saturating_mul(h).saturating_mul(3), 0);
+    Picture { width: u32::try_from(w).unwrap_or(u32::MAX), height: u32::try_from(h).unwrap_or(u32::MAX), rgb }
+}
+
+/// One BT.601 limited-range pixel.
+// Integer arithmetic on u8 inputs widened to i32: every intermediate value lies within
+// +-2^18, far from overflow.
+#[allow(clippy::arithmetic_side_effects)]
+fn pixel(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let c = 298 * (i32::from(y) - 16);
+    let d = i32::from(u) - 128;
+    let e = i32::from(v) - 128;
+    let clamp = |x: i32| u8::try_from(((x + 128) >> 8).clamp(0, 255)).unwrap_or(u8::MAX);
+    [clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avcc_to_annex_b() {
+        let cp = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 3, 0x67, 1, 2, 1, 0, 2, 0x68, 9];
+        let (n, ps) = avcc(&cp).unwrap_or_default();
+        assert_eq!(n, 4);
+        assert_eq!(ps, [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 9]);
+        assert!(avcc(&cp[..10]).is_none());
+        let config = CodecConfig { codec: VideoCodec::H264, nal_length_size: 4, parameter_sets: ps };
+        assert_eq!(
+            config.access_unit(&[0, 0, 0, 2, 0x65, 7, 0, 0, 0, 1, 6], false),
+            [0, 0, 0, 1, 0x65, 7, 0, 0, 0, 1, 6]
+        );
+        // Already Annex B: kept.
+        assert_eq!(
+            config.access_unit(&[0, 0, 0, 1, 0x65, 7, 8, 9, 10], false),
+            [0, 0, 0, 1, 0x65, 7, 8, 9, 10]
+        );
+        assert_eq!(&config.access_unit(&[0, 0, 0, 1, 0x65], true)[..4], &[0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn pixels() {
+        assert_eq!(pixel(16, 128, 128), [0, 0, 0]);
+        assert_eq!(pixel(235, 128, 128), [255, 255, 255]);
+        assert_eq!(pixel(81, 90, 240), [255, 0, 0]);
+    }
+}

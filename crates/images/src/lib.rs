@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+mod error;
+mod live;
+mod render;
+mod request;
+mod sample;
+mod timeline;
+pub mod timestamp;
+mod token;
+pub mod wire;
+
+pub use codec::VideoCodec;
+pub use error::{ImagesError, ServiceErrorKind};
+pub use live::LiveSampler;
+pub use request::{
+    DEFAULT_JPEG_QUALITY, ImageFormat, ImageSelector, ImagesRequest, JPEG_QUALITY_KEY, Limits,
+    MAX_HEIGHT_PIXELS, MAX_WIDTH_PIXELS, OutputSize, Plan,
+};
+pub use sample::{Image, ImageError, ImagesPage, SampleOptions};
+pub use timeline::{FragmentCollector, MediaFragment, Timeline};

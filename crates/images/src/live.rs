@@ -1,0 +1,139 @@
+//! Sampling media as it arrives (a live GetMedia stream), sans I/O: push events or
+//! fragments in, take the images whose time has passed out.
+
+use std::collections::VecDeque;
+
+use kvs_chunk::Event;
+
+use crate::error::ImagesError;
+use crate::request::{ImageSelector, ImagesRequest, Plan};
+use crate::sample::{Image, SampleOptions};
+use crate::timeline::{FragmentCollector, MediaFragment, Timeline};
+
+/// Samples a stream of fragments as they arrive.
+///
+/// A sample time is settled once a fragment that starts after it has arrived (fragments
+/// come in time order, so nothing later can show that time), or when the stream ends
+/// ([`LiveSampler::finish`]). Each settled time gives one [`Image`], in time order. The
+/// samplers keeps only the fragments that later samples may still need.
+///
+/// Pagination does not apply: every sample of the request is produced, from the request's
+/// `NextToken` (if any) on.
+#[derive(Debug)]
+pub struct LiveSampler {
+    plan: Plan,
+    pending: VecDeque<i64>,
+    timeline: Timeline,
+    collector: FragmentCollector,
+    keyframes_only: bool,
+}
+
+impl LiveSampler {
+    /// A sampler for `request`.
+    ///
+    /// # Errors
+    ///
+    /// The request errors of [`ImagesRequest::plan`].
+    pub fn new(request: &ImagesRequest, options: &SampleOptions) -> Result<Self, ImagesError> {
+        let plan = request.plan(&options.limits)?;
+        let pending = plan.remaining_times().collect();
+        Ok(Self {
+            plan,
+            pending,
+            timeline: Timeline::new(),
+            collector: FragmentCollector::new(),
+            keyframes_only: options.keyframes_only,
+        })
+    }
+
+    /// The clock of the sample times.
+    #[must_use]
+    pub fn selector(&self) -> ImageSelector {
+        self.plan.selector
+    }
+
+    /// The next sample time not settled yet, epoch ms.
+    #[must_use]
+    pub fn next_time_ms(&self) -> Option<i64> {
+        self.pending.front().copied()
+    }
+
+    /// Whether every sample has been produced.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Takes one kvs-chunk event; returns the images it settles.
+    pub fn push_event(&mut self, event: Event) -> Vec<Image> {
+        match self.collector.push(event) {
+            Some(fragment) => self.push_fragment(fragment),
+            None => Vec::new(),
+        }
+    }
+
+    /// Drops the fragment whose events were being pushed (it was cut; it comes again).
+    pub fn abort_fragment(&mut self) {
+        self.collector.abort();
+    }
+
+    /// Takes one whole fragment; returns the images it settles.
+    pub fn push_fragment(&mut self, fragment: MediaFragment) -> Vec<Image> {
+        let selector = self.plan.selector;
+        let start = fragment
+            .frames
+            .iter()
+            .filter_map(|f| fragment.time_ns(f.timestamp_ns, selector))
+            .min()
+            .map(|ns| ns.div_euclid(1_000_000));
+        self.timeline.push(fragment);
+        match start {
+            Some(horizon) => self.settle(|t| t < horizon),
+            None => Vec::new(),
+        }
+    }
+
+    /// The stream ended: every sample left is settled with what has arrived.
+    pub fn finish(&mut self) -> Vec<Image> {
+        if let Some(f) = self.collector.finish() {
+            self.timeline.push(f);
+        }
+        self.settle(|_| true)
+    }
+
+    fn settle(&mut self, settled: impl Fn(i64) -> bool) -> Vec<Image> {
+        let n = self.pending.iter().take_while(|&&t| settled(t)).count();
+        let times: Vec<i64> = self.pending.drain(..n).collect();
+        let images = if times.is_empty() {
+            Vec::new()
+        } else {
+            self.timeline.sample(&self.plan, &times, self.keyframes_only)
+        };
+        self.prune();
+        images
+    }
+
+    /// Drops fragments that no pending sample can need: the first one goes when the one
+    /// after it also ends before the next sample (the one just before is kept, for an open
+    /// GOP's leading pictures and for keyframes).
+    fn prune(&mut self) {
+        let Some(next_ms) = self.pending.front().copied() else {
+            self.timeline.drop_front(usize::MAX);
+            return;
+        };
+        let next = next_ms.saturating_mul(1_000_000);
+        let selector = self.plan.selector;
+        let ends_before = |f: &MediaFragment| {
+            f.frames
+                .iter()
+                .filter_map(|fr| f.time_ns(fr.timestamp_ns, selector))
+                .max()
+                .is_some_and(|t| t < next)
+        };
+        let mut drop = 0usize;
+        while self.timeline.fragments().get(drop.saturating_add(1)).is_some_and(ends_before) {
+            drop = drop.saturating_add(1);
+        }
+        self.timeline.drop_front(drop);
+    }
+}

@@ -1,0 +1,409 @@
+//! Sampling: which frame each sample time shows, decoding each group of pictures once, and
+//! the images of a page.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use kvs_chunk::Frame;
+
+use crate::codec::{self, CodecConfig};
+use crate::error::ImagesError;
+use crate::render;
+use crate::request::{ImageSelector, ImagesRequest, Limits, Plan};
+use crate::timeline::{MediaFragment, Timeline};
+
+/// How a request is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleOptions {
+    /// The limits requests are validated against.
+    pub limits: Limits,
+    /// Show the last keyframe at or before each sample time instead of the exact frame:
+    /// only keyframes are decoded (fast), at the cost of up to a group of pictures of lag.
+    pub keyframes_only: bool,
+}
+
+/// Why a sample has no image (`Error` in the response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageError {
+    /// `NO_MEDIA`: no media at that time (a gap, before the first or after the last frame).
+    NoMedia,
+    /// `MEDIA_ERROR`: there is media, but no picture can be made of it (audio only, an
+    /// unsupported codec, a frame that does not decode).
+    MediaError,
+}
+
+impl ImageError {
+    /// The API's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NoMedia => "NO_MEDIA",
+            Self::MediaError => "MEDIA_ERROR",
+        }
+    }
+
+    /// The error of an API name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "NO_MEDIA" => Some(Self::NoMedia),
+            "MEDIA_ERROR" => Some(Self::MediaError),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One sample: its time, and its image or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The sample time (`TimeStamp`), epoch ms.
+    pub timestamp_ms: i64,
+    /// `Error`, when there is no image.
+    pub error: Option<ImageError>,
+    /// `ImageContent`: the encoded image (JPEG or PNG bytes, not base64).
+    pub content: Option<Bytes>,
+    /// The time of the frame the image shows, on the request's clock (computed locally;
+    /// the cloud API does not say).
+    pub frame_timestamp_ms: Option<i64>,
+    /// Why there is no image, in words (computed locally; the cloud API does not say).
+    pub detail: Option<String>,
+}
+
+impl Image {
+    fn missing(timestamp_ms: i64, error: ImageError, detail: Option<String>) -> Self {
+        Self { timestamp_ms, error: Some(error), content: None, frame_timestamp_ms: None, detail }
+    }
+}
+
+/// One page of a GetImages answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImagesPage {
+    /// `Images`: one per sample of the page, in time order.
+    pub images: Vec<Image>,
+    /// `NextToken`: resumes after this page's last sample; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+impl Timeline {
+    /// Answers a GetImages request from this media: validates it, samples its page, and
+    /// returns the images and the next token.
+    ///
+    /// # Errors
+    ///
+    /// The request errors of [`ImagesRequest::plan`]. Samples without an image are not
+    /// errors: they carry [`ImageError`].
+    pub fn get_images(
+        &self,
+        request: &ImagesRequest,
+        options: &SampleOptions,
+    ) -> Result<ImagesPage, ImagesError> {
+        let plan = request.plan(&options.limits)?;
+        let times: Vec<i64> = plan.page().map(|i| plan.sample_time(i)).collect();
+        Ok(ImagesPage {
+            images: self.sample(&plan, &times, options.keyframes_only),
+            next_token: plan.next_token(),
+        })
+    }
+
+    /// The images of the given sample times (epoch ms on the plan's clock), rendered as the
+    /// plan says. Every time gives exactly one [`Image`], in the same order.
+    #[must_use]
+    pub fn sample(&self, plan: &Plan, times: &[i64], keyframes_only: bool) -> Vec<Image> {
+        let index = Index::new(self.fragments(), plan.selector);
+        let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, keyframes_only)).collect();
+        let wanted: BTreeSet<usize> =
+            choices.iter().filter_map(|c| if let Choice::Frame(id) = c { Some(*id) } else { None }).collect();
+        let rendered = index.render(&wanted, plan, keyframes_only);
+        times
+            .iter()
+            .zip(choices)
+            .map(|(&t, choice)| match choice {
+                Choice::NoMedia => Image::missing(t, ImageError::NoMedia, None),
+                Choice::MediaError(why) => Image::missing(t, ImageError::MediaError, Some(why)),
+                Choice::Frame(id) => match rendered.get(&id) {
+                    Some(Ok(bytes)) => Image {
+                        timestamp_ms: t,
+                        error: None,
+                        content: Some(bytes.clone()),
+                        frame_timestamp_ms: index.frames.get(id).map(|f| f.time_ns.div_euclid(1_000_000)),
+                        detail: None,
+                    },
+                    Some(Err(why)) => Image::missing(t, ImageError::MediaError, Some(why.clone())),
+                    None => Image::missing(
+                        t,
+                        ImageError::MediaError,
+                        Some("the decoder gave no picture for this frame".to_owned()),
+                    ),
+                },
+            })
+            .collect()
+    }
+}
+
+/// A video frame placed on the request's clock.
+struct VideoFrame<'a> {
+    fragment: usize,
+    frame: &'a Frame,
+    time_ns: i64,
+    /// Index into `Index::configs`.
+    config: usize,
+}
+
+/// What a fragment holds for images.
+enum Content {
+    /// Video frames (ids into `Index::frames`), in presentation order.
+    Video(Vec<usize>),
+    /// Media that cannot give a picture (why).
+    Unusable(String),
+}
+
+/// The time a fragment covers, `[start, end)`, ns.
+struct Span {
+    start: i64,
+    end: i64,
+    content: Content,
+}
+
+enum Choice {
+    Frame(usize),
+    NoMedia,
+    MediaError(String),
+}
+
+/// The media of a timeline on one clock.
+struct Index<'a> {
+    /// Every video frame, in stream (decode) order.
+    frames: Vec<VideoFrame<'a>>,
+    /// Fragment spans, sorted by start (stream order among equals).
+    spans: Vec<Span>,
+    configs: Vec<CodecConfig>,
+}
+
+/// One millisecond in ns: the shortest time a frame is shown when nothing says more.
+const MIN_FRAME_NS: i64 = 1_000_000;
+
+/// The median of the positive differences of sorted times.
+fn median_gap(sorted: &[i64]) -> Option<i64> {
+    let mut gaps: Vec<i64> =
+        sorted.windows(2).filter_map(|w| w.get(1)?.checked_sub(*w.first()?)).filter(|g| *g > 0).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).copied()
+}
+
+/// How long the last of `frames` (by time) is shown: its BlockDuration, else its track's
+/// DefaultDuration, else the median frame interval.
+fn last_duration(fragment: &MediaFragment, last: Option<&Frame>, times: &[i64]) -> Option<i64> {
+    let last = last?;
+    let own = last.duration_ns.filter(|d| *d > 0).or_else(|| {
+        fragment.tracks.iter().find(|t| t.number == last.track).and_then(|t| t.default_duration_ns)
+    });
+    own.and_then(|d| i64::try_from(d).ok()).filter(|d| *d > 0).or_else(|| median_gap(times))
+}
+
+impl<'a> Index<'a> {
+    fn new(fragments: &'a [MediaFragment], selector: ImageSelector) -> Self {
+        let mut index = Self { frames: Vec::new(), spans: Vec::new(), configs: Vec::new() };
+        // Spans whose end is unknown yet (filled with the overall median frame interval).
+        let mut open: Vec<(usize, i64)> = Vec::new();
+        let mut all_gaps: Vec<i64> = Vec::new();
+        for (fi, fragment) in fragments.iter().enumerate() {
+            let timed: Vec<(i64, &Frame)> = fragment
+                .frames
+                .iter()
+                .filter_map(|f| Some((fragment.time_ns(f.timestamp_ns, selector)?, f)))
+                .collect();
+            let video = fragment.video_track();
+            let video_frames: Vec<(i64, &Frame)> = match video {
+                Some(t) => timed.iter().filter(|(_, f)| f.track == t.number).copied().collect(),
+                None => Vec::new(),
+            };
+            let (chosen, content) = match (video, video_frames.is_empty()) {
+                (Some(track), false) => match CodecConfig::of_track(track) {
+                    Ok(config) => {
+                        let ci = match index.configs.iter().position(|c| *c == config) {
+                            Some(i) => i,
+                            None => {
+                                index.configs.push(config);
+                                index.configs.len().saturating_sub(1)
+                            }
+                        };
+                        let first = index.frames.len();
+                        for (time_ns, frame) in &video_frames {
+                            index.frames.push(VideoFrame {
+                                fragment: fi,
+                                frame,
+                                time_ns: *time_ns,
+                                config: ci,
+                            });
+                        }
+                        let mut ids: Vec<usize> = (first..index.frames.len()).collect();
+                        ids.sort_by_key(|&id| (index.frames.get(id).map_or(0, |f| f.time_ns), id));
+                        (&video_frames, Content::Video(ids))
+                    }
+                    Err(why) => (&video_frames, Content::Unusable(why)),
+                },
+                (Some(_), true) if !timed.is_empty() => (
+                    &timed,
+                    Content::Unusable("no video frame in this fragment, only audio or other media".into()),
+                ),
+                (None, _) if !timed.is_empty() => {
+                    (&timed, Content::Unusable("no video track: the media is audio only or not video".into()))
+                }
+                _ => continue,
+            };
+            let mut times: Vec<i64> = chosen.iter().map(|(t, _)| *t).collect();
+            times.sort_unstable();
+            let (Some(&start), Some(&last_time)) = (times.first(), times.last()) else { continue };
+            let last_frame = chosen.iter().filter(|(t, _)| *t == last_time).map(|(_, f)| *f).last();
+            if matches!(content, Content::Video(_)) {
+                all_gaps.extend(times.windows(2).filter_map(|w| w.get(1)?.checked_sub(*w.first()?)));
+            }
+            let duration = last_duration(fragment, last_frame, &times);
+            let end = duration.map(|d| last_time.saturating_add(d));
+            if end.is_none() {
+                open.push((index.spans.len(), last_time));
+            }
+            index.spans.push(Span { start, end: end.unwrap_or(last_time), content });
+        }
+        all_gaps.retain(|g| *g > 0);
+        all_gaps.sort_unstable();
+        let fallback = all_gaps.get(all_gaps.len() / 2).copied().unwrap_or(MIN_FRAME_NS);
+        for (si, last_time) in open {
+            if let Some(span) = index.spans.get_mut(si) {
+                span.end = last_time.saturating_add(fallback);
+            }
+        }
+        for span in &mut index.spans {
+            span.end = span.end.max(span.start.saturating_add(MIN_FRAME_NS));
+        }
+        index.spans.sort_by_key(|s| s.start);
+        index
+    }
+
+    /// The frame sample time `t_ms` shows.
+    fn choose(&self, t_ms: i64, keyframes_only: bool) -> Choice {
+        let Some(t) = t_ms.checked_mul(1_000_000) else { return Choice::NoMedia };
+        let upto = self.spans.partition_point(|s| s.start <= t);
+        let Some(si) = (0..upto).rev().find(|&i| self.spans.get(i).is_some_and(|s| t < s.end)) else {
+            return Choice::NoMedia;
+        };
+        let Some(span) = self.spans.get(si) else { return Choice::NoMedia };
+        let ids = match &span.content {
+            Content::Unusable(why) => return Choice::MediaError(why.clone()),
+            Content::Video(ids) => ids,
+        };
+        let time = |id: &usize| self.frames.get(*id).map_or(i64::MAX, |f| f.time_ns);
+        let shown = ids.partition_point(|id| time(id) <= t);
+        let before = ids.get(..shown).unwrap_or(&[]);
+        if !keyframes_only {
+            return before.last().map_or(Choice::NoMedia, |&id| Choice::Frame(id));
+        }
+        let keyframe = |id: &&usize| self.frames.get(**id).is_some_and(|f| f.frame.keyframe);
+        if let Some(&id) = before.iter().rev().find(keyframe) {
+            return Choice::Frame(id);
+        }
+        // Leading pictures before the fragment's first keyframe: the previous fragment's
+        // last keyframe, if that fragment runs up to this one.
+        let previous = (0..si).rev().find_map(|i| {
+            let s = self.spans.get(i)?;
+            match &s.content {
+                Content::Video(ids) if s.end >= span.start => {
+                    let n = ids.partition_point(|id| time(id) <= t);
+                    ids.get(..n)?.iter().rev().find(keyframe).copied()
+                }
+                _ => None,
+            }
+        });
+        previous.map_or(Choice::NoMedia, Choice::Frame)
+    }
+
+    /// The last keyframe at or before frame `id` in decode order, with the same codec.
+    fn keyframe_before(&self, id: usize) -> Option<usize> {
+        let codec = self.configs.get(self.frames.get(id)?.config)?.codec;
+        (0..=id).rev().find(|&i| {
+            self.frames.get(i).is_some_and(|f| {
+                f.frame.keyframe && self.configs.get(f.config).is_some_and(|c| c.codec == codec)
+            })
+        })
+    }
+
+    /// Frames `from..=to` as Annex B access units, parameter sets in front of the first
+    /// and of every fragment's first.
+    fn units(&self, from: usize, to: usize) -> Vec<(usize, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut fragment = None;
+        for id in from..=to {
+            let Some(f) = self.frames.get(id) else { break };
+            let Some(config) = self.configs.get(f.config) else { continue };
+            let first = fragment != Some(f.fragment);
+            fragment = Some(f.fragment);
+            out.push((id, config.access_unit(&f.frame.data, first)));
+        }
+        out
+    }
+
+    /// Decodes and renders the wanted frames: each group of pictures once, from its
+    /// keyframe to the last wanted frame; a frame the run does not give (an open GOP's
+    /// leading picture) is tried once more from the keyframe before.
+    fn render(
+        &self,
+        wanted: &BTreeSet<usize>,
+        plan: &Plan,
+        keyframes_only: bool,
+    ) -> BTreeMap<usize, Result<Bytes, String>> {
+        let mut out: BTreeMap<usize, Result<Bytes, String>> = BTreeMap::new();
+        let mut runs: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        for &id in wanted {
+            let start = if keyframes_only { Some(id) } else { self.keyframe_before(id) };
+            match start {
+                Some(k) => {
+                    runs.entry(k).or_default().insert(id);
+                }
+                None => {
+                    out.insert(id, Err("no keyframe before this frame: it cannot be decoded".to_owned()));
+                }
+            }
+        }
+        for (start, ids) in runs {
+            let mut error = self.run(start, &ids, plan, &mut out);
+            let missing: BTreeSet<usize> = ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
+            if !missing.is_empty()
+                && let Some(earlier) = start.checked_sub(1).and_then(|i| self.keyframe_before(i))
+            {
+                error = self.run(earlier, &missing, plan, &mut out).or(error);
+            }
+            for id in ids {
+                out.entry(id).or_insert_with(|| {
+                    Err(error
+                        .clone()
+                        .unwrap_or_else(|| "the decoder gave no picture for this frame".to_owned()))
+                });
+            }
+        }
+        out
+    }
+
+    /// One decoding run from keyframe `start` through the last of `ids`.
+    fn run(
+        &self,
+        start: usize,
+        ids: &BTreeSet<usize>,
+        plan: &Plan,
+        out: &mut BTreeMap<usize, Result<Bytes, String>>,
+    ) -> Option<String> {
+        let last = ids.last().copied()?;
+        let codec = self.configs.get(self.frames.get(start)?.config)?.codec;
+        let units = self.units(start, last);
+        let mut sink = |id: usize, picture| {
+            let image = render::render(picture, plan.size, plan.format, plan.jpeg_quality).map(Bytes::from);
+            out.insert(id, image);
+        };
+        codec::decode(codec, &units, ids, &mut sink)
+    }
+}
