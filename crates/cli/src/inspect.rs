@@ -465,7 +465,7 @@ impl Inspector {
             let unexplained = media_gap.saturating_sub(producer_gap.unwrap_or(0));
             if unexplained.abs() > tol {
                 self.totals.jumps = self.totals.jumps.saturating_add(1);
-                let text = if first < prev.first_ns.unwrap_or(i64::MIN) {
+                let text = if first <= prev.first_ns.unwrap_or(i64::MIN) {
                     format!("timestamps restart: {} after {}", ns_to_ms(first), ns_to_ms(end))
                 } else {
                     format!("timestamps jump {}{}", if unexplained > 0 { "+" } else { "" }, secs(unexplained))
