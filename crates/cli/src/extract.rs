@@ -652,3 +652,59 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avcc_and_hvcc() {
+        // The 54-byte CodecPrivate of the Java library's output_get_media.mkv.
+        let cp: Vec<u8> = (0..54)
+            .map(|i| {
+                let hex = "014d401e03010027274d401eb9101405ff2e02d4040407c0000003004000000f38a0003d090007a13bdee03e1108d401000428fe3c80";
+                u8::from_str_radix(hex.get(i * 2..i * 2 + 2).unwrap_or("00"), 16).unwrap_or(0)
+            })
+            .collect();
+        let ps = parse_avcc(&cp).unwrap_or_default();
+        assert_eq!(ps.length_size, 4);
+        assert_eq!(ps.nals.len(), 2);
+        assert_eq!(ps.nals.first().and_then(|n| n.first()).map(|b| b & 0x1F), Some(7));
+        assert_eq!(ps.nals.get(1).and_then(|n| n.first()).map(|b| b & 0x1F), Some(8));
+        assert!(parse_avcc(&[]).is_none());
+        assert!(parse_avcc(&[1, 2, 3]).is_none());
+        assert!(parse_hvcc(&[1; 10]).is_none());
+    }
+
+    #[test]
+    fn annexb_conversion() {
+        let ps = ParameterSets { length_size: 2, nals: vec![vec![0x67, 1], vec![0x68, 2]], hevc: false };
+        let mut out = Vec::new();
+        annexb_frame(&ps, &[0, 2, 0x65, 9, 0, 1, 0x06], true, &mut out).unwrap_or_default();
+        assert_eq!(out, [0, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 0, 1, 0x65, 9, 0, 0, 0, 1, 0x06]);
+        out.clear();
+        annexb_frame(&ps, &[0, 1, 0x41], false, &mut out).unwrap_or_default();
+        assert_eq!(out, [0, 0, 0, 1, 0x41]);
+        assert!(annexb_frame(&ps, &[0, 5, 1], false, &mut out).is_none(), "a length past the end");
+    }
+
+    #[test]
+    fn wav_header_fields() {
+        let h = wav_header(Pcm { rate: 8000, channels: 1, bits: 16, float: false, big_endian: false }, 320);
+        assert_eq!(h.get(0..4), Some(&b"RIFF"[..]));
+        assert_eq!(h.get(4..8), Some(&356u32.to_le_bytes()[..]));
+        assert_eq!(h.get(22..24), Some(&1u16.to_le_bytes()[..]));
+        assert_eq!(h.get(24..28), Some(&8000u32.to_le_bytes()[..]));
+        assert_eq!(h.get(28..32), Some(&16000u32.to_le_bytes()[..]));
+        assert_eq!(h.get(40..44), Some(&320u32.to_le_bytes()[..]));
+    }
+
+    #[test]
+    fn mime_types() {
+        assert_eq!(parse_mime("audio/L16;rate=8000;channels=1"), Some((8000, 1)));
+        assert_eq!(parse_mime("audio/L16; rate=16000; channels=2\0"), Some((16000, 2)));
+        assert_eq!(parse_mime("audio/L16"), Some((8000, 1)));
+        assert_eq!(parse_mime("video/h264"), None);
+        assert_eq!(parse_mime("audio/L16;rate=0"), None);
+    }
+}

@@ -621,3 +621,33 @@ fn split_names_files_by_fragment_number_and_time() {
         assert!(name.ends_with(&format!("{stamp}.mkv")), "{name} ends with {stamp}.mkv");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// inspect a live stream
+
+#[test]
+fn inspect_a_live_stream_served_locally() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = bin()
+        .args(["serve", "--port", &port.to_string(), "--stream"])
+        .arg(format!("demo={}", testdata().join("getmedia_basic.mkv").display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = bin()
+        .args(["inspect", "--color", "never", "--stream-name", "demo", "--start-selector-type", "EARLIEST"])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(text.starts_with("demo: tracks"), "{text}");
+    assert!(text.contains("demo: 5 fragments (5 complete), 150 frames"), "{text}");
+}
