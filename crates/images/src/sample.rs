@@ -260,7 +260,7 @@ impl<'a> Index<'a> {
             let mut times: Vec<i64> = chosen.iter().map(|(t, _)| *t).collect();
             times.sort_unstable();
             let (Some(&start), Some(&last_time)) = (times.first(), times.last()) else { continue };
-            let last_frame = chosen.iter().filter(|(t, _)| *t == last_time).map(|(_, f)| *f).last();
+            let last_frame = chosen.iter().filter(|(t, _)| *t == last_time).map(|(_, f)| *f).next_back();
             if matches!(content, Content::Video(_)) {
                 all_gaps.extend(times.windows(2).filter_map(|w| w.get(1)?.checked_sub(*w.first()?)));
             }
