@@ -5,11 +5,12 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use futures_util::StreamExt;
 use kvs_chunk::{Event, StreamError};
-use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, KvsClient, MediaConsumer, StartSelector, StreamId};
+use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer};
 
+use crate::stream_args::StreamArgs;
 use crate::summary::Summary;
 use crate::{Sink, json, table};
 
@@ -31,44 +32,11 @@ in-stream error chunk is printed and ends the command with status 1. With --foll
 reads on for ever, resuming after every end, cut, stall or throttle, and prints error
 chunks as they come. Each fragment is printed once, in order, when complete.";
 
-#[derive(Clone, Copy, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SelectorType {
-    Now,
-    Earliest,
-    FragmentNumber,
-    ServerTimestamp,
-    ProducerTimestamp,
-    ContinuationToken,
-}
-
 #[derive(Args)]
 pub struct GetMediaArgs {
-    /// The stream's name.
-    #[arg(long, conflicts_with = "stream_arn", required_unless_present = "stream_arn")]
-    stream_name: Option<String>,
-    /// The stream's ARN.
-    #[arg(long)]
-    stream_arn: Option<String>,
-    /// The control plane's URL (GetDataEndpoint), e.g. a local `kvs-mkv serve`.
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// The region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).
-    #[arg(long)]
-    region: Option<String>,
-    /// Where to start.
-    #[arg(long, value_enum)]
-    start_selector_type: SelectorType,
-    /// For FRAGMENT_NUMBER: start after this fragment.
-    #[arg(long)]
-    after_fragment_number: Option<String>,
-    /// For SERVER_TIMESTAMP / PRODUCER_TIMESTAMP: epoch seconds (`1511852109.126`) or
-    /// RFC 3339 (`2017-11-28T06:55:09.126Z`).
-    #[arg(long)]
-    start_timestamp: Option<String>,
-    /// For CONTINUATION_TOKEN: the token of the last fragment read.
-    #[arg(long)]
-    continuation_token: Option<String>,
+    /// The stream and where to start.
+    #[command(flatten)]
+    stream: StreamArgs,
     /// Print one JSON object per line (the contract of `fragments --json`).
     #[arg(long)]
     json: bool,
@@ -78,76 +46,6 @@ pub struct GetMediaArgs {
     /// Seconds without a byte after which a response is dropped and resumed.
     #[arg(long, default_value_t = 30)]
     idle_timeout: u64,
-}
-
-impl GetMediaArgs {
-    fn stream(&self) -> StreamId {
-        match (&self.stream_name, &self.stream_arn) {
-            (Some(name), _) => StreamId::name(name),
-            (None, Some(arn)) => StreamId::arn(arn),
-            (None, None) => StreamId::name(""),
-        }
-    }
-
-    fn selector(&self) -> Result<StartSelector, ConsumerError> {
-        let name = match self.start_selector_type {
-            SelectorType::Now => "NOW",
-            SelectorType::Earliest => "EARLIEST",
-            SelectorType::FragmentNumber => "FRAGMENT_NUMBER",
-            SelectorType::ServerTimestamp => "SERVER_TIMESTAMP",
-            SelectorType::ProducerTimestamp => "PRODUCER_TIMESTAMP",
-            SelectorType::ContinuationToken => "CONTINUATION_TOKEN",
-        };
-        StartSelector::from_parts(
-            name,
-            self.after_fragment_number.as_deref(),
-            self.start_timestamp.as_deref(),
-            self.continuation_token.as_deref(),
-        )
-    }
-
-    fn region(&self) -> String {
-        self.region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_owned())
-    }
-}
-
-/// The client: the AWS default chain with the `aws` feature, else credentials from the
-/// environment (placeholders for a local endpoint).
-async fn client(args: &GetMediaArgs) -> Result<KvsClient, String> {
-    #[cfg(feature = "aws")]
-    {
-        use aws_config::BehaviorVersion;
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(args.region()));
-        if let Some(h) = kvs_sdk::default_http_client() {
-            loader = loader.http_client(h);
-        }
-        if let Some(url) = &args.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk = loader.load().await;
-        KvsClient::new(&sdk).map_err(|e| e.to_string())
-    }
-    #[cfg(not(feature = "aws"))]
-    {
-        if args.endpoint_url.as_deref().is_none_or(|u| u.starts_with("https:")) {
-            return Err("this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
-                        `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
-                .to_owned());
-        }
-        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
-        let token = std::env::var("AWS_SESSION_TOKEN").ok();
-        let mut b = KvsClient::builder().region(args.region()).static_credentials(key, secret, token);
-        if let Some(url) = &args.endpoint_url {
-            b = b.endpoint_url(url);
-        }
-        b.build().map_err(|e| e.to_string())
-    }
 }
 
 /// Numbers documents across connections: `index` counts the fragments printed, `offset` is
@@ -191,7 +89,11 @@ impl Renumber {
 }
 
 pub fn run(args: &GetMediaArgs) -> ExitCode {
-    let selector = match args.selector() {
+    if args.stream.label().is_none() {
+        eprintln!("kvs-mkv get-media: give the stream with --stream-name NAME or --stream-arn ARN");
+        return ExitCode::from(2);
+    }
+    let selector = match args.stream.selector() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kvs-mkv get-media: {e}");
@@ -206,14 +108,14 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let client = match client(args).await {
+        let client = match args.stream.client().await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("kvs-mkv get-media: {e}");
                 return ExitCode::from(2);
             }
         };
-        let consumer = MediaConsumer::builder(client, args.stream())
+        let consumer = MediaConsumer::builder(client, args.stream.stream())
             .start(selector)
             .idle_timeout(Duration::from_secs(args.idle_timeout.max(1)))
             .reconnect_on_end(args.follow)

@@ -18,6 +18,7 @@ mod mkvout;
 mod progress;
 mod serve;
 mod split;
+mod stream_args;
 mod summary;
 mod table;
 
