@@ -74,8 +74,9 @@ impl fmt::Display for AwsTag {
 
 /// A fragment number: a decimal of about 47 digits, too long for any integer type.
 ///
-/// Ordering is numeric: by length (leading zeros ignored), then by digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordering is numeric: by length (leading zeros ignored), then by digits. Equality and
+/// hashing agree with it (`"007"` equals `"7"`), as `Ord` requires.
+#[derive(Debug, Clone)]
 pub struct FragmentNumber(String);
 
 impl FragmentNumber {
@@ -101,6 +102,20 @@ impl Ord for FragmentNumber {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.significant(), other.significant());
         a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+}
+
+impl PartialEq for FragmentNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.significant() == other.significant()
+    }
+}
+
+impl Eq for FragmentNumber {}
+
+impl std::hash::Hash for FragmentNumber {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.significant().hash(state);
     }
 }
 
@@ -154,8 +169,9 @@ pub fn parse_timestamp_ms(raw: &[u8]) -> Option<i64> {
         let d = frac.get(i).map_or(0, |&c| i64::from(c.wrapping_sub(b'0')));
         millis = millis.checked_mul(10)?.checked_add(d)?;
     }
-    let total = seconds.checked_mul(1000)?.checked_add(millis)?;
-    if neg { total.checked_neg() } else { Some(total) }
+    // In i128, so that the most negative value (i64::MIN ms) is reachable.
+    let total = i128::from(seconds).checked_mul(1000)?.checked_add(i128::from(millis))?;
+    i64::try_from(if neg { total.checked_neg()? } else { total }).ok()
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<i64> {

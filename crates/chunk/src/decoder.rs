@@ -209,7 +209,13 @@ impl EventDecoder {
                 Ok(None) => return Ok(None),
                 Err(e) if e.is_recoverable() => return Err(Error::Ebml(e)),
                 Err(e) => {
-                    if self.tokenizer_resyncs() && !e.is_eof() {
+                    // With resynchronisation the tokenizer goes on after an error, except at
+                    // the end of input and when its scan gave up (`ResyncLimit`): those stop
+                    // it for good, and it would return the same error for ever.
+                    if self.tokenizer_resyncs()
+                        && !e.is_eof()
+                        && !matches!(e.kind, kvs_ebml::ErrorKind::ResyncLimit { .. })
+                    {
                         return Err(Error::Ebml(e));
                     }
                     // Fatal: end what is open, then report.
