@@ -27,6 +27,8 @@ use crate::render::{self, RenderError};
 use crate::source::Source;
 use crate::{decimal, faults};
 
+mod images;
+
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
 /// The region in the ARNs the server makes up.
@@ -193,6 +195,7 @@ impl Builder {
             .route("/getDataEndpoint", post(get_data_endpoint))
             .route("/describeStream", post(describe_stream))
             .route("/getMedia", post(get_media))
+            .route("/getImages", post(images::get_images))
             .fallback(unknown_operation)
             .with_state(Arc::clone(&shared));
         let mut signal = shutdown_rx;

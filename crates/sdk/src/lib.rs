@@ -6,6 +6,8 @@ mod backoff;
 mod client;
 mod consumer;
 mod error;
+#[cfg(feature = "images")]
+mod images;
 mod limiter;
 mod metrics;
 mod selector;
@@ -17,6 +19,11 @@ pub use backoff::{Backoff, Jitter};
 pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPayload, default_http_client};
 pub use consumer::{ConsumerItem, DEFAULT_IDLE_TIMEOUT, Fragments, MediaConsumer, MediaConsumerBuilder};
 pub use error::{ConsumerError, ThrottleKind};
+#[cfg(feature = "images")]
+pub use images::{CloudImagePages, LiveImages};
+/// kvs-images (feature `images`): the GetImages request, pages and images.
+#[cfg(feature = "images")]
+pub use kvs_images;
 pub use limiter::RateLimiter;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use selector::{Checkpoint, Position, StartSelector, StreamId};
@@ -26,6 +33,8 @@ pub use tracker::{ConnectionSummary, ConsumerEvent, ErrorPolicy, Granularity, Re
 pub mod sdk {
     pub use aws_credential_types;
     pub use aws_sdk_kinesisvideo as kinesisvideo;
+    #[cfg(feature = "images")]
+    pub use aws_sdk_kinesisvideoarchivedmedia as kinesisvideoarchivedmedia;
     pub use aws_sdk_kinesisvideomedia as kinesisvideomedia;
     pub use aws_smithy_http_client;
     pub use aws_types;
