@@ -10,6 +10,7 @@ use kvs_chunk::{Event, Options, ReadEvents};
 
 mod extract;
 mod get_media;
+mod images;
 mod inspect;
 mod json;
 mod live;
@@ -66,6 +67,10 @@ enum Command {
     /// per complete fragment as `fragments` prints them.
     #[command(after_help = get_media::AFTER_HELP)]
     GetMedia(get_media::GetMediaArgs),
+    /// GetImages: images sampled from media at a fixed interval (JPEG or PNG, resized), from a
+    /// file, the GetImages API (AWS or a local `serve`) or a GetMedia stream.
+    #[command(after_help = images::AFTER_HELP)]
+    Images(images::ImagesArgs),
     /// Each fragment as a standalone, playable MKV file named by fragment number and time.
     #[command(after_help = split::AFTER_HELP)]
     Split(split::SplitArgs),
@@ -197,6 +202,7 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => serve::run(&args),
         Command::GetMedia(args) => get_media::run(&args),
+        Command::Images(args) => images::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Extract(args) => extract::run(&args),

@@ -1,0 +1,451 @@
+//! `kvs-mkv images`: GetImages from a file (computed by kvs-images), from Kinesis Video
+//! Streams or a local `serve` (the GetImages API through kvs-sdk), or sampled from a
+//! GetMedia stream; printed as the AWS CLI prints `get-images`, or written as image files
+//! with a JSON manifest.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use kvs_images::{
+    Image, ImageFormat, ImageSelector, ImagesError, ImagesPage, ImagesRequest, JPEG_QUALITY_KEY, Limits,
+    SampleOptions, Timeline, timestamp,
+};
+use kvs_sdk::{KvsClient, LiveImages, StreamId};
+use serde_json::{Map, Value, json};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  kvs-mkv images testdata/images/h264.mkv --image-selector-type PRODUCER_TIMESTAMP \\
+      --start-timestamp 2023-11-14T22:13:20Z --end-timestamp 1700000003.5 \\
+      --sampling-interval 500 --format JPEG --format-config JPEGQuality=60 --height-pixels 120
+  kvs-mkv images --stream-name cam --endpoint-url http://127.0.0.1:4567 \\
+      --image-selector-type SERVER_TIMESTAMP --start-timestamp 1700000000 \\
+      --end-timestamp 1700000060 --sampling-interval 1000 --format PNG --output-dir frames/
+
+The input is a GetMedia payload or a Matroska/WebM file (`-` for standard input), or a
+stream: --stream-name/--stream-arn call the GetImages API (of AWS in a build with the `aws`
+feature, or of a local `kvs-mkv serve` with --endpoint-url); add --from-get-media to read
+the stream with GetMedia and compute the images here instead.
+
+Timestamps are epoch seconds (a fraction allowed) or ISO 8601, as the AWS CLI takes them.
+Samples are at start, start + interval, ... up to and including the end; each is an image
+or an Error: NO_MEDIA (nothing at that time) or MEDIA_ERROR (audio only, undecodable).
+
+Without --output-dir the answer is printed as `aws kinesis-video-archived-media get-images`
+prints it: {\"Images\": [{\"TimeStamp\", \"Error\", \"ImageContent\" (base64)}], \"NextToken\"}.
+With --output-dir each image is written to DIR/<time>.jpg|png (time as
+2023-11-14T22-13-20.500Z) and DIR/manifest.json lists every sample with its file.
+--max-items caps the number of samples and prints a NextToken to resume with
+--starting-token.";
+
+/// `ImageSelectorType`.
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SelectorArg {
+    ProducerTimestamp,
+    ServerTimestamp,
+}
+
+/// `Format`.
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum FormatArg {
+    Jpeg,
+    Png,
+}
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// A GetMedia payload or Matroska/WebM file, or `-` for standard input.
+    #[arg(conflicts_with_all = ["stream_name", "stream_arn"], required_unless_present_any = ["stream_name", "stream_arn"])]
+    input: Option<PathBuf>,
+    /// The stream's name (GetImages from the service).
+    #[arg(long, conflicts_with = "stream_arn")]
+    stream_name: Option<String>,
+    /// The stream's ARN.
+    #[arg(long)]
+    stream_arn: Option<String>,
+    /// The control plane's URL (GetDataEndpoint), e.g. a local `kvs-mkv serve`.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// The region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// The clock of the sample times.
+    #[arg(long, value_enum)]
+    image_selector_type: SelectorArg,
+    /// The first sample time: epoch seconds or ISO 8601.
+    #[arg(long)]
+    start_timestamp: String,
+    /// The last sample time (at most 300 s after the start).
+    #[arg(long)]
+    end_timestamp: String,
+    /// Milliseconds between samples (at least 200).
+    #[arg(long)]
+    sampling_interval: i64,
+    /// The image format.
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    /// `JPEGQuality=N` (1 to 100, default 80), or the JSON `{"JPEGQuality":"N"}`.
+    #[arg(long)]
+    format_config: Option<String>,
+    /// The width (with --height-pixels: stretch to that size).
+    #[arg(long)]
+    width_pixels: Option<i64>,
+    /// The height (alone: the width keeps the aspect ratio).
+    #[arg(long)]
+    height_pixels: Option<i64>,
+    /// At most this many samples; a NextToken follows if there are more.
+    #[arg(long)]
+    max_items: Option<u64>,
+    /// Resume after a previous answer's NextToken.
+    #[arg(long)]
+    starting_token: Option<String>,
+    /// Write the images and manifest.json into this directory instead of printing JSON.
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// Decode only keyframes: each sample shows the last keyframe at or before its time
+    /// (a file or --from-get-media).
+    #[arg(long)]
+    keyframes_only: bool,
+    /// The smallest sampling interval accepted, ms (a file or --from-get-media).
+    #[arg(long, default_value_t = 200)]
+    min_sampling_interval: i64,
+    /// Read the stream with GetMedia and compute the images here (instead of GetImages).
+    #[arg(long)]
+    from_get_media: bool,
+    /// With --from-get-media: wait for media that has not arrived yet (a live stream).
+    #[arg(long, requires = "from_get_media")]
+    follow: bool,
+}
+
+/// A bad command line: exit status 2.
+struct Usage(String);
+
+impl ImagesArgs {
+    fn request(&self) -> Result<ImagesRequest, Usage> {
+        let time = |name: &str, text: &str| {
+            timestamp::parse_ms(text).ok_or_else(|| {
+                Usage(format!(
+                    "--{name} {text:?} is neither epoch seconds nor ISO 8601 (2023-11-14T22:13:20Z)"
+                ))
+            })
+        };
+        let mut request = ImagesRequest::new(
+            match self.image_selector_type {
+                SelectorArg::ProducerTimestamp => ImageSelector::ProducerTimestamp,
+                SelectorArg::ServerTimestamp => ImageSelector::ServerTimestamp,
+            },
+            time("start-timestamp", &self.start_timestamp)?,
+            time("end-timestamp", &self.end_timestamp)?,
+            self.sampling_interval,
+            match self.format {
+                FormatArg::Jpeg => ImageFormat::Jpeg,
+                FormatArg::Png => ImageFormat::Png,
+            },
+        );
+        if let Some(config) = &self.format_config {
+            request.format_config = parse_format_config(config)?;
+        }
+        request.width_pixels = self.width_pixels;
+        request.height_pixels = self.height_pixels;
+        request.next_token.clone_from(&self.starting_token);
+        Ok(request)
+    }
+
+    fn options(&self) -> SampleOptions {
+        SampleOptions {
+            limits: Limits { min_sampling_interval_ms: self.min_sampling_interval, ..Limits::default() },
+            keyframes_only: self.keyframes_only,
+        }
+    }
+
+    fn stream(&self) -> Option<StreamId> {
+        match (&self.stream_name, &self.stream_arn) {
+            (Some(name), _) => Some(StreamId::name(name)),
+            (None, Some(arn)) => Some(StreamId::arn(arn)),
+            (None, None) => None,
+        }
+    }
+
+    fn region(&self) -> String {
+        self.region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_owned())
+    }
+
+    /// The client: the AWS default chain with the `aws` feature, else credentials from the
+    /// environment (placeholders for a local endpoint).
+    async fn client(&self) -> Result<KvsClient, String> {
+        #[cfg(feature = "aws")]
+        {
+            use aws_config::BehaviorVersion;
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(aws_config::Region::new(self.region()));
+            if let Some(h) = kvs_sdk::default_http_client() {
+                loader = loader.http_client(h);
+            }
+            if let Some(url) = &self.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            let sdk = loader.load().await;
+            KvsClient::new(&sdk).map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "aws"))]
+        {
+            if self.endpoint_url.as_deref().is_none_or(|u| u.starts_with("https:")) {
+                return Err(
+                    "this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
+                            `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
+                        .to_owned(),
+                );
+            }
+            let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
+            let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
+            let token = std::env::var("AWS_SESSION_TOKEN").ok();
+            let mut b = KvsClient::builder().region(self.region()).static_credentials(key, secret, token);
+            if let Some(url) = &self.endpoint_url {
+                b = b.endpoint_url(url);
+            }
+            b.build().map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `JPEGQuality=80[,K=V...]` (the AWS CLI shorthand) or a JSON object.
+fn parse_format_config(text: &str) -> Result<std::collections::BTreeMap<String, String>, Usage> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        let map: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| Usage(format!("--format-config {text:?} is not a JSON object: {e}")))?;
+        return Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect());
+    }
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                Usage(format!("--format-config {text:?}: expected {JPEG_QUALITY_KEY}=N (KEY=VALUE,...)"))
+            })?;
+            Ok((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Everything gathered: the images and the token to resume after them.
+struct Answer {
+    images: Vec<Image>,
+    next_token: Option<String>,
+}
+
+/// Pages of at most `min(left, 100)` from `fetch` until `max_items` images or the last page.
+async fn paged<F, Fut>(
+    request: &ImagesRequest,
+    max_items: Option<u64>,
+    mut fetch: F,
+) -> Result<Answer, ImagesError>
+where
+    F: FnMut(ImagesRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<ImagesPage, ImagesError>>,
+{
+    let mut images = Vec::new();
+    let mut token = request.next_token.clone();
+    loop {
+        let left = max_items.map(|m| m.saturating_sub(u64::try_from(images.len()).unwrap_or(u64::MAX)));
+        let size = left.map_or(100, |l| l.min(100));
+        if size == 0 {
+            return Ok(Answer { images, next_token: token });
+        }
+        let page =
+            fetch(request.clone().max_results(i64::try_from(size).unwrap_or(100)).next_token(token.clone()))
+                .await?;
+        images.extend(page.images);
+        token = page.next_token;
+        if token.is_none() {
+            return Ok(Answer { images, next_token: None });
+        }
+    }
+}
+
+async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, String> {
+    let options = args.options();
+    let Some(stream) = args.stream() else {
+        let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let timeline = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return paged(request, args.max_items, |r| std::future::ready(timeline.get_images(&r, &options)))
+            .await
+            .map_err(|e| e.to_string());
+    };
+    let client = args.client().await?;
+    if args.from_get_media {
+        let mut live =
+            LiveImages::new(client, stream, request, &options, args.follow).map_err(|e| e.to_string())?;
+        let mut images = Vec::new();
+        while args.max_items.is_none_or(|m| u64::try_from(images.len()).is_ok_and(|n| n < m)) {
+            match live.next().await {
+                Some(image) => images.push(image.map_err(|e| e.to_string())?),
+                None => break,
+            }
+        }
+        return Ok(Answer { images, next_token: None });
+    }
+    if args.max_items.is_none() && request.max_results.is_none() {
+        // Every page, through the SDK's paginator.
+        let mut pages = client.get_images_pages(&stream, request).await.map_err(|e| e.to_string())?;
+        let mut images = Vec::new();
+        while let Some(page) = pages.next().await {
+            images.extend(page.map_err(|e| e.to_string())?.images);
+        }
+        return Ok(Answer { images, next_token: None });
+    }
+    paged(request, args.max_items, |r| {
+        let (client, stream) = (client.clone(), stream.clone());
+        async move { client.get_images_page(&stream, &r).await }
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn load(path: &Path) -> Result<Timeline, ImagesError> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        io::stdin().lock().read_to_end(&mut bytes)?;
+        Timeline::from_bytes(Bytes::from(bytes))
+    } else {
+        Timeline::from_reader(File::open(path)?)
+    }
+}
+
+pub fn run(args: &ImagesArgs) -> ExitCode {
+    if args.from_get_media && args.stream().is_none() {
+        eprintln!("kvs-mkv images: --from-get-media reads a stream: give --stream-name or --stream-arn");
+        return ExitCode::from(2);
+    }
+    let request = match args.request() {
+        Ok(r) => r,
+        Err(Usage(message)) => {
+            eprintln!("kvs-mkv images: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kvs-mkv images: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer = match runtime.block_on(answer(args, &request)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kvs-mkv images: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match &args.output_dir {
+        Some(dir) => write_dir(dir, request.format, &answer),
+        None => print_json(&answer),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvs-mkv images: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON with the AWS CLI's 4-space indent.
+fn write_pretty(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut *out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    serde::Serialize::serialize(value, &mut ser).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+/// `{"Images": [...], "NextToken": ...}` as the AWS CLI prints it.
+fn print_json(answer: &Answer) -> io::Result<()> {
+    let images: Vec<Value> = answer
+        .images
+        .iter()
+        .map(|i| {
+            let mut o = Map::new();
+            o.insert("TimeStamp".into(), timestamp::format_iso8601(i.timestamp_ms).into());
+            if let Some(e) = i.error {
+                o.insert("Error".into(), e.as_str().into());
+            }
+            if let Some(c) = &i.content {
+                o.insert("ImageContent".into(), STANDARD.encode(c).into());
+            }
+            Value::Object(o)
+        })
+        .collect();
+    let mut top = Map::new();
+    top.insert("Images".into(), Value::Array(images));
+    if let Some(t) = &answer.next_token {
+        top.insert("NextToken".into(), t.clone().into());
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    write_pretty(&mut out, &Value::Object(top))?;
+    out.flush()
+}
+
+/// One file per image and `manifest.json`.
+fn write_dir(dir: &Path, format: ImageFormat, answer: &Answer) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut entries = Vec::new();
+    let (mut files, mut missing) = (0usize, 0usize);
+    for image in &answer.images {
+        let mut entry = Map::new();
+        entry.insert("TimeStamp".into(), timestamp::format_iso8601(image.timestamp_ms).into());
+        entry.insert("TimeStampMillis".into(), image.timestamp_ms.into());
+        if let Some(e) = image.error {
+            entry.insert("Error".into(), e.as_str().into());
+            missing = missing.saturating_add(1);
+        }
+        if let Some(d) = &image.detail {
+            entry.insert("Detail".into(), d.clone().into());
+        }
+        if let Some(f) = image.frame_timestamp_ms {
+            entry.insert("FrameTimeStamp".into(), timestamp::format_iso8601(f).into());
+        }
+        if let Some(content) = &image.content {
+            let name = format!("{}.{}", timestamp::format_file_stem(image.timestamp_ms), format.extension());
+            std::fs::write(dir.join(&name), content)?;
+            entry.insert("File".into(), name.into());
+            entry.insert("Bytes".into(), content.len().into());
+            files = files.saturating_add(1);
+        }
+        entries.push(Value::Object(entry));
+    }
+    let manifest = json!({
+        "Format": format.as_str(),
+        "Images": entries,
+        "NextToken": answer.next_token,
+    });
+    let mut out = BufWriter::new(File::create(dir.join("manifest.json"))?);
+    write_pretty(&mut out, &manifest)?;
+    out.flush()?;
+    eprintln!(
+        "kvs-mkv images: {files} images and {missing} samples without one; manifest: {}",
+        dir.join("manifest.json").display()
+    );
+    if let Some(t) = &answer.next_token {
+        eprintln!("kvs-mkv images: more samples follow: --starting-token {t}");
+    }
+    Ok(())
+}
