@@ -13,6 +13,8 @@
 //! # Ok::<(), kvs_ebml::writer::WriteError>(())
 //! ```
 
+pub mod hostile;
+
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
 use kvs_ebml::{Writer, ids};
 
@@ -189,6 +191,112 @@ pub fn large_frames(shape: &LargeFrames) -> Result<Vec<u8>, WriteError> {
     w.finish()
 }
 
+/// The shape of [`getmedia_fragment`]'s output and of a GetMedia payload made of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetMediaShape {
+    /// Frames per fragment (one unknown-size Cluster per fragment, as KVS writes it).
+    pub frames: usize,
+    /// The size of each SimpleBlock's payload, in bytes.
+    pub frame_len: usize,
+}
+
+impl Default for GetMediaShape {
+    /// 60 frames of 40 KB per fragment (2 s of 30 fps video at about 10 Mbit/s): 2.4 MB.
+    fn default() -> Self {
+        Self { frames: 60, frame_len: 40_000 }
+    }
+}
+
+/// A 47-digit fragment number for fragment `index`, increasing with it.
+#[must_use]
+pub fn fragment_number(index: u64) -> String {
+    format!("9134385233318143239268206260774392014{:010}", index)
+}
+
+/// One SimpleTag (name, string value).
+fn simple_tag(w: &mut Writer, name: &str, value: &str) -> Result<(), WriteError> {
+    w.master(ids::SIMPLE_TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.utf8(ids::TAG_NAME, name)?;
+        w.utf8(ids::TAG_STRING, value)
+    })
+}
+
+/// One Tags element holding one Tag with the given SimpleTags.
+fn tags(w: &mut Writer, pairs: &[(&str, &str)]) -> Result<(), WriteError> {
+    w.master(ids::TAGS, MasterSize::Known(SizeWidth::Minimal), |w| {
+        w.master(ids::TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
+            w.master(ids::TARGETS, MasterSize::Known(SizeWidth::Minimal), |_| Ok(()))?;
+            pairs.iter().try_for_each(|(n, v)| simple_tag(w, n, v))
+        })
+    })
+}
+
+/// One GetMedia fragment as Kinesis Video Streams sends it: an EBML header, an unknown-size
+/// Segment with Info, Tracks, the service's Tags (fragment number, server and producer
+/// timestamps), one unknown-size Cluster of `shape.frames` SimpleBlocks (the first a
+/// keyframe, 33 ms apart), and the closing Tags (millis-behind-now, continuation token).
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn getmedia_fragment(index: u64, shape: &GetMediaShape) -> Result<Vec<u8>, WriteError> {
+    let frame_len = shape.frame_len.max(4);
+    let mut w = Writer::with_capacity(
+        shape.frames.saturating_mul(frame_len.saturating_add(12)).saturating_add(1 << 10),
+    );
+    write_ebml_header(&mut w)?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    write_info_and_tracks(&mut w)?;
+    let number = fragment_number(index);
+    let start_ms = 1_700_000_000_000u64.saturating_add(index.saturating_mul(2000));
+    let server = format!("{}.{:03}", start_ms / 1000, start_ms % 1000);
+    let producer =
+        format!("{}.{:03}", start_ms.saturating_sub(500) / 1000, start_ms.saturating_sub(500) % 1000);
+    tags(
+        &mut w,
+        &[
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", &number),
+            ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", &server),
+            ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", &producer),
+        ],
+    )?;
+    w.start_master(ids::CLUSTER, MasterSize::Unknown(8))?;
+    w.unsigned(ids::TIMESTAMP, start_ms)?;
+    let keyframe = simple_block(frame_len, 0, true);
+    let mut frame = simple_block(frame_len, 0, false);
+    for i in 0..shape.frames {
+        if i == 0 {
+            w.binary(ids::SIMPLE_BLOCK, &keyframe)?;
+        } else {
+            let ts = i16::try_from(i.saturating_mul(33)).unwrap_or(i16::MAX).to_be_bytes();
+            if let Some(slot) = frame.get_mut(1..3) {
+                slot.copy_from_slice(&ts);
+            }
+            w.binary(ids::SIMPLE_BLOCK, &frame)?;
+        }
+    }
+    w.end_master()?;
+    tags(
+        &mut w,
+        &[("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "1500"), ("AWS_KINESISVIDEO_CONTINUATION_TOKEN", &number)],
+    )?;
+    w.end_master()?;
+    w.finish()
+}
+
+/// A GetMedia payload of `fragments` concatenated [`getmedia_fragment`]s.
+///
+/// # Errors
+///
+/// Never in practice (as [`Writer::master`]).
+pub fn getmedia_payload(fragments: u64, shape: &GetMediaShape) -> Result<Vec<u8>, WriteError> {
+    let mut out = Vec::new();
+    for index in 0..fragments {
+        out.extend_from_slice(&getmedia_fragment(index, shape)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)] // tests may crash on failure
@@ -211,6 +319,24 @@ mod tests {
         assert_eq!(count(&data, ids::SIMPLE_BLOCK), 130);
         assert_eq!(count(&data, ids::CLUSTER), 3);
         assert!(data.len() > 130 * 600);
+    }
+
+    #[test]
+    fn getmedia_payload_decodes_into_complete_fragments() {
+        let shape = GetMediaShape { frames: 7, frame_len: 1000 };
+        let data = getmedia_payload(3, &shape).unwrap();
+        let fragments: Vec<_> =
+            kvs_chunk::Fragments::new(kvs_chunk::Events::new(data.into())).collect::<Result<_, _>>().unwrap();
+        assert_eq!(fragments.len(), 3);
+        for (i, f) in fragments.iter().enumerate() {
+            assert!(f.is_complete());
+            assert_eq!(f.frames.len(), 7);
+            assert!(f.frames[0].keyframe && !f.frames[1].keyframe);
+            assert_eq!(f.fragment_number().unwrap().as_str(), fragment_number(i as u64));
+            let m = f.metadata.as_ref().unwrap();
+            assert_eq!(m.server_timestamp_ms, Some(1_700_000_000_000 + 2000 * i as i64));
+            assert_eq!(f.frames[6].timestamp_ms(), 1_700_000_000_000 + 2000 * i as i64 + 6 * 33);
+        }
     }
 
     #[test]

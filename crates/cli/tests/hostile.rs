@@ -1,0 +1,144 @@
+//! The hostile corpus (`testdata/hostile/`, described in its `MANIFEST.md`) through the
+//! `kvs-mkv` command, run as a subprocess under a 64 MiB data limit (`prlimit --data`, when
+//! installed) and a time limit: `fragments FILE` and `fragments - < FILE` exit with the status
+//! the manifest gives (0 clean, 1 with one line per error on stderr), `fragments --json
+//! --resync`, `events --json` and `inspect` end too; never a panic, a signal or a hang. Where
+//! `/usr/bin/time` is installed, the peak resident memory of each run is measured and must
+//! be 64 MiB or less.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MAX_PEAK_KIB: u64 = 64 * 1024;
+const MAX_TIME: Duration = Duration::from_secs(20);
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/hostile")
+}
+
+/// The manifest's rows: file name and the exit column.
+fn manifest() -> Vec<(String, i32)> {
+    let text = std::fs::read_to_string(dir().join("MANIFEST.md")).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cols: Vec<&str> = l.split(" | ").collect();
+            let exit = cols[5].trim_end_matches(" |").trim().parse().unwrap();
+            (cols[0].trim_start_matches("| ").trim_matches('`').to_owned(), exit)
+        })
+        .collect()
+}
+
+fn works(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `kvs-mkv args` (stdin from `stdin` if given) under the limits; returns its output and
+/// its peak resident memory in KiB when `/usr/bin/time` could measure it.
+fn run(args: &[&str], stdin: Option<&Path>) -> (Output, Option<u64>) {
+    let exe = env!("CARGO_BIN_EXE_kvs-mkv");
+    let time = Path::new("/usr/bin/time").exists();
+    let mut argv: Vec<String> = Vec::new();
+    if works("prlimit", "--version") {
+        argv.extend(["prlimit".into(), format!("--data={}", MAX_PEAK_KIB * 1024), "--".into()]);
+    }
+    if time {
+        argv.extend(["/usr/bin/time".into(), "-f".into(), "PEAK_KIB %M".into()]);
+    }
+    argv.push(exe.into());
+    argv.extend(args.iter().map(|s| (*s).to_owned()));
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    match stdin {
+        Some(p) => cmd.stdin(std::fs::File::open(p).unwrap()),
+        None => cmd.stdin(Stdio::null()),
+    };
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > MAX_TIME {
+            child.kill().unwrap();
+            panic!("kvs-mkv {args:?} did not finish in {MAX_TIME:?} (a hang?)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut peak = None;
+    let mut rest = Vec::new();
+    for line in stderr.lines() {
+        match line.strip_prefix("PEAK_KIB ") {
+            Some(n) => peak = n.trim().parse().ok(),
+            None if line.starts_with("Command exited with non-zero status") => {}
+            None => rest.push(line),
+        }
+    }
+    out.stderr = rest.join("\n").into_bytes();
+    (out, peak)
+}
+
+fn check(name: &str, what: &str, out: &Output, peak: Option<u64>, report: &mut Vec<String>) -> i32 {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{name} {what}: panic:\n{stderr}");
+    assert!(!stderr.contains("memory allocation"), "{name} {what}: out of memory:\n{stderr}");
+    let code =
+        out.status.code().unwrap_or_else(|| panic!("{name} {what}: killed by a signal: {:?}", out.status));
+    if let Some(kib) = peak {
+        assert!(kib <= MAX_PEAK_KIB, "{name} {what}: peak {kib} KiB");
+        report.push(format!("{name} {what}: {kib} KiB"));
+    }
+    code
+}
+
+#[test]
+fn every_hostile_input_exits_as_the_manifest_says_within_64_mib() {
+    let rows = manifest();
+    assert!(rows.len() >= 30, "{} inputs", rows.len());
+    let mut report = Vec::new();
+    for (name, exit) in rows {
+        let path = dir().join(&name);
+        let file = path.to_str().unwrap();
+
+        let (out, peak) = run(&["fragments", file], None);
+        let code = check(&name, "fragments FILE", &out, peak, &mut report);
+        assert_eq!(code, exit, "{name}: fragments FILE: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if exit == 0 {
+            assert!(stderr.is_empty(), "{name}: {stderr}");
+        } else {
+            assert!(stderr.lines().all(|l| l.starts_with("kvs-mkv: ")), "{name}: {stderr}");
+        }
+
+        let (out, peak) = run(&["fragments", "--json", "-"], Some(&path));
+        let code = check(&name, "fragments --json -", &out, peak, &mut report);
+        assert_eq!(code, exit, "{name}: fragments - : {}", String::from_utf8_lossy(&out.stderr));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            assert!(line.starts_with("{\"index\":") && line.ends_with('}'), "{name}: {line}");
+        }
+
+        for args in
+            [&["fragments", "--json", "--resync", file][..], &["events", "--json", file], &["inspect", file]]
+        {
+            let (out, peak) = run(args, None);
+            let code = check(&name, &args.join(" "), &out, peak, &mut report);
+            assert!(code == 0 || code == 1, "{name}: {args:?} exited {code}");
+        }
+    }
+    let max =
+        report.iter().filter_map(|l| l.rsplit(": ").next()?.strip_suffix(" KiB")?.parse::<u64>().ok()).max();
+    println!("{} runs measured, highest peak {max:?} KiB", report.len());
+}
