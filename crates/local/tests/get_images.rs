@@ -1,0 +1,260 @@
+//! `POST /getImages`: the response and error shapes over raw HTTP, and the AWS CLI
+//! (`aws kinesis-video-archived-media get-images`, skipped without `aws`) paging through it.
+// Tests may panic: a panic here is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use kvs_local::{LocalKvs, RunningServer, Source};
+use serde_json::Value;
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images").join(name)
+}
+
+async fn server() -> RunningServer {
+    LocalKvs::builder()
+        .stream("cam", Source::file(testdata("h264.mkv")).unwrap())
+        .stream("mic", Source::file(testdata("audio_only.mkv")).unwrap())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+/// One HTTP/1.1 POST; (status, headers in lower case, body).
+async fn post(addr: std::net::SocketAddr, path: &str, body: String) -> (u16, Vec<(String, String)>, String) {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v == "chunked");
+        let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+        (status, headers, body)
+    })
+    .await
+    .unwrap()
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n").unwrap();
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn body(extra: &str) -> String {
+    format!(
+        r#"{{"StreamName":"cam","ImageSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1700000000.1,"EndTimestamp":1700000001.1,"SamplingInterval":250,"Format":"PNG"{extra}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_and_errors_have_the_service_shapes() {
+    let server = server().await;
+    let addr = server.local_addr();
+    let (status, headers, text) =
+        post(addr, "/getImages", body(r#","MaxResults":3,"HeightPixels":30"#)).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert!(header(&headers, "x-amzn-requestid").is_some());
+    assert!(text.starts_with(r#"{"Images":[{"TimeStamp":1700000000.100,"ImageContent":""#), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["Images"].as_array().unwrap().len(), 3);
+    let token = v["NextToken"].as_str().unwrap().to_owned();
+    let (status, _, text) = post(
+        addr,
+        "/getImages",
+        body(&format!(r#","MaxResults":3,"HeightPixels":30,"NextToken":"{token}""#)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["Images"].as_array().unwrap().len(), 2);
+    assert!(v.get("NextToken").is_none());
+
+    // Audio only: MEDIA_ERROR, no content.
+    let (status, _, text) = post(addr, "/getImages", body("").replace("\"cam\"", "\"mic\"")).await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["Images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["Error"] == "MEDIA_ERROR" && i.get("ImageContent").is_none())
+    );
+
+    for (extra, status, kind) in [
+        (r#","WidthPixels":100"#, 400, "ValidationException"),
+        (r#","HeightPixels":2161"#, 400, "ValidationException"),
+        (r#","FormatConfig":{"JPEGQuality":"0"}"#, 400, "ValidationException"),
+        (r#","MaxResults":101"#, 400, "ValidationException"),
+        (r#","SamplingInterval":199"#, 400, "InvalidArgumentException"),
+        (r#","EndTimestamp":1700000300.2"#, 400, "InvalidArgumentException"),
+        (r#","NextToken":"x""#, 400, "InvalidArgumentException"),
+    ] {
+        let (got, headers, text) = post(addr, "/getImages", body(extra)).await;
+        assert_eq!(got, status, "{extra}: {text}");
+        assert!(header(&headers, "x-amzn-errortype").unwrap().starts_with(&format!("{kind}:")), "{extra}");
+        assert_eq!(header(&headers, "x-amz-errortype"), Some(kind));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["message"].is_string());
+    }
+    let (status, headers, _) = post(addr, "/getImages", body("").replace("\"cam\"", "\"nope\"")).await;
+    assert_eq!(status, 404);
+    assert!(header(&headers, "x-amzn-errortype").unwrap().starts_with("ResourceNotFoundException:"));
+    let (status, headers, _) = post(addr, "/getImages", "{not json".to_owned()).await;
+    assert_eq!(status, 400);
+    assert!(header(&headers, "x-amzn-errortype").unwrap().starts_with("SerializationException:"));
+    let (status, headers, _) = post(addr, "/getImages", r#"{"StreamName":"cam"}"#.to_owned()).await;
+    assert_eq!(status, 400);
+    assert!(header(&headers, "x-amzn-errortype").unwrap().starts_with("ValidationException:"));
+    server.shutdown().await;
+}
+
+/// Runs `aws ARGS` with local credentials and no config files; `None` if there is no `aws`.
+async fn aws(args: Vec<String>) -> Option<Output> {
+    tokio::task::spawn_blocking(move || {
+        Command::new("aws")
+            .args(&args)
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .ok()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_get_images_pages_through_the_server() {
+    if !aws(vec!["--version".into()]).await.is_some_and(|o| o.status.success()) {
+        eprintln!("skipped: the AWS CLI (`aws`) is not on PATH; `pip install awscli` to run this test");
+        return;
+    }
+    let server = server().await;
+    let get_images = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "kinesis-video-archived-media",
+            "get-images",
+            "--endpoint-url",
+            server.url(),
+            "--stream-name",
+            "cam",
+            "--image-selector-type",
+            "PRODUCER_TIMESTAMP",
+            "--start-timestamp",
+            "2023-11-14T22:13:20Z",
+            // (The AWS CLI sends whole epoch seconds: it drops fractions.)
+            "--end-timestamp",
+            "1700000004",
+            "--sampling-interval",
+            "500",
+            "--format",
+            "JPEG",
+            "--format-config",
+            "JPEGQuality=40",
+            "--height-pixels",
+            "60",
+            "--output",
+            "json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        aws(args)
+    };
+    // Every page (the CLI paginates by itself; --page-size 3 makes it ask for 3 at a time).
+    let out = get_images(&["--page-size", "3"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = v["Images"].as_array().unwrap();
+    assert_eq!(images.len(), 9, "{:?}", images.iter().map(|i| i["TimeStamp"].clone()).collect::<Vec<_>>());
+    assert!(images[..8].iter().all(|i| i.get("Error").is_none() && i["ImageContent"].is_string()));
+    assert_eq!(images[8]["Error"], "NO_MEDIA");
+    // The CLI prints TimeStamp as ISO 8601 (v2) or epoch seconds (v1).
+    let first = &images[0]["TimeStamp"];
+    assert!(
+        first.as_str().is_some_and(|t| t.starts_with("2023-11-14T22:13:20"))
+            || first.as_f64() == Some(1_700_000_000.0)
+    );
+    // --max-items: a token to resume with.
+    let out = get_images(&["--max-items", "5"]).await.unwrap();
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["Images"].as_array().unwrap().len(), 5);
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    let out = get_images(&["--starting-token", &token]).await.unwrap();
+    let rest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut all = first["Images"].as_array().unwrap().clone();
+    all.extend(rest["Images"].as_array().unwrap().iter().cloned());
+    assert_eq!(&all, images);
+    // A service error, as the CLI reports it: a width without a height.
+    let args: Vec<String> = [
+        "kinesis-video-archived-media",
+        "get-images",
+        "--endpoint-url",
+        server.url(),
+        "--stream-name",
+        "cam",
+        "--image-selector-type",
+        "SERVER_TIMESTAMP",
+        "--start-timestamp",
+        "1700000000",
+        "--end-timestamp",
+        "1700000001",
+        "--sampling-interval",
+        "500",
+        "--format",
+        "PNG",
+        "--width-pixels",
+        "100",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = aws(args).await.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ValidationException"), "{err}");
+    server.shutdown().await;
+}
