@@ -1,0 +1,762 @@
+//! The side-by-side comparison: kvs-chunk (full typed events, frames as `Bytes`) against
+//! matroska-demuxer, webm-iterable, a bare hand-rolled EBML walker and ffprobe (when
+//! installed), in one run, on the same generated inputs:
+//!
+//! 1. many small blocks (46,000 SimpleBlocks of 600 bytes), in memory: frames per second;
+//! 2. large frames (300 MB of 200 KB frames, 1080p-sized, in unknown-size Clusters), in memory
+//!    and fed in 64 KiB chunks: GB/s;
+//! 3. a GetMedia-shaped payload (concatenated fragments of 60 frames of 40 KB), fed in 64 KiB
+//!    chunks: GB/s;
+//! 4. the whole `kvs-mkv fragments` process on a 500 MB GetMedia payload file against
+//!    `cat FILE > /dev/null`.
+//!
+//! ```sh
+//! cargo build --release -p kvs-cli --bin kvs-mkv
+//! cargo run --release -p kvs-benches --bin compare            # about 3 minutes on 2 cores
+//! cargo run --release -p kvs-benches --bin compare -- --quick # inputs a tenth of the size
+//! ```
+//!
+//! Every reader must report the same number of frames as kvs-chunk, else its row says so.
+//! Times are the best of several passes (at least 3, and at least one second in all).
+//!
+//! The bare walker is the practical limit of "just read the headers": no schema, no limits,
+//! no error handling beyond stopping; it enters Segment and Cluster and skips every other
+//! element by its size. In memory it hands out each SimpleBlock's payload as a `&[u8]`; fed
+//! chunks, it hands out each payload as `Bytes` under the same contract as kvs-chunk (a slice
+//! of the chunk when the payload lies inside one, gathered once into one buffer otherwise), so
+//! that both do the same unavoidable copying.
+
+// A benchmark binary may crash on failure, like a test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_precision_loss
+)]
+
+use std::hint::black_box;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kvs_benches::{
+    GetMediaShape, LargeFrames, SmallBlocks, getmedia_fragment, large_frames, many_small_blocks,
+};
+use kvs_chunk::{Event, EventDecoder, Events};
+use kvs_ebml::ids;
+
+const CHUNK: usize = 64 << 10;
+
+// ---------------------------------------------------------------------------------------------
+// Measuring.
+
+/// What one pass of a reader counted: frames and frame bytes (so nothing is optimised away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Count {
+    frames: u64,
+    bytes: u64,
+}
+
+/// The best time of several passes (at least `min_runs`, and at least `min_total` in all).
+fn best_of(min_runs: usize, min_total: Duration, mut pass: impl FnMut() -> Count) -> (Duration, Count) {
+    let mut best = Duration::MAX;
+    let mut count = Count::default();
+    let started = Instant::now();
+    let mut runs = 0;
+    while runs < min_runs || started.elapsed() < min_total {
+        let t = Instant::now();
+        count = black_box(pass());
+        best = best.min(t.elapsed());
+        runs += 1;
+        if runs >= 50 {
+            break;
+        }
+    }
+    (best, count)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The readers.
+
+/// kvs-chunk over one in-memory `Bytes`: every event, frames as zero-copy slices.
+fn kvs_whole(data: &Bytes) -> Count {
+    let mut c = Count::default();
+    for e in Events::new(data.clone()) {
+        if let Event::Frame(f) = e.unwrap() {
+            c.frames += 1;
+            c.bytes += f.data.len() as u64;
+        }
+    }
+    c
+}
+
+/// kvs-chunk's `EventDecoder` fed the input as 64 KiB `Bytes` chunks.
+fn kvs_chunked(chunks: &[Bytes]) -> Count {
+    let mut c = Count::default();
+    let mut decoder = EventDecoder::new();
+    let pull = |d: &mut EventDecoder, c: &mut Count| {
+        while let Some(e) = d.next_event().unwrap() {
+            if let Event::Frame(f) = e {
+                c.frames += 1;
+                c.bytes += f.data.len() as u64;
+            }
+        }
+    };
+    for chunk in chunks {
+        decoder.feed(chunk.clone());
+        pull(&mut decoder, &mut c);
+    }
+    decoder.finish();
+    pull(&mut decoder, &mut c);
+    c
+}
+
+/// The bare walker in memory.
+fn walk(data: &[u8]) -> Count {
+    let (segment, cluster, block) = (ids::SEGMENT.0, ids::CLUSTER.0, ids::SIMPLE_BLOCK.0);
+    let mut pos = 0usize;
+    let mut c = Count::default();
+    while pos < data.len() {
+        let first = data[pos];
+        let id_len = first.leading_zeros() as usize + 1;
+        if id_len > 4 || pos + id_len >= data.len() {
+            break;
+        }
+        let mut id = 0u32;
+        for &b in &data[pos..pos + id_len] {
+            id = (id << 8) | u32::from(b);
+        }
+        pos += id_len;
+        let lead = data[pos];
+        let size_len = lead.leading_zeros() as usize + 1;
+        if size_len > 8 || pos + size_len > data.len() {
+            break;
+        }
+        let mut size = u64::from(lead) & (0xFF >> size_len);
+        let mut all_ones = size == 0xFF >> size_len;
+        for &b in &data[pos + 1..pos + size_len] {
+            size = (size << 8) | u64::from(b);
+            all_ones &= b == 0xFF;
+        }
+        pos += size_len;
+        if id == segment || id == cluster {
+            continue;
+        }
+        if all_ones {
+            break;
+        }
+        let end = pos.saturating_add(size as usize).min(data.len());
+        if id == block {
+            let payload = black_box(&data[pos..end]);
+            c.frames += 1;
+            c.bytes += payload.len().saturating_sub(4) as u64;
+        }
+        pos = end;
+    }
+    c
+}
+
+/// The bare walker fed 64 KiB chunks: the same walk, resumable at any byte; payloads leave as
+/// `Bytes` (a slice of the chunk, or gathered once when they span chunks).
+#[derive(Default)]
+struct ChunkedWalker {
+    /// Bytes of an element header that spans chunks.
+    header: Vec<u8>,
+    /// Payload bytes still to skip.
+    skip: u64,
+    /// A SimpleBlock payload being gathered, and how many bytes it still needs.
+    gathering: Option<(BytesMut, usize)>,
+    count: Count,
+}
+
+impl ChunkedWalker {
+    fn feed(&mut self, chunk: &Bytes) {
+        let mut pos = 0usize;
+        let len = chunk.len();
+        while pos < len {
+            if let Some((buf, need)) = &mut self.gathering {
+                let n = (*need).min(len - pos);
+                buf.extend_from_slice(&chunk[pos..pos + n]);
+                *need -= n;
+                pos += n;
+                if *need == 0 {
+                    let (buf, _) = self.gathering.take().unwrap();
+                    self.emit(&buf.freeze());
+                }
+                continue;
+            }
+            if self.skip > 0 {
+                let n = (self.skip.min((len - pos) as u64)) as usize;
+                self.skip -= n as u64;
+                pos += n;
+                continue;
+            }
+            // An element header: from the chunk directly, or through the small buffer.
+            let avail: &[u8] = if self.header.is_empty() { &chunk[pos..] } else { &self.header };
+            let Some((id, size, header_len)) = parse_header(avail) else {
+                // Incomplete: keep the bytes (at most 12) and wait.
+                let take = (12 - self.header.len()).min(len - pos);
+                self.header.extend_from_slice(&chunk[pos..pos + take]);
+                pos += take;
+                if let Some((id, size, header_len)) = parse_header(&self.header) {
+                    // The header is complete now: give back what it did not use.
+                    let unused = self.header.len() - header_len;
+                    pos -= unused;
+                    self.header.clear();
+                    if !self.element(id, size) {
+                        return;
+                    }
+                    self.start_payload(id, size, chunk, &mut pos);
+                } else if take == 0 {
+                    return;
+                }
+                continue;
+            };
+            pos += header_len;
+            if !self.element(id, size) {
+                return;
+            }
+            self.start_payload(id, size, chunk, &mut pos);
+        }
+    }
+
+    /// Decides what to do with an element; false to stop.
+    fn element(&mut self, id: u32, size: Option<u64>) -> bool {
+        if id == ids::SEGMENT.0 || id == ids::CLUSTER.0 {
+            return true;
+        }
+        size.is_some()
+    }
+
+    fn start_payload(&mut self, id: u32, size: Option<u64>, chunk: &Bytes, pos: &mut usize) {
+        if id == ids::SEGMENT.0 || id == ids::CLUSTER.0 {
+            return;
+        }
+        let size = size.unwrap_or(0);
+        if id != ids::SIMPLE_BLOCK.0 {
+            self.skip = size;
+            return;
+        }
+        let size = size as usize;
+        if chunk.len() - *pos >= size {
+            let payload = chunk.slice(*pos..*pos + size);
+            *pos += size;
+            self.emit(&payload);
+        } else {
+            let mut buf = BytesMut::with_capacity(size);
+            buf.extend_from_slice(&chunk[*pos..]);
+            let need = size - (chunk.len() - *pos);
+            *pos = chunk.len();
+            self.gathering = Some((buf, need));
+        }
+    }
+
+    fn emit(&mut self, payload: &Bytes) {
+        black_box(payload);
+        self.count.frames += 1;
+        self.count.bytes += payload.len().saturating_sub(4) as u64;
+    }
+}
+
+/// An element header at the start of `b`: (id, size or `None` for unknown, header length).
+fn parse_header(b: &[u8]) -> Option<(u32, Option<u64>, usize)> {
+    let first = *b.first()?;
+    let id_len = first.leading_zeros() as usize + 1;
+    if id_len > 4 || b.len() < id_len + 1 {
+        return None;
+    }
+    let mut id = 0u32;
+    for &x in &b[..id_len] {
+        id = (id << 8) | u32::from(x);
+    }
+    let lead = b[id_len];
+    let size_len = lead.leading_zeros() as usize + 1;
+    if size_len > 8 || b.len() < id_len + size_len {
+        return None;
+    }
+    let mut size = u64::from(lead) & (0xFF >> size_len);
+    let mut all_ones = size == 0xFF >> size_len;
+    for &x in &b[id_len + 1..id_len + size_len] {
+        size = (size << 8) | u64::from(x);
+        all_ones &= x == 0xFF;
+    }
+    Some((id, if all_ones { None } else { Some(size) }, id_len + size_len))
+}
+
+fn walk_chunked(chunks: &[Bytes]) -> Count {
+    let mut w = ChunkedWalker::default();
+    for chunk in chunks {
+        w.feed(chunk);
+    }
+    w.count
+}
+
+/// A `Read + Seek` over memory that returns at most `max` bytes per read (64 KiB chunks).
+struct ChunkedCursor<'a> {
+    inner: Cursor<&'a [u8]>,
+    max: usize,
+}
+
+impl Read for ChunkedCursor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.max);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+impl Seek for ChunkedCursor<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// matroska-demuxer: every frame (it copies each into its `Frame`'s `Vec`).
+fn demuxer<R: Read + Seek>(reader: R) -> Result<Count, String> {
+    let mut file = matroska_demuxer::MatroskaFile::open(reader).map_err(|e| format!("open: {e:?}"))?;
+    let mut frame = matroska_demuxer::Frame::default();
+    let mut c = Count::default();
+    loop {
+        match file.next_frame(&mut frame) {
+            Ok(true) => {
+                c.frames += 1;
+                c.bytes += frame.data.len() as u64;
+            }
+            Ok(false) => return Ok(c),
+            Err(e) => return Err(format!("after {} frames: {e:?}", c.frames)),
+        }
+    }
+}
+
+/// webm-iterable: every tag; SimpleBlocks counted (their payload is a `Vec` it filled).
+fn webm_iterable<R: Read>(reader: R) -> Result<Count, String> {
+    use webm_iterable::matroska_spec::MatroskaSpec;
+    let mut c = Count::default();
+    for tag in webm_iterable::WebmIterator::new(reader, &[]) {
+        if let MatroskaSpec::SimpleBlock(data) =
+            tag.map_err(|e| format!("after {} frames: {e:?}", c.frames))?
+        {
+            c.frames += 1;
+            c.bytes += data.len().saturating_sub(4) as u64;
+        }
+    }
+    Ok(c)
+}
+
+/// matroska-demuxer cannot open an unknown-size Segment: the same bytes with the first
+/// Segment's 8-byte unknown size made the known size up to the end (no byte moves).
+fn for_demuxer(input: &[u8]) -> Vec<u8> {
+    const UNKNOWN_SEGMENT: [u8; 12] =
+        [0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+    let mut v = input.to_vec();
+    if let Some(at) = v.windows(12).position(|w| w == UNKNOWN_SEGMENT) {
+        let size = (v.len() - at - 12) as u64;
+        v[at + 5..at + 12].copy_from_slice(&size.to_be_bytes()[1..]);
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+/// The best wall time of `runs` runs of a command (stdout to /dev/null, stdin from a file).
+fn time_process(
+    runs: usize,
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&Path>,
+) -> Result<(Duration, String), String> {
+    let mut best = Duration::MAX;
+    let mut stdout_text = String::new();
+    for _ in 0..runs {
+        let mut cmd = Command::new(program);
+        cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::piped());
+        match stdin {
+            Some(p) => cmd.stdin(std::fs::File::open(p).map_err(|e| e.to_string())?),
+            None => cmd.stdin(Stdio::null()),
+        };
+        let t = Instant::now();
+        let out = cmd.output().map_err(|e| format!("{}: {e}", program.display()))?;
+        best = best.min(t.elapsed());
+        if !out.status.success() {
+            return Err(format!(
+                "{} exited {:?}: {}",
+                program.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        stdout_text = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    Ok((best, stdout_text))
+}
+
+fn ffprobe() -> Option<PathBuf> {
+    let ok = Command::new("ffprobe").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    ok.is_ok_and(|s| s.success()).then(|| PathBuf::from("ffprobe"))
+}
+
+/// ffprobe counting the packets of a file (a whole process, the file in the page cache).
+fn ffprobe_count(ffprobe: &Path, file: &Path) -> Result<(Duration, u64), String> {
+    let args = ["-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"];
+    let mut all: Vec<&str> = args.to_vec();
+    let f = file.to_str().unwrap();
+    all.push(f);
+    let (t, out) = time_process(3, ffprobe, &all, None)?;
+    let packets = out.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum();
+    Ok((t, packets))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+struct Row {
+    case: &'static str,
+    reader: String,
+    mode: &'static str,
+    /// Frames per second (case 1), GB/s (cases 2, 3), or seconds (case 4).
+    value: Option<f64>,
+    note: String,
+}
+
+fn chunks_of(data: &Bytes) -> Vec<Bytes> {
+    (0..data.len()).step_by(CHUNK).map(|i| data.slice(i..(i + CHUNK).min(data.len()))).collect()
+}
+
+fn gbps(bytes: usize, t: Duration) -> f64 {
+    bytes as f64 / t.as_secs_f64() / 1e9
+}
+
+/// One reader's row: its count must equal kvs-chunk's.
+fn row(
+    case: &'static str,
+    reader: &str,
+    mode: &'static str,
+    expected: Count,
+    result: Result<(Duration, Count), String>,
+    value: impl Fn(Duration, Count) -> f64,
+) -> Row {
+    match result {
+        Ok((t, c)) if c.frames == expected.frames => {
+            Row { case, reader: reader.into(), mode, value: Some(value(t, c)), note: String::new() }
+        }
+        Ok((_, c)) => Row {
+            case,
+            reader: reader.into(),
+            mode,
+            value: None,
+            note: format!("counted {} frames, not {}", c.frames, expected.frames),
+        },
+        Err(e) => Row { case, reader: reader.into(), mode, value: None, note: e.chars().take(90).collect() },
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!("| case | reader | input | result | vs bare walker | vs kvs-chunk | note |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let unit = match r.case {
+            "1 small blocks" => "M frames/s",
+            "4 process" => "s",
+            _ => "GB/s",
+        };
+        let shown = |v: f64| if r.case == "1 small blocks" { v / 1e6 } else { v };
+        let same = |reader: &str| {
+            rows.iter()
+                .find(|o| {
+                    o.case == r.case
+                        && o.reader == reader
+                        && (o.mode == r.mode
+                            || rows.iter().filter(|x| x.case == r.case && x.reader == reader).count() == 1)
+                })
+                .and_then(|o| o.value)
+        };
+        let ratio = |base: Option<f64>| match (r.value, base) {
+            (Some(v), Some(b)) if r.case == "4 process" => format!("{:.2}x", v / b),
+            (Some(v), Some(b)) => format!("{:.2}x", v / b),
+            _ => "-".into(),
+        };
+        let (walker, kvs) = if r.case == "4 process" {
+            (same("cat FILE > /dev/null"), same("kvs-mkv fragments FILE"))
+        } else {
+            (same("bare walker"), same("kvs-chunk"))
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.case,
+            r.reader,
+            r.mode,
+            r.value.map_or("n/a".into(), |v| format!("{:.2} {unit}", shown(v))),
+            ratio(walker),
+            ratio(kvs),
+            r.note
+        );
+    }
+    println!();
+    println!(
+        "Ratios are result / baseline: higher is faster for rates (cases 1 to 3); for case 4 (seconds) lower is faster, and the kvs-mkv row's `vs bare walker` column is its time over `cat`'s."
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    let min_total = Duration::from_millis(if quick { 300 } else { 1000 });
+    let ffprobe = ffprobe();
+    let tmp = std::env::temp_dir().join(format!("kvs-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut rows = Vec::new();
+
+    // 1. Many small blocks, in memory.
+    let shape = SmallBlocks { blocks: 46_000 / scale, ..SmallBlocks::default() };
+    let data = Bytes::from(many_small_blocks(&shape).unwrap());
+    eprintln!("case 1: {} bytes, {} SimpleBlocks of {} bytes", data.len(), shape.blocks, shape.block_len);
+    let expected = kvs_whole(&data);
+    assert_eq!(expected.frames, shape.blocks as u64);
+    let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
+    let case = "1 small blocks";
+    rows.push(row(
+        case,
+        "kvs-chunk",
+        "in memory",
+        expected,
+        Ok(best_of(3, min_total, || kvs_whole(&data))),
+        fps,
+    ));
+    rows.push(row(
+        case,
+        "bare walker",
+        "in memory",
+        expected,
+        Ok(best_of(3, min_total, || walk(&data))),
+        fps,
+    ));
+    let peer = for_demuxer(&data);
+    rows.push(row(
+        case,
+        "matroska-demuxer",
+        "in memory",
+        expected,
+        demuxer(Cursor::new(&peer[..]))
+            .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
+        fps,
+    ));
+    rows.push(row(
+        case,
+        "webm-iterable",
+        "in memory",
+        expected,
+        webm_iterable(Cursor::new(&data[..]))
+            .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
+        fps,
+    ));
+    if let Some(ff) = &ffprobe {
+        let file = tmp.join("small.mkv");
+        std::fs::write(&file, &data).unwrap();
+        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+        let mut r = row(case, "ffprobe -count_packets", "process, file", expected, r, fps);
+        r.note = format!("{} (a whole process: includes its start-up)", r.note).trim().to_owned();
+        rows.push(r);
+    }
+    drop((data, peer));
+
+    // 2. Large frames, in memory and in 64 KiB chunks.
+    let shape = LargeFrames { total: 300_000_000 / scale, frame_len: 200_000, per_cluster: 30 };
+    let data = Bytes::from(large_frames(&shape).unwrap());
+    let chunks = chunks_of(&data);
+    eprintln!("case 2: {} bytes, frames of {} bytes", data.len(), shape.frame_len);
+    let expected = kvs_whole(&data);
+    let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
+    let n = data.len();
+    let case = "2 large frames";
+    rows.push(row(
+        case,
+        "kvs-chunk",
+        "in memory",
+        expected,
+        Ok(best_of(3, min_total, || kvs_whole(&data))),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "bare walker",
+        "in memory",
+        expected,
+        Ok(best_of(3, min_total, || walk(&data))),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "kvs-chunk",
+        "64 KiB chunks",
+        expected,
+        Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "bare walker",
+        "64 KiB chunks",
+        expected,
+        Ok(best_of(3, min_total, || walk_chunked(&chunks))),
+        rate(n),
+    ));
+    let peer = for_demuxer(&data);
+    rows.push(row(
+        case,
+        "matroska-demuxer",
+        "in memory",
+        expected,
+        demuxer(Cursor::new(&peer[..]))
+            .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "matroska-demuxer",
+        "64 KiB chunks",
+        expected,
+        demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).map(|_| {
+            best_of(3, min_total, || {
+                demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).unwrap()
+            })
+        }),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "webm-iterable",
+        "in memory",
+        expected,
+        webm_iterable(Cursor::new(&data[..]))
+            .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "webm-iterable",
+        "64 KiB chunks",
+        expected,
+        webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
+            best_of(3, min_total, || {
+                webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
+            })
+        }),
+        rate(n),
+    ));
+    if let Some(ff) = &ffprobe {
+        let file = tmp.join("large.mkv");
+        std::fs::write(&file, &data).unwrap();
+        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+        rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+    }
+    drop((data, chunks, peer));
+
+    // 3. A GetMedia payload, in 64 KiB chunks.
+    let shape = GetMediaShape::default();
+    let fragments = (300_000_000 / scale / (shape.frames * shape.frame_len)) as u64;
+    let mut payload = Vec::new();
+    for i in 0..fragments {
+        payload.extend_from_slice(&getmedia_fragment(i, &shape).unwrap());
+    }
+    let data = Bytes::from(payload);
+    let chunks = chunks_of(&data);
+    eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
+    let expected = kvs_chunked(&chunks);
+    let n = data.len();
+    let case = "3 GetMedia";
+    rows.push(row(
+        case,
+        "kvs-chunk",
+        "64 KiB chunks",
+        expected,
+        Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
+        rate(n),
+    ));
+    rows.push(row(
+        case,
+        "bare walker",
+        "64 KiB chunks",
+        expected,
+        Ok(best_of(3, min_total, || walk_chunked(&chunks))),
+        rate(n),
+    ));
+    rows.push(Row {
+        case,
+        reader: "matroska-demuxer".into(),
+        mode: "64 KiB chunks",
+        value: None,
+        note: "reads one Segment per file: a GetMedia payload is many".into(),
+    });
+    rows.push(row(
+        case,
+        "webm-iterable",
+        "64 KiB chunks",
+        expected,
+        webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
+            best_of(3, min_total, || {
+                webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
+            })
+        }),
+        rate(n),
+    ));
+    if let Some(ff) = &ffprobe {
+        let file = tmp.join("getmedia.mkv");
+        std::fs::write(&file, &data).unwrap();
+        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+        rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+    }
+    drop((data, chunks));
+
+    // 4. The whole kvs-mkv process on a 500 MB payload file, against cat.
+    let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
+    let case = "4 process";
+    if kvs_mkv.exists() {
+        let file = tmp.join("payload.mkv");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        let mut written = 0usize;
+        let mut i = 0;
+        while written < 500_000_000 / scale {
+            let f = getmedia_fragment(i, &shape).unwrap();
+            out.write_all(&f).unwrap();
+            written += f.len();
+            i += 1;
+        }
+        out.flush().unwrap();
+        drop(out);
+        eprintln!("case 4: {written} bytes, {i} fragments in {}", file.display());
+        let f = file.to_str().unwrap();
+        let cat = time_process(5, Path::new("sh"), &["-c", &format!("cat '{f}' > /dev/null")], None);
+        let kvs = time_process(5, &kvs_mkv, &["fragments", f], None);
+        let kvs_stdin = time_process(5, &kvs_mkv, &["fragments", "-"], Some(&file));
+        let secs = |r: Result<(Duration, String), String>, reader: &str| match r {
+            Ok((t, out)) => {
+                let complete = out.lines().filter(|l| l.ends_with("complete")).count();
+                let note = if reader.starts_with("kvs") {
+                    format!("{complete} fragments listed complete; {:.2} GB/s", gbps(written, t))
+                } else {
+                    format!("{:.2} GB/s", gbps(written, t))
+                };
+                Row { case, reader: reader.into(), mode: "process, file", value: Some(t.as_secs_f64()), note }
+            }
+            Err(e) => Row { case, reader: reader.into(), mode: "process, file", value: None, note: e },
+        };
+        rows.push(secs(cat, "cat FILE > /dev/null"));
+        rows.push(secs(kvs, "kvs-mkv fragments FILE"));
+        rows.push(secs(kvs_stdin, "kvs-mkv fragments - < FILE"));
+    } else {
+        rows.push(Row {
+            case,
+            reader: "kvs-mkv fragments FILE".into(),
+            mode: "process, file",
+            value: None,
+            note: format!("{} not built: cargo build --release -p kvs-cli --bin kvs-mkv", kvs_mkv.display()),
+        });
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    print_table(&rows);
+}
