@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod annexb;
 pub mod aws;
 pub mod block;
 #[cfg(feature = "tokio")]

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
+use kvs_chunk::annexb::{ParameterSets, annexb_frame, configuration_version};
 use kvs_chunk::{Event, Frame, Track, TrackType};
 
 use crate::progress::{Input, each_event, exit_status};
@@ -77,78 +78,20 @@ as WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUS
 declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files.
 Gaps between fragments are not filled: the output is the frames one after another.";
 
-/// How NAL units are delimited in the input and which parameter sets to insert.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParameterSets {
-    /// Bytes in each NAL unit's length prefix (1, 2 or 4).
-    pub length_size: usize,
-    /// The parameter-set NAL units, in order (VPS, SPS, PPS), without start codes.
-    pub nals: Vec<Vec<u8>>,
-    /// H.265 (NAL type in bits 1..7 of the first byte) rather than H.264.
-    pub hevc: bool,
-}
-
-/// A cursor over a byte slice whose reads fail instead of panicking.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn u16(&mut self) -> Option<usize> {
-        let b = self.take(2)?;
-        Some(usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
-    }
-}
-
-/// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1).
+/// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {
-    let mut c = Cursor(cp);
-    if c.u8()? != 1 {
+    if configuration_version(cp)? != 1 {
         return None;
     }
-    c.take(3)?; // profile, compatibility, level
-    let length_size = usize::from(c.u8()? & 0x03).checked_add(1)?;
-    let mut nals = Vec::new();
-    let sps = c.u8()? & 0x1F;
-    for _ in 0..sps {
-        let n = c.u16()?;
-        nals.push(c.take(n)?.to_vec());
-    }
-    let pps = c.u8()?;
-    for _ in 0..pps {
-        let n = c.u16()?;
-        nals.push(c.take(n)?.to_vec());
-    }
-    Some(ParameterSets { length_size, nals, hevc: false })
+    ParameterSets::from_avcc(cp)
 }
 
-/// Parses an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1).
+/// Parses an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1), version 1 only.
 pub fn parse_hvcc(cp: &[u8]) -> Option<ParameterSets> {
-    let mut c = Cursor(cp);
-    if c.u8()? != 1 {
+    if configuration_version(cp)? != 1 {
         return None;
     }
-    c.take(20)?; // profile, tier, level, constraint flags, ... up to lengthSizeMinusOne
-    let length_size = usize::from(c.u8()? & 0x03).checked_add(1)?;
-    let arrays = c.u8()?;
-    let mut nals = Vec::new();
-    for _ in 0..arrays {
-        c.u8()?; // array_completeness, NAL unit type
-        let count = c.u16()?;
-        for _ in 0..count {
-            let n = c.u16()?;
-            nals.push(c.take(n)?.to_vec());
-        }
-    }
-    Some(ParameterSets { length_size, nals, hevc: true })
+    ParameterSets::from_hvcc(cp)
 }
 
 /// The parameter sets of a track, if it is H.264 or H.265 with a usable CodecPrivate.
@@ -159,35 +102,6 @@ pub fn parameter_sets(track: &Track) -> Option<ParameterSets> {
         "V_MPEGH/ISO/HEVC" => parse_hvcc(cp),
         _ => None,
     }
-}
-
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
-
-fn is_parameter_set(nal: &[u8], hevc: bool) -> bool {
-    let Some(&b) = nal.first() else { return false };
-    if hevc { matches!((b >> 1) & 0x3F, 32..=34) } else { matches!(b & 0x1F, 7 | 8) }
-}
-
-/// One frame as Annex B: start codes instead of length prefixes, the parameter sets first
-/// when it is a keyframe without its own. `None` if a length prefix runs past the frame.
-pub fn annexb_frame(ps: &ParameterSets, data: &[u8], keyframe: bool, out: &mut Vec<u8>) -> Option<()> {
-    let mut nals = Vec::new();
-    let mut c = Cursor(data);
-    while !c.0.is_empty() {
-        let len = c.take(ps.length_size)?.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        nals.push(c.take(len)?);
-    }
-    if keyframe && !nals.iter().any(|n| is_parameter_set(n, ps.hevc)) {
-        for p in &ps.nals {
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(p);
-        }
-    }
-    for n in nals {
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(n);
-    }
-    Some(())
 }
 
 /// The PCM layout of a track written as WAV.

@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use kvs_chunk::Track;
-
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
+use kvs_chunk::annexb::{ParameterSets, START_CODE, nal_units};
 
 /// The video codecs this crate decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,64 +39,16 @@ pub(crate) struct CodecConfig {
     parameter_sets: Vec<u8>,
 }
 
-/// A little cursor with checked reads.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = self.0.split_at_checked(n)?;
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn u16(&mut self) -> Option<usize> {
-        let b = self.take(2)?;
-        Some(usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
-    }
-}
-
 /// Parses an AVCDecoderConfigurationRecord: (NAL length size, SPS and PPS as Annex B).
 fn avcc(cp: &[u8]) -> Option<(usize, Vec<u8>)> {
-    let mut c = Cursor(cp);
-    let header = c.take(5)?;
-    let nal_length_size = usize::from(header.get(4)? & 3).checked_add(1)?;
-    let mut out = Vec::new();
-    let sps = c.u8()? & 0x1F;
-    for _ in 0..sps {
-        let len = c.u16()?;
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(c.take(len)?);
-    }
-    let pps = c.u8()?;
-    for _ in 0..pps {
-        let len = c.u16()?;
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(c.take(len)?);
-    }
-    Some((nal_length_size, out))
+    let ps = ParameterSets::from_avcc(cp)?;
+    Some((ps.length_size, ps.to_annexb()))
 }
 
 /// Parses an HEVCDecoderConfigurationRecord: (NAL length size, VPS/SPS/PPS/SEI as Annex B).
 fn hvcc(cp: &[u8]) -> Option<(usize, Vec<u8>)> {
-    let mut c = Cursor(cp);
-    let header = c.take(22)?;
-    let nal_length_size = usize::from(header.get(21)? & 3).checked_add(1)?;
-    let mut out = Vec::new();
-    let arrays = c.u8()?;
-    for _ in 0..arrays {
-        let _type = c.u8()?;
-        let count = c.u16()?;
-        for _ in 0..count {
-            let len = c.u16()?;
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(c.take(len)?);
-        }
-    }
-    Some((nal_length_size, out))
+    let ps = ParameterSets::from_hvcc(cp)?;
+    Some((ps.length_size, ps.to_annexb()))
 }
 
 impl CodecConfig {
@@ -126,16 +77,9 @@ impl CodecConfig {
             out.extend_from_slice(&self.parameter_sets);
         }
         let start = out.len();
-        let mut c = Cursor(data);
         let mut ok = true;
-        while !c.0.is_empty() {
-            let Some(prefix) = c.take(self.nal_length_size) else {
-                ok = false;
-                break;
-            };
-            let len =
-                prefix.iter().fold(0usize, |n, b| n.checked_shl(8).unwrap_or(usize::MAX) | usize::from(*b));
-            let Some(nal) = c.take(len) else {
+        for nal in nal_units(data, self.nal_length_size) {
+            let Ok(nal) = nal else {
                 ok = false;
                 break;
             };
