@@ -226,7 +226,9 @@ impl EventDecoder {
                     continue;
                 }
             };
-            self.on_token(token)?;
+            if let Some(event) = self.on_token(token)? {
+                return Ok(Some(event));
+            }
         }
     }
 
@@ -262,7 +264,10 @@ impl EventDecoder {
         self.path.last().copied()
     }
 
-    fn on_token(&mut self, token: Token) -> Result<(), Error> {
+    /// Takes one token. Events go to the queue, except that a frame which is the only event
+    /// the token makes, with nothing queued before it, is handed back directly (the common
+    /// case of a SimpleBlock without lacing: no round trip through the queue).
+    fn on_token(&mut self, token: Token) -> Result<Option<Event>, Error> {
         match token {
             Token::DocumentStart { offset } => {
                 let index = self.next_index;
@@ -277,7 +282,7 @@ impl EventDecoder {
             }
             Token::MasterEnd { header, .. } => {
                 self.path.pop();
-                return self.on_master_end(&header);
+                return self.on_master_end(&header).map(|()| None);
             }
             Token::Leaf { header, value } => return self.on_leaf(&header, value),
             Token::Resynced { offset, skipped, depth } => {
@@ -291,7 +296,7 @@ impl EventDecoder {
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     fn on_master_start(&mut self, h: &ElementHeader) {
@@ -346,9 +351,9 @@ impl EventDecoder {
                 Ok(())
             }
             ids::BLOCK_GROUP => match doc.group.take() {
-                Some(GroupState { block: Some((payload, offset)), duration, references }) => {
-                    self.emit_block(&mut doc, &payload, offset, false, duration, references)
-                }
+                Some(GroupState { block: Some((payload, offset)), duration, references }) => self
+                    .emit_block(&mut doc, &payload, offset, false, duration, references)
+                    .map(|direct| self.queue_direct(direct)),
                 _ => Ok(()),
             },
             ids::SIMPLE_TAG => {
@@ -432,9 +437,17 @@ impl EventDecoder {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn on_leaf(&mut self, h: &ElementHeader, value: Value) -> Result<(), Error> {
+    /// Queues a frame that [`EventDecoder::emit_block`] handed back (where a caller cannot
+    /// return it directly).
+    fn queue_direct(&mut self, direct: Option<Event>) {
+        if let Some(event) = direct {
+            self.queue.push_back(event);
+        }
+    }
+
+    fn on_leaf(&mut self, h: &ElementHeader, value: Value) -> Result<Option<Event>, Error> {
         let parent = self.parent();
-        let Some(mut doc) = self.doc.take() else { return Ok(()) };
+        let Some(mut doc) = self.doc.take() else { return Ok(None) };
         let result = self.on_leaf_in(&mut doc, parent, h, value);
         self.doc = Some(doc);
         result
@@ -446,7 +459,7 @@ impl EventDecoder {
         parent: Option<ElementId>,
         h: &ElementHeader,
         value: Value,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Event>, Error> {
         match (parent, h.id) {
             (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
                 if let Value::Binary(payload) = value {
@@ -500,8 +513,8 @@ impl EventDecoder {
                 }
             }
             (Some(ids::SIMPLE_TAG), id) => {
-                let Some(tag) = &mut doc.tag else { return Ok(()) };
-                let Some(st) = tag.open.last().and_then(|&i| tag.simple.get_mut(i)) else { return Ok(()) };
+                let Some(tag) = &mut doc.tag else { return Ok(None) };
+                let Some(st) = tag.open.last().and_then(|&i| tag.simple.get_mut(i)) else { return Ok(None) };
                 match (id, value) {
                     (ids::TAG_NAME, Value::Utf8(b) | Value::String(b)) => st.name = Some(b),
                     (ids::TAG_STRING, Value::Utf8(b) | Value::String(b)) => st.value = TagValue::String(b),
@@ -532,7 +545,7 @@ impl EventDecoder {
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Sends the open cluster's `Event::Cluster` if it has not been sent.
@@ -546,7 +559,8 @@ impl EventDecoder {
         }
     }
 
-    /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames.
+    /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames; a single frame
+    /// with nothing queued before it is handed back instead, for the caller to return.
     fn emit_block(
         &mut self,
         doc: &mut Document,
@@ -555,17 +569,43 @@ impl EventDecoder {
         simple: bool,
         duration: Option<u64>,
         references: Vec<i64>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Event>, Error> {
         self.announce_cluster(doc);
         let header = block::parse_header(payload).map_err(|kind| Error::Block { offset, kind })?;
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
             .saturating_add(i128::from(header.relative_timestamp));
         let base = ticks.checked_mul(i128::from(scale)).ok_or(Error::TimestampOverflow { offset })?;
-        let default_duration =
-            doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
         let keyframe = if simple { header.keyframe() } else { references.is_empty() };
         let duration_ns = duration.and_then(|d| d.checked_mul(scale));
+        let frame = |i: usize, count: usize, timestamp_ns: i64, references: Vec<i64>, data: Bytes| {
+            Event::Frame(Frame {
+                track: header.track,
+                timestamp_ns,
+                keyframe,
+                invisible: header.invisible(),
+                discardable: simple && header.discardable(),
+                duration_ns,
+                references,
+                lace: (u16::try_from(i).unwrap_or(u16::MAX), u16::try_from(count).unwrap_or(u16::MAX)),
+                block_offset: offset,
+                data,
+            })
+        };
+        if header.lacing == block::Lacing::None {
+            // One frame, at the block's own timestamp (the first frame of a lace has no
+            // DefaultDuration step): no lace table, no track lookup.
+            let timestamp_ns = i64::try_from(base).map_err(|_| Error::TimestampOverflow { offset })?;
+            let data = payload.slice(header.len.min(payload.len())..);
+            let event = frame(0, 1, timestamp_ns, references, data);
+            if self.queue.is_empty() {
+                return Ok(Some(event));
+            }
+            self.queue.push_back(event);
+            return Ok(None);
+        }
+        let default_duration =
+            doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
         let mut overflow = false;
         let queue = &mut self.queue;
         block::for_each_frame(payload, &header, |i, count, data| {
@@ -575,24 +615,13 @@ impl EventDecoder {
                 overflow = true;
                 return;
             };
-            queue.push_back(Event::Frame(Frame {
-                track: header.track,
-                timestamp_ns,
-                keyframe,
-                invisible: header.invisible(),
-                discardable: simple && header.discardable(),
-                duration_ns,
-                references: references.clone(),
-                lace: (u16::try_from(i).unwrap_or(u16::MAX), u16::try_from(count).unwrap_or(u16::MAX)),
-                block_offset: offset,
-                data,
-            }));
+            queue.push_back(frame(i, count, timestamp_ns, references.clone(), data));
         })
         .map_err(|kind| Error::Block { offset, kind })?;
         if overflow {
             return Err(Error::TimestampOverflow { offset });
         }
-        Ok(())
+        Ok(None)
     }
 }
 

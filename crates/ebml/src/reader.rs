@@ -88,6 +88,7 @@ pub(crate) struct Core<S> {
     hashing: bool,
 }
 
+#[inline]
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -105,11 +106,15 @@ impl<S: Schema> Core<S> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn err(&self, kind: ErrorKind, id: Option<ElementId>) -> Error {
         Error::new(kind, self.offset, id)
     }
 
     /// Records a fatal error and chooses what comes next.
+    #[cold]
+    #[inline(never)]
     fn fail(&mut self, e: Error) -> Error {
         if self.opts.resync && !e.is_eof() {
             self.mode = Mode::Resync { error_offset: self.offset, scanned: 0 };
@@ -120,17 +125,25 @@ impl<S: Schema> Core<S> {
     }
 
     /// Marks `n` bytes of `buf` consumed, hashing them for open CRC-32 checks.
+    #[inline]
     fn consume(&mut self, buf: &[u8], n: usize) {
-        if self.hashing
-            && let Some(data) = buf.get(..n)
-        {
+        if self.hashing {
+            self.hash(buf, n);
+        }
+        self.offset = self.offset.saturating_add(to_u64(n));
+    }
+
+    /// Feeds the first `n` bytes of `buf` to the open CRC-32 checks (rare: off by default).
+    #[cold]
+    #[inline(never)]
+    fn hash(&mut self, buf: &[u8], n: usize) {
+        if let Some(data) = buf.get(..n) {
             for open in &mut self.stack {
                 if let Some((_, h)) = &mut open.crc {
                     h.update(data);
                 }
             }
         }
-        self.offset = self.offset.saturating_add(to_u64(n));
     }
 
     fn need(&mut self, buf: &[u8], n: usize, eof: bool, id: Option<ElementId>) -> Result<Step, Error> {
@@ -162,6 +175,7 @@ impl<S: Schema> Core<S> {
 
     /// One step over `buf`, the unconsumed input starting at `self.offset`. `eof` says that
     /// no byte will ever follow `buf`.
+    #[inline]
     pub(crate) fn step(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
         match self.mode {
             Mode::Normal => self.step_normal(buf, eof),
@@ -488,6 +502,7 @@ impl<S: Schema> Core<S> {
     }
 }
 
+#[inline]
 fn be_u64(p: &[u8]) -> u64 {
     p.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
@@ -634,6 +649,7 @@ impl<S: Schema> Tokenizer<S> {
         }
     }
 
+    #[inline]
     fn advance(&mut self, mut n: usize) {
         self.queued = self.queued.saturating_sub(to_u64(n));
         while n > 0 {

@@ -1,0 +1,69 @@
+//! One reader over one generated input, for a profiler:
+//!
+//! ```sh
+//! cargo build --release -p kvs-benches --bin profile
+//! valgrind --tool=callgrind target/release/profile events-small 5000
+//! ```
+//!
+//! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
+//! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `chunked-large MB`
+//! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`.
+
+// A profiling driver may crash on a bad argument.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects, clippy::panic)]
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use kvs_benches::{
+    GetMediaShape, LargeFrames, SmallBlocks, getmedia_payload, large_frames, many_small_blocks,
+};
+use kvs_chunk::{Event, EventDecoder, Events};
+
+fn chunked(data: &Bytes) -> u64 {
+    let mut frames = 0;
+    let mut decoder = EventDecoder::new();
+    let mut at = 0;
+    while at < data.len() {
+        let end = data.len().min(at + (64 << 10));
+        decoder.feed(data.slice(at..end));
+        at = end;
+        while let Some(e) = decoder.next_event().unwrap() {
+            if let Event::Frame(f) = e {
+                frames += 1;
+                black_box(f);
+            }
+        }
+    }
+    decoder.finish();
+    while decoder.next_event().unwrap().is_some() {}
+    frames
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "events-small".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let frames = match what.as_str() {
+        "events-small" | "tokens-small" => {
+            let data =
+                Bytes::from(many_small_blocks(&SmallBlocks { blocks: n, ..SmallBlocks::default() }).unwrap());
+            if what == "events-small" {
+                Events::new(data).filter(|e| matches!(e, Ok(Event::Frame(_)))).count() as u64
+            } else {
+                kvs_ebml::SliceTokenizer::new(&data).count() as u64
+            }
+        }
+        "chunked-large" => {
+            let shape = LargeFrames { total: n << 20, ..LargeFrames::default() };
+            chunked(&Bytes::from(large_frames(&shape).unwrap()))
+        }
+        "chunked-getmedia" => {
+            let shape = GetMediaShape::default();
+            let fragments = ((n << 20) / (shape.frames * shape.frame_len)).max(1) as u64;
+            chunked(&Bytes::from(getmedia_payload(fragments, &shape).unwrap()))
+        }
+        other => panic!("unknown reader {other}"),
+    };
+    println!("{what}: {frames}");
+}
