@@ -1,0 +1,12 @@
+//! Fuzz target `images_request`: the input becomes a GetImages request (selector, format,
+//! timestamps, interval, sizes, MaxResults, FormatConfig, NextToken); `ImagesRequest::plan`
+//! must validate it without panicking, and a plan must be coherent (page, sample times,
+//! NextToken round trip). The check is `fuzz/checks/images_request.rs`, shared with the stable
+//! test `benches/tests/fuzz_images_request.rs`, which replays `fuzz/regressions/images_request/`.
+
+#![no_main]
+
+#[path = "../checks/images_request.rs"]
+mod images_request;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| images_request::check(data));
