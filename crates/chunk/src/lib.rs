@@ -11,6 +11,7 @@ mod decoder;
 mod error;
 mod event;
 mod fragment;
+pub mod mux;
 mod read;
 
 pub use aws::{AwsTag, ErrorId, FragmentNumber};

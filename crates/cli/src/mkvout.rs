@@ -15,6 +15,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use kvs_chunk::mux::{
+    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_tag_value, write_tracks,
+};
 use kvs_chunk::{
     FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track, TrackType,
 };
@@ -256,16 +259,7 @@ impl MkvFile {
         let e = enc(path);
         let scale = scale.max(1);
         let mut head = Writer::with_capacity(4096);
-        head.master(ids::EBML, MasterSize::Known(SizeWidth::Minimal), |w| {
-            w.unsigned(ids::EBML_VERSION, 1)?;
-            w.unsigned(ids::EBML_READ_VERSION, 1)?;
-            w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
-            w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
-            w.string(ids::DOC_TYPE, "matroska")?;
-            w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
-            w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
-        })
-        .map_err(&e)?;
+        write_ebml_header(&mut head, "matroska").map_err(&e)?;
         // The Segment's size: eight bytes, patched by `finish`.
         head.header(ids::SEGMENT, kvs_ebml::Size::Known(0), SizeWidth::Fixed(8)).map_err(&e)?;
         let segment_data = len64(head.len());
@@ -280,7 +274,7 @@ impl MkvFile {
         })
         .map_err(&e)?;
         let mut tracks_w = Writer::new();
-        write_tracks(&mut tracks_w, tracks).map_err(&e)?;
+        write_tracks(&mut tracks_w, tracks, TrackEntryOptions::STANDALONE).map_err(&e)?;
 
         let seek_head = |info_at: u64, tracks_at: u64| -> Result<Vec<u8>, WriteError> {
             let mut w = Writer::new();
@@ -400,24 +394,10 @@ impl MkvFile {
             c.cue = true;
         }
         let mut block = Vec::with_capacity(frame.data.len().saturating_add(12));
-        let (track_vint, track_len) = kvs_ebml::vint::encode_size(frame.track, vint_width(frame.track))
-            .ok_or(OutError::Encode { path: path.clone(), source: WriteError::InvalidWidth(8) })?;
-        block.extend(track_vint.iter().take(track_len));
-        block.extend_from_slice(&rel.to_be_bytes());
         let group = frame.duration_ns.is_some() || !frame.references.is_empty();
-        let mut flags = 0u8;
-        if frame.invisible {
-            flags |= 0x08;
-        }
-        if !group {
-            if frame.keyframe {
-                flags |= 0x80;
-            }
-            if frame.discardable {
-                flags |= 0x01;
-            }
-        }
-        block.push(flags);
+        let flags = block_flags(frame.keyframe, frame.invisible, frame.discardable, group);
+        write_block_header(&mut block, frame.track, rel, flags)
+            .ok_or(OutError::Encode { path: path.clone(), source: WriteError::InvalidWidth(8) })?;
         if group {
             let in_scale = i64::try_from(in_scale.max(1)).unwrap_or(1);
             c.w.start_master(ids::BLOCK_GROUP, MasterSize::Known(SizeWidth::Minimal)).map_err(&e)?;
@@ -525,91 +505,6 @@ impl MkvFile {
     }
 }
 
-/// The shortest VINT width for a track number.
-fn vint_width(n: u64) -> usize {
-    kvs_ebml::vint::size_width(n).unwrap_or(8)
-}
-
-/// Tracks, rebuilt from the decoded track entries.
-fn write_tracks(w: &mut Writer, tracks: &[Track]) -> Result<(), WriteError> {
-    w.master(ids::TRACKS, MasterSize::Known(SizeWidth::Minimal), |w| {
-        for t in tracks {
-            w.master(ids::TRACK_ENTRY, MasterSize::Known(SizeWidth::Minimal), |w| {
-                w.unsigned(ids::TRACK_NUMBER, t.number)?;
-                w.unsigned(ids::TRACK_UID, t.uid.unwrap_or(t.number).max(1))?;
-                let kind = match t.kind {
-                    TrackType::Video => 1,
-                    TrackType::Audio => 2,
-                    TrackType::Complex => 3,
-                    TrackType::Logo => 16,
-                    TrackType::Subtitle => 17,
-                    TrackType::Buttons => 18,
-                    TrackType::Control => 32,
-                    TrackType::Metadata => 33,
-                    TrackType::Other(v) => v,
-                    _ => {
-                        if t.video.is_some() {
-                            1
-                        } else {
-                            2
-                        }
-                    }
-                };
-                w.unsigned(ids::TRACK_TYPE, kind)?;
-                w.unsigned(ids::FLAG_LACING, 0)?;
-                if let Some(name) = &t.name {
-                    w.utf8(ids::NAME, name)?;
-                }
-                if let Some(lang) = &t.language {
-                    w.string(ids::LANGUAGE, lang)?;
-                }
-                if let Some(codec) = &t.codec_id {
-                    w.string(ids::CODEC_ID, codec)?;
-                }
-                if let Some(cp) = &t.codec_private {
-                    w.binary(ids::CODEC_PRIVATE, cp)?;
-                }
-                if let Some(d) = t.default_duration_ns {
-                    w.unsigned(ids::DEFAULT_DURATION, d)?;
-                }
-                if let Some(v) = t.video {
-                    w.master(ids::VIDEO, MasterSize::Known(SizeWidth::Minimal), |w| {
-                        if let Some(x) = v.width {
-                            w.unsigned(ids::PIXEL_WIDTH, x)?;
-                        }
-                        if let Some(x) = v.height {
-                            w.unsigned(ids::PIXEL_HEIGHT, x)?;
-                        }
-                        if let Some(x) = v.display_width {
-                            w.unsigned(ids::DISPLAY_WIDTH, x)?;
-                        }
-                        if let Some(x) = v.display_height {
-                            w.unsigned(ids::DISPLAY_HEIGHT, x)?;
-                        }
-                        Ok(())
-                    })?;
-                }
-                if let Some(a) = t.audio {
-                    w.master(ids::AUDIO, MasterSize::Known(SizeWidth::Minimal), |w| {
-                        if let Some(x) = a.sampling_frequency {
-                            w.float(ids::SAMPLING_FREQUENCY, x)?;
-                        }
-                        if let Some(x) = a.channels {
-                            w.unsigned(ids::CHANNELS, x)?;
-                        }
-                        if let Some(x) = a.bit_depth {
-                            w.unsigned(ids::BIT_DEPTH, x)?;
-                        }
-                        Ok(())
-                    })?;
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
-    })
-}
-
 fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
     w.master(ids::SIMPLE_TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
         w.utf8(ids::TAG_NAME, &t.name)?;
@@ -619,11 +514,7 @@ fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
         if let Some(d) = t.default {
             w.unsigned(ids::TAG_DEFAULT, u64::from(d))?;
         }
-        match &t.value {
-            TagValue::String(b) => w.leaf(ids::TAG_STRING, b, SizeWidth::Minimal)?,
-            TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b)?,
-            TagValue::None => {}
-        }
+        write_tag_value(w, &t.value)?;
         for c in &t.children {
             write_simple_tag(w, c)?;
         }

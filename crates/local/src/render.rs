@@ -16,9 +16,11 @@
 //! once per fragment when a server starts), [`fragment_end`] the closing service tags, which
 //! depend on the moment they are sent, and [`error_chunk`] an in-stream error chunk.
 
-use kvs_chunk::{TagValue, Track, TrackType};
+use kvs_chunk::mux::{
+    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag, write_tracks,
+};
+use kvs_ebml::ids;
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
-use kvs_ebml::{ids, vint};
 
 use crate::source::{StoredFragment, StoredFrame, StoredTag};
 
@@ -59,19 +61,6 @@ pub fn format_timestamp(ms: i64) -> String {
     format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
 }
 
-/// The EBML header every chunk starts with.
-fn ebml_header(w: &mut Writer) -> Result<(), WriteError> {
-    w.master(ids::EBML, KNOWN, |w| {
-        w.unsigned(ids::EBML_VERSION, 1)?;
-        w.unsigned(ids::EBML_READ_VERSION, 1)?;
-        w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
-        w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
-        w.string(ids::DOC_TYPE, "matroska")?;
-        w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
-        w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
-    })
-}
-
 /// One service `Tags` element: one `Tag` holding a `SimpleTag` per pair, 4-byte sizes.
 fn service_tags(w: &mut Writer, pairs: &[(&str, &str)]) -> Result<(), WriteError> {
     w.master(ids::TAGS, SERVICE, |w| {
@@ -95,92 +84,10 @@ fn producer_tags(w: &mut Writer, tags: &[StoredTag]) -> Result<(), WriteError> {
     w.master(ids::TAGS, KNOWN, |w| {
         w.master(ids::TAG, KNOWN, |w| {
             for tag in tags {
-                w.master(ids::SIMPLE_TAG, KNOWN, |w| {
-                    w.utf8(ids::TAG_NAME, &tag.name)?;
-                    match &tag.value {
-                        TagValue::String(b) => w.leaf(ids::TAG_STRING, b, SizeWidth::Minimal),
-                        TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b),
-                        TagValue::None => Ok(()),
-                    }
-                })?;
+                write_simple_tag(w, &tag.name, &tag.value)?;
             }
             Ok(())
         })
-    })
-}
-
-/// The Matroska TrackType value of a track type.
-fn track_type_value(kind: TrackType) -> Option<u64> {
-    Some(match kind {
-        TrackType::Video => 1,
-        TrackType::Audio => 2,
-        TrackType::Complex => 3,
-        TrackType::Logo => 16,
-        TrackType::Subtitle => 17,
-        TrackType::Buttons => 18,
-        TrackType::Control => 32,
-        TrackType::Metadata => 33,
-        TrackType::Other(v) => v,
-        _ => return None,
-    })
-}
-
-/// One `TrackEntry`.
-fn track_entry(w: &mut Writer, t: &Track) -> Result<(), WriteError> {
-    w.master(ids::TRACK_ENTRY, KNOWN, |w| {
-        w.unsigned(ids::TRACK_NUMBER, t.number)?;
-        if let Some(uid) = t.uid {
-            w.unsigned(ids::TRACK_UID, uid)?;
-        }
-        if let Some(v) = track_type_value(t.kind) {
-            w.unsigned(ids::TRACK_TYPE, v)?;
-        }
-        if let Some(name) = &t.name {
-            w.utf8(ids::NAME, name)?;
-        }
-        if let Some(lang) = &t.language {
-            w.string(ids::LANGUAGE, lang)?;
-        }
-        if let Some(codec) = &t.codec_id {
-            w.string(ids::CODEC_ID, codec)?;
-        }
-        if let Some(private) = &t.codec_private {
-            w.binary(ids::CODEC_PRIVATE, private)?;
-        }
-        if let Some(d) = t.default_duration_ns {
-            w.unsigned(ids::DEFAULT_DURATION, d)?;
-        }
-        if let Some(v) = &t.video {
-            w.master(ids::VIDEO, KNOWN, |w| {
-                let fields = [
-                    (ids::PIXEL_WIDTH, v.width),
-                    (ids::PIXEL_HEIGHT, v.height),
-                    (ids::DISPLAY_WIDTH, v.display_width),
-                    (ids::DISPLAY_HEIGHT, v.display_height),
-                ];
-                for (id, value) in fields {
-                    if let Some(value) = value {
-                        w.unsigned(id, value)?;
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        if let Some(a) = &t.audio {
-            w.master(ids::AUDIO, KNOWN, |w| {
-                if let Some(rate) = a.sampling_frequency {
-                    w.float(ids::SAMPLING_FREQUENCY, rate)?;
-                }
-                if let Some(ch) = a.channels {
-                    w.unsigned(ids::CHANNELS, ch)?;
-                }
-                if let Some(bits) = a.bit_depth {
-                    w.unsigned(ids::BIT_DEPTH, bits)?;
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
     })
 }
 
@@ -205,28 +112,15 @@ fn lace_len(frames: &[StoredFrame]) -> usize {
 fn block(w: &mut Writer, lace: &[StoredFrame], relative: i16, scale: u64) -> Result<(), RenderError> {
     let Some(first) = lace.first() else { return Ok(()) };
     let group = first.duration_ns.is_some() || !first.references.is_empty();
-    let width = vint::size_width(first.track).ok_or(RenderError::InvalidTrackNumber(first.track))?;
-    let (track, track_len) =
-        vint::encode_size(first.track, width).ok_or(RenderError::InvalidTrackNumber(first.track))?;
     let data_len: usize = lace.iter().map(|f| f.data.len()).sum();
     let mut payload =
         Vec::with_capacity(data_len.saturating_add(16).saturating_add(lace.len().saturating_mul(4)));
-    payload.extend(track.iter().take(track_len));
-    payload.extend_from_slice(&relative.to_be_bytes());
-    let mut flags = 0u8;
-    if first.keyframe && !group {
-        flags |= 0x80;
-    }
-    if first.invisible {
-        flags |= 0x08;
-    }
-    if first.discardable && !group {
-        flags |= 0x01;
-    }
+    let mut flags = block_flags(first.keyframe, first.invisible, first.discardable, group);
     if lace.len() > 1 {
         flags |= 0x02; // Xiph lacing
     }
-    payload.push(flags);
+    write_block_header(&mut payload, first.track, relative, flags)
+        .ok_or(RenderError::InvalidTrackNumber(first.track))?;
     if let Some((_, sized)) = lace.split_last().filter(|_| lace.len() > 1) {
         payload.push(u8::try_from(sized.len()).map_err(|_| RenderError::TimestampOutOfRange)?);
         for f in sized {
@@ -307,7 +201,7 @@ pub fn fragment_head(
 ) -> Result<Vec<u8>, RenderError> {
     let payload: usize = f.frames.iter().map(|fr| fr.data.len().saturating_add(16)).sum();
     let mut w = Writer::with_capacity(payload.saturating_add(1024));
-    ebml_header(&mut w)?;
+    write_ebml_header(&mut w, "matroska")?;
     w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
     w.master(ids::INFO, KNOWN, |w| {
         w.unsigned(ids::TIMESTAMP_SCALE, if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale })?;
@@ -315,11 +209,7 @@ pub fn fragment_head(
         w.utf8(ids::WRITING_APP, "kvs-local")
     })?;
     if !f.tracks.is_empty() {
-        w.start_master(ids::TRACKS, KNOWN)?;
-        for t in &f.tracks {
-            track_entry(&mut w, t)?;
-        }
-        w.end_master()?;
+        write_tracks(&mut w, &f.tracks, TrackEntryOptions::AS_DECODED)?;
     }
     producer_tags(&mut w, &f.tags_before)?;
     let server = format_timestamp(server_timestamp_ms);
@@ -383,7 +273,7 @@ pub fn error_description(id: u64) -> &'static str {
 /// [`RenderError`] if an element cannot be written.
 pub fn error_chunk(fragment_number: Option<&str>, id: u64, code: &str) -> Result<Vec<u8>, RenderError> {
     let mut w = Writer::with_capacity(256);
-    ebml_header(&mut w)?;
+    write_ebml_header(&mut w, "matroska")?;
     w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
     let id_text = id.to_string();
     let mut pairs =

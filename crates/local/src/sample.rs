@@ -11,6 +11,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use kvs_chunk::mux::write_ebml_header;
 use kvs_ebml::ids;
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
 
@@ -65,15 +66,7 @@ impl SampleSpec {
     pub fn plain_mkv(&self) -> Result<Vec<u8>, WriteError> {
         let known = MasterSize::Known(SizeWidth::Minimal);
         let mut w = Writer::new();
-        w.master(ids::EBML, known, |w| {
-            w.unsigned(ids::EBML_VERSION, 1)?;
-            w.unsigned(ids::EBML_READ_VERSION, 1)?;
-            w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
-            w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
-            w.string(ids::DOC_TYPE, "matroska")?;
-            w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
-            w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
-        })?;
+        write_ebml_header(&mut w, "matroska")?;
         w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
         w.master(ids::INFO, known, |w| {
             w.unsigned(ids::TIMESTAMP_SCALE, 1_000_000)?;
