@@ -174,49 +174,9 @@ impl ImagesArgs {
         }
     }
 
-    fn region(&self) -> String {
-        self.region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_owned())
-    }
-
-    /// The client: the AWS default chain with the `aws` feature, else credentials from the
-    /// environment (placeholders for a local endpoint).
+    /// The client for `--endpoint-url` and `--region`.
     async fn client(&self) -> Result<KvsClient, String> {
-        #[cfg(feature = "aws")]
-        {
-            use aws_config::BehaviorVersion;
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::Region::new(self.region()));
-            if let Some(h) = kvs_sdk::default_http_client() {
-                loader = loader.http_client(h);
-            }
-            if let Some(url) = &self.endpoint_url {
-                loader = loader.endpoint_url(url);
-            }
-            let sdk = loader.load().await;
-            KvsClient::new(&sdk).map_err(|e| e.to_string())
-        }
-        #[cfg(not(feature = "aws"))]
-        {
-            if self.endpoint_url.as_deref().is_none_or(|u| u.starts_with("https:")) {
-                return Err(
-                    "this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
-                            `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
-                        .to_owned(),
-                );
-            }
-            let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
-            let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
-            let token = std::env::var("AWS_SESSION_TOKEN").ok();
-            let mut b = KvsClient::builder().region(self.region()).static_credentials(key, secret, token);
-            if let Some(url) = &self.endpoint_url {
-                b = b.endpoint_url(url);
-            }
-            b.build().map_err(|e| e.to_string())
-        }
+        crate::stream_args::client(self.endpoint_url.as_deref(), self.region.as_deref()).await
     }
 }
 

@@ -84,48 +84,54 @@ impl StreamArgs {
         )
     }
 
-    fn region(&self) -> String {
-        self.region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_owned())
-    }
-
-    /// The client: the AWS default chain with the `aws` feature, else credentials from the
-    /// environment (placeholders for a local endpoint).
+    /// The client for this stream's endpoint and region.
     pub async fn client(&self) -> Result<KvsClient, String> {
-        #[cfg(feature = "aws")]
-        {
-            use aws_config::BehaviorVersion;
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::Region::new(self.region()));
-            if let Some(h) = kvs_sdk::default_http_client() {
-                loader = loader.http_client(h);
-            }
-            if let Some(url) = &self.endpoint_url {
-                loader = loader.endpoint_url(url);
-            }
-            let sdk = loader.load().await;
-            KvsClient::new(&sdk).map_err(|e| e.to_string())
+        client(self.endpoint_url.as_deref(), self.region.as_deref()).await
+    }
+}
+
+/// The region: `region`, else AWS_REGION, AWS_DEFAULT_REGION, else us-east-1.
+fn resolve_region(region: Option<&str>) -> String {
+    region
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_owned())
+}
+
+/// A client for `endpoint_url` (the control plane; AWS's when `None`) in `region`: the AWS
+/// default credential chain with the `aws` feature, else credentials from the environment
+/// (placeholders for a local endpoint).
+pub async fn client(endpoint_url: Option<&str>, region: Option<&str>) -> Result<KvsClient, String> {
+    let region = resolve_region(region);
+    #[cfg(feature = "aws")]
+    {
+        use aws_config::BehaviorVersion;
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region));
+        if let Some(h) = kvs_sdk::default_http_client() {
+            loader = loader.http_client(h);
         }
-        #[cfg(not(feature = "aws"))]
-        {
-            if self.endpoint_url.as_deref().is_none_or(|u| u.starts_with("https:")) {
-                return Err(
-                    "this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
-                            `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
-                        .to_owned(),
-                );
-            }
-            let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
-            let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
-            let token = std::env::var("AWS_SESSION_TOKEN").ok();
-            let mut b = KvsClient::builder().region(self.region()).static_credentials(key, secret, token);
-            if let Some(url) = &self.endpoint_url {
-                b = b.endpoint_url(url);
-            }
-            b.build().map_err(|e| e.to_string())
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
         }
+        let sdk = loader.load().await;
+        KvsClient::new(&sdk).map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        if endpoint_url.is_none_or(|u| u.starts_with("https:")) {
+            return Err("this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
+                        `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
+                .to_owned());
+        }
+        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
+        let token = std::env::var("AWS_SESSION_TOKEN").ok();
+        let mut b = KvsClient::builder().region(region).static_credentials(key, secret, token);
+        if let Some(url) = endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        b.build().map_err(|e| e.to_string())
     }
 }
