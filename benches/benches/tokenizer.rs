@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use kvs_benches::{LargeFrames, SmallBlocks, large_frames, many_small_blocks};
+use kvs_benches::{LargeFrames, SmallBlocks, large_frames, many_small_blocks, walk};
 use kvs_ebml::{SliceTokenizer, Token, Tokenizer, ids};
 
 const CHUNK: usize = 64 << 10;
@@ -64,50 +64,6 @@ fn stream_tokens<'a>(chunks: impl IntoIterator<Item = &'a Bytes>) -> (usize, usi
     (tokens, blocks)
 }
 
-/// The bare walker: no schema, no limits, no tokens. Reads an id (1..4 bytes) and a size
-/// VINT; Segment and Cluster are entered (their children follow, whatever their size), every
-/// other element is skipped by its size; SimpleBlocks are counted.
-fn walk(data: &[u8]) -> usize {
-    let (segment, cluster, block) = (ids::SEGMENT.0, ids::CLUSTER.0, ids::SIMPLE_BLOCK.0);
-    let mut pos = 0usize;
-    let mut blocks = 0usize;
-    while pos < data.len() {
-        let first = data[pos];
-        let id_len = first.leading_zeros() as usize + 1;
-        if id_len > 4 || pos + id_len >= data.len() {
-            break;
-        }
-        let mut id = 0u32;
-        for &b in &data[pos..pos + id_len] {
-            id = (id << 8) | u32::from(b);
-        }
-        pos += id_len;
-        let lead = data[pos];
-        let size_len = lead.leading_zeros() as usize + 1;
-        if size_len > 8 || pos + size_len > data.len() {
-            break;
-        }
-        let mut size = u64::from(lead) & (0xFF >> size_len);
-        let mut all_ones = size == 0xFF >> size_len;
-        for &b in &data[pos + 1..pos + size_len] {
-            size = (size << 8) | u64::from(b);
-            all_ones &= b == 0xFF;
-        }
-        pos += size_len;
-        if id == segment || id == cluster {
-            continue;
-        }
-        if all_ones {
-            break;
-        }
-        if id == block {
-            blocks += 1;
-        }
-        pos = pos.saturating_add(size as usize);
-    }
-    blocks
-}
-
 fn bench_input(c: &mut Criterion, name: &str, data: Vec<u8>) {
     let data = Bytes::from(data);
     let chunks: Vec<Bytes> =
@@ -115,7 +71,7 @@ fn bench_input(c: &mut Criterion, name: &str, data: Vec<u8>) {
     let (tokens, blocks) = slice_tokens(&data);
     assert_eq!(stream_tokens([&data]), (tokens, blocks));
     assert_eq!(stream_tokens(&chunks), (tokens, blocks));
-    assert_eq!(walk(&data), blocks);
+    assert_eq!(walk(&data, |_| {}), blocks);
     println!("{name}: {} bytes, {tokens} tokens, {blocks} SimpleBlocks per pass", data.len());
 
     let mut group = c.benchmark_group(name);
@@ -130,7 +86,7 @@ fn bench_input(c: &mut Criterion, name: &str, data: Vec<u8>) {
         b.iter(|| black_box(stream_tokens(black_box(&chunks))));
     });
     group.bench_function(BenchmarkId::new("bare_walker", "whole"), |b| {
-        b.iter(|| black_box(walk(black_box(&data))));
+        b.iter(|| black_box(walk(black_box(&data), |_| {})));
     });
     group.finish();
 }

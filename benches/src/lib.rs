@@ -54,21 +54,67 @@ impl Default for LargeFrames {
     }
 }
 
-/// Writes a Matroska EBML header, as ffmpeg and the KVS producer SDK write it.
+/// Writes a Matroska EBML header, as ffmpeg and the KVS producer SDK write it (the one
+/// [`kvs_chunk::mux::write_ebml_header`] writes).
 ///
 /// # Errors
 ///
 /// Never in practice (as [`Writer::master`]).
 pub fn write_ebml_header(w: &mut Writer) -> Result<(), WriteError> {
-    w.master(ids::EBML, MasterSize::Known(SizeWidth::Minimal), |w| {
-        w.unsigned(ids::EBML_VERSION, 1)?;
-        w.unsigned(ids::EBML_READ_VERSION, 1)?;
-        w.unsigned(ids::EBML_MAX_ID_LENGTH, 4)?;
-        w.unsigned(ids::EBML_MAX_SIZE_LENGTH, 8)?;
-        w.string(ids::DOC_TYPE, "matroska")?;
-        w.unsigned(ids::DOC_TYPE_VERSION, 4)?;
-        w.unsigned(ids::DOC_TYPE_READ_VERSION, 2)
-    })
+    kvs_chunk::mux::write_ebml_header(w, "matroska")
+}
+
+/// The bare walker: no schema, no limits, no tokens, the practical speed limit of any EBML
+/// reader. Reads an id (1..4 bytes) and a size VINT; Segment and Cluster are entered (their
+/// children follow, whatever their size), every other element is skipped by its size; each
+/// SimpleBlock's payload (cut at the end of `data`) goes to `on_block`. Stops at the first
+/// header it cannot read. Returns the number of SimpleBlocks.
+// The walker is deliberately the unchecked baseline: every index is bounds-checked by the
+// comparisons just before it (a failed one ends the walk), and positions only grow within
+// `data`, so neither indexing nor arithmetic can fail; checked forms would slow the baseline.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[inline]
+pub fn walk(data: &[u8], mut on_block: impl FnMut(&[u8])) -> usize {
+    let (segment, cluster, block) = (ids::SEGMENT.0, ids::CLUSTER.0, ids::SIMPLE_BLOCK.0);
+    let mut pos = 0usize;
+    let mut blocks = 0usize;
+    while pos < data.len() {
+        let first = data[pos];
+        let id_len = first.leading_zeros() as usize + 1;
+        if id_len > 4 || pos + id_len >= data.len() {
+            break;
+        }
+        let mut id = 0u32;
+        for &b in &data[pos..pos + id_len] {
+            id = (id << 8) | u32::from(b);
+        }
+        pos += id_len;
+        let lead = data[pos];
+        let size_len = lead.leading_zeros() as usize + 1;
+        if size_len > 8 || pos + size_len > data.len() {
+            break;
+        }
+        let mut size = u64::from(lead) & (0xFF >> size_len);
+        let mut all_ones = size == 0xFF >> size_len;
+        for &b in &data[pos + 1..pos + size_len] {
+            size = (size << 8) | u64::from(b);
+            all_ones &= b == 0xFF;
+        }
+        pos += size_len;
+        if id == segment || id == cluster {
+            continue;
+        }
+        if all_ones {
+            break;
+        }
+        let end = pos.saturating_add(usize::try_from(size).unwrap_or(usize::MAX)).min(data.len());
+        if id == block {
+            on_block(&data[pos..end]);
+            blocks += 1;
+        }
+        pos = end;
+    }
+    blocks
 }
 
 /// Writes the Segment's Info and one video track (H.264, 640x360).

@@ -115,48 +115,14 @@ fn kvs_chunked(chunks: &[Bytes]) -> Count {
     c
 }
 
-/// The bare walker in memory.
+/// The bare walker in memory (`kvs_benches::walk`), counting frames and frame bytes.
 fn walk(data: &[u8]) -> Count {
-    let (segment, cluster, block) = (ids::SEGMENT.0, ids::CLUSTER.0, ids::SIMPLE_BLOCK.0);
-    let mut pos = 0usize;
     let mut c = Count::default();
-    while pos < data.len() {
-        let first = data[pos];
-        let id_len = first.leading_zeros() as usize + 1;
-        if id_len > 4 || pos + id_len >= data.len() {
-            break;
-        }
-        let mut id = 0u32;
-        for &b in &data[pos..pos + id_len] {
-            id = (id << 8) | u32::from(b);
-        }
-        pos += id_len;
-        let lead = data[pos];
-        let size_len = lead.leading_zeros() as usize + 1;
-        if size_len > 8 || pos + size_len > data.len() {
-            break;
-        }
-        let mut size = u64::from(lead) & (0xFF >> size_len);
-        let mut all_ones = size == 0xFF >> size_len;
-        for &b in &data[pos + 1..pos + size_len] {
-            size = (size << 8) | u64::from(b);
-            all_ones &= b == 0xFF;
-        }
-        pos += size_len;
-        if id == segment || id == cluster {
-            continue;
-        }
-        if all_ones {
-            break;
-        }
-        let end = pos.saturating_add(size as usize).min(data.len());
-        if id == block {
-            let payload = black_box(&data[pos..end]);
-            c.frames += 1;
-            c.bytes += payload.len().saturating_sub(4) as u64;
-        }
-        pos = end;
-    }
+    kvs_benches::walk(data, |payload| {
+        let payload = black_box(payload);
+        c.frames += 1;
+        c.bytes += payload.len().saturating_sub(4) as u64;
+    });
     c
 }
 
