@@ -203,6 +203,83 @@ fn read_events_over_files() {
     }
 }
 
+/// A reader over memory that notes how many reads were into a recycled buffer (one that
+/// still holds earlier bytes rather than fresh zeros).
+struct Buffers<'a> {
+    data: &'a [u8],
+    /// At most this many bytes per read (a pipe gives less than asked for).
+    max: usize,
+    recycled: usize,
+    reads: usize,
+}
+
+impl Read for Buffers<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.recycled += usize::from(buf.iter().any(|&b| b != 0));
+        self.reads += 1;
+        let n = buf.len().min(self.max);
+        self.data.read(&mut buf[..n])
+    }
+}
+
+/// An event with its frame payload copied out, so the chunk it came from can be recycled.
+fn owned(item: Result<Event, Error>) -> Item {
+    item.map(|e| match e {
+        Event::Frame(mut f) => {
+            f.data = Bytes::copy_from_slice(&f.data);
+            Event::Frame(f)
+        }
+        e => e,
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// `ReadEvents` reads into its recent chunks again once no frame refers to them: events must
+/// not change when the caller drops every frame at once (buffers recycled at every read), nor
+/// when it keeps some (those chunks must stay untouched), and the recycling must happen.
+#[test]
+fn read_events_recycles_chunks_without_corrupting_frames() {
+    for (name, input, expected) in corpus() {
+        for size in [61, 4093, 65_536] {
+            // Frames copied out and dropped at once: the pool is reused at every read, for
+            // full reads and for short ones (the whole buffer is recycled, not what was read).
+            for max in [usize::MAX, size / 3 + 1] {
+                let mut reader = Buffers { data: &input, max, recycled: 0, reads: 0 };
+                let got: Vec<Item> = ReadEvents::new(&mut reader).read_size(size).map(owned).collect();
+                assert!(got == expected, "{name}: ReadEvents read_size {size}, frames dropped");
+                // Most reads went into a chunk read before (not zero-filled again), once
+                // frames mostly fit in a read.
+                if size > 61 && reader.reads > 64 {
+                    assert!(
+                        reader.recycled * 3 >= reader.reads,
+                        "{name}: {} of {} reads of {size} (at most {max}) into a recycled buffer",
+                        reader.recycled,
+                        reader.reads
+                    );
+                }
+            }
+            // Every third frame kept until the end: its chunk is never read into again.
+            let mut kept = Vec::new();
+            let got: Vec<Item> = ReadEvents::new(&input[..])
+                .read_size(size)
+                .enumerate()
+                .map(|(i, item)| {
+                    if let Ok(Event::Frame(f)) = &item {
+                        if i % 3 == 0 {
+                            kept.push((f.data.clone(), f.data.to_vec()));
+                        }
+                    }
+                    owned(item)
+                })
+                .collect();
+            assert!(got == expected, "{name}: ReadEvents read_size {size}, some frames kept");
+            for (held, copy) in &kept {
+                assert!(held[..] == copy[..], "{name}: a kept frame changed under read_size {size}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_read_error_surfaces_as_io_and_ends_the_iterator() {
     struct Failing(usize);
