@@ -264,10 +264,10 @@ fn read_events_recycles_chunks_without_corrupting_frames() {
                 .read_size(size)
                 .enumerate()
                 .map(|(i, item)| {
-                    if let Ok(Event::Frame(f)) = &item {
-                        if i % 3 == 0 {
-                            kept.push((f.data.clone(), f.data.to_vec()));
-                        }
+                    if let Ok(Event::Frame(f)) = &item
+                        && i % 3 == 0
+                    {
+                        kept.push((f.data.clone(), f.data.to_vec()));
                     }
                     owned(item)
                 })
