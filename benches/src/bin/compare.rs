@@ -14,6 +14,7 @@
 //! cargo build --release -p kvs-cli --bin kvs-mkv
 //! cargo run --release -p kvs-benches --bin compare            # about 3 minutes on 2 cores
 //! cargo run --release -p kvs-benches --bin compare -- --quick # inputs a tenth of the size
+//! cargo run --release -p kvs-benches --bin compare -- --case 2,3 # only those cases
 //! ```
 //!
 //! Every reader must report the same number of frames as kvs-chunk, else its row says so.
@@ -469,7 +470,19 @@ fn print_table(rows: &[Row]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--case 2,3`: only those cases (default: all four).
+    let only: Vec<u32> = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let wants = |n: u32| only.is_empty() || only.contains(&n);
+    // The GetMedia fragments of cases 3 and 4.
+    let shape = GetMediaShape::default();
+    let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
     let scale = if quick { 10 } else { 1 };
     let min_total = Duration::from_millis(if quick { 300 } else { 1000 });
     let ffprobe = ffprobe();
@@ -477,251 +490,263 @@ fn main() {
     std::fs::create_dir_all(&tmp).unwrap();
     let mut rows = Vec::new();
 
-    // 1. Many small blocks, in memory.
-    let shape = SmallBlocks { blocks: 46_000 / scale, ..SmallBlocks::default() };
-    let data = Bytes::from(many_small_blocks(&shape).unwrap());
-    eprintln!("case 1: {} bytes, {} SimpleBlocks of {} bytes", data.len(), shape.blocks, shape.block_len);
-    let expected = kvs_whole(&data);
-    assert_eq!(expected.frames, shape.blocks as u64);
-    let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
-    let case = "1 small blocks";
-    rows.push(row(
-        case,
-        "kvs-chunk",
-        "in memory",
-        expected,
-        Ok(best_of(3, min_total, || kvs_whole(&data))),
-        fps,
-    ));
-    rows.push(row(
-        case,
-        "bare walker",
-        "in memory",
-        expected,
-        Ok(best_of(3, min_total, || walk(&data))),
-        fps,
-    ));
-    let peer = for_demuxer(&data);
-    rows.push(row(
-        case,
-        "matroska-demuxer",
-        "in memory",
-        expected,
-        demuxer(Cursor::new(&peer[..]))
-            .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
-        fps,
-    ));
-    rows.push(row(
-        case,
-        "webm-iterable",
-        "in memory",
-        expected,
-        webm_iterable(Cursor::new(&data[..]))
-            .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
-        fps,
-    ));
-    if let Some(ff) = &ffprobe {
-        let file = tmp.join("small.mkv");
-        std::fs::write(&file, &data).unwrap();
-        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-        let mut r = row(case, "ffprobe -count_packets", "process, file", expected, r, fps);
-        r.note = format!("{} (a whole process: includes its start-up)", r.note).trim().to_owned();
-        rows.push(r);
-    }
-    drop((data, peer));
-
-    // 2. Large frames, in memory and in 64 KiB chunks.
-    let shape = LargeFrames { total: 300_000_000 / scale, frame_len: 200_000, per_cluster: 30 };
-    let data = Bytes::from(large_frames(&shape).unwrap());
-    let chunks = chunks_of(&data);
-    eprintln!("case 2: {} bytes, frames of {} bytes", data.len(), shape.frame_len);
-    let expected = kvs_whole(&data);
-    let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
-    let n = data.len();
-    let case = "2 large frames";
-    rows.push(row(
-        case,
-        "kvs-chunk",
-        "in memory",
-        expected,
-        Ok(best_of(3, min_total, || kvs_whole(&data))),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "bare walker",
-        "in memory",
-        expected,
-        Ok(best_of(3, min_total, || walk(&data))),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "kvs-chunk",
-        "64 KiB chunks",
-        expected,
-        Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "bare walker",
-        "64 KiB chunks",
-        expected,
-        Ok(best_of(3, min_total, || walk_chunked(&chunks))),
-        rate(n),
-    ));
-    let peer = for_demuxer(&data);
-    rows.push(row(
-        case,
-        "matroska-demuxer",
-        "in memory",
-        expected,
-        demuxer(Cursor::new(&peer[..]))
-            .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "matroska-demuxer",
-        "64 KiB chunks",
-        expected,
-        demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).map(|_| {
-            best_of(3, min_total, || {
-                demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).unwrap()
-            })
-        }),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "webm-iterable",
-        "in memory",
-        expected,
-        webm_iterable(Cursor::new(&data[..]))
-            .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "webm-iterable",
-        "64 KiB chunks",
-        expected,
-        webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
-            best_of(3, min_total, || {
-                webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
-            })
-        }),
-        rate(n),
-    ));
-    if let Some(ff) = &ffprobe {
-        let file = tmp.join("large.mkv");
-        std::fs::write(&file, &data).unwrap();
-        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-        rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
-    }
-    drop((data, chunks, peer));
-
-    // 3. A GetMedia payload, in 64 KiB chunks.
-    let shape = GetMediaShape::default();
-    let fragments = (300_000_000 / scale / (shape.frames * shape.frame_len)) as u64;
-    let mut payload = Vec::new();
-    for i in 0..fragments {
-        payload.extend_from_slice(&getmedia_fragment(i, &shape).unwrap());
-    }
-    let data = Bytes::from(payload);
-    let chunks = chunks_of(&data);
-    eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
-    let expected = kvs_chunked(&chunks);
-    let n = data.len();
-    let case = "3 GetMedia";
-    rows.push(row(
-        case,
-        "kvs-chunk",
-        "64 KiB chunks",
-        expected,
-        Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
-        rate(n),
-    ));
-    rows.push(row(
-        case,
-        "bare walker",
-        "64 KiB chunks",
-        expected,
-        Ok(best_of(3, min_total, || walk_chunked(&chunks))),
-        rate(n),
-    ));
-    rows.push(Row {
-        case,
-        reader: "matroska-demuxer".into(),
-        mode: "64 KiB chunks",
-        value: None,
-        note: "reads one Segment per file: a GetMedia payload is many".into(),
-    });
-    rows.push(row(
-        case,
-        "webm-iterable",
-        "64 KiB chunks",
-        expected,
-        webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
-            best_of(3, min_total, || {
-                webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
-            })
-        }),
-        rate(n),
-    ));
-    if let Some(ff) = &ffprobe {
-        let file = tmp.join("getmedia.mkv");
-        std::fs::write(&file, &data).unwrap();
-        let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-        rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
-    }
-    drop((data, chunks));
-
-    // 4. The whole kvs-mkv process on a 500 MB payload file, against cat.
-    let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
-    let case = "4 process";
-    if kvs_mkv.exists() {
-        let file = tmp.join("payload.mkv");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-        let mut written = 0usize;
-        let mut i = 0;
-        while written < 500_000_000 / scale {
-            let f = getmedia_fragment(i, &shape).unwrap();
-            out.write_all(&f).unwrap();
-            written += f.len();
-            i += 1;
+    if wants(1) {
+        // 1. Many small blocks, in memory.
+        let shape = SmallBlocks { blocks: 46_000 / scale, ..SmallBlocks::default() };
+        let data = Bytes::from(many_small_blocks(&shape).unwrap());
+        eprintln!("case 1: {} bytes, {} SimpleBlocks of {} bytes", data.len(), shape.blocks, shape.block_len);
+        let expected = kvs_whole(&data);
+        assert_eq!(expected.frames, shape.blocks as u64);
+        let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
+        let case = "1 small blocks";
+        rows.push(row(
+            case,
+            "kvs-chunk",
+            "in memory",
+            expected,
+            Ok(best_of(3, min_total, || kvs_whole(&data))),
+            fps,
+        ));
+        rows.push(row(
+            case,
+            "bare walker",
+            "in memory",
+            expected,
+            Ok(best_of(3, min_total, || walk(&data))),
+            fps,
+        ));
+        let peer = for_demuxer(&data);
+        rows.push(row(
+            case,
+            "matroska-demuxer",
+            "in memory",
+            expected,
+            demuxer(Cursor::new(&peer[..]))
+                .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
+            fps,
+        ));
+        rows.push(row(
+            case,
+            "webm-iterable",
+            "in memory",
+            expected,
+            webm_iterable(Cursor::new(&data[..]))
+                .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
+            fps,
+        ));
+        if let Some(ff) = &ffprobe {
+            let file = tmp.join("small.mkv");
+            std::fs::write(&file, &data).unwrap();
+            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+            let mut r = row(case, "ffprobe -count_packets", "process, file", expected, r, fps);
+            r.note = format!("{} (a whole process: includes its start-up)", r.note).trim().to_owned();
+            rows.push(r);
         }
-        out.flush().unwrap();
-        drop(out);
-        eprintln!("case 4: {written} bytes, {i} fragments in {}", file.display());
-        let f = file.to_str().unwrap();
-        let cat = time_process(5, Path::new("sh"), &["-c", &format!("cat '{f}' > /dev/null")], None);
-        let kvs = time_process(5, &kvs_mkv, &["fragments", f], None);
-        let kvs_stdin = time_process(5, &kvs_mkv, &["fragments", "-"], Some(&file));
-        let secs = |r: Result<(Duration, String), String>, reader: &str| match r {
-            Ok((t, out)) => {
-                let complete = out.lines().filter(|l| l.ends_with("complete")).count();
-                let note = if reader.starts_with("kvs") {
-                    format!("{complete} fragments listed complete; {:.2} GB/s", gbps(written, t))
-                } else {
-                    format!("{:.2} GB/s", gbps(written, t))
-                };
-                Row { case, reader: reader.into(), mode: "process, file", value: Some(t.as_secs_f64()), note }
-            }
-            Err(e) => Row { case, reader: reader.into(), mode: "process, file", value: None, note: e },
-        };
-        rows.push(secs(cat, "cat FILE > /dev/null"));
-        rows.push(secs(kvs, "kvs-mkv fragments FILE"));
-        rows.push(secs(kvs_stdin, "kvs-mkv fragments - < FILE"));
-    } else {
+        drop((data, peer));
+    }
+    if wants(2) {
+        // 2. Large frames, in memory and in 64 KiB chunks.
+        let shape = LargeFrames { total: 300_000_000 / scale, frame_len: 200_000, per_cluster: 30 };
+        let data = Bytes::from(large_frames(&shape).unwrap());
+        let chunks = chunks_of(&data);
+        eprintln!("case 2: {} bytes, frames of {} bytes", data.len(), shape.frame_len);
+        let expected = kvs_whole(&data);
+        let n = data.len();
+        let case = "2 large frames";
+        rows.push(row(
+            case,
+            "kvs-chunk",
+            "in memory",
+            expected,
+            Ok(best_of(3, min_total, || kvs_whole(&data))),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "bare walker",
+            "in memory",
+            expected,
+            Ok(best_of(3, min_total, || walk(&data))),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "kvs-chunk",
+            "64 KiB chunks",
+            expected,
+            Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "bare walker",
+            "64 KiB chunks",
+            expected,
+            Ok(best_of(3, min_total, || walk_chunked(&chunks))),
+            rate(n),
+        ));
+        let peer = for_demuxer(&data);
+        rows.push(row(
+            case,
+            "matroska-demuxer",
+            "in memory",
+            expected,
+            demuxer(Cursor::new(&peer[..]))
+                .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "matroska-demuxer",
+            "64 KiB chunks",
+            expected,
+            demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).map(|_| {
+                best_of(3, min_total, || {
+                    demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).unwrap()
+                })
+            }),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "webm-iterable",
+            "in memory",
+            expected,
+            webm_iterable(Cursor::new(&data[..]))
+                .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "webm-iterable",
+            "64 KiB chunks",
+            expected,
+            webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
+                best_of(3, min_total, || {
+                    webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
+                })
+            }),
+            rate(n),
+        ));
+        if let Some(ff) = &ffprobe {
+            let file = tmp.join("large.mkv");
+            std::fs::write(&file, &data).unwrap();
+            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+            rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+        }
+        drop((data, chunks, peer));
+    }
+    if wants(3) {
+        // 3. A GetMedia payload, in 64 KiB chunks.
+        let fragments = (300_000_000 / scale / (shape.frames * shape.frame_len)) as u64;
+        let mut payload = Vec::new();
+        for i in 0..fragments {
+            payload.extend_from_slice(&getmedia_fragment(i, &shape).unwrap());
+        }
+        let data = Bytes::from(payload);
+        let chunks = chunks_of(&data);
+        eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
+        let expected = kvs_chunked(&chunks);
+        let n = data.len();
+        let case = "3 GetMedia";
+        rows.push(row(
+            case,
+            "kvs-chunk",
+            "64 KiB chunks",
+            expected,
+            Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
+            rate(n),
+        ));
+        rows.push(row(
+            case,
+            "bare walker",
+            "64 KiB chunks",
+            expected,
+            Ok(best_of(3, min_total, || walk_chunked(&chunks))),
+            rate(n),
+        ));
         rows.push(Row {
             case,
-            reader: "kvs-mkv fragments FILE".into(),
-            mode: "process, file",
+            reader: "matroska-demuxer".into(),
+            mode: "64 KiB chunks",
             value: None,
-            note: format!("{} not built: cargo build --release -p kvs-cli --bin kvs-mkv", kvs_mkv.display()),
+            note: "reads one Segment per file: a GetMedia payload is many".into(),
         });
+        rows.push(row(
+            case,
+            "webm-iterable",
+            "64 KiB chunks",
+            expected,
+            webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
+                best_of(3, min_total, || {
+                    webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
+                })
+            }),
+            rate(n),
+        ));
+        if let Some(ff) = &ffprobe {
+            let file = tmp.join("getmedia.mkv");
+            std::fs::write(&file, &data).unwrap();
+            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+            rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+        }
+        drop((data, chunks));
+    }
+    if wants(4) {
+        // 4. The whole kvs-mkv process on a 500 MB payload file, against cat.
+        let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
+        let case = "4 process";
+        if kvs_mkv.exists() {
+            let file = tmp.join("payload.mkv");
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+            let mut written = 0usize;
+            let mut i = 0;
+            while written < 500_000_000 / scale {
+                let f = getmedia_fragment(i, &shape).unwrap();
+                out.write_all(&f).unwrap();
+                written += f.len();
+                i += 1;
+            }
+            out.flush().unwrap();
+            drop(out);
+            eprintln!("case 4: {written} bytes, {i} fragments in {}", file.display());
+            let f = file.to_str().unwrap();
+            let cat = time_process(5, Path::new("sh"), &["-c", &format!("cat '{f}' > /dev/null")], None);
+            let kvs = time_process(5, &kvs_mkv, &["fragments", f], None);
+            let kvs_stdin = time_process(5, &kvs_mkv, &["fragments", "-"], Some(&file));
+            let secs = |r: Result<(Duration, String), String>, reader: &str| match r {
+                Ok((t, out)) => {
+                    let complete = out.lines().filter(|l| l.ends_with("complete")).count();
+                    let note = if reader.starts_with("kvs") {
+                        format!("{complete} fragments listed complete; {:.2} GB/s", gbps(written, t))
+                    } else {
+                        format!("{:.2} GB/s", gbps(written, t))
+                    };
+                    Row {
+                        case,
+                        reader: reader.into(),
+                        mode: "process, file",
+                        value: Some(t.as_secs_f64()),
+                        note,
+                    }
+                }
+                Err(e) => Row { case, reader: reader.into(), mode: "process, file", value: None, note: e },
+            };
+            rows.push(secs(cat, "cat FILE > /dev/null"));
+            rows.push(secs(kvs, "kvs-mkv fragments FILE"));
+            rows.push(secs(kvs_stdin, "kvs-mkv fragments - < FILE"));
+        } else {
+            rows.push(Row {
+                case,
+                reader: "kvs-mkv fragments FILE".into(),
+                mode: "process, file",
+                value: None,
+                note: format!(
+                    "{} not built: cargo build --release -p kvs-cli --bin kvs-mkv",
+                    kvs_mkv.display()
+                ),
+            });
+        }
     }
     let _ = std::fs::remove_dir_all(&tmp);
     print_table(&rows);

@@ -7,7 +7,8 @@
 //!
 //! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
 //! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `chunked-large MB`
-//! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`.
+//! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`; a third argument
+//! repeats the chunked readers' pass (`chunked-getmedia 300 20`).
 
 // A profiling driver may crash on a bad argument.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects, clippy::panic)]
@@ -44,6 +45,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "events-small".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    // Passes over the input once generated (so that a profile is about reading, not writing).
+    let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let frames = match what.as_str() {
         "events-small" | "tokens-small" => {
             let data =
@@ -56,12 +59,14 @@ fn main() {
         }
         "chunked-large" => {
             let shape = LargeFrames { total: n << 20, ..LargeFrames::default() };
-            chunked(&Bytes::from(large_frames(&shape).unwrap()))
+            let data = Bytes::from(large_frames(&shape).unwrap());
+            (0..passes).map(|_| chunked(&data)).sum()
         }
         "chunked-getmedia" => {
             let shape = GetMediaShape::default();
             let fragments = ((n << 20) / (shape.frames * shape.frame_len)).max(1) as u64;
-            chunked(&Bytes::from(getmedia_payload(fragments, &shape).unwrap()))
+            let data = Bytes::from(getmedia_payload(fragments, &shape).unwrap());
+            (0..passes).map(|_| chunked(&data)).sum()
         }
         other => panic!("unknown reader {other}"),
     };

@@ -204,6 +204,19 @@ impl EventDecoder {
             if self.stopped {
                 return Ok(None);
             }
+            // The hot path: a SimpleBlock inside a Cluster, whole in the current chunk, goes
+            // straight to `emit_block`, as `on_token` would send its `Token::Leaf`.
+            if self.path.last() == Some(&ids::CLUSTER)
+                && let Some((h, payload)) = self.tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
+            {
+                let Some(mut doc) = self.doc.take() else { continue };
+                let result = self.emit_block(&mut doc, payload, h.offset, true, None, Vec::new());
+                self.doc = Some(doc);
+                match result? {
+                    Some(event) => return Ok(Some(event)),
+                    None => continue,
+                }
+            }
             let token = match self.tokenizer.next_token() {
                 Ok(Some(t)) => t,
                 Ok(None) => return Ok(None),
@@ -352,7 +365,7 @@ impl EventDecoder {
             }
             ids::BLOCK_GROUP => match doc.group.take() {
                 Some(GroupState { block: Some((payload, offset)), duration, references }) => self
-                    .emit_block(&mut doc, &payload, offset, false, duration, references)
+                    .emit_block(&mut doc, payload, offset, false, duration, references)
                     .map(|direct| self.queue_direct(direct)),
                 _ => Ok(()),
             },
@@ -423,7 +436,7 @@ impl EventDecoder {
                 p = ps.parent.filter(|&pp| pp < pi);
             }
             parents.reverse();
-            self.queue.push_back(Event::Tag(Tag {
+            self.queue.push_back(Event::Tag(Box::new(Tag {
                 index: doc.index,
                 name: text(name),
                 value: st.value.clone(),
@@ -432,7 +445,7 @@ impl EventDecoder {
                 targets: tag.targets.clone(),
                 parents,
                 offset: st.offset,
-            }));
+            })));
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -463,7 +476,7 @@ impl EventDecoder {
         match (parent, h.id) {
             (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
                 if let Value::Binary(payload) = value {
-                    return self.emit_block(doc, &payload, h.offset, true, None, Vec::new());
+                    return self.emit_block(doc, payload, h.offset, true, None, Vec::new());
                 }
             }
             (Some(ids::CLUSTER), ids::TIMESTAMP) => {
@@ -564,18 +577,18 @@ impl EventDecoder {
     fn emit_block(
         &mut self,
         doc: &mut Document,
-        payload: &Bytes,
+        payload: Bytes,
         offset: u64,
         simple: bool,
         duration: Option<u64>,
         references: Vec<i64>,
     ) -> Result<Option<Event>, Error> {
         self.announce_cluster(doc);
-        let header = block::parse_header(payload).map_err(|kind| Error::Block { offset, kind })?;
+        let header = block::parse_header(&payload).map_err(|kind| Error::Block { offset, kind })?;
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
             .saturating_add(i128::from(header.relative_timestamp));
-        let base = ticks.checked_mul(i128::from(scale)).ok_or(Error::TimestampOverflow { offset })?;
+        let base = ticks.checked_mul(i128::from(scale)).ok_or_else(|| Error::TimestampOverflow { offset })?;
         let keyframe = if simple { header.keyframe() } else { references.is_empty() };
         let duration_ns = duration.and_then(|d| d.checked_mul(scale));
         let frame = |i: usize, count: usize, timestamp_ns: i64, references: Vec<i64>, data: Bytes| {
@@ -596,7 +609,10 @@ impl EventDecoder {
             // One frame, at the block's own timestamp (the first frame of a lace has no
             // DefaultDuration step): no lace table, no track lookup.
             let timestamp_ns = i64::try_from(base).map_err(|_| Error::TimestampOverflow { offset })?;
-            let data = payload.slice(header.len.min(payload.len())..);
+            // The payload itself, past the block header: no reference count to touch.
+            let skip = header.len.min(payload.len());
+            let mut data = payload;
+            bytes::Buf::advance(&mut data, skip);
             let event = frame(0, 1, timestamp_ns, references, data);
             if self.queue.is_empty() {
                 return Ok(Some(event));
@@ -608,7 +624,7 @@ impl EventDecoder {
             doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
         let mut overflow = false;
         let queue = &mut self.queue;
-        block::for_each_frame(payload, &header, |i, count, data| {
+        block::for_each_frame(&payload, &header, |i, count, data| {
             let step =
                 i128::from(default_duration.unwrap_or(0)).saturating_mul(i128::try_from(i).unwrap_or(0));
             let Ok(timestamp_ns) = i64::try_from(base.saturating_add(step)) else {

@@ -38,7 +38,10 @@ pub enum Event {
     /// One frame (a laced block gives one event per frame).
     Frame(Frame),
     /// A tag that is not one of the service's own (producer tags, nested ones too).
-    Tag(Tag),
+    ///
+    /// Boxed: a `Tag` is twice the size of a `Frame`, and every event is as large as its
+    /// largest variant; frames are the hot path, tags are rare.
+    Tag(Box<Tag>),
     /// The service reported an error inside the stream (`AWS_KINESISVIDEO_ERROR_ID`).
     StreamError(StreamError),
     /// The fragment ends: complete when its continuation token arrived.

@@ -74,7 +74,7 @@ impl FragmentAssembler {
             }
             Event::Tag(tag) => {
                 if let Some(f) = &mut self.current {
-                    f.tags.push(tag);
+                    f.tags.push(*tag);
                 }
             }
             Event::StreamError(e) => {

@@ -68,7 +68,7 @@ fn documents(events: &[Event]) -> Vec<Doc> {
                 docs.last_mut().unwrap().clusters.push((*offset, *timestamp, *timestamp_scale));
             }
             Event::Frame(f) => docs.last_mut().unwrap().frames.push(f.clone()),
-            Event::Tag(t) => docs.last_mut().unwrap().tags.push(t.clone()),
+            Event::Tag(t) => docs.last_mut().unwrap().tags.push((**t).clone()),
             Event::FragmentMetadata(_) => docs.last_mut().unwrap().metadata_events += 1,
             Event::FragmentEnd(_) => docs.last_mut().unwrap().fragment_ends += 1,
             _ => {}

@@ -413,6 +413,57 @@ impl<S: Schema> Core<S> {
         }
     }
 
+    /// The hot path for one kind of leaf: when the next element of `buf` is a complete,
+    /// valid one-byte-id `Binary` element `id` directly inside the open master `parent`,
+    /// consumes it and returns what [`Core::step`] would have put in its `Token::Leaf`
+    /// (the header and the payload's range in `buf`). In every other case (another element,
+    /// another parent, a master that ends here, an incomplete or oversized element, any mode
+    /// but the normal one) returns `None` and changes nothing, for `step` to handle.
+    #[inline]
+    pub(crate) fn step_leaf_fast(
+        &mut self,
+        buf: &[u8],
+        id: ElementId,
+        parent: ElementId,
+    ) -> Option<(ElementHeader, Range<usize>)> {
+        if !matches!(self.mode, Mode::Normal) || id == ids::CRC32 {
+            return None;
+        }
+        let lead = u8::try_from(id.0).ok().filter(|&b| b >= 0x80 && b != 0xFF)?;
+        let top = self.stack.last()?;
+        if top.header.id != parent || *buf.first()? != lead {
+            return None;
+        }
+        let (size, size_len) = vint::read_size(buf.get(1..)?).ok()?;
+        let Size::Known(size) = size else { return None };
+        if top.header.size == Size::Unknown && !self.schema.is_descendant(id, parent) {
+            return None;
+        }
+        let info = self.schema.lookup(id)?;
+        if info.ty != ElementType::Binary || size > self.opts.limits.max_binary_size {
+            return None;
+        }
+        let header_len = size_len.checked_add(1)?;
+        let end = self.offset.checked_add(to_u64(header_len))?.checked_add(size)?;
+        if top.bound.is_some_and(|bound| end > bound) {
+            return None;
+        }
+        let total = usize::try_from(size).ok()?.checked_add(header_len)?;
+        if buf.len() < total {
+            return None;
+        }
+        let header = ElementHeader {
+            id,
+            size: Size::Known(size),
+            header_len: u8::try_from(header_len).ok()?,
+            offset: self.offset,
+            depth: u16::try_from(self.stack.len()).unwrap_or(u16::MAX),
+            ty: Some(ElementType::Binary),
+        };
+        self.consume(buf, total);
+        Some((header, header_len..total))
+    }
+
     fn step_resync(&mut self, buf: &[u8], eof: bool, error_offset: u64, scanned: u64) -> Result<Step, Error> {
         let max = self.opts.limits.max_resync_scan;
         // Never find the element that failed again: start one byte past it (once that byte
@@ -647,6 +698,46 @@ impl<S: Schema> Tokenizer<S> {
                 Step::Done => return Ok(None),
             }
         }
+    }
+
+    /// A fast path for a caller that expects many leaves of one kind (a demuxer reading
+    /// SimpleBlocks): if the next element is a complete `Binary` element `id` (a one-byte id)
+    /// directly inside the open master `parent`, and the input holds all of it in one chunk,
+    /// returns its header and payload exactly as [`Tokenizer::next_token`] would have
+    /// returned them in a [`Token::Leaf`] with a [`Value::Binary`], without building the
+    /// token. Otherwise returns `None` and consumes nothing: call [`Tokenizer::next_token`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kvs_ebml::{Token, Tokenizer, ids};
+    ///
+    /// // A Cluster of unknown size with two SimpleBlocks (ids 0xA3) of two bytes each.
+    /// let data = b"\x1F\x43\xB6\x75\xFF\xA3\x82\x81\x00\xA3\x82\x81\x01";
+    /// let mut tokenizer = Tokenizer::new();
+    /// tokenizer.feed(Bytes::from_static(data));
+    /// tokenizer.finish();
+    /// let mut payloads = Vec::new();
+    /// loop {
+    ///     if let Some((_header, payload)) = tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER) {
+    ///         payloads.push(payload);
+    ///         continue;
+    ///     }
+    ///     match tokenizer.next_token()? {
+    ///         Some(_token) => {}
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(payloads, [&b"\x81\x00"[..], &b"\x81\x01"[..]]);
+    /// # Ok::<(), kvs_ebml::Error>(())
+    /// ```
+    #[inline]
+    pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
+        let front = self.chunks.front()?;
+        let (header, range) = self.core.step_leaf_fast(front, id, parent)?;
+        let end = range.end;
+        let payload = front.slice(range);
+        self.advance(end);
+        Some((header, payload))
     }
 
     #[inline]
