@@ -398,6 +398,39 @@ fn gbps(bytes: usize, t: Duration) -> f64 {
 }
 
 /// One reader's row: its count must equal kvs-chunk's.
+/// One case's rows: what every reader must count, and how a time becomes the row's figure.
+struct Case<'r, F> {
+    name: &'static str,
+    expected: Count,
+    value: F,
+    min_total: Duration,
+    rows: &'r mut Vec<Row>,
+}
+
+impl<F: Fn(Duration, Count) -> f64> Case<'_, F> {
+    /// Runs `pass` once (a failure becomes the row's note), then times it (`best_of`).
+    fn time(&mut self, reader: &str, mode: &'static str, mut pass: impl FnMut() -> Result<Count, String>) {
+        let result = pass().map(|_| best_of(3, self.min_total, || pass().unwrap()));
+        self.push(reader, mode, result);
+    }
+
+    /// ffprobe counting the packets of `data` written to `file`.
+    fn ffprobe(&mut self, ffprobe: &Path, file: &Path, data: &[u8]) {
+        std::fs::write(file, data).unwrap();
+        let r = ffprobe_count(ffprobe, file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
+        self.push("ffprobe -count_packets", "process, file", r);
+    }
+
+    fn push(&mut self, reader: &str, mode: &'static str, result: Result<(Duration, Count), String>) {
+        self.rows.push(row(self.name, reader, mode, self.expected, result, &self.value));
+    }
+}
+
+/// A reader over `data` that returns at most 64 KiB per read.
+fn chunked_cursor(data: &[u8]) -> ChunkedCursor<'_> {
+    ChunkedCursor { inner: Cursor::new(data), max: CHUNK }
+}
+
 fn row(
     case: &'static str,
     reader: &str,
@@ -498,51 +531,18 @@ fn main() {
         let expected = kvs_whole(&data);
         assert_eq!(expected.frames, shape.blocks as u64);
         let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
-        let case = "1 small blocks";
-        rows.push(row(
-            case,
-            "kvs-chunk",
-            "in memory",
-            expected,
-            Ok(best_of(3, min_total, || kvs_whole(&data))),
-            fps,
-        ));
-        rows.push(row(
-            case,
-            "bare walker",
-            "in memory",
-            expected,
-            Ok(best_of(3, min_total, || walk(&data))),
-            fps,
-        ));
+        let mut c = Case { name: "1 small blocks", expected, value: fps, min_total, rows: &mut rows };
+        c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
+        c.time("bare walker", "in memory", || Ok(walk(&data)));
         let peer = for_demuxer(&data);
-        rows.push(row(
-            case,
-            "matroska-demuxer",
-            "in memory",
-            expected,
-            demuxer(Cursor::new(&peer[..]))
-                .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
-            fps,
-        ));
-        rows.push(row(
-            case,
-            "webm-iterable",
-            "in memory",
-            expected,
-            webm_iterable(Cursor::new(&data[..]))
-                .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
-            fps,
-        ));
+        c.time("matroska-demuxer", "in memory", || demuxer(Cursor::new(&peer[..])));
+        c.time("webm-iterable", "in memory", || webm_iterable(Cursor::new(&data[..])));
         if let Some(ff) = &ffprobe {
-            let file = tmp.join("small.mkv");
-            std::fs::write(&file, &data).unwrap();
-            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-            let mut r = row(case, "ffprobe -count_packets", "process, file", expected, r, fps);
-            r.note = format!("{} (a whole process: includes its start-up)", r.note).trim().to_owned();
-            rows.push(r);
+            c.ffprobe(ff, &tmp.join("small.mkv"), &data);
+            if let Some(r) = c.rows.last_mut() {
+                r.note = format!("{} (a whole process: includes its start-up)", r.note).trim().to_owned();
+            }
         }
-        drop((data, peer));
     }
     if wants(2) {
         // 2. Large frames, in memory and in 64 KiB chunks.
@@ -551,90 +551,20 @@ fn main() {
         let chunks = chunks_of(&data);
         eprintln!("case 2: {} bytes, frames of {} bytes", data.len(), shape.frame_len);
         let expected = kvs_whole(&data);
-        let n = data.len();
-        let case = "2 large frames";
-        rows.push(row(
-            case,
-            "kvs-chunk",
-            "in memory",
-            expected,
-            Ok(best_of(3, min_total, || kvs_whole(&data))),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "bare walker",
-            "in memory",
-            expected,
-            Ok(best_of(3, min_total, || walk(&data))),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "kvs-chunk",
-            "64 KiB chunks",
-            expected,
-            Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "bare walker",
-            "64 KiB chunks",
-            expected,
-            Ok(best_of(3, min_total, || walk_chunked(&chunks))),
-            rate(n),
-        ));
+        let value = rate(data.len());
+        let mut c = Case { name: "2 large frames", expected, value, min_total, rows: &mut rows };
+        c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
+        c.time("bare walker", "in memory", || Ok(walk(&data)));
+        c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
+        c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));
         let peer = for_demuxer(&data);
-        rows.push(row(
-            case,
-            "matroska-demuxer",
-            "in memory",
-            expected,
-            demuxer(Cursor::new(&peer[..]))
-                .map(|_| best_of(3, min_total, || demuxer(Cursor::new(&peer[..])).unwrap())),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "matroska-demuxer",
-            "64 KiB chunks",
-            expected,
-            demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).map(|_| {
-                best_of(3, min_total, || {
-                    demuxer(ChunkedCursor { inner: Cursor::new(&peer[..]), max: CHUNK }).unwrap()
-                })
-            }),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "webm-iterable",
-            "in memory",
-            expected,
-            webm_iterable(Cursor::new(&data[..]))
-                .map(|_| best_of(3, min_total, || webm_iterable(Cursor::new(&data[..])).unwrap())),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "webm-iterable",
-            "64 KiB chunks",
-            expected,
-            webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
-                best_of(3, min_total, || {
-                    webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
-                })
-            }),
-            rate(n),
-        ));
+        c.time("matroska-demuxer", "in memory", || demuxer(Cursor::new(&peer[..])));
+        c.time("matroska-demuxer", "64 KiB chunks", || demuxer(chunked_cursor(&peer)));
+        c.time("webm-iterable", "in memory", || webm_iterable(Cursor::new(&data[..])));
+        c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
         if let Some(ff) = &ffprobe {
-            let file = tmp.join("large.mkv");
-            std::fs::write(&file, &data).unwrap();
-            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-            rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+            c.ffprobe(ff, &tmp.join("large.mkv"), &data);
         }
-        drop((data, chunks, peer));
     }
     if wants(3) {
         // 3. A GetMedia payload, in 64 KiB chunks.
@@ -647,50 +577,21 @@ fn main() {
         let chunks = chunks_of(&data);
         eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
         let expected = kvs_chunked(&chunks);
-        let n = data.len();
-        let case = "3 GetMedia";
-        rows.push(row(
-            case,
-            "kvs-chunk",
-            "64 KiB chunks",
-            expected,
-            Ok(best_of(3, min_total, || kvs_chunked(&chunks))),
-            rate(n),
-        ));
-        rows.push(row(
-            case,
-            "bare walker",
-            "64 KiB chunks",
-            expected,
-            Ok(best_of(3, min_total, || walk_chunked(&chunks))),
-            rate(n),
-        ));
-        rows.push(Row {
-            case,
+        let value = rate(data.len());
+        let mut c = Case { name: "3 GetMedia", expected, value, min_total, rows: &mut rows };
+        c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
+        c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));
+        c.rows.push(Row {
+            case: c.name,
             reader: "matroska-demuxer".into(),
             mode: "64 KiB chunks",
             value: None,
             note: "reads one Segment per file: a GetMedia payload is many".into(),
         });
-        rows.push(row(
-            case,
-            "webm-iterable",
-            "64 KiB chunks",
-            expected,
-            webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).map(|_| {
-                best_of(3, min_total, || {
-                    webm_iterable(ChunkedCursor { inner: Cursor::new(&data[..]), max: CHUNK }).unwrap()
-                })
-            }),
-            rate(n),
-        ));
+        c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
         if let Some(ff) = &ffprobe {
-            let file = tmp.join("getmedia.mkv");
-            std::fs::write(&file, &data).unwrap();
-            let r = ffprobe_count(ff, &file).map(|(t, n)| (t, Count { frames: n, bytes: 0 }));
-            rows.push(row(case, "ffprobe -count_packets", "process, file", expected, r, rate(n)));
+            c.ffprobe(ff, &tmp.join("getmedia.mkv"), &data);
         }
-        drop((data, chunks));
     }
     if wants(4) {
         // 4. The whole kvs-mkv process on a 500 MB payload file, against cat.
