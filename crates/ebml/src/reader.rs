@@ -436,10 +436,13 @@ impl<S: Schema> Core<S> {
         }
         let (size, size_len) = vint::read_size(buf.get(1..)?).ok()?;
         let Size::Known(size) = size else { return None };
-        if top.header.size == Size::Unknown && !self.schema.is_descendant(id, parent) {
+        let info = self.schema.lookup(id)?;
+        if top.header.size == Size::Unknown
+            && info.parent != Parent::Element(parent)
+            && !self.schema.is_descendant(id, parent)
+        {
             return None;
         }
-        let info = self.schema.lookup(id)?;
         if info.ty != ElementType::Binary || size > self.opts.limits.max_binary_size {
             return None;
         }
@@ -679,6 +682,14 @@ impl<S: Schema> Tokenizer<S> {
             let window: &[u8] = self.chunks.front().map_or(&[], |b| b.as_ref());
             match self.core.step(window, eof)? {
                 Step::Token(token, consumed) => {
+                    if self.chunks.front().is_some_and(|f| f.len() == consumed) {
+                        // The token ends the front chunk (a gathered element always does):
+                        // its payload is the chunk itself, without a reference count to
+                        // touch, and a gathered buffer stays a plain one.
+                        let front = self.chunks.pop_front().unwrap_or_default();
+                        self.queued = self.queued.saturating_sub(to_u64(consumed));
+                        return Ok(Some(token.map_payload(|r| tail_of(front, r))));
+                    }
                     let chunks = &self.chunks;
                     let token = token.map_payload(|r| chunks.front().map(|f| f.slice(r)).unwrap_or_default());
                     self.advance(consumed);
@@ -735,6 +746,11 @@ impl<S: Schema> Tokenizer<S> {
         let front = self.chunks.front()?;
         let (header, range) = self.core.step_leaf_fast(front, id, parent)?;
         let end = range.end;
+        if end == front.len() {
+            let front = self.chunks.pop_front().unwrap_or_default();
+            self.queued = self.queued.saturating_sub(to_u64(end));
+            return Some((header, tail_of(front, range)));
+        }
         let payload = front.slice(range);
         self.advance(end);
         Some((header, payload))
@@ -767,6 +783,18 @@ impl<S: Schema> Tokenizer<S> {
             joined.extend_from_slice(&chunk);
         }
         self.chunks.push_front(joined.freeze());
+    }
+}
+
+/// The bytes `r` of `chunk`: the chunk itself, advanced, when they run to its end (no
+/// reference count touched), else a slice of it.
+#[inline]
+fn tail_of(mut chunk: Bytes, r: Range<usize>) -> Bytes {
+    if r.end == chunk.len() && r.start <= r.end {
+        bytes::Buf::advance(&mut chunk, r.start);
+        chunk
+    } else {
+        chunk.slice(r)
     }
 }
 
