@@ -14,37 +14,20 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const MAX_PEAK_KIB: u64 = 64 * 1024;
+#[path = "../../ebml/tests/common/hostile.rs"]
+mod harness;
+
+use harness::{MAX_PEAK_KIB, dir, limit_prefix, wait_or_kill};
+
 const MAX_TIME: Duration = Duration::from_secs(20);
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/hostile")
-}
 
 /// The manifest's rows: file name and the exit column.
 fn manifest() -> Vec<(String, i32)> {
-    let text = std::fs::read_to_string(dir().join("MANIFEST.md")).unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            let cols: Vec<&str> = l.split(" | ").collect();
-            let exit = cols[5].trim_end_matches(" |").trim().parse().unwrap();
-            (cols[0].trim_start_matches("| ").trim_matches('`').to_owned(), exit)
-        })
-        .collect()
-}
-
-fn works(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    harness::manifest(5).into_iter().map(|(name, exit)| (name, exit.parse().unwrap())).collect()
 }
 
 /// Runs `kvs-mkv args` (stdin from `stdin` if given) under the limits; returns its output and
@@ -52,10 +35,7 @@ fn works(program: &str, arg: &str) -> bool {
 fn run(args: &[&str], stdin: Option<&Path>) -> (Output, Option<u64>) {
     let exe = env!("CARGO_BIN_EXE_kvs-mkv");
     let time = Path::new("/usr/bin/time").exists();
-    let mut argv: Vec<String> = Vec::new();
-    if works("prlimit", "--version") {
-        argv.extend(["prlimit".into(), format!("--data={}", MAX_PEAK_KIB * 1024), "--".into()]);
-    }
+    let mut argv = limit_prefix();
     if time {
         argv.extend(["/usr/bin/time".into(), "-f".into(), "PEAK_KIB %M".into()]);
     }
@@ -67,16 +47,7 @@ fn run(args: &[&str], stdin: Option<&Path>) -> (Output, Option<u64>) {
         Some(p) => cmd.stdin(std::fs::File::open(p).unwrap()),
         None => cmd.stdin(Stdio::null()),
     };
-    let started = Instant::now();
-    let mut child = cmd.spawn().unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > MAX_TIME {
-            child.kill().unwrap();
-            panic!("kvs-mkv {args:?} did not finish in {MAX_TIME:?} (a hang?)");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let mut out = child.wait_with_output().unwrap();
+    let mut out = wait_or_kill(cmd.spawn().unwrap(), MAX_TIME, &format!("kvs-mkv {args:?}"));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut peak = None;
     let mut rest = Vec::new();

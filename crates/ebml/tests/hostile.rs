@@ -13,37 +13,18 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kvs_ebml::{Error, Options, SliceTokenizer, Tokenizer};
 
-/// The memory bound of the issue: 64 MiB.
-const MAX_PEAK_KIB: u64 = 64 * 1024;
+#[path = "common/hostile.rs"]
+mod harness;
+
+use harness::{dir, manifest, read};
+
 /// No input may take longer than this in any one mode.
 const MAX_TIME: Duration = Duration::from_secs(5);
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/hostile")
-}
-
-/// The manifest's rows: file name and the kvs-ebml column.
-fn manifest() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(dir().join("MANIFEST.md")).unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            let cols: Vec<&str> = l.split(" | ").collect();
-            (cols[0].trim_start_matches("| ").trim_matches('`').to_owned(), cols[3].to_owned())
-        })
-        .collect()
-}
-
-fn read(name: &str) -> Bytes {
-    Bytes::from(std::fs::read(dir().join(name)).unwrap())
-}
 
 fn variant(e: &Error) -> String {
     format!("{:?}", e.kind).split([' ', '{', '(']).next().unwrap().to_owned()
@@ -126,7 +107,7 @@ fn run_all_modes(name: &str, data: &Bytes) -> String {
 
 #[test]
 fn the_manifest_lists_every_file_once() {
-    let listed: Vec<String> = manifest().into_iter().map(|(n, _)| n).collect();
+    let listed: Vec<String> = manifest(0).into_iter().map(|(n, _)| n).collect();
     let mut on_disk: Vec<String> = std::fs::read_dir(dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -143,7 +124,7 @@ fn the_manifest_lists_every_file_once() {
 
 #[test]
 fn every_hostile_input_ends_as_the_manifest_says_in_every_mode() {
-    for (name, expected) in manifest() {
+    for (name, expected) in manifest(3) {
         let data = read(&name);
         let got = run_all_modes(&name, &data);
         assert_eq!(got, expected, "{name}");
@@ -154,68 +135,12 @@ fn every_hostile_input_ends_as_the_manifest_says_in_every_mode() {
 /// named by `KVS_HOSTILE_FILE`, then prints its peak resident memory.
 #[test]
 fn child_run_one_input() {
-    let Ok(name) = std::env::var("KVS_HOSTILE_FILE") else { return };
-    let data = read(&name);
-    run_all_modes(&name, &data);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
-    println!("\nPEAK {}", hwm.split_whitespace().nth(1).unwrap_or("0"));
-}
-
-/// Whether `prlimit` (util-linux) can run a command.
-fn has_prlimit() -> bool {
-    Command::new("prlimit").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    harness::child_run_one_input(|name, data| {
+        run_all_modes(name, data);
+    });
 }
 
 #[test]
 fn each_hostile_input_peaks_under_64_mib() {
-    if !Path::new("/proc/self/status").exists() {
-        println!("skipped: no /proc (peak memory is read from /proc/self/status)");
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let limit = has_prlimit();
-    if !limit {
-        println!("prlimit not found: measuring peaks without a hard limit");
-    }
-    let mut report = Vec::new();
-    for (name, _) in manifest() {
-        let mut cmd = if limit {
-            let mut c = Command::new("prlimit");
-            c.arg(format!("--data={}", MAX_PEAK_KIB * 1024)).arg("--").arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        cmd.args(["--exact", "child_run_one_input", "--nocapture", "--test-threads=1"])
-            .env("KVS_HOSTILE_FILE", &name)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().unwrap();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > MAX_TIME * 6 {
-                child.kill().unwrap();
-                panic!("{name}: the child did not finish in {:?} (a hang?)", MAX_TIME * 6);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{name}: child failed: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let peak: u64 = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("PEAK "))
-            .unwrap_or_else(|| panic!("{name}: no peak reported:\n{stdout}"))
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(peak <= MAX_PEAK_KIB, "{name}: peak {peak} KiB");
-        report.push(format!("{name}: {peak} KiB"));
-    }
-    println!("peak resident memory per input (all modes):\n{}", report.join("\n"));
+    harness::each_input_peaks_under_64_mib("child_run_one_input", MAX_TIME * 6);
 }
