@@ -10,29 +10,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use common::*;
 use kvs_local::{LocalKvs, Source};
-
-/// Runs `aws ARGS` with local credentials and no config files; `None` if there is no `aws`.
-async fn aws(args: Vec<String>) -> Option<Output> {
-    tokio::task::spawn_blocking(move || {
-        Command::new("aws")
-            .args(&args)
-            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
-            .output()
-            .ok()
-    })
-    .await
-    .unwrap()
-}
 
 async fn have_aws() -> bool {
     match aws(vec!["--version".into()]).await {

@@ -9,16 +9,18 @@
     clippy::arithmetic_side_effects
 )]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
+use common::aws;
 use kvs_local::{LocalKvs, RunningServer, Source};
 use serde_json::Value;
 
 fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images").join(name)
+    common::testdata("images").join(name)
 }
 
 async fn server() -> RunningServer {
@@ -144,25 +146,6 @@ async fn responses_and_errors_have_the_service_shapes() {
     assert_eq!(status, 400);
     assert!(header(&headers, "x-amzn-errortype").unwrap().starts_with("ValidationException:"));
     server.shutdown().await;
-}
-
-/// Runs `aws ARGS` with local credentials and no config files; `None` if there is no `aws`.
-async fn aws(args: Vec<String>) -> Option<Output> {
-    tokio::task::spawn_blocking(move || {
-        Command::new("aws")
-            .args(&args)
-            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
-            .output()
-            .ok()
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@
 )]
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::time::Instant;
 
 use aws_sdk_kinesisvideomedia as kvm;
@@ -129,4 +130,23 @@ pub async fn timed_events(
 /// The ByteStream type of the SDK's GetMedia output.
 pub mod aws_smithy_types_bytestream {
     pub use aws_sdk_kinesisvideomedia::primitives::ByteStream;
+}
+
+/// Runs `aws ARGS` with local credentials and no config files; `None` if there is no `aws`.
+pub async fn aws(args: Vec<String>) -> Option<Output> {
+    tokio::task::spawn_blocking(move || {
+        Command::new("aws")
+            .args(&args)
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .ok()
+    })
+    .await
+    .unwrap()
 }
