@@ -110,21 +110,11 @@ impl<R: Read> ReadEvents<R> {
     /// more (its bytes are stale, which is fine: `read` overwrites what it reports), or a new
     /// zeroed one.
     fn take_buffer(&mut self) -> BytesMut {
-        let mut i = 0;
-        while i < self.pool.len() {
-            let chunk = self.pool.swap_remove(i);
-            match chunk.try_into_mut() {
-                Ok(buf) if buf.len() == self.read_size => return buf,
-                // Another size (the read size changed): let it go.
-                Ok(_) => {}
-                Err(chunk) => {
-                    // Still referred to: put it back in its place and look further.
-                    self.pool.push(chunk);
-                    let last = self.pool.len().saturating_sub(1);
-                    self.pool.swap(i, last);
-                    i = i.saturating_add(1);
-                }
-            }
+        let free = self.pool.iter().position(|c| c.len() == self.read_size && c.is_unique());
+        if let Some(chunk) = free.map(|i| self.pool.remove(i))
+            && let Ok(buf) = chunk.try_into_mut()
+        {
+            return buf;
         }
         BytesMut::zeroed(self.read_size)
     }
