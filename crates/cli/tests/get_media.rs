@@ -10,19 +10,19 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::mpsc;
+
+use common::bin;
 
 use kvs_local::{ErrorAfterFragment, Faults, LocalKvs, Source};
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvs-mkv"))
-}
-
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name)
+    common::testdata().join(name)
 }
 
 /// A server on its own thread; returns its URL and the ARN of stream `cam`. It stops when

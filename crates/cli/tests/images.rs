@@ -10,20 +10,20 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::mpsc;
+
+use common::bin;
 
 use base64::Engine as _;
 use kvs_local::{LocalKvs, Source};
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvs-mkv"))
-}
-
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images").join(name)
+    common::testdata().join("images").join(name)
 }
 
 /// A server on its own thread over the H.264 fixture as stream `cam`; returns its URL.
