@@ -9,6 +9,8 @@
     dead_code
 )]
 
+pub mod tools;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Instant;
