@@ -15,6 +15,42 @@
 
 pub mod hostile;
 
+/// Where a figure was measured, as one line: the date, the commit (`git rev-parse --short
+/// HEAD`, with `-dirty` when the work tree has changes), the number of cores and the CPU model.
+/// Every command that prints a figure for the README prints this line with it.
+pub fn provenance() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown commit".to_owned());
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    format!(
+        "measured {} on commit {commit}{}, {cores} cores, {cpu}",
+        date.unwrap_or_default(),
+        if dirty { "-dirty" } else { "" }
+    )
+}
+
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
 use kvs_ebml::{Writer, ids};
 

@@ -650,5 +650,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
+    println!("{}", kvs_benches::provenance());
+    println!();
     print_table(&rows);
 }

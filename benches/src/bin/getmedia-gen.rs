@@ -10,6 +10,9 @@
 //! Options: `--bytes N` (stop after the fragment that reaches N bytes; default 1 GiB),
 //! `--frames N` per fragment (default 60), `--frame-len N` bytes (default 40,000),
 //! `--output FILE` (default standard output).
+//!
+//! When done it says on standard error how many fragments and bytes it wrote
+//! (`getmedia-gen: wrote N fragments, B bytes`), so a reader's count can be checked against it.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -68,7 +71,10 @@ fn main() -> ExitCode {
         index = index.saturating_add(1);
     }
     match out.flush() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            eprintln!("getmedia-gen: wrote {index} fragments, {written} bytes");
+            ExitCode::SUCCESS
+        }
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("getmedia-gen: {e}");

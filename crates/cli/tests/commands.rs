@@ -20,14 +20,11 @@ use bytes::Bytes;
 use kvs_chunk::{Event, Events, Fragment, Fragments};
 use serde_json::Value;
 
+/// `../shared/conformance/kvs-java`: fails the test under `CI=true` when absent, else a
+/// recorded skip (`kvs_testkit`).
+#[track_caller]
 fn java() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kvs-java");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/conformance/kvs-java not found");
-        None
-    }
+    kvs_testkit::conformance_path("kvs-java")
 }
 
 fn fixtures() -> Vec<PathBuf> {
@@ -76,12 +73,11 @@ fn frame_id(f: &kvs_chunk::Frame) -> (u64, bool, bool, bool, usize, u32) {
     (f.track, f.keyframe, f.invisible, f.discardable, f.data.len(), crc32fast::hash(&f.data))
 }
 
+/// Whether `name` (ffmpeg or ffprobe) is installed: fails the test under `CI=true` when it is
+/// not, else a recorded skip of the check (`kvs_testkit`).
+#[track_caller]
 fn tool(name: &str) -> bool {
-    let ok = Command::new(name).arg("-version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: {name} is not installed (apt-get install -y ffmpeg)");
-    }
-    ok
+    kvs_testkit::tool(name, "apt-get install -y ffmpeg").is_some()
 }
 
 /// Packets per stream, as ffprobe counts them; panics if ffprobe rejects the file.
@@ -354,7 +350,8 @@ fn encode(dir: &Path, codec: &str, name: &str) -> Option<PathBuf> {
     }
     let o = cmd.args(["-g", "10"]).arg(&out).output().unwrap();
     if !o.status.success() {
-        eprintln!("skipped: ffmpeg cannot encode with {codec}: {}", String::from_utf8_lossy(&o.stderr));
+        let why = format!("Debian's ffmpeg has it: {}", String::from_utf8_lossy(&o.stderr).trim());
+        kvs_testkit::skip(&format!("ffmpeg's {codec} encoder"), &why);
         return None;
     }
     Some(out)
@@ -518,12 +515,9 @@ fn connect_audio_becomes_correct_wav() {
 
 #[test]
 fn connect_real_shape_without_audio_element() {
-    let Some(java) = java() else { return };
-    let mkv = java.join("../yacchi-ebml/fixtures/kvs/connect_real_shape.mkv");
-    if !mkv.exists() {
-        eprintln!("skipped: connect_real_shape.mkv not found");
+    let Some(mkv) = kvs_testkit::conformance_path("yacchi-ebml/fixtures/kvs/connect_real_shape.mkv") else {
         return;
-    }
+    };
     let dir = scratch("extract-connect-real");
     let o = run(&[os("extract"), mkv.as_os_str(), os("--connect"), os("--output-dir"), dir.as_os_str()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

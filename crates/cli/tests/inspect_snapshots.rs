@@ -1,7 +1,9 @@
 //! Snapshot tests of `kvs-mkv inspect`: its output on every fixture, compared exactly with
 //! `tests/snapshots/inspect_<fixture>.txt`. After a deliberate change of the output,
 //! regenerate them with `UPDATE_SNAPSHOTS=1 cargo test -p kvs-cli --test inspect_snapshots`
-//! and review the diff.
+//! and review the diff. Only `UPDATE_SNAPSHOTS=1` rewrites (any other value compares), and never
+//! under `CI=true`; `.ci/run` unsets it and fails when the tests leave tracked files changed.
+//! A snapshot whose fixture is gone fails `every_snapshot_has_its_fixture`.
 // Tests may panic: a panic here is a failed test.
 #![allow(
     clippy::unwrap_used,
@@ -22,10 +24,20 @@ fn snapshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
 }
 
+/// Whether the snapshots are to be rewritten: `UPDATE_SNAPSHOTS=1` exactly, and not under CI.
+fn updating() -> bool {
+    let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1");
+    assert!(
+        !(update && kvs_testkit::in_ci()),
+        "UPDATE_SNAPSHOTS=1 under CI=true: CI compares snapshots, it never rewrites them"
+    );
+    update
+}
+
 /// Compares `actual` with the snapshot `name`, or writes it with UPDATE_SNAPSHOTS=1.
 fn check(name: &str, actual: &str) {
     let path = snapshots().join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+    if updating() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
@@ -110,15 +122,44 @@ fn inspect_colour_only_when_asked_or_on_a_terminal() {
     assert_eq!(stripped, plain);
 }
 
+/// The real captures with a snapshot (from `../shared/conformance/kvs-java`).
+const JAVA_CAPTURES: [&str; 2] =
+    ["output_get_media_sparse_fragments", "output-get-media-non-increasing-timecode"];
+
 #[test]
 fn inspect_java_captures() {
-    let java = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kvs-java");
-    if !java.is_dir() {
-        eprintln!("skipped: ../shared/conformance/kvs-java not found");
-        return;
-    }
-    for name in ["output_get_media_sparse_fragments", "output-get-media-non-increasing-timecode"] {
+    let Some(java) = kvs_testkit::conformance_path("kvs-java") else { return };
+    for name in JAVA_CAPTURES {
         let out = inspect(&["--color", "never", java.join(format!("{name}.mkv")).to_str().unwrap()], None);
         check(&format!("inspect_java_{name}.txt"), &out);
     }
+}
+
+/// Every file in `tests/snapshots` belongs to a fixture that still exists and is still
+/// snapshotted: `inspect_<stem>.txt` (and `.color.txt`) to `testdata/<stem>.mkv`,
+/// `inspect_java_<name>.txt` to a capture of [`JAVA_CAPTURES`]. A stale snapshot fails.
+#[test]
+fn every_snapshot_has_its_fixture() {
+    let mut stale = Vec::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir(snapshots()).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        n += 1;
+        let known =
+            if let Some(name) = file.strip_prefix("inspect_java_").and_then(|f| f.strip_suffix(".txt")) {
+                JAVA_CAPTURES.contains(&name)
+            } else if let Some(stem) = file
+                .strip_prefix("inspect_")
+                .and_then(|f| f.strip_suffix(".color.txt").or_else(|| f.strip_suffix(".txt")))
+            {
+                testdata().join(format!("{stem}.mkv")).is_file()
+            } else {
+                false
+            };
+        if !known {
+            stale.push(file);
+        }
+    }
+    assert!(n >= 12, "{n} snapshots");
+    assert!(stale.is_empty(), "snapshots whose fixture is gone (delete them): {stale:?}");
 }

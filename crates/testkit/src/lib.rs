@@ -46,7 +46,7 @@ pub fn skip_log() -> PathBuf {
 /// stderr and records the skip in [`skip_log`]. The caller returns right after it.
 #[track_caller]
 pub fn skip(what: &str, how: &str) {
-    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let test = current_test();
     let caller = std::panic::Location::caller();
     if in_ci() {
         panic!("missing test dependency under CI=true: {what} ({how}); test {test} at {caller}");
@@ -62,15 +62,25 @@ pub fn skip(what: &str, how: &str) {
     }
 }
 
-/// `../shared/conformance` beside the workspace (the third-party captures and files, read at
-/// run time and never copied into the repository), or `None` after [`skip`].
+/// The `shared/` folder: `$KVS_SHARED_DIR` when set, else `../shared` beside the workspace.
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("KVS_SHARED_DIR") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace_root().join("../shared"),
+    }
+}
+
+/// `conformance/` of [`shared_dir`] (the third-party captures and files, read at run time and
+/// never copied into the repository), or `None` after [`skip`].
 #[track_caller]
 pub fn conformance_dir() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/conformance");
+    let dir = shared_dir().join("conformance");
     if dir.is_dir() {
+        record_use("../shared/conformance");
         Some(dir)
     } else {
-        skip("../shared/conformance", "clone the project with its shared/ folder beside it");
+        let what = format!("the conformance data {}", dir.display());
+        skip(&what, "clone the project with its shared/ folder beside it, or set KVS_SHARED_DIR");
         None
     }
 }
@@ -84,17 +94,47 @@ pub fn conformance_path(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        skip(&format!("../shared/conformance/{rel}"), "the shared/ folder beside the clone is incomplete");
+        skip(&format!("the conformance file {}", p.display()), "the shared/ folder is incomplete");
         None
     }
 }
 
+/// The test running on this thread, as `binary::test::path` (the test binary's name without
+/// cargo's hash, and the thread name libtest gives the test).
+pub fn current_test() -> String {
+    let binary = std::env::args_os()
+        .next()
+        .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let binary = match binary.rsplit_once('-') {
+        Some((stem, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            stem.to_owned()
+        }
+        _ => binary,
+    };
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    format!("{binary}::{test}")
+}
+
+/// Records that the running test uses `dependency`, when `$KVS_USE_LOG` names a file
+/// (`.ci/run` sets it and prints, from it, how many tests ran the real AWS CLI, FFmpeg, ...).
+pub fn record_use(dependency: &str) {
+    let Some(log) = std::env::var_os("KVS_USE_LOG").filter(|p| !p.is_empty()) else { return };
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{dependency}\t{}", current_test());
+    }
+}
+
 /// An executable found on `PATH` (or at `name` itself when it holds a `/`), or `None` after
-/// [`skip`], naming `name` and `how` it is installed.
+/// [`skip`], naming `name` and `how` it is installed. A found tool is recorded with
+/// [`record_use`].
 #[track_caller]
 pub fn tool(name: &str, how: &str) -> Option<PathBuf> {
     match find_on_path(name) {
-        Some(p) => Some(p),
+        Some(p) => {
+            record_use(name);
+            Some(p)
+        }
         None => {
             skip(&format!("`{name}`"), how);
             None
