@@ -11,6 +11,8 @@
 //! against kvs-local's `POST /getImages`, and images sampled from a GetMedia stream: both
 //! give what kvs-images computes from the file directly.
 
+mod common;
+
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -167,6 +169,67 @@ async fn live_images_from_get_media_equal_the_direct_result() {
         let expected = direct(file, &request);
         assert_eq!(got.len(), 16);
         assert_eq!(got, expected, "{stream}");
+    }
+    server.shutdown().await;
+}
+
+/// Oracle: FFmpeg, and the fixtures' documented spec. Every image the SDK returns, by the
+/// GetImages paginator against kvs-local and by sampling a GetMedia stream (LiveImages), is
+/// decoded by ffmpeg and shrunk to 8x6; it must be closest to, and near, the picture ffmpeg
+/// itself decodes from the backing file at the sample time, whose index comes from how the
+/// fixture was made (testdata/images/make.sh: 10 fps from producer time 1700000000.000; the
+/// last frame at or before the sample). ffprobe reads each image's format and size (PNG
+/// 320x240, JPEG 64x48 for HeightPixels 48).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_images_show_the_frame_ffmpeg_decodes_at_their_time() {
+    let Some((ffmpeg, ffprobe)) = kvs_testkit::ffmpeg() else { return };
+    let server = server().await;
+    let client = client(&server);
+    for (stream, file) in [("h264", "h264.mkv"), ("h265", "h265.mkv")] {
+        let source = common::tools::thumbnails(&ffmpeg, &testdata(file));
+        assert_eq!(source.len(), 40, "{stream}: 4 s at 10 fps");
+        // Samples at 50, 400, 750, ... ms: frames 0, 4, 7, ...
+        let request = |format| {
+            ImagesRequest::new(ImageSelector::ProducerTimestamp, BASE + 50, BASE + 3900, 350, format)
+        };
+        let png = request(ImageFormat::Png);
+        let jpeg = request(ImageFormat::Jpeg).height_pixels(48);
+        let mut cases = Vec::new();
+        let mut pages = client.get_images_pages(&StreamId::name(stream), &png).await.unwrap();
+        while let Some(page) = pages.next().await {
+            cases.extend(page.unwrap().images.into_iter().map(|i| ("paged PNG", i)));
+        }
+        let mut live = LiveImages::new(
+            self::client(&server),
+            StreamId::name(stream),
+            &jpeg,
+            &SampleOptions::default(),
+            false,
+        )
+        .unwrap();
+        while let Some(image) = live.next().await {
+            cases.push(("GetMedia JPEG", image.unwrap()));
+        }
+        assert_eq!(cases.len(), 24, "{stream}: 12 samples each way");
+        for (k, (how, image)) in cases.iter().enumerate() {
+            let t = image.timestamp_ms - BASE;
+            let what = format!("{stream} {how} at +{t} ms");
+            assert_eq!(t, 50 + 350 * (k as i64 % 12), "{what}");
+            let bytes = image.content.as_ref().unwrap_or_else(|| panic!("{what}: {:?}", image.error));
+            let path = common::tools::temp_file(&format!("{stream}-{k}.img"), bytes);
+            let (codec, size) = if how.ends_with("PNG") { ("png", (320, 240)) } else { ("mjpeg", (64, 48)) };
+            assert_eq!(
+                common::tools::ffprobe_streams(&ffprobe, &path),
+                [("video".to_owned(), codec.to_owned(), size.0, size.1)],
+                "{what}"
+            );
+            let shown = common::tools::thumbnails(&ffmpeg, &path);
+            std::fs::remove_file(&path).ok();
+            let (index, err) = common::tools::closest(&shown[0], &source);
+            assert_eq!(index as i64, t / 100, "{what} shows source frame {index} (mse {err:.1})");
+            // Measured up to 7; two adjacent source frames are 17 or more apart.
+            assert!(err < 15.0, "{what}: mse {err:.1} from the source frame");
+        }
     }
     server.shutdown().await;
 }

@@ -551,3 +551,42 @@ async fn data_endpoints_are_cached_until_they_age() {
         build(kvs_sdk::DEFAULT_ENDPOINT_MAX_AGE).data_endpoint(&stream, ApiName::GetImages).await.is_err()
     );
 }
+
+/// Oracle: ffprobe reading the backing file. The frames the consumer delivers (fragment
+/// mode, through a clean response and through responses cut every 9000 bytes and resumed)
+/// are, in order, the packets ffprobe finds in the fixture the server serves: track
+/// (ffprobe stream + 1), time in ms, size, and for the video track the key flag; and their
+/// counts are the ones testdata/MANIFEST.md documents (getmedia_basic: 5 x 30 H.264 frames,
+/// keyframes at 0, 1000, ... ms; getmedia_unknown_clusters: 4 x (10 H.264 + 32 AAC)).
+#[tokio::test]
+async fn delivered_frames_are_the_packets_ffprobe_reads_in_the_fixture() {
+    let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
+    for (name, video, audio) in [("getmedia_basic", 150, 0), ("getmedia_unknown_clusters", 40, 128)] {
+        let bytes = payload(name);
+        let file = common::tools::temp_file(&format!("{name}.mkv"), &bytes);
+        let packets = common::tools::ffprobe_packets(&ffprobe, &file);
+        std::fs::remove_file(&file).ok();
+        assert_eq!(packets.iter().filter(|p| p.stream == 0).count(), video, "{name}");
+        assert_eq!(packets.iter().filter(|p| p.stream == 1).count(), audio, "{name}");
+        let want: Vec<(u64, i64, u64, Option<bool>)> = packets
+            .iter()
+            .map(|p| (p.stream + 1, p.pts_ms, p.size, (p.stream == 0).then_some(p.key)))
+            .collect();
+        for faults in [Faults::default(), Faults { cut_after_bytes: Some(9000), ..Faults::default() }] {
+            let server = serve(&bytes, faults.clone()).await;
+            let mut c = consumer(&server).fragments_only(true).build();
+            let mut got = Vec::new();
+            while let Some(item) = tokio::time::timeout(LIMIT, c.next()).await.unwrap() {
+                match item.unwrap() {
+                    kvs_sdk::ConsumerEvent::Fragment(f) => got.extend(f.frames.iter().map(|x| {
+                        (x.track, x.timestamp_ms(), x.data.len() as u64, (x.track == 1).then_some(x.keyframe))
+                    })),
+                    kvs_sdk::ConsumerEvent::Reconnecting { .. } => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(got, want, "{name} {faults:?}");
+            server.shutdown().await;
+        }
+    }
+}

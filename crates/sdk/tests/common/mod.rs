@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::time::Duration;
 
 use bytes::Bytes;
