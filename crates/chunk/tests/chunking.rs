@@ -33,15 +33,24 @@ struct Case {
     block_spans: Vec<(usize, usize)>,
 }
 
+/// The inputs, loaded once. Each test (each test thread) asks for `../shared` once itself, so
+/// each one records its skip (or fails under CI) when it is missing; the committed files are
+/// checked either way.
 fn corpus() -> &'static [Case] {
     static CORPUS: OnceLock<Vec<Case>> = OnceLock::new();
+    thread_local!(static ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    // A thread's later calls find the corpus loaded (its first call loaded it, or waited).
+    let mut conformance = Vec::new();
+    if !ASKED.replace(true) && common::conformance_dir().is_some() {
+        let subs = ["kvs-java", "yacchi-ebml/fixtures/kvs"];
+        conformance.extend(subs.into_iter().filter_map(common::conformance_path));
+    }
     CORPUS.get_or_init(|| {
         let mut paths = Vec::new();
-        if let Some(dir) = common::conformance_dir() {
-            paths.extend(common::mkv_files(&dir.join("kvs-java")));
-            paths.extend(common::mkv_files(&dir.join("yacchi-ebml/fixtures/kvs")));
+        for dir in &conformance {
+            paths.extend(common::mkv_files(dir));
         }
-        paths.extend(common::mkv_files(&common::testdata_dir()));
+        paths.extend(common::testdata_mkv_files());
         paths
             .iter()
             .map(|p| {
@@ -186,7 +195,7 @@ fn cuts_for(len: usize, plan: &(Vec<u32>, u32, usize, u64)) -> Vec<usize> {
 proptest! {
     #![proptest_config(ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::with_cases(8)
+        ..ProptestConfig::with_cases(256)
     })]
 
     #[test]

@@ -28,8 +28,9 @@ const TRUNCATED: [&str; 2] =
 /// The merger's output: three fragments' tags inside one document (not a GetMedia layout).
 const MERGED: &str = "output_get_media_sparse_fragments_merged.mkv";
 
+#[track_caller]
 fn kvs_java() -> Option<PathBuf> {
-    Some(common::conformance_dir()?.join("kvs-java"))
+    common::conformance_path("kvs-java")
 }
 
 fn expected_json(dir: &Path) -> Value {
@@ -212,10 +213,12 @@ fn check_fragments(file: &str, events: &[Event], docs: &[Doc], segments: &[Value
     }
 }
 
+#[track_caller]
 fn load(file: &str) -> Option<Bytes> {
-    Some(read(&kvs_java()?.join(file)))
+    Some(read(&common::conformance_path(&format!("kvs-java/{file}"))?))
 }
 
+#[track_caller]
 fn all_fragments(file: &str) -> Option<Vec<Fragment>> {
     let (frags, errors) = fragments(load(file)?);
     assert!(errors.is_empty(), "{file}: {errors:?}");

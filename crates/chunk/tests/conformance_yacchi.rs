@@ -22,8 +22,9 @@ use common::{decode_all, fragments, name, read, ts_ms};
 use kvs_chunk::{Event, Fragment, TrackType};
 use serde_json::Value;
 
+#[track_caller]
 fn yacchi() -> Option<PathBuf> {
-    Some(common::conformance_dir()?.join("yacchi-ebml/fixtures/kvs"))
+    common::conformance_path("yacchi-ebml/fixtures/kvs")
 }
 
 fn readme(dir: &std::path::Path) -> Value {
@@ -53,8 +54,9 @@ fn contact_id(f: &Fragment) -> Option<String> {
     ids.into_iter().next()
 }
 
+#[track_caller]
 fn load(fixture: &str) -> Option<Bytes> {
-    Some(read(&yacchi()?.join(format!("{fixture}.mkv"))))
+    Some(read(&common::conformance_path(&format!("yacchi-ebml/fixtures/kvs/{fixture}.mkv"))?))
 }
 
 #[test]

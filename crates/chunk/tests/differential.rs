@@ -1028,13 +1028,13 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn testdata_documents_match_the_peer() {
     // Committed files: their absence is a failure, not a skip.
     let dir = common::testdata_dir();
-    let n = check_inputs(dir.parent().unwrap(), "testdata/", &common::mkv_files(&dir));
+    let n = check_inputs(dir.parent().unwrap(), "testdata/", &common::testdata_mkv_files());
     assert!(n.frames > 0 && n.tags > 0);
 }
 
 #[test]
 fn kvs_java_documents_match_the_peer() {
-    let Some(dir) = kvs_testkit::conformance_path("kvs-java") else { return };
+    let Some(dir) = common::conformance_path("kvs-java") else { return };
     let root = dir.parent().unwrap().to_path_buf();
     let n = check_inputs(&root, "kvs-java/", &common::mkv_files(&dir));
     assert!(n.frames > 0);
@@ -1042,14 +1042,14 @@ fn kvs_java_documents_match_the_peer() {
 
 #[test]
 fn yacchi_ebml_documents_match_the_peer() {
-    let Some(dir) = kvs_testkit::conformance_path("yacchi-ebml/fixtures/kvs") else { return };
+    let Some(dir) = common::conformance_path("yacchi-ebml/fixtures/kvs") else { return };
     let root = dir.ancestors().nth(3).unwrap().to_path_buf();
     check_inputs(&root, "yacchi-ebml/", &common::mkv_files(&dir));
 }
 
 #[test]
 fn matroska_real_files_match_the_peer() {
-    let Some(dir) = kvs_testkit::conformance_path("matroska-real") else { return };
+    let Some(dir) = common::conformance_path("matroska-real") else { return };
     let files = files_under(&dir);
     // Every file EXPECTED.json describes is an input here.
     let expected: serde_json::Value =

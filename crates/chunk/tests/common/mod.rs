@@ -1,6 +1,8 @@
 //! Helpers shared by the kvs-chunk integration tests: where the third-party conformance
-//! data lives (read at run time, never copied into the repository), decoding helpers that
-//! keep the events before a fatal error, and exact timestamp parsing for expectations.
+//! data lives (read at run time, never copied into the repository; its absence fails the test
+//! under CI and is a recorded skip elsewhere, see `kvs_testkit`), where the committed
+//! `testdata/` lives (its absence is a failure), decoding helpers that keep the events before
+//! a fatal error, and exact timestamp parsing for expectations.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,25 +19,37 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use kvs_chunk::{Error, Event, Events, Fragment, Fragments};
 
-/// `../shared/conformance` of the workspace, if present.
+/// `../shared/conformance` beside the workspace, or `None` after `kvs_testkit::skip` (which
+/// fails the test under `CI=true`); the caller returns.
+#[track_caller]
 pub fn conformance_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared/conformance not found");
-        None
-    }
+    kvs_testkit::conformance_dir()
 }
 
-/// The `testdata/` folder of the workspace.
+/// A folder or file under `../shared/conformance`, or `None` after `kvs_testkit::skip` (also
+/// when `shared/` is there without it); the caller returns.
+#[track_caller]
+pub fn conformance_path(rel: &str) -> Option<PathBuf> {
+    kvs_testkit::conformance_path(rel)
+}
+
+/// The `testdata/` folder of the workspace. It is committed: if it is missing, the test fails.
 pub fn testdata_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    assert!(dir.is_dir(), "the committed {} is missing", dir.display());
+    dir
 }
 
-/// The `*.mkv` files of a folder, sorted by name (empty if the folder does not exist).
+/// The committed `testdata/*.mkv` files, sorted by name; failing if there are none.
+pub fn testdata_mkv_files() -> Vec<PathBuf> {
+    let files = mkv_files(&testdata_dir());
+    assert!(!files.is_empty(), "no testdata/*.mkv: the committed files are missing");
+    files
+}
+
+/// The `*.mkv` and `*.webm` files of a folder, sorted by name (the folder must exist).
 pub fn mkv_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "mkv" || x == "webm"))
