@@ -1029,7 +1029,7 @@ fn testdata_documents_match_the_peer() {
     // Committed files: their absence is a failure, not a skip.
     let dir = common::testdata_dir();
     let n = check_inputs(dir.parent().unwrap(), "testdata/", &common::testdata_mkv_files());
-    assert!(n.frames > 0 && n.tags > 0);
+    assert!(n.frames > 0 && n.tags > 0 && n.service_tags > 0, "{n:?}");
 }
 
 #[test]
@@ -1037,14 +1037,15 @@ fn kvs_java_documents_match_the_peer() {
     let Some(dir) = common::conformance_path("kvs-java") else { return };
     let root = dir.parent().unwrap().to_path_buf();
     let n = check_inputs(&root, "kvs-java/", &common::mkv_files(&dir));
-    assert!(n.frames > 0);
+    assert!(n.frames > 0 && n.codec_privates > 0 && n.tags > 0 && n.service_tags > 0, "{n:?}");
 }
 
 #[test]
 fn yacchi_ebml_documents_match_the_peer() {
     let Some(dir) = common::conformance_path("yacchi-ebml/fixtures/kvs") else { return };
     let root = dir.ancestors().nth(3).unwrap().to_path_buf();
-    check_inputs(&root, "yacchi-ebml/", &common::mkv_files(&dir));
+    let n = check_inputs(&root, "yacchi-ebml/", &common::mkv_files(&dir));
+    assert!(n.frames > 0 && n.tags > 0 && n.service_tags > 0, "{n:?}");
 }
 
 #[test]
@@ -1062,5 +1063,6 @@ fn matroska_real_files_match_the_peer() {
     }
     assert_eq!(files.len(), described.len());
     let root = dir.parent().unwrap().to_path_buf();
-    check_inputs(&root, "matroska-real/", &files);
+    let n = check_inputs(&root, "matroska-real/", &files);
+    assert!(n.frames > 0 && n.codec_privates > 0 && n.tags > 0, "{n:?}");
 }
