@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
-//! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `chunked-large MB`
+//! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `generate-small N` (only
+//! the input, for `benches/instructions.sh` to subtract), `chunked-large MB`
 //! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`; a third argument
 //! repeats the chunked readers' pass (`chunked-getmedia 300 20`).
 
@@ -48,13 +49,16 @@ fn main() {
     // Passes over the input once generated (so that a profile is about reading, not writing).
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let frames = match what.as_str() {
-        "events-small" | "tokens-small" => {
+        "events-small" | "tokens-small" | "generate-small" => {
             let data =
                 Bytes::from(many_small_blocks(&SmallBlocks { blocks: n, ..SmallBlocks::default() }).unwrap());
-            if what == "events-small" {
-                Events::new(data).filter(|e| matches!(e, Ok(Event::Frame(_)))).count() as u64
-            } else {
-                kvs_ebml::SliceTokenizer::new(&data).count() as u64
+            match what.as_str() {
+                "events-small" => {
+                    Events::new(data).filter(|e| matches!(e, Ok(Event::Frame(_)))).count() as u64
+                }
+                "tokens-small" => kvs_ebml::SliceTokenizer::new(&data).count() as u64,
+                // Only the input: `benches/instructions.sh` subtracts this from the readers.
+                _ => black_box(data).len() as u64,
             }
         }
         "chunked-large" => {
