@@ -1,6 +1,8 @@
 //! `kvs-mkv get-media` against an in-process kvs-local: the same JSON contract as
 //! `fragments --json` on the backing file, through cuts, by name and ARN, and an in-stream
-//! error ending the command.
+//! error ending the command; and the printed fragments checked against oracles that are not
+//! this project's decoder: the upstream Java parser library's values for a real capture, and
+//! what ffprobe and mkvinfo read in the backing file.
 // Tests may panic: a panic here is a failed test.
 #![allow(
     clippy::unwrap_used,
@@ -12,8 +14,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::mpsc;
 
 use common::bin;
@@ -25,21 +27,10 @@ fn testdata(name: &str) -> PathBuf {
     common::testdata().join(name)
 }
 
-/// A server on its own thread; returns its URL and the ARN of stream `cam`. It stops when
-/// the test process ends.
+/// A server on its own thread over a fixture as stream `cam`; returns its URL and the ARN of
+/// stream `cam`. It stops when the test process ends.
 fn serve(file: &str, faults: Faults) -> (String, String) {
-    let source = Source::file(testdata(file)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let server =
-                LocalKvs::builder().stream("cam", source).faults(faults).bind("127.0.0.1:0").await.unwrap();
-            tx.send((server.url().to_owned(), server.stream_arn("cam").unwrap().to_owned())).unwrap();
-            let _ = server.wait().await;
-        });
-    });
-    rx.recv().unwrap()
+    serve_path(&testdata(file), faults)
 }
 
 fn lines(out: &Output) -> Vec<Value> {
@@ -128,4 +119,178 @@ fn get_media_reports_errors() {
     let out = get_media(&url, &["FRAGMENT_NUMBER", "--stream-name", "cam"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AfterFragmentNumber"));
+}
+
+/// Oracle: the upstream Java parser library (../shared/conformance/kvs-java/EXPECTED.md).
+/// `get-media` over kvs-local serving the real capture output_get_media.mkv, cleanly and cut
+/// every 600000 bytes, prints the five fragments with the fragment numbers, server and
+/// producer timestamps of the table there (the first three continuation tokens are asserted
+/// by `FragmentMetadataVisitorTest.basicTest`), continuation token = fragment number, 60
+/// frames and one keyframe each on one 640x360 V_MPEG4/ISO/AVC track, and the seven
+/// non-AWS tags the Java test asserts at each segment end, DURATION with its two NULs.
+#[test]
+fn get_media_prints_the_upstream_values_of_a_real_capture() {
+    let Some(capture) = kvs_testkit::conformance_path("kvs-java/output_get_media.mkv") else { return };
+    let numbers = [
+        "91343852333181432392682062607743920146159169392",
+        "91343852333181432397633822764885441725874549018",
+        "91343852333181432402585582922026963247510532162",
+        "91343852333181432407537343079168484595829378270",
+        "91343852333181432412489103236310005892133364608",
+    ];
+    let server_ms = [1511852109126_i64, 1511852110915, 1511852112487, 1511852113414, 1511852114147];
+    let tags = serde_json::json!([
+        {"name": "COMPATIBLE_BRANDS", "value": "isomavc1mp42"},
+        {"name": "MAJOR_BRAND", "value": "M4V "},
+        {"name": "MINOR_VERSION", "value": "1"},
+        {"name": "ENCODER", "value": "Lavf57.71.100"},
+        {"name": "HANDLER_NAME", "value": "ETI ISO Video Media Handler"},
+        {"name": "ENCODER", "value": "Elemental H.264"},
+        {"name": "DURATION", "value": "00:00:10.000000000\u{0}\u{0}"},
+    ]);
+    for faults in [Faults::default(), Faults { cut_after_bytes: Some(600_000), ..Faults::default() }] {
+        let (url, _) = serve_path(&capture, faults.clone());
+        let out = get_media(&url, &["EARLIEST", "--stream-name", "cam"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got = lines(&out);
+        assert_eq!(got.len(), 5, "{faults:?}");
+        for (k, v) in got.iter().enumerate() {
+            let what = format!("fragment {k}, {faults:?}");
+            assert_eq!(v["fragment_number"], numbers[k], "{what}");
+            assert_eq!(v["continuation_token"], numbers[k], "{what}");
+            assert_eq!(v["server_timestamp_ms"], server_ms[k], "{what}");
+            assert_eq!(v["producer_timestamp_ms"], 1_511_852_108_513_i64 + 2000 * k as i64, "{what}");
+            assert_eq!(v["complete"], true, "{what}");
+            assert_eq!(v["frames"], serde_json::json!({"1": 60}), "{what}");
+            assert_eq!(v["keyframes"], serde_json::json!({"1": 1}), "{what}");
+            assert_eq!(
+                v["tracks"],
+                serde_json::json!([{"number": 1, "codec_id": "V_MPEG4/ISO/AVC", "width": 640, "height": 360}]),
+                "{what}"
+            );
+            assert_eq!(v["tags"], tags, "{what}");
+        }
+        if faults.cut_after_bytes.is_some() {
+            assert!(String::from_utf8_lossy(&out.stderr).contains("reconnecting"));
+        }
+    }
+}
+
+/// Oracle: ffprobe and mkvinfo reading the backing file, and its documented spec
+/// (testdata/MANIFEST.md: 4 fragments 2 s apart of 10 H.264 frames with one keyframe and 32
+/// AAC frames). For each fragment `get-media` prints (cleanly and cut every 8000 bytes, more
+/// than one fragment's document, so every response completes at least one fragment), the
+/// fragment number, continuation token and server and producer timestamps are the tag
+/// strings mkvinfo reads in the file, and the frame and keyframe counts per track are those
+/// of the packets ffprobe reads in that fragment's 2 s of the file.
+#[test]
+fn get_media_agrees_with_ffprobe_and_mkvinfo_on_the_backing_file() {
+    let Some(mkvinfo) = kvs_testkit::mkvinfo() else { return };
+    let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
+    let file = testdata("getmedia_unknown_clusters.mkv");
+    let tags = mkvinfo_tags(&mkvinfo, &file);
+    let values = |name: &str| -> Vec<String> {
+        tags.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+    };
+    let numbers = values("AWS_KINESISVIDEO_FRAGMENT_NUMBER");
+    assert_eq!(numbers.len(), 4);
+    // "1700000100.281" -> 1700000100281: epoch seconds with three decimals, as milliseconds.
+    let ms = |s: &String| -> i64 {
+        let (whole, frac) = s.split_once('.').unwrap();
+        assert_eq!(frac.len(), 3);
+        whole.parse::<i64>().unwrap() * 1000 + frac.parse::<i64>().unwrap()
+    };
+    let server: Vec<i64> = values("AWS_KINESISVIDEO_SERVER_TIMESTAMP").iter().map(ms).collect();
+    let producer: Vec<i64> = values("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP").iter().map(ms).collect();
+    assert_eq!(producer, [0, 2000, 4000, 6000]);
+    let packets = ffprobe_packets(&ffprobe, &file);
+    for faults in [Faults::default(), Faults { cut_after_bytes: Some(8000), ..Faults::default() }] {
+        let (url, _) = serve("getmedia_unknown_clusters.mkv", faults.clone());
+        let out = get_media(&url, &["EARLIEST", "--stream-name", "cam"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got = lines(&out);
+        assert_eq!(got.len(), 4, "{faults:?}");
+        for (k, v) in got.iter().enumerate() {
+            let what = format!("fragment {k}, {faults:?}");
+            assert_eq!(v["fragment_number"], numbers[k].as_str(), "{what}");
+            assert_eq!(v["continuation_token"], numbers[k].as_str(), "{what}");
+            assert_eq!(v["server_timestamp_ms"], server[k], "{what}");
+            assert_eq!(v["producer_timestamp_ms"], producer[k], "{what}");
+            let span = |p: &&(u64, i64, bool)| p.1 >= 2000 * k as i64 && p.1 < 2000 * (k as i64 + 1);
+            let count = |stream: u64, key: bool| {
+                packets.iter().filter(span).filter(|p| p.0 == stream && (p.2 || !key)).count()
+            };
+            assert_eq!((count(0, false), count(1, false)), (10, 32), "{what}");
+            assert_eq!(
+                v["frames"],
+                serde_json::json!({"1": count(0, false), "2": count(1, false)}),
+                "{what}"
+            );
+            assert_eq!(
+                v["keyframes"],
+                serde_json::json!({"1": count(0, true), "2": count(1, true)}),
+                "{what}"
+            );
+        }
+    }
+}
+
+/// A server on its own thread over any file as stream `cam`; returns its URL and ARN.
+fn serve_path(path: &Path, faults: Faults) -> (String, String) {
+    let source = Source::file(path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let server =
+                LocalKvs::builder().stream("cam", source).faults(faults).bind("127.0.0.1:0").await.unwrap();
+            tx.send((server.url().to_owned(), server.stream_arn("cam").unwrap().to_owned())).unwrap();
+            let _ = server.wait().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// `(stream, pts in ms, key flag)` of every packet ffprobe reads in `file`.
+fn ffprobe_packets(ffprobe: &Path, file: &Path) -> Vec<(u64, i64, bool)> {
+    let out = Command::new(ffprobe)
+        .args(["-v", "quiet", "-show_entries", "packet=stream_index,pts_time,flags", "-of", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {}", file.display());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let secs: f64 = p["pts_time"].as_str().unwrap().parse().unwrap();
+            (p["stream_index"].as_u64().unwrap(), (secs * 1000.0).round() as i64, p["flags"] == "K_")
+        })
+        .collect()
+}
+
+/// Every SimpleTag `(name, string)` of `file` in order, as `mkvinfo -v` prints them. mkvinfo
+/// reads a GetMedia payload as one Segment and resynchronises at each following document
+/// (exit status 1 with `Resyncing` warnings): those are the only warnings accepted.
+fn mkvinfo_tags(mkvinfo: &Path, file: &Path) -> Vec<(String, String)> {
+    let out = Command::new(mkvinfo).arg("-v").arg(file).env("LC_ALL", "C").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            || out.status.code() == Some(1) && stderr.lines().all(|l| l.contains("Resyncing")),
+        "mkvinfo {}: {stderr}",
+        file.display()
+    );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches(['|', ' ', '+']).to_owned())
+        .collect();
+    lines
+        .windows(2)
+        .filter_map(|w| {
+            Some((w[0].strip_prefix("Name: ")?.to_owned(), w[1].strip_prefix("String: ")?.to_owned()))
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! `kvs-mkv images`: the AWS-CLI-shaped JSON from a file, pages with --max-items and
 //! --starting-token, --output-dir files and manifest, validation errors, and the same answer
-//! from an in-process kvs-local through the GetImages API and through GetMedia.
+//! from an in-process kvs-local through the GetImages API and through GetMedia; and the
+//! pictures checked against the frames FFmpeg decodes from the source file.
 // Tests may panic: a panic here is a failed test.
 #![allow(
     clippy::unwrap_used,
@@ -12,8 +13,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::mpsc;
 
 use common::bin;
@@ -188,4 +189,83 @@ fn a_local_stream_gives_the_same_answer_by_get_images_and_by_get_media() {
     let by_get_media =
         json(&images(&["--endpoint-url", &url, "--stream-name", "cam", "--from-get-media"], &[]));
     assert_eq!(by_get_media, from_file);
+}
+
+/// Oracle: FFmpeg, and the fixture's documented spec. Every image `kvs-mkv images` prints,
+/// from the file, from kvs-local's GetImages API and from its GetMedia (`--from-get-media`),
+/// decoded with the `image` crate and shrunk to 8x6 box averages, is closest to (and near)
+/// the picture ffmpeg decodes from testdata/images/h264.mkv at the sample time, whose index
+/// comes from how the fixture was made (make.sh: 10 fps from producer time
+/// 1700000000.000, so a sample at +500 k ms shows frame 5 k), and is 160x120 for
+/// --height-pixels 120 of a 320x240 source.
+#[test]
+fn images_show_the_frame_ffmpeg_decodes_at_their_time() {
+    let Some((ffmpeg, _)) = kvs_testkit::ffmpeg() else { return };
+    let source = ffmpeg_thumbnails(&ffmpeg, &testdata("h264.mkv"));
+    assert_eq!(source.len(), 40, "4 s at 10 fps");
+    let url = serve();
+    let local = ["--endpoint-url", url.as_str(), "--stream-name", "cam"];
+    for (how, args, extra) in [
+        ("file", vec![file()], None),
+        ("GetImages", local.iter().map(|s| (*s).to_owned()).collect(), None),
+        ("GetMedia", local.iter().map(|s| (*s).to_owned()).collect(), Some("--from-get-media")),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v = json(&images(&args, extra.as_slice()));
+        let list = v["Images"].as_array().unwrap();
+        // 1700000000 - 0.5 s to + 4.5 s every 500 ms: none before the media, 8 pictures, none after.
+        assert_eq!(list.len(), 11, "{how}");
+        for (k, image) in list.iter().enumerate() {
+            let what = format!("{how} sample {k}");
+            let Some(content) = image["ImageContent"].as_str() else {
+                assert!(k == 0 || k >= 9, "{what}: {image}");
+                assert_eq!(image["Error"], "NO_MEDIA", "{what}");
+                continue;
+            };
+            let jpeg = base64::engine::general_purpose::STANDARD.decode(content).unwrap();
+            let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+            assert_eq!(img.dimensions(), (160, 120), "{what}");
+            let shown = thumbnail(&img);
+            let (index, err) = source
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i, mse(&shown, f)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            assert_eq!(index, 5 * (k - 1), "{what} shows source frame {index} (mse {err:.1})");
+            // Measured up to 7; two adjacent source frames are 17 or more apart.
+            assert!(err < 15.0, "{what}: mse {err:.1} from the source frame");
+        }
+    }
+}
+
+/// Each picture FFmpeg decodes from `file`, as 8x6 RGB box averages.
+fn ffmpeg_thumbnails(ffmpeg: &Path, file: &Path) -> Vec<Vec<f64>> {
+    let out = Command::new(ffmpeg)
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-fps_mode", "passthrough", "-vf", "format=rgb24,scale=8:6:flags=area"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout.chunks_exact(144).map(|c| c.iter().map(|&b| f64::from(b)).collect()).collect()
+}
+
+/// The 8x6 box averages of a picture whose sides are multiples of 8 and 6.
+fn thumbnail(img: &image::RgbImage) -> Vec<f64> {
+    let (w, h) = img.dimensions();
+    let mut out = vec![0.0; 8 * 6 * 3];
+    for (x, y, p) in img.enumerate_pixels() {
+        let cell = ((y * 6 / h) * 8 + x * 8 / w) as usize;
+        for c in 0..3 {
+            out[cell * 3 + c] += f64::from(p[c]);
+        }
+    }
+    let n = f64::from((w / 8) * (h / 6));
+    out.iter().map(|v| v / n).collect()
+}
+
+fn mse(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
 }
