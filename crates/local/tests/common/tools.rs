@@ -128,7 +128,7 @@ pub fn thumbnails(ffmpeg: &Path, file: &Path) -> Vec<Vec<f64>> {
         .arg(file)
         .args(["-fps_mode", "passthrough", "-vf", "format=rgb24,scale=8:6:flags=area"])
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]));
-    assert!(!out.is_empty() && out.len() % 144 == 0, "{} bytes", out.len());
+    assert!(!out.is_empty() && out.len().is_multiple_of(144), "{} bytes", out.len());
     out.chunks_exact(144).map(|c| c.iter().map(|&b| f64::from(b)).collect()).collect()
 }
 
