@@ -398,11 +398,10 @@ pub fn corpus() -> Result<Vec<HostileInput>, WriteError> {
     // `random_64k.bin` starts `21 01 C5 4F D1`: a 3-byte id the schema does not know
     // (0x2101C5) with a 2-byte size of 0x0FD1 = 4,049, skipped to 5 + 4,049 = 4,054; there
     // `D0 3D 16 C5` is a 1-byte id the schema does not know (0xD0) with a 3-byte size of
-    // 0x1D16C5 = 1,906,373, far past the end. The tokenizer reports the end of input inside
-    // an element it skips at the byte where the input ended. (The test
+    // 0x1D16C5 = 1,906,373, far past the end: the input ends inside it. (The test
     // `the_random_inputs_start_as_their_expectations_say` checks these bytes.)
     let random_64k = random(64 << 10, 1);
-    let random_64k_expect = Fatal { kind: "UnexpectedEof", offset: here(&random_64k), docs: 1, frames: 0 };
+    let random_64k_expect = Fatal { kind: "UnexpectedEof", offset: 5 + 0x0FD1, docs: 1, frames: 0 };
     // The random bytes after the valid fragment (seed 7) start `E7 07 43 45 FF 94 BA`: a
     // Timestamp (an unsigned integer, a descendant of the open unknown-size Segment) with the
     // 6-byte size 3,587,472,069,818, more than the 8 bytes an integer may have.
@@ -835,6 +834,6 @@ mod tests {
         assert!(at("cluster_timestamp_overflow.mkv").starts_with(&[0xA3, 0x85]));
         assert!(at("aws_server_timestamp_not_a_number.mkv").starts_with(&[0x67, 0xC8]));
         assert!(at("random_after_valid_fragment.mkv").starts_with(&RANDOM_AFTER_FRAGMENT_START));
-        assert!(at("random_64k.bin").is_empty());
+        assert!(at("random_64k.bin").starts_with(&[0xD0, 0x3D, 0x16, 0xC5]));
     }
 }

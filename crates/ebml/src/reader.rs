@@ -71,8 +71,16 @@ pub(crate) enum Step {
 
 enum Mode {
     Normal,
-    Skip { remaining: u64 },
-    Resync { error_offset: u64, scanned: u64 },
+    /// Skipping the payload of an element the schema does not know, which starts at `start`.
+    Skip {
+        remaining: u64,
+        start: u64,
+        id: ElementId,
+    },
+    Resync {
+        error_offset: u64,
+        scanned: u64,
+    },
     Failed(Error),
     Done,
 }
@@ -179,17 +187,24 @@ impl<S: Schema> Core<S> {
     pub(crate) fn step(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
         match self.mode {
             Mode::Normal => self.step_normal(buf, eof),
-            Mode::Skip { remaining } => {
+            Mode::Skip { remaining, start, id } => {
                 if remaining == 0 {
                     self.mode = Mode::Normal;
                     return Ok(Step::Progress(0));
                 }
                 let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
                 if n == 0 {
+                    if eof {
+                        // The input ends inside the skipped element: report the element, as
+                        // for one whose payload is awaited (its offset, id and missing bytes).
+                        let open = u32::try_from(self.stack.len().saturating_add(1)).unwrap_or(u32::MAX);
+                        let kind = ErrorKind::UnexpectedEof { missing: remaining, open };
+                        return Err(self.fail(Error::new(kind, start, Some(id))));
+                    }
                     return self.need(buf, 1, eof, None);
                 }
                 self.consume(buf, n);
-                self.mode = Mode::Skip { remaining: remaining.saturating_sub(to_u64(n)) };
+                self.mode = Mode::Skip { remaining: remaining.saturating_sub(to_u64(n)), start, id };
                 Ok(Step::Progress(n))
             }
             Mode::Resync { error_offset, scanned } => self.step_resync(buf, eof, error_offset, scanned),
@@ -351,7 +366,7 @@ impl<S: Schema> Core<S> {
                 let Some(ty) = ty else {
                     // An id the schema does not know: skip it by size, without buffering.
                     self.consume(buf, header_len);
-                    self.mode = Mode::Skip { remaining: size };
+                    self.mode = Mode::Skip { remaining: size, start: header.offset, id };
                     return Ok(Step::Token(Token::Leaf { header, value: Value::Skipped }, header_len));
                 };
                 let bad_size = |what: &'static str| ErrorKind::InvalidValueSize { size, what };

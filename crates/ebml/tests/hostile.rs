@@ -126,6 +126,40 @@ fn the_manifest_lists_every_file_once() {
     assert!(listed.len() >= 30, "{} inputs", listed.len());
 }
 
+/// Regression: the end of input inside an element the schema does not know (skipped by size,
+/// not buffered) was reported at the byte where the input ended, with no id and 1 byte
+/// missing; it is reported as for an element whose payload is awaited: at the element, with
+/// its id and the bytes it still needs (`random_64k.bin` ends inside such an element).
+#[test]
+fn the_end_of_input_inside_a_skipped_element_is_reported_at_the_element() {
+    // A 1-byte id the schema does not know (0xD0) claiming 5 bytes, 2 of them there; then the
+    // same after a known, complete element (a Void of 1 byte).
+    for (data, at) in [(vec![0xD0, 0x85, 1, 2], 0u64), (vec![0xEC, 0x81, 0, 0xD0, 0x85, 1, 2], 3)] {
+        let want = Error {
+            kind: kvs_ebml::ErrorKind::UnexpectedEof { missing: 3, open: 1 },
+            offset: at,
+            id: Some(kvs_ebml::ElementId(0xD0)),
+        };
+        let whole: Vec<_> = SliceTokenizer::new(&data).filter_map(Result::err).collect();
+        assert_eq!(whole, [want], "{data:02X?}");
+        for chunk in [1, 2, 64] {
+            let mut t = Tokenizer::new();
+            let mut errors = Vec::new();
+            for piece in data.chunks(chunk) {
+                t.feed(Bytes::copy_from_slice(piece));
+                while let Some(r) = t.next_token().transpose() {
+                    errors.extend(r.err());
+                }
+            }
+            t.finish();
+            if let Err(e) = t.next_token() {
+                errors.push(e);
+            }
+            assert_eq!(errors, [want], "{data:02X?} in {chunk}-byte chunks");
+        }
+    }
+}
+
 #[test]
 fn every_hostile_input_ends_as_the_manifest_says_in_every_mode() {
     for (name, expected) in manifest(3) {
