@@ -16,19 +16,21 @@
 pub mod hostile;
 
 /// Where a figure was measured, as one line: the date, the commit (`git rev-parse --short
-/// HEAD`, with `-dirty` when the work tree has changes), the number of cores and the CPU model.
-/// Every command that prints a figure for the README prints this line with it.
+/// HEAD`, with `-dirty` when tracked files have changes), the build profile, the number of
+/// cores and the CPU model. Every command that prints a figure for the README prints this
+/// line with it.
 pub fn provenance() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
             .args(args)
             .output()
             .ok()
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
-    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown commit".to_owned());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let commit = run("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let dirty = run("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let date = run("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -39,14 +41,9 @@ pub fn provenance() -> String {
                 .map(|(_, m)| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     format!(
-        "measured {} on commit {commit}{}, {cores} cores, {cpu}",
-        date.unwrap_or_default(),
+        "measured {date} on commit {commit}{}, {profile} build, {cores} cores, {cpu}",
         if dirty { "-dirty" } else { "" }
     )
 }

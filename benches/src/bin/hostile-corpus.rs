@@ -239,7 +239,7 @@ fn peaks(corpus: &[HostileInput], dir: &Path, kvs_mkv: Option<PathBuf>) -> ExitC
         "Hostile corpus ({}): peak resident memory and time of every input through each layer",
         dir.display()
     );
-    println!("{}", provenance());
+    println!("{}", kvs_benches::provenance());
     println!();
     println!(
         "| input | bytes | kvs-ebml KiB | ms | kvs-chunk KiB | ms | kvs-mkv KiB (highest of 5 runs) | ms (5 runs) |"
@@ -290,33 +290,3 @@ fn peaks(corpus: &[HostileInput], dir: &Path, kvs_mkv: Option<PathBuf>) -> ExitC
     ExitCode::SUCCESS
 }
 
-/// Where the figures were measured: the date, the commit (`-dirty` when tracked files have
-/// changes), the build profile, the number of cores and the CPU model.
-fn provenance() -> String {
-    let run = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let commit = run("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-    let dirty = run("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    let date = run("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    format!(
-        "measured {date} on commit {commit}{}, {profile} build, {cores} cores, {cpu}",
-        if dirty { "-dirty" } else { "" }
-    )
-}
