@@ -1,8 +1,16 @@
-//! Replays the kvs-chunk fuzz targets' inputs on stable Rust: every file of
-//! `fuzz/regressions/{block,decoder,aws_tags}/` (hand-made seeds and minimised fuzzer finds,
-//! kept in the repository) and of `fuzz/corpus/{block,decoder,aws_tags}/` (the local fuzzing
-//! corpus, when present) goes through the same check as the fuzz target
-//! (`tests/fuzzing/mod.rs`).
+//! Replays the kvs-chunk fuzz targets' inputs on stable Rust through the same checks as the
+//! fuzz targets (`tests/fuzzing/mod.rs`): for `block`, `decoder` and `aws_tags`, every
+//! committed file of `fuzz/regressions/<target>/` (hand-made seeds and minimised fuzzer finds;
+//! each target must have at least the number listed in `fuzz/checks/replay.rs`, so a clean
+//! checkout always replays them), then the local corpus `fuzz/corpus/<target>/`.
+//!
+//! The local corpus is optional: it is ignored by git and grown by `fuzz/run.sh`. Where it is
+//! missing or empty (a clean checkout, CI) it is simply not part of these tests; where it is
+//! there, up to 3,000 of its files per target are replayed after the committed ones.
+//!
+//! `every_fuzz_target_has_committed_regression_inputs` also checks the other two replays'
+//! sets (tokenizer in kvs-ebml, images_request in kvs-benches) and that no fuzz target is
+//! without a replay.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,73 +22,50 @@
 
 mod fuzzing;
 
+#[path = "../../../fuzz/checks/replay.rs"]
+mod replay;
+
 use std::path::{Path, PathBuf};
 
-fn fuzz_dir(kind: &str, target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(kind).join(target)
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
+#[test]
+fn block_regressions_and_local_corpus() {
+    replay::replay(&fuzz_dir(), "block", fuzzing::check_block);
 }
 
-fn replay(files: &[PathBuf], check: fn(&[u8])) {
-    for path in files {
-        // A running fuzzer may remove corpus files while they are read.
-        let Ok(data) = std::fs::read(path) else { continue };
-        let result = std::panic::catch_unwind(|| check(&data));
-        assert!(result.is_ok(), "fuzz input {} fails the check", path.display());
+#[test]
+fn decoder_regressions_and_local_corpus() {
+    replay::replay(&fuzz_dir(), "decoder", fuzzing::check_decoder);
+}
+
+#[test]
+fn aws_tags_regressions_and_local_corpus() {
+    replay::replay(&fuzz_dir(), "aws_tags", fuzzing::check_aws);
+}
+
+/// Every target of `fuzz/fuzz_targets/` is listed in `fuzz/checks/replay.rs`, has at least
+/// that many committed regression inputs, and is replayed by the test file listed there.
+#[test]
+fn every_fuzz_target_has_committed_regression_inputs() {
+    let fuzz = fuzz_dir();
+    let listed: Vec<&str> = {
+        let mut v: Vec<&str> = replay::TARGETS.iter().map(|(t, _, _)| *t).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(replay::fuzz_targets(&fuzz), listed, "fuzz/fuzz_targets/ and replay.rs TARGETS differ");
+    for &(target, at_least, test_file) in replay::TARGETS {
+        assert!(at_least > 0, "{target}: a minimum of 0 committed inputs");
+        let dir = fuzz.join("regressions").join(target);
+        let committed = replay::files(&dir).len();
+        assert!(committed >= at_least, "{target}: {committed} inputs in {}, want {at_least}", dir.display());
+        let source = std::fs::read_to_string(fuzz.join("..").join(test_file)).unwrap();
+        assert!(
+            source.contains("fuzz/checks/replay.rs\"]") && source.contains(&format!("\"{target}\"")),
+            "{test_file} does not replay {target} with fuzz/checks/replay.rs"
+        );
     }
-}
-
-fn regressions(target: &str, check: fn(&[u8]), at_least: usize) {
-    let dir = fuzz_dir("regressions", target);
-    let files = inputs(&dir);
-    assert!(files.len() >= at_least, "{} regression inputs in {}", files.len(), dir.display());
-    replay(&files, check);
-}
-
-/// The local corpus, capped so that a large one does not slow the test suite down.
-fn corpus(target: &str, check: fn(&[u8])) {
-    let dir = fuzz_dir("corpus", target);
-    let mut files = inputs(&dir);
-    if files.is_empty() {
-        println!("skipped: no local fuzz corpus in {}", dir.display());
-        return;
-    }
-    files.truncate(3000);
-    replay(&files, check);
-}
-
-#[test]
-fn block_regressions() {
-    regressions("block", fuzzing::check_block, 5);
-}
-
-#[test]
-fn decoder_regressions() {
-    regressions("decoder", fuzzing::check_decoder, 5);
-}
-
-#[test]
-fn aws_tags_regressions() {
-    regressions("aws_tags", fuzzing::check_aws, 5);
-}
-
-#[test]
-fn block_corpus() {
-    corpus("block", fuzzing::check_block);
-}
-
-#[test]
-fn decoder_corpus() {
-    corpus("decoder", fuzzing::check_decoder);
-}
-
-#[test]
-fn aws_tags_corpus() {
-    corpus("aws_tags", fuzzing::check_aws);
 }

@@ -1,8 +1,13 @@
-//! Replays the fuzz target's inputs on stable Rust: every file of `fuzz/regressions/tokenizer/`
-//! (hand-made seeds and minimised fuzzer finds, kept in the repository) and of
-//! `fuzz/corpus/tokenizer/` (the local fuzzing corpus, when present) goes through the same
-//! differential check as `fuzz/fuzz_targets/tokenizer.rs`: streaming `Tokenizer` in chunks
-//! versus `SliceTokenizer` on the whole input, with and without resynchronisation.
+//! Replays the `tokenizer` fuzz target's inputs on stable Rust through the same differential
+//! check as `fuzz/fuzz_targets/tokenizer.rs` (streaming `Tokenizer` in chunks versus
+//! `SliceTokenizer` on the whole input, with and without resynchronisation): every committed
+//! file of `fuzz/regressions/tokenizer/` (hand-made seeds and minimised fuzzer finds; at least
+//! the number listed in `fuzz/checks/replay.rs`, so a clean checkout always replays them),
+//! then the local corpus `fuzz/corpus/tokenizer/`.
+//!
+//! The local corpus is optional: it is ignored by git and grown by `fuzz/run.sh`. Where it is
+//! missing or empty (a clean checkout, CI) it is simply not part of the test; where it is
+//! there, up to 3,000 of its files are replayed after the committed ones.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,40 +19,18 @@
 
 mod common;
 
+#[path = "../../../fuzz/checks/replay.rs"]
+mod replay;
+
 use std::path::{Path, PathBuf};
 
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
-}
-
-fn replay(files: &[PathBuf]) {
-    for path in files {
-        let data = std::fs::read(path).unwrap();
-        let result = std::panic::catch_unwind(|| common::differential::check(&data));
-        assert!(result.is_ok(), "fuzz input {} fails the check", path.display());
-    }
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
 #[test]
-fn fuzz_regressions_pass_the_differential_check() {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/tokenizer"));
-    let files = inputs(dir);
-    assert!(files.len() >= 10, "{} regression inputs in {}", files.len(), dir.display());
-    replay(&files);
-}
-
-#[test]
-fn fuzz_corpus_passes_the_differential_check() {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/tokenizer"));
-    let files = inputs(dir);
-    if files.is_empty() {
-        println!("skipped: no local fuzz corpus in {}", dir.display());
-        return;
-    }
-    replay(&files);
+fn fuzz_regressions_and_local_corpus_pass_the_differential_check() {
+    replay::replay(&fuzz_dir(), "tokenizer", common::differential::check);
 }
 
 /// The regression inputs are not vacuous: between them they reach the tokens and errors the
@@ -56,9 +39,11 @@ fn fuzz_corpus_passes_the_differential_check() {
 fn fuzz_regressions_cover_errors_resync_and_documents() {
     use common::differential::{chunks_from_seed, options_from_flags, stream_events};
     use kvs_ebml::Token;
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/tokenizer"));
+    let dir = fuzz_dir().join("regressions/tokenizer");
+    let files = replay::files(&dir);
+    assert!(files.len() >= replay::minimum("tokenizer"), "{} inputs in {}", files.len(), dir.display());
     let mut seen = std::collections::BTreeSet::new();
-    for path in inputs(dir) {
+    for path in files {
         let data = std::fs::read(&path).unwrap();
         let [seed, flags, input @ ..] = &data[..] else { continue };
         let input = bytes::Bytes::copy_from_slice(input);
