@@ -225,13 +225,8 @@ fn all_fragments(file: &str) -> Option<Vec<Fragment>> {
     Some(frags)
 }
 
-const GET_MEDIA_TABLE: [(&str, &str, &str, u64, u64); 5] = [
-    ("91343852333181432392682062607743920146159169392", "1511852109.126", "1511852108.513", 15858, 0),
-    ("91343852333181432397633822764885441725874549018", "1511852110.915", "1511852110.513", 14155, 2000),
-    ("91343852333181432402585582922026963247510532162", "1511852112.487", "1511852112.513", 12940, 4000),
-    ("91343852333181432407537343079168484595829378270", "1511852113.414", "1511852114.513", 12414, 6000),
-    ("91343852333181432412489103236310005892133364608", "1511852114.147", "1511852116.513", 12093, 8000),
-];
+/// The fragments of output_get_media.mkv as EXPECTED.md lists them (upstream's values).
+const GET_MEDIA_TABLE: [kvs_testkit::upstream::Fragment; 5] = kvs_testkit::upstream::OUTPUT_GET_MEDIA;
 
 #[test]
 fn output_get_media_fragments_tags_and_codec_private() {
@@ -252,12 +247,12 @@ fn output_get_media_fragments_tags_and_codec_private() {
     let mut previous: Option<FragmentNumber> = None;
     for (i, (f, row)) in frags.iter().zip(GET_MEDIA_TABLE).enumerate() {
         let m = f.metadata.as_ref().unwrap();
-        assert_eq!(m.fragment_number.as_ref().unwrap().as_str(), row.0);
+        assert_eq!(m.fragment_number.as_ref().unwrap().as_str(), row.number);
         assert_eq!(m.server_timestamp_ms, Some(server_ms[i]));
-        assert_eq!(m.server_timestamp_ms, Some(ts_ms(row.1)));
-        assert_eq!(m.producer_timestamp_ms, Some(ts_ms(row.2)));
-        assert_eq!(f.end.millis_behind_now, Some(row.3));
-        assert_eq!(f.end.continuation_token.as_deref(), Some(row.0));
+        assert_eq!(m.server_timestamp_ms, Some(ts_ms(row.server)));
+        assert_eq!(m.producer_timestamp_ms, Some(ts_ms(row.producer)));
+        assert_eq!(f.end.millis_behind_now, Some(row.millis_behind_now));
+        assert_eq!(f.end.continuation_token.as_deref(), Some(row.number));
         assert!(f.is_complete());
         // Fragment numbers increase (compared numerically, as 47-digit decimals).
         let number = m.fragment_number.clone().unwrap();
@@ -270,7 +265,7 @@ fn output_get_media_fragments_tags_and_codec_private() {
         assert!(f.frames[0].keyframe);
         assert_eq!(f.frames.iter().filter(|x| x.keyframe).count(), 1);
         assert!(f.frames.iter().all(|x| x.track == 1));
-        assert_eq!(f.frames[0].timestamp_ms(), row.4 as i64);
+        assert_eq!(f.frames[0].timestamp_ms(), row.cluster_ms as i64);
         // Track 1: 640x360 AVC with the asserted CodecPrivate.
         assert_eq!(f.tracks.len(), 1);
         let t = &f.tracks[0];
@@ -299,11 +294,11 @@ fn sparse_fragments_are_chunks_0_2_4() {
     let rows = [GET_MEDIA_TABLE[0], GET_MEDIA_TABLE[2], GET_MEDIA_TABLE[4]];
     assert_eq!(frags.len(), 3);
     for (f, row) in frags.iter().zip(rows) {
-        assert_eq!(f.fragment_number().unwrap().as_str(), row.0);
-        assert_eq!(f.end.continuation_token.as_deref(), Some(row.0));
-        assert_eq!(f.metadata.as_ref().unwrap().server_timestamp_ms, Some(ts_ms(row.1)));
+        assert_eq!(f.fragment_number().unwrap().as_str(), row.number);
+        assert_eq!(f.end.continuation_token.as_deref(), Some(row.number));
+        assert_eq!(f.metadata.as_ref().unwrap().server_timestamp_ms, Some(ts_ms(row.server)));
         assert_eq!(f.frames.len(), 60);
-        assert_eq!(f.frames[0].timestamp_ms(), row.4 as i64);
+        assert_eq!(f.frames[0].timestamp_ms(), row.cluster_ms as i64);
     }
 }
 
@@ -328,11 +323,11 @@ fn merged_file_keeps_the_first_fragment_facts() {
     assert_eq!(frags.len(), 1);
     let f = &frags[0];
     let first = GET_MEDIA_TABLE[0];
-    assert_eq!(f.fragment_number().unwrap().as_str(), first.0);
-    assert_eq!(f.metadata.as_ref().unwrap().server_timestamp_ms, Some(ts_ms(first.1)));
-    assert_eq!(f.metadata.as_ref().unwrap().producer_timestamp_ms, Some(ts_ms(first.2)));
-    assert_eq!(f.end.millis_behind_now, Some(first.3));
-    assert_eq!(f.end.continuation_token.as_deref(), Some(first.0));
+    assert_eq!(f.fragment_number().unwrap().as_str(), first.number);
+    assert_eq!(f.metadata.as_ref().unwrap().server_timestamp_ms, Some(ts_ms(first.server)));
+    assert_eq!(f.metadata.as_ref().unwrap().producer_timestamp_ms, Some(ts_ms(first.producer)));
+    assert_eq!(f.end.millis_behind_now, Some(first.millis_behind_now));
+    assert_eq!(f.end.continuation_token.as_deref(), Some(first.number));
     assert!(f.is_complete());
     // The fragment ends at the first continuation token (the first cluster's end Tags): it
     // holds the first cluster's 60 frames and 7 tags. The other two clusters' frames and

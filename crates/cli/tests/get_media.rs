@@ -15,12 +15,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::mpsc;
 
 use common::bin;
 
 use kvs_local::{ErrorAfterFragment, Faults, LocalKvs, Source};
+use kvs_testkit::oracle::{Packet, ffprobe_packets, mkvinfo_tags, tag_values};
 use serde_json::Value;
 
 fn testdata(name: &str) -> PathBuf {
@@ -131,23 +132,14 @@ fn get_media_reports_errors() {
 #[test]
 fn get_media_prints_the_upstream_values_of_a_real_capture() {
     let Some(capture) = kvs_testkit::conformance_path("kvs-java/output_get_media.mkv") else { return };
-    let numbers = [
-        "91343852333181432392682062607743920146159169392",
-        "91343852333181432397633822764885441725874549018",
-        "91343852333181432402585582922026963247510532162",
-        "91343852333181432407537343079168484595829378270",
-        "91343852333181432412489103236310005892133364608",
-    ];
-    let server_ms = [1511852109126_i64, 1511852110915, 1511852112487, 1511852113414, 1511852114147];
-    let tags = serde_json::json!([
-        {"name": "COMPATIBLE_BRANDS", "value": "isomavc1mp42"},
-        {"name": "MAJOR_BRAND", "value": "M4V "},
-        {"name": "MINOR_VERSION", "value": "1"},
-        {"name": "ENCODER", "value": "Lavf57.71.100"},
-        {"name": "HANDLER_NAME", "value": "ETI ISO Video Media Handler"},
-        {"name": "ENCODER", "value": "Elemental H.264"},
-        {"name": "DURATION", "value": "00:00:10.000000000\u{0}\u{0}"},
-    ]);
+    let upstream = &kvs_testkit::upstream::OUTPUT_GET_MEDIA;
+    let tags: Vec<Value> = kvs_testkit::upstream::OUTPUT_GET_MEDIA_PRODUCER_TAGS
+        .iter()
+        .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+        .collect();
+    let tags = Value::Array(tags);
+    // "1511852109.126" -> 1511852109126
+    let ms = |s: &str| s.replace('.', "").parse::<i64>().unwrap();
     for faults in [Faults::default(), Faults { cut_after_bytes: Some(600_000), ..Faults::default() }] {
         let (url, _) = serve_path(&capture, faults.clone());
         let out = get_media(&url, &["EARLIEST", "--stream-name", "cam"]);
@@ -156,10 +148,10 @@ fn get_media_prints_the_upstream_values_of_a_real_capture() {
         assert_eq!(got.len(), 5, "{faults:?}");
         for (k, v) in got.iter().enumerate() {
             let what = format!("fragment {k}, {faults:?}");
-            assert_eq!(v["fragment_number"], numbers[k], "{what}");
-            assert_eq!(v["continuation_token"], numbers[k], "{what}");
-            assert_eq!(v["server_timestamp_ms"], server_ms[k], "{what}");
-            assert_eq!(v["producer_timestamp_ms"], 1_511_852_108_513_i64 + 2000 * k as i64, "{what}");
+            assert_eq!(v["fragment_number"], upstream[k].number, "{what}");
+            assert_eq!(v["continuation_token"], upstream[k].number, "{what}");
+            assert_eq!(v["server_timestamp_ms"], ms(upstream[k].server), "{what}");
+            assert_eq!(v["producer_timestamp_ms"], ms(upstream[k].producer), "{what}");
             assert_eq!(v["complete"], true, "{what}");
             assert_eq!(v["frames"], serde_json::json!({"1": 60}), "{what}");
             assert_eq!(v["keyframes"], serde_json::json!({"1": 1}), "{what}");
@@ -189,9 +181,7 @@ fn get_media_agrees_with_ffprobe_and_mkvinfo_on_the_backing_file() {
     let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
     let file = testdata("getmedia_unknown_clusters.mkv");
     let tags = mkvinfo_tags(&mkvinfo, &file);
-    let values = |name: &str| -> Vec<String> {
-        tags.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
-    };
+    let values = |name: &str| tag_values(&tags, name);
     let numbers = values("AWS_KINESISVIDEO_FRAGMENT_NUMBER");
     assert_eq!(numbers.len(), 4);
     // "1700000100.281" -> 1700000100281: epoch seconds with three decimals, as milliseconds.
@@ -216,9 +206,9 @@ fn get_media_agrees_with_ffprobe_and_mkvinfo_on_the_backing_file() {
             assert_eq!(v["continuation_token"], numbers[k].as_str(), "{what}");
             assert_eq!(v["server_timestamp_ms"], server[k], "{what}");
             assert_eq!(v["producer_timestamp_ms"], producer[k], "{what}");
-            let span = |p: &&(u64, i64, bool)| p.1 >= 2000 * k as i64 && p.1 < 2000 * (k as i64 + 1);
+            let span = |p: &&Packet| p.pts_ms >= 2000 * k as i64 && p.pts_ms < 2000 * (k as i64 + 1);
             let count = |stream: u64, key: bool| {
-                packets.iter().filter(span).filter(|p| p.0 == stream && (p.2 || !key)).count()
+                packets.iter().filter(span).filter(|p| p.stream == stream && (p.key || !key)).count()
             };
             assert_eq!((count(0, false), count(1, false)), (10, 32), "{what}");
             assert_eq!(
@@ -249,48 +239,4 @@ fn serve_path(path: &Path, faults: Faults) -> (String, String) {
         });
     });
     rx.recv().unwrap()
-}
-
-/// `(stream, pts in ms, key flag)` of every packet ffprobe reads in `file`.
-fn ffprobe_packets(ffprobe: &Path, file: &Path) -> Vec<(u64, i64, bool)> {
-    let out = Command::new(ffprobe)
-        .args(["-v", "quiet", "-show_entries", "packet=stream_index,pts_time,flags", "-of", "json"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffprobe {}", file.display());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let secs: f64 = p["pts_time"].as_str().unwrap().parse().unwrap();
-            (p["stream_index"].as_u64().unwrap(), (secs * 1000.0).round() as i64, p["flags"] == "K_")
-        })
-        .collect()
-}
-
-/// Every SimpleTag `(name, string)` of `file` in order, as `mkvinfo -v` prints them. mkvinfo
-/// reads a GetMedia payload as one Segment and resynchronises at each following document
-/// (exit status 1 with `Resyncing` warnings): those are the only warnings accepted.
-fn mkvinfo_tags(mkvinfo: &Path, file: &Path) -> Vec<(String, String)> {
-    let out = Command::new(mkvinfo).arg("-v").arg(file).env("LC_ALL", "C").output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success()
-            || out.status.code() == Some(1) && stderr.lines().all(|l| l.contains("Resyncing")),
-        "mkvinfo {}: {stderr}",
-        file.display()
-    );
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim_start_matches(['|', ' ', '+']).to_owned())
-        .collect();
-    lines
-        .windows(2)
-        .filter_map(|w| {
-            Some((w[0].strip_prefix("Name: ")?.to_owned(), w[1].strip_prefix("String: ")?.to_owned()))
-        })
-        .collect()
 }

@@ -13,8 +13,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::mpsc;
 
 use common::bin;
@@ -201,7 +201,7 @@ fn a_local_stream_gives_the_same_answer_by_get_images_and_by_get_media() {
 #[test]
 fn images_show_the_frame_ffmpeg_decodes_at_their_time() {
     let Some((ffmpeg, _)) = kvs_testkit::ffmpeg() else { return };
-    let source = ffmpeg_thumbnails(&ffmpeg, &testdata("h264.mkv"));
+    let source = kvs_testkit::oracle::thumbnails(&ffmpeg, &testdata("h264.mkv"));
     assert_eq!(source.len(), 40, "4 s at 10 fps");
     let url = serve();
     let local = ["--endpoint-url", url.as_str(), "--stream-name", "cam"];
@@ -229,7 +229,7 @@ fn images_show_the_frame_ffmpeg_decodes_at_their_time() {
             let (index, err) = source
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (i, mse(&shown, f)))
+                .map(|(i, f)| (i, kvs_testkit::oracle::mse(&shown, f)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap();
             assert_eq!(index, 5 * (k - 1), "{what} shows source frame {index} (mse {err:.1})");
@@ -237,19 +237,6 @@ fn images_show_the_frame_ffmpeg_decodes_at_their_time() {
             assert!(err < 15.0, "{what}: mse {err:.1} from the source frame");
         }
     }
-}
-
-/// Each picture FFmpeg decodes from `file`, as 8x6 RGB box averages.
-fn ffmpeg_thumbnails(ffmpeg: &Path, file: &Path) -> Vec<Vec<f64>> {
-    let out = Command::new(ffmpeg)
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(["-fps_mode", "passthrough", "-vf", "format=rgb24,scale=8:6:flags=area"])
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out.stdout.chunks_exact(144).map(|c| c.iter().map(|&b| f64::from(b)).collect()).collect()
 }
 
 /// The 8x6 box averages of a picture whose sides are multiples of 8 and 6.
@@ -264,8 +251,4 @@ fn thumbnail(img: &image::RgbImage) -> Vec<f64> {
     }
     let n = f64::from((w / 8) * (h / 6));
     out.iter().map(|v| v / n).collect()
-}
-
-fn mse(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
 }

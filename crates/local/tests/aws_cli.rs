@@ -11,9 +11,30 @@
 
 mod common;
 
-use common::tools::ffprobe_packets;
 use common::*;
 use kvs_local::{LocalKvs, Source};
+use kvs_testkit::oracle::ffprobe_packets;
+
+/// `aws kinesis-video-media get-media` against `url`, the payload saved to `out_path`.
+async fn aws_get_media(
+    url: &str,
+    stream: &str,
+    selector: &str,
+    out_path: &str,
+) -> Option<std::process::Output> {
+    aws(strings(&[
+        "kinesis-video-media",
+        "get-media",
+        "--endpoint-url",
+        url,
+        "--stream-name",
+        stream,
+        "--start-selector",
+        selector,
+        out_path,
+    ]))
+    .await
+}
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
@@ -33,19 +54,7 @@ async fn aws_cli_get_media_earliest_writes_the_stream() {
     let out_path = out_file.to_str().unwrap();
 
     for (stream, count) in [("plain", 5), ("basic", 5)] {
-        let out = aws(strings(&[
-            "kinesis-video-media",
-            "get-media",
-            "--endpoint-url",
-            &url,
-            "--stream-name",
-            stream,
-            "--start-selector",
-            "StartSelectorType=EARLIEST",
-            out_path,
-        ]))
-        .await
-        .unwrap();
+        let out = aws_get_media(&url, stream, "StartSelectorType=EARLIEST", out_path).await.unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("video/webm"));
         let payload = bytes::Bytes::from(std::fs::read(&out_file).unwrap());
@@ -56,17 +65,12 @@ async fn aws_cli_get_media_earliest_writes_the_stream() {
 
     // FRAGMENT_NUMBER through the CLI's shorthand syntax.
     let second = server.fragments("basic").unwrap()[1].fragment_number.clone();
-    let out = aws(strings(&[
-        "kinesis-video-media",
-        "get-media",
-        "--endpoint-url",
+    let out = aws_get_media(
         &url,
-        "--stream-name",
         "basic",
-        "--start-selector",
         &format!("StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber={second}"),
         out_path,
-    ]))
+    )
     .await
     .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -74,19 +78,7 @@ async fn aws_cli_get_media_earliest_writes_the_stream() {
     assert_eq!(fragments(&payload).len(), 3);
 
     // Errors as the CLI reports them.
-    let out = aws(strings(&[
-        "kinesis-video-media",
-        "get-media",
-        "--endpoint-url",
-        &url,
-        "--stream-name",
-        "nope",
-        "--start-selector",
-        "StartSelectorType=EARLIEST",
-        out_path,
-    ]))
-    .await
-    .unwrap();
+    let out = aws_get_media(&url, "nope", "StartSelectorType=EARLIEST", out_path).await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
 
@@ -138,21 +130,8 @@ async fn aws_cli_get_media_output_is_read_by_ffprobe() {
     let url = server.url().to_owned();
     let out_file = std::env::temp_dir().join(format!("kvs-local-cli-ffprobe-{}.mkv", std::process::id()));
     let out_path = out_file.to_str().unwrap();
-    let get_media = |stream: &str, selector: &str| {
-        aws(strings(&[
-            "kinesis-video-media",
-            "get-media",
-            "--endpoint-url",
-            &url,
-            "--stream-name",
-            stream,
-            "--start-selector",
-            selector,
-            out_path,
-        ]))
-    };
 
-    let out = get_media("basic", "StartSelectorType=EARLIEST").await.unwrap();
+    let out = aws_get_media(&url, "basic", "StartSelectorType=EARLIEST", out_path).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = ffprobe_packets(&ffprobe, &out_file);
     let original = ffprobe_packets(&ffprobe, &basic);
@@ -162,14 +141,19 @@ async fn aws_cli_get_media_output_is_read_by_ffprobe() {
     assert_eq!(keys, [0, 1000, 2000, 3000, 4000]);
 
     let second = "91343852333181500004951760157141521579715379627"; // mkvinfo testdata/getmedia_basic.mkv
-    let out = get_media("basic", &format!("StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber={second}"))
-        .await
-        .unwrap();
+    let out = aws_get_media(
+        &url,
+        "basic",
+        &format!("StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber={second}"),
+        out_path,
+    )
+    .await
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = ffprobe_packets(&ffprobe, &out_file);
     assert_eq!(got, original[60..]);
 
-    let out = get_media("plain", "StartSelectorType=EARLIEST").await.unwrap();
+    let out = aws_get_media(&url, "plain", "StartSelectorType=EARLIEST", out_path).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let times: Vec<i64> = ffprobe_packets(&ffprobe, &out_file).iter().map(|p| p.pts_ms).collect();
     assert_eq!(times, (0..50).map(|i| 40 * i).collect::<Vec<_>>());

@@ -18,8 +18,8 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 
 use common::aws;
-use common::tools::{base64_decode, closest, ffprobe_streams, temp_file, thumbnails};
 use kvs_local::{LocalKvs, RunningServer, Source};
+use kvs_testkit::oracle::{base64_decode, closest, ffprobe_streams, temp_file, thumbnails};
 use serde_json::Value;
 
 fn testdata(name: &str) -> PathBuf {

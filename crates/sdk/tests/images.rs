@@ -186,7 +186,7 @@ async fn sdk_images_show_the_frame_ffmpeg_decodes_at_their_time() {
     let server = server().await;
     let client = client(&server);
     for (stream, file) in [("h264", "h264.mkv"), ("h265", "h265.mkv")] {
-        let source = common::tools::thumbnails(&ffmpeg, &testdata(file));
+        let source = kvs_testkit::oracle::thumbnails(&ffmpeg, &testdata(file));
         assert_eq!(source.len(), 40, "{stream}: 4 s at 10 fps");
         // Samples at 50, 400, 750, ... ms: frames 0, 4, 7, ...
         let request = |format| {
@@ -216,16 +216,16 @@ async fn sdk_images_show_the_frame_ffmpeg_decodes_at_their_time() {
             let what = format!("{stream} {how} at +{t} ms");
             assert_eq!(t, 50 + 350 * (k as i64 % 12), "{what}");
             let bytes = image.content.as_ref().unwrap_or_else(|| panic!("{what}: {:?}", image.error));
-            let path = common::tools::temp_file(&format!("{stream}-{k}.img"), bytes);
+            let path = kvs_testkit::oracle::temp_file(&format!("{stream}-{k}.img"), bytes);
             let (codec, size) = if how.ends_with("PNG") { ("png", (320, 240)) } else { ("mjpeg", (64, 48)) };
             assert_eq!(
-                common::tools::ffprobe_streams(&ffprobe, &path),
+                kvs_testkit::oracle::ffprobe_streams(&ffprobe, &path),
                 [("video".to_owned(), codec.to_owned(), size.0, size.1)],
                 "{what}"
             );
-            let shown = common::tools::thumbnails(&ffmpeg, &path);
+            let shown = kvs_testkit::oracle::thumbnails(&ffmpeg, &path);
             std::fs::remove_file(&path).ok();
-            let (index, err) = common::tools::closest(&shown[0], &source);
+            let (index, err) = kvs_testkit::oracle::closest(&shown[0], &source);
             assert_eq!(index as i64, t / 100, "{what} shows source frame {index} (mse {err:.1})");
             // Measured up to 7; two adjacent source frames are 17 or more apart.
             assert!(err < 15.0, "{what}: mse {err:.1} from the source frame");

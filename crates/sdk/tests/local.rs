@@ -563,8 +563,8 @@ async fn delivered_frames_are_the_packets_ffprobe_reads_in_the_fixture() {
     let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
     for (name, video, audio) in [("getmedia_basic", 150, 0), ("getmedia_unknown_clusters", 40, 128)] {
         let bytes = payload(name);
-        let file = common::tools::temp_file(&format!("{name}.mkv"), &bytes);
-        let packets = common::tools::ffprobe_packets(&ffprobe, &file);
+        let file = kvs_testkit::oracle::temp_file(&format!("{name}.mkv"), &bytes);
+        let packets = kvs_testkit::oracle::ffprobe_packets(&ffprobe, &file);
         std::fs::remove_file(&file).ok();
         assert_eq!(packets.iter().filter(|p| p.stream == 0).count(), video, "{name}");
         assert_eq!(packets.iter().filter(|p| p.stream == 1).count(), audio, "{name}");

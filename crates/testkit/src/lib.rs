@@ -19,6 +19,9 @@
 
 #![allow(clippy::panic)] // failing the test is this crate's job
 
+pub mod oracle;
+pub mod upstream;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

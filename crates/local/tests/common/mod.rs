@@ -9,8 +9,6 @@
     dead_code
 )]
 
-pub mod tools;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Instant;

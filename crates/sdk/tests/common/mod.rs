@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod tools;
-
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -1,6 +1,17 @@
-//! Independent readers for the bytes the server returns: FFmpeg (`ffprobe`, `ffmpeg`) and
-//! MKVToolNix (`mkvinfo`). Their answers are the oracles of the tests that use them: nothing
-//! here goes through kvs-chunk, kvs-ebml or kvs-images.
+//! Independent readers for the bytes a server, the SDK or the CLI returns: FFmpeg (`ffprobe`,
+//! `ffmpeg`) and MKVToolNix (`mkvinfo`). Their answers are the oracles of the tests that use
+//! them: nothing here goes through kvs-chunk, kvs-ebml or kvs-images. Get the tools' paths
+//! with [`crate::ffmpeg`] and [`crate::mkvinfo`] (which fail the test under CI when missing).
+//!
+//! Every function here panics (fails the test) when a tool fails or prints what it should not.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,7 +34,7 @@ pub struct Packet {
 /// Writes `bytes` to a fresh file under the temporary directory, named after `name` and this
 /// process.
 pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kvs-local-oracle-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("kvs-oracle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
