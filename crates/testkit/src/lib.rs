@@ -12,9 +12,9 @@
 //!   silent even where `cargo test` hides the output of passing tests.
 //!
 //! ```
-//! // In a test: return early (or fail under CI) when FFmpeg is missing.
-//! let Some(ffprobe) = kvs_testkit::tool("ffprobe", "apt-get install -y ffmpeg") else { return };
-//! assert!(ffprobe.is_file());
+//! // In a test: return early (or fail under CI) when a tool is missing; here the shell.
+//! let Some(sh) = kvs_testkit::tool("sh", "apt-get install -y dash") else { return };
+//! assert!(sh.is_file());
 //! ```
 
 #![allow(clippy::panic)] // failing the test is this crate's job
