@@ -21,7 +21,7 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" target/release/profile "$1" "$2" >/dev/null 2>"$tmp/log"
   sed -n 's/^==[0-9]*== Collected : \([0-9]*\).*/\1/p' "$tmp/log"
 }
-echo "measured $(date -u +%Y-%m-%d) on commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "measured $(date -u +%Y-%m-%d) on commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!*.md' 2>/dev/null || echo -dirty), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 ga=$(count generate-small "$N")
 gb=$(count generate-small $((2 * N)))
 for r in "${readers[@]}"; do

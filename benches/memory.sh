@@ -34,7 +34,7 @@ if [ -z "$written" ]; then
 fi
 fragments=$(grep -c ' complete$' "$tmp/out" || true)
 incomplete=$(grep -c -E 'INCOMPLETE$|error [^ ]*$' "$tmp/out" || true)
-echo "measured on commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "measured $(date -u +%Y-%m-%d) on commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!*.md' 2>/dev/null || echo -dirty), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "streamed $BYTES bytes through 'kvs-mkv fragments -' in $(( (end - start) / 1000000 )) ms"
 echo "fragments written by getmedia-gen: $written; listed complete: $fragments; incomplete or errored: $incomplete"
 echo "peak resident memory (kvs-mkv): $peak KiB (bound $BOUND_KIB KiB)"

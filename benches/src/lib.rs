@@ -16,7 +16,7 @@
 pub mod hostile;
 
 /// Where a figure was measured, as one line: the date, the commit (`git rev-parse --short
-/// HEAD`, with `-dirty` when tracked files have changes), the build profile, the number of
+/// HEAD`, with `-dirty` when tracked files other than Markdown have changes), the build profile, the number of
 /// cores and the CPU model. Every command that prints a figure for the README prints this
 /// line with it.
 pub fn provenance() -> String {
@@ -29,7 +29,9 @@ pub fn provenance() -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     let commit = run("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-    let dirty = run("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    // Markdown (the README the figure goes into) does not make a measurement dirty.
+    let dirty = run("git", &["status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"])
+        .is_some_and(|s| !s.is_empty());
     let date = run("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
