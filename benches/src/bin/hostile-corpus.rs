@@ -289,4 +289,3 @@ fn peaks(corpus: &[HostileInput], dir: &Path, kvs_mkv: Option<PathBuf>) -> ExitC
     }
     ExitCode::SUCCESS
 }
-
