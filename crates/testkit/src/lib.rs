@@ -61,7 +61,9 @@ pub fn skip(what: &str, how: &str) {
         let _ = std::fs::create_dir_all(dir);
     }
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
-        let _ = writeln!(f, "{line}");
+        // One write of the whole line: tests in parallel (threads and processes) append to
+        // the same file, and O_APPEND keeps a single write whole.
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
 
@@ -124,7 +126,8 @@ pub fn current_test() -> String {
 pub fn record_use(dependency: &str) {
     let Some(log) = std::env::var_os("KVS_USE_LOG").filter(|p| !p.is_empty()) else { return };
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-        let _ = writeln!(f, "{dependency}\t{}", current_test());
+        // One write of the whole line (see `skip`).
+        let _ = f.write_all(format!("{dependency}\t{}\n", current_test()).as_bytes());
     }
 }
 
