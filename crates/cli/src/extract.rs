@@ -22,6 +22,7 @@ use clap::ValueEnum;
 use kvs_chunk::annexb::{ParameterSets, annexb_frame, configuration_version};
 use kvs_chunk::{Event, Frame, Track, TrackType};
 
+use crate::escape::escape;
 use crate::progress::{Input, each_event, exit_status};
 
 /// The output format.
@@ -285,10 +286,11 @@ fn choose<'a>(tracks: &'a [Track], selector: Option<&str>) -> Option<&'a Track> 
 }
 
 fn describe_track(t: &Track) -> String {
-    let mut s = format!("track {} ({}", t.number, t.codec_id.as_deref().unwrap_or("no codec id"));
+    let codec = escape(t.codec_id.as_deref().unwrap_or("no codec id"));
+    let mut s = format!("track {} ({codec}", t.number);
     if let Some(n) = &t.name {
         s.push_str(", ");
-        s.push_str(n);
+        s.push_str(&escape(n));
     }
     s.push(')');
     s

@@ -10,6 +10,7 @@ use anstyle::{AnsiColor, Style};
 use clap::ValueEnum;
 use kvs_chunk::{Event, FragmentMetadata, StreamError, Track, TrackType};
 
+use crate::escape::{escape, quoted};
 use crate::mkvout::Durations;
 use crate::progress::{Input, each_event, exit_status};
 
@@ -281,9 +282,9 @@ impl Inspector {
             writeln!(out, "  (none)")?;
         }
         for t in tracks {
-            let codec = t.codec_id.as_deref().unwrap_or("?");
+            let codec = escape(t.codec_id.as_deref().unwrap_or("?"));
             let nice = codec_name(t);
-            let name = t.name.as_deref().map(|n| format!("  \"{n}\"")).unwrap_or_default();
+            let name = t.name.as_deref().map(|n| format!("  {}", quoted(n))).unwrap_or_default();
             writeln!(
                 out,
                 "  {:>2}  {:<5}  {:<16}  {:<28}  {}{}",
@@ -393,12 +394,12 @@ impl Inspector {
         let mut notes: Vec<String> = Vec::new();
         if let Some(e) = &f.error {
             self.totals.errors = self.totals.errors.saturating_add(1);
-            let id = e
-                .id
-                .map_or_else(|| e.raw_id.clone().unwrap_or_else(|| "?".to_owned()), |i| i.code().to_string());
-            notes.push(
-                self.p(BAD, &format!("ERROR {id} {}", e.code.as_deref().unwrap_or(""))).trim_end().to_owned(),
+            let id = e.id.map_or_else(
+                || escape(e.raw_id.as_deref().unwrap_or("?")).into_owned(),
+                |i| i.code().to_string(),
             );
+            let code = escape(e.code.as_deref().unwrap_or(""));
+            notes.push(self.p(BAD, &format!("ERROR {id} {code}")).trim_end().to_owned());
         } else if complete {
             self.totals.complete = self.totals.complete.saturating_add(1);
         } else if f.metadata.fragment_number.is_some() {
@@ -415,7 +416,7 @@ impl Inspector {
         }
         let number = f.metadata.fragment_number.as_ref().map_or_else(
             || if f.error.is_some() { "-".to_owned() } else { format!("@{}", f.offset) },
-            |n| short_number(n.as_str()),
+            |n| escape(&short_number(n.as_str())).into_owned(),
         );
         let dash = || "-".to_owned();
         let row = format!(

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
+mod escape;
 mod extract;
 mod get_media;
 mod images;

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use kvs_chunk::{Event, TagValue};
 
 use crate::Sink;
+use crate::escape::{escape, quoted};
 use crate::summary::Summaries;
 
 /// `fragments` without `--json`: a table.
@@ -46,7 +47,10 @@ impl Sink for FragmentsTable {
             "{:>4}  {:>10}  {:<15}  {:<23}  {:<23}  {:>6}  {:>4}  {:>10}  {:>8}  {}",
             s.index,
             s.offset,
-            s.metadata.fragment_number.as_ref().map_or_else(|| "-".to_owned(), |n| shorten(n.as_str())),
+            s.metadata
+                .fragment_number
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |n| escape(&shorten(n.as_str())).into_owned()),
             s.metadata.producer_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
             s.metadata.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
             frames,
@@ -56,7 +60,7 @@ impl Sink for FragmentsTable {
             status
         )?;
         for (name, value) in &s.tags {
-            writeln!(out, "      tag {name} = {}", tag_text(value))?;
+            writeln!(out, "      tag {} = {}", escape(name), tag_text(value))?;
         }
         Ok(())
     }
@@ -71,7 +75,7 @@ impl Sink for FragmentsTable {
 
 fn tag_text(v: &TagValue) -> String {
     match v {
-        TagValue::String(_) => format!("{:?}", v.as_text().unwrap_or_default()),
+        TagValue::String(_) => quoted(&v.as_text().unwrap_or_default()),
         TagValue::Binary(b) => format!("<{} bytes>", b.len()),
         TagValue::None => "-".to_owned(),
     }
@@ -124,7 +128,7 @@ impl Sink for EventsText {
                         out,
                         "  track {} {}{}{}",
                         t.number,
-                        t.codec_id.as_deref().unwrap_or("?"),
+                        escape(t.codec_id.as_deref().unwrap_or("?")),
                         size.unwrap_or_default(),
                         rate.unwrap_or_default()
                     )?;
@@ -134,7 +138,7 @@ impl Sink for EventsText {
             Event::FragmentMetadata(m) => writeln!(
                 out,
                 "  fragment {} server {} producer {}",
-                m.fragment_number.as_ref().map_or("-", |n| n.as_str()),
+                escape(m.fragment_number.as_ref().map_or("-", |n| n.as_str())),
                 m.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
                 m.producer_timestamp_ms.map_or_else(|| "-".to_owned(), |p| p.to_string())
             ),
@@ -147,12 +151,12 @@ impl Sink for EventsText {
                 f.data.len(),
                 crc32fast::hash(&f.data)
             ),
-            Event::Tag(t) => writeln!(out, "  tag {} = {}", t.name, tag_text(&t.value)),
+            Event::Tag(t) => writeln!(out, "  tag {} = {}", escape(&t.name), tag_text(&t.value)),
             Event::StreamError(e) => writeln!(
                 out,
                 "  STREAM ERROR {} {}",
                 e.id.map_or_else(|| "?".to_owned(), |i| i.to_string()),
-                e.code.as_deref().unwrap_or("")
+                escape(e.code.as_deref().unwrap_or(""))
             ),
             Event::FragmentEnd(end) => writeln!(
                 out,
