@@ -2,33 +2,61 @@
 //! `V_MPEG4/ISO/AVC`, HVCC for `V_MPEGH/ISO/HEVC`) and length-prefixed NAL units rewritten
 //! as an Annex B byte stream (start codes).
 //!
-//! Every read is checked: malformed input gives `None` or [`Truncated`], never a panic.
+//! Every read is checked: malformed input gives `None` or [`Truncated`], never a panic. A NAL
+//! length prefix is 1, 2 or 4 bytes (ISO/IEC 14496-15 allows no other size): a record that
+//! declares 3 is rejected, and [`nal_units`] and [`annexb_frame`] refuse any other size.
+//!
+//! A CodecPrivate that does not parse is an error to report (or a reason to write the frames
+//! as they are), not something to replace with a default:
 //!
 //! ```
 //! use kvs_chunk::annexb::{ParameterSets, annexb_frame};
 //!
 //! // An AVCDecoderConfigurationRecord with 4-byte lengths, one SPS and one PPS.
 //! let cp = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 2, 0x67, 1, 1, 0, 2, 0x68, 2];
-//! let ps = ParameterSets::from_avcc(&cp).unwrap_or_default();
+//! let ps = ParameterSets::from_avcc(&cp).ok_or("malformed AVC CodecPrivate")?;
 //! assert_eq!(ps.length_size, 4);
 //! let mut out = Vec::new();
-//! assert!(annexb_frame(&ps, &[0, 0, 0, 1, 0x65], true, &mut out).is_some());
+//! annexb_frame(&ps, &[0, 0, 0, 1, 0x65], true, &mut out).ok_or("a NAL length runs past the frame")?;
 //! assert_eq!(out, [0, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 0, 1, 0x65]);
+//!
+//! // A record cut short is not a configuration.
+//! assert!(ParameterSets::from_avcc(&cp[..7]).is_none());
+//! # Ok::<(), &str>(())
 //! ```
 
 /// The four-byte Annex B start code written before each NAL unit.
 pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
+/// The NAL unit length prefix sizes ISO/IEC 14496-15 allows (lengthSizeMinusOne 0, 1 or 3).
+pub const LENGTH_SIZES: [usize; 3] = [1, 2, 4];
+
+/// Whether `length_size` is one of [`LENGTH_SIZES`].
+#[must_use]
+pub fn is_valid_length_size(length_size: usize) -> bool {
+    LENGTH_SIZES.contains(&length_size)
+}
+
 /// How NAL units are delimited in a track's frames, and the parameter sets of its
 /// CodecPrivate.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The default is H.264 with 4-byte lengths and no parameter sets (what a track without
+/// CodecPrivate usually carries, its parameter sets in-band).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParameterSets {
-    /// Bytes in each NAL unit's length prefix (1 to 4, from lengthSizeMinusOne).
+    /// Bytes in each NAL unit's length prefix: 1, 2 or 4 (see [`LENGTH_SIZES`]). The parsers
+    /// give only these; with any other value [`annexb_frame`] converts nothing.
     pub length_size: usize,
     /// The parameter-set NAL units in record order (VPS, SPS, PPS, ...), without start codes.
     pub nals: Vec<Vec<u8>>,
     /// H.265 (NAL type in bits 1..7 of the first byte) rather than H.264.
     pub hevc: bool,
+}
+
+impl Default for ParameterSets {
+    fn default() -> Self {
+        Self { length_size: 4, nals: Vec::new(), hevc: false }
+    }
 }
 
 /// A cursor over a byte slice whose reads fail instead of panicking.
@@ -54,12 +82,13 @@ impl<'a> Cursor<'a> {
 impl ParameterSets {
     /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1). The
     /// configurationVersion byte is not checked (see [`configuration_version`]); `None` if
-    /// the record ends early.
+    /// the record ends early or declares 3-byte lengths (lengthSizeMinusOne 2, not allowed).
     #[must_use]
     pub fn from_avcc(cp: &[u8]) -> Option<Self> {
         let mut c = Cursor(cp);
         let header = c.take(5)?; // version, profile, compatibility, level, lengthSizeMinusOne
-        let length_size = usize::from(header.get(4)? & 0x03).checked_add(1)?;
+        let length_size =
+            usize::from(header.get(4)? & 0x03).checked_add(1).filter(|&n| is_valid_length_size(n))?;
         let mut nals = Vec::new();
         let sps = c.u8()? & 0x1F;
         for _ in 0..sps {
@@ -76,13 +105,15 @@ impl ParameterSets {
 
     /// Parses an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1): the NAL units of
     /// all its arrays, in order. The configurationVersion byte is not checked (see
-    /// [`configuration_version`]); `None` if the record ends early.
+    /// [`configuration_version`]); `None` if the record ends early or declares 3-byte
+    /// lengths (lengthSizeMinusOne 2, not allowed).
     #[must_use]
     pub fn from_hvcc(cp: &[u8]) -> Option<Self> {
         let mut c = Cursor(cp);
         // version, profile, tier, level, constraint flags, ... up to lengthSizeMinusOne.
         let header = c.take(22)?;
-        let length_size = usize::from(header.get(21)? & 0x03).checked_add(1)?;
+        let length_size =
+            usize::from(header.get(21)? & 0x03).checked_add(1).filter(|&n| is_valid_length_size(n))?;
         let arrays = c.u8()?;
         let mut nals = Vec::new();
         for _ in 0..arrays {
@@ -127,7 +158,8 @@ pub fn is_parameter_set(nal: &[u8], hevc: bool) -> bool {
     if hevc { matches!((b >> 1) & 0x3F, 32..=34) } else { matches!(b & 0x1F, 7 | 8) }
 }
 
-/// A length prefix or NAL unit ran past the end of the frame.
+/// A length prefix or NAL unit ran past the end of the frame, or the frame cannot be split
+/// at all because the length size is not 1, 2 or 4 (see [`nal_units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Truncated;
 
@@ -153,6 +185,11 @@ impl<'a> Iterator for NalUnits<'a> {
         if self.rest.is_empty() {
             return None;
         }
+        if !is_valid_length_size(self.length_size) {
+            // A length size of 0 would read empty units for ever without consuming a byte.
+            self.rest = &[];
+            return Some(Err(Truncated));
+        }
         let mut c = Cursor(self.rest);
         let nal = c.take(self.length_size).and_then(|prefix| {
             let len =
@@ -173,7 +210,9 @@ impl<'a> Iterator for NalUnits<'a> {
 }
 
 /// The NAL units of `data`, each preceded by a big-endian length of `length_size` bytes.
-/// A unit that runs past the end gives one [`Truncated`], and then the iterator ends.
+/// A unit that runs past the end gives one [`Truncated`], and then the iterator ends. With a
+/// `length_size` other than 1, 2 or 4 no unit can be read: non-empty `data` gives one
+/// [`Truncated`] at once, and the iterator ends.
 #[must_use]
 pub fn nal_units(data: &[u8], length_size: usize) -> NalUnits<'_> {
     NalUnits { rest: data, length_size }
@@ -181,8 +220,12 @@ pub fn nal_units(data: &[u8], length_size: usize) -> NalUnits<'_> {
 
 /// One frame as Annex B, appended to `out`: start codes instead of length prefixes, and the
 /// parameter sets first when it is a keyframe that carries none of its own. `None`, with
-/// nothing appended, if a length prefix runs past the frame.
+/// nothing appended, if a length prefix runs past the frame or `ps.length_size` is not 1, 2
+/// or 4.
 pub fn annexb_frame(ps: &ParameterSets, data: &[u8], keyframe: bool, out: &mut Vec<u8>) -> Option<()> {
+    if !is_valid_length_size(ps.length_size) {
+        return None;
+    }
     let nals = nal_units(data, ps.length_size).collect::<Result<Vec<_>, _>>().ok()?;
     if keyframe && !nals.iter().any(|n| is_parameter_set(n, ps.hevc)) {
         ps.write_annexb(out);
@@ -201,7 +244,7 @@ mod tests {
     #[test]
     fn avcc() {
         let cp = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 3, 0x67, 1, 2, 1, 0, 2, 0x68, 9];
-        let ps = ParameterSets::from_avcc(&cp).unwrap_or_default();
+        let ps = ParameterSets::from_avcc(&cp).expect("a valid record");
         assert_eq!(ps.length_size, 4);
         assert_eq!(ps.nals, [vec![0x67, 1, 2], vec![0x68, 9]]);
         assert!(!ps.hevc);
@@ -218,12 +261,46 @@ mod tests {
         let mut cp = vec![1; 21];
         cp.push(0xF1); // lengthSizeMinusOne = 1
         cp.extend_from_slice(&[2, 0x20, 0, 1, 0, 2, 0x40, 1, 0x21, 0, 2, 0, 2, 0x42, 1, 0, 1, 0x42]);
-        let ps = ParameterSets::from_hvcc(&cp).unwrap_or_default();
+        let ps = ParameterSets::from_hvcc(&cp).expect("a valid record");
         assert_eq!(ps.length_size, 2);
         assert!(ps.hevc);
         assert_eq!(ps.nals, [vec![0x40, 1], vec![0x42, 1], vec![0x42]]);
         for n in 0..cp.len() {
             assert!(ParameterSets::from_hvcc(cp.get(..n).unwrap_or_default()).is_none(), "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn length_sizes() {
+        // lengthSizeMinusOne 0, 1 and 3 give 1, 2 and 4 bytes; 2 (3 bytes) is not allowed.
+        let mut avc = vec![1, 0x64, 0, 0x1F, 0xFC, 0xE0, 0];
+        let mut hevc = vec![1; 21];
+        hevc.extend_from_slice(&[0xFC, 0]);
+        for (minus_one, size) in [(0, Some(1)), (1, Some(2)), (2, None), (3, Some(4))] {
+            avc[4] = 0xFC | minus_one;
+            hevc[21] = 0xFC | minus_one;
+            assert_eq!(ParameterSets::from_avcc(&avc).map(|p| p.length_size), size, "{minus_one}");
+            assert_eq!(ParameterSets::from_hvcc(&hevc).map(|p| p.length_size), size, "{minus_one}");
+        }
+        assert_eq!(ParameterSets::default().length_size, 4);
+        assert!(LENGTH_SIZES.iter().all(|&n| is_valid_length_size(n)));
+        for n in [0, 3, 5, 8, 9, usize::MAX] {
+            assert!(!is_valid_length_size(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn invalid_length_sizes_end_the_iteration() {
+        for n in [0, 3, 5, 8, 9, usize::MAX] {
+            // Bounded, so that a regression fails instead of looping for ever.
+            let units: Vec<_> = nal_units(&[0, 0, 0, 1, 0x65], n).take(3).collect();
+            assert_eq!(units, [Err(Truncated)], "length size {n}");
+            assert_eq!(nal_units(&[], n).take(3).count(), 0, "length size {n}");
+            let ps = ParameterSets { length_size: n, nals: vec![vec![0x67, 1]], hevc: false };
+            let mut out = Vec::new();
+            assert!(annexb_frame(&ps, &[0, 0, 0, 1, 0x65], true, &mut out).is_none(), "length size {n}");
+            assert!(annexb_frame(&ps, &[], true, &mut out).is_none(), "length size {n}");
+            assert!(out.is_empty());
         }
     }
 

@@ -122,3 +122,39 @@ fn continuation_token_after_the_cluster_ends_the_fragment_at_once() {
     assert_eq!(frags.len(), 1);
     assert!(frags[0].is_complete());
 }
+
+/// Issue 12: `ParameterSets::default()` had a NAL length size of 0, and the module's own
+/// example fell back to it with `from_avcc(..).unwrap_or_default()`; `annexb_frame` then read
+/// empty NAL units for ever without consuming a byte (1 GB and an abort in under a second).
+#[test]
+fn default_parameter_sets_convert_frames_and_terminate() {
+    use kvs_chunk::annexb::{ParameterSets, annexb_frame};
+    let ps = ParameterSets::default();
+    assert_eq!(ps.length_size, 4);
+    let mut out = Vec::new();
+    assert!(annexb_frame(&ps, &[0, 0, 0, 2, 0x65, 9, 0, 0, 0, 1, 6], true, &mut out).is_some());
+    assert_eq!(out, [0, 0, 0, 1, 0x65, 9, 0, 0, 0, 1, 6]);
+    // A record that does not parse gives no configuration at all, not a 0-byte length.
+    assert!(ParameterSets::from_avcc(&[1, 0x64]).is_none());
+    assert!(ParameterSets::from_hvcc(&[1; 10]).is_none());
+}
+
+/// Issue 12: `nal_units(data, 0)` yielded empty units without end. Every invalid length
+/// size now gives one error and stops; `take` bounds the count so a regression fails here
+/// instead of hanging.
+#[test]
+fn nal_units_with_an_invalid_length_size_stop() {
+    use kvs_chunk::annexb::{ParameterSets, Truncated, annexb_frame, nal_units};
+    let data = [0, 0, 0, 1, 0x65];
+    for n in [0, 3, 5, 16, usize::MAX] {
+        let units: Vec<_> = nal_units(&data, n).take(1000).collect();
+        assert_eq!(units, [Err(Truncated)], "length size {n}");
+        let ps = ParameterSets { length_size: n, ..ParameterSets::default() };
+        let mut out = Vec::new();
+        assert!(annexb_frame(&ps, &data, true, &mut out).is_none(), "length size {n}");
+        assert!(out.is_empty(), "length size {n}");
+    }
+    // 3-byte lengths (lengthSizeMinusOne 2) are not allowed by ISO/IEC 14496-15.
+    assert!(ParameterSets::from_avcc(&[1, 0x64, 0, 0x1F, 0xFE, 0xE0, 0]).is_none());
+    assert_eq!(ParameterSets::from_avcc(&[1, 0x64, 0, 0x1F, 0xFF, 0xE0, 0]).map(|p| p.length_size), Some(4));
+}
