@@ -403,19 +403,31 @@ impl Shared {
     }
 }
 
-/// The stream name in `arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/CREATION`.
+/// The stream name in `arn:PARTITION:kinesisvideo:REGION:ACCOUNT:stream/NAME/CREATION`, parsed
+/// as strictly as the service's StreamARN pattern,
+/// `arn:[a-z\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+`, with the
+/// resource type `stream` and a name of 1 to 256 characters. `None` for anything else (such
+/// as `stream/demo/../../etc/passwd/0`, which is not the stream `demo`).
 fn stream_name_of_arn(arn: &str) -> Option<&str> {
+    fn all(s: &str, ok: fn(u8) -> bool) -> bool {
+        !s.is_empty() && s.bytes().all(ok)
+    }
+    let lower_digit_dash = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
     let mut parts = arn.splitn(6, ':');
-    let (arn_, _partition, service, _region, _account, resource) =
+    let (arn_, partition, service, region, account, resource) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if arn_ != "arn" || service != "kinesisvideo" {
-        return None;
-    }
-    let mut res = resource.split('/');
-    if res.next()? != "stream" {
-        return None;
-    }
-    res.next().filter(|n| !n.is_empty())
+    let (kind, rest) = resource.split_once('/')?;
+    let (name, creation) = rest.split_once('/')?;
+    let well_formed = arn_ == "arn"
+        && all(partition, lower_digit_dash)
+        && service == "kinesisvideo"
+        && all(region, lower_digit_dash)
+        && all(account, |b| b.is_ascii_digit())
+        && kind == "stream"
+        && name.len() <= 256
+        && all(name, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && all(creation, |b| b.is_ascii_digit());
+    well_formed.then_some(name)
 }
 
 /// One fragment, ready to send.

@@ -118,3 +118,82 @@ async fn injected_errors_map_to_their_variants() {
         server.shutdown().await;
     }
 }
+
+/// Issue 12: StreamARN was split loosely, so `stream/s/../../etc/passwd/0` named the stream
+/// `s`. An ARN must now have exactly the service's shape,
+/// `arn:[a-z\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+` with the
+/// resource type `stream` and a name of at most 256 characters, or it is an
+/// InvalidArgumentException (as a malformed ARN always was here); a well-formed ARN must name
+/// a stream the server has, or it is a ResourceNotFoundException.
+#[tokio::test]
+async fn stream_arns_are_parsed_strictly() {
+    let server = server(Faults::default()).await;
+    let media = media_client(server.url());
+    let video = video_client(server.url());
+    let prefix = "arn:aws:kinesisvideo:us-east-1:000000000000";
+    let long = "a".repeat(257);
+    let malformed = [
+        format!("{prefix}:stream/s/../../etc/passwd/0"),
+        format!("{prefix}:stream/s/.."),
+        format!("{prefix}:stream/s/0/extra"),
+        format!("{prefix}:stream/s/0/"),
+        format!("{prefix}:stream/s/"),
+        format!("{prefix}:stream/s"),
+        format!("{prefix}:stream//0"),
+        format!("{prefix}:stream/s/x0"),
+        format!("{prefix}:stream/s/0 "),
+        format!("{prefix}:stream/s:x/0"),
+        format!("{prefix}:stream/s%2F/0"),
+        format!("{prefix}:stream/{long}/0"),
+        format!("{prefix}:channel/s/0"),
+        format!("{prefix}:Stream/s/0"),
+        format!("{prefix}:s/0"),
+        "arn:aws:kinesis:us-east-1:000000000000:stream/s/0".to_owned(),
+        "arn:aws:kinesisvideo:US-EAST-1:000000000000:stream/s/0".to_owned(),
+        "arn:aws:kinesisvideo:us-east-1:acct:stream/s/0".to_owned(),
+        "arn:aws:kinesisvideo:us-east-1::stream/s/0".to_owned(),
+        "arn:AWS:kinesisvideo:us-east-1:000000000000:stream/s/0".to_owned(),
+        "arn::kinesisvideo:us-east-1:000000000000:stream/s/0".to_owned(),
+        "ARN:aws:kinesisvideo:us-east-1:000000000000:stream/s/0".to_owned(),
+        "s".to_owned(),
+    ];
+    for arn in &malformed {
+        let err = media
+            .get_media()
+            .stream_arn(arn)
+            .start_selector(selector(StartSelectorType::Earliest))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_invalid_argument_exception(), "{arn}: {err:?}");
+        assert_eq!(err.code(), Some("InvalidArgumentException"), "{arn}");
+        let e = video.describe_stream().stream_arn(arn).send().await.unwrap_err().into_service_error();
+        assert!(e.is_invalid_argument_exception(), "{arn}: {e:?}");
+        let e = video
+            .get_data_endpoint()
+            .stream_arn(arn)
+            .api_name(aws_sdk_kinesisvideo::types::ApiName::GetMedia)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(e.is_invalid_argument_exception(), "{arn}: {e:?}");
+    }
+
+    // Well-formed, but no such stream: the name is not found, whatever follows it.
+    for arn in [format!("{prefix}:stream/nope/0"), format!("{prefix}:stream/{}/0", "a".repeat(256))] {
+        let e = video.describe_stream().stream_arn(&arn).send().await.unwrap_err().into_service_error();
+        assert!(e.is_resource_not_found_exception(), "{arn}: {e:?}");
+    }
+
+    // The server's own ARN still works, for GetMedia and DescribeStream.
+    let arn = server.stream_arn("s").unwrap().to_owned();
+    assert_eq!(arn, format!("{prefix}:stream/s/0"));
+    let out = media.get_media().stream_arn(&arn).start_selector(selector(StartSelectorType::Earliest)).send();
+    let payload = out.await.unwrap().payload.collect().await.unwrap().into_bytes();
+    assert_eq!(numbers(&payload).len(), 5);
+    let info = video.describe_stream().stream_arn(&arn).send().await.unwrap();
+    assert_eq!(info.stream_info().and_then(|i| i.stream_name()), Some("s"));
+    server.shutdown().await;
+}
