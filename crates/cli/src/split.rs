@@ -3,11 +3,16 @@
 //! Files are named `<fragment number>_<producer time>.mkv` (the producer time as
 //! `YYYYMMDDTHHMMSS.mmmZ`; the server time when there is no producer time; nothing when
 //! neither is known). A document without a fragment number (a plain Matroska file) is
-//! `document-<index>` instead. A name already used in this run gets `-1`, `-2`, ... added.
+//! `document-<index>` instead. The fragment number comes from the producer's stream, so
+//! every character outside `[0-9A-Za-z._-]` becomes `_` (and a leading `.` too), and one
+//! longer than 64 characters keeps its first 48 followed by `-h` and the CRC-32 of the whole
+//! number in hex: a name always fits the file system and stays inside the output directory.
+//! A name already used in this run gets `-1`, `-2`, ... added (counted in a map, without
+//! asking the file system). A file that cannot be written fails that fragment only.
 //! Timestamps, tracks and tags (the service's and the producer's) are kept as they were,
 //! so each file reads back as the same fragment with the same frames.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kvs_chunk::{Event, FragmentMetadata, Track};
@@ -22,6 +27,9 @@ pub enum Outcome {
     Written { stats: FileStats, complete: bool },
     /// The document had no frames (an error chunk, or cut before its cluster).
     Skipped { index: u64, reason: &'static str },
+    /// Its file could not be written: this document is lost, the run goes on (the partial
+    /// file is removed; the rest of the document is ignored).
+    Failed { index: u64, error: OutError },
 }
 
 #[derive(Default)]
@@ -35,12 +43,17 @@ struct Doc {
     scale: u64,
     clusters: u64,
     file: Option<MkvFile>,
+    /// Where `file` is written.
+    path: Option<PathBuf>,
+    /// Writing this document's file failed (already reported).
+    failed: bool,
 }
 
 /// Splits events into one file per document.
 pub struct Splitter {
     dir: PathBuf,
-    names: HashSet<String>,
+    /// Every name used in this run, with the last `-N` suffix tried for it.
+    names: HashMap<String, u32>,
     doc: Doc,
     durations: Durations,
 }
@@ -50,12 +63,40 @@ pub fn compact_time(ms: i64) -> String {
     crate::table::iso_ms(ms).replace(['-', ':'], "")
 }
 
+/// Fragment numbers longer than this are shortened (the service's are 47 digits).
+const MAX_ID_CHARS: usize = 64;
+/// How much of a shortened fragment number is kept before its hash.
+const KEPT_ID_CHARS: usize = 48;
+
+/// The fragment number as a safe, bounded part of a file name: characters outside
+/// `[0-9A-Za-z._-]` (and a leading `.`) become `_`; beyond [`MAX_ID_CHARS`] the first
+/// [`KEPT_ID_CHARS`] are kept and `-h` with the CRC-32 of the whole original number added.
+fn safe_id(number: &str) -> String {
+    let mut safe: String =
+        number
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' || (c == '.' && i > 0) { c } else { '_' }
+            })
+            .collect();
+    if safe.is_empty() {
+        safe.push('_');
+    }
+    if safe.len() > MAX_ID_CHARS {
+        // All ASCII now, so any byte index is a character boundary.
+        safe.truncate(KEPT_ID_CHARS);
+        safe.push_str(&format!("-h{:08x}", crc32fast::hash(number.as_bytes())));
+    }
+    safe
+}
+
 fn base_name(doc: &Doc, first_cluster_ms: i64) -> String {
     let id = doc
         .metadata
         .as_ref()
         .and_then(|m| m.fragment_number.as_ref())
-        .map_or_else(|| format!("document-{:05}", doc.index), |n| n.as_str().to_owned());
+        .map_or_else(|| format!("document-{:05}", doc.index), |n| safe_id(n.as_str()));
     let time = doc.metadata.as_ref().and_then(|m| m.producer_timestamp_ms.or(m.server_timestamp_ms));
     match time {
         Some(ms) => format!("{id}_{}", compact_time(ms)),
@@ -68,29 +109,67 @@ impl Splitter {
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            names: HashSet::new(),
+            names: HashMap::new(),
             doc: Doc::default(),
             durations: Durations::default(),
         }
     }
 
+    /// `<base>.mkv` in the output directory, or `<base>-<n>.mkv` when `base` was used
+    /// already: the map remembers the last `n` per base, so each name costs O(1) (amortised;
+    /// a `-n` name that a fragment number produced on its own is stepped over).
     fn unique_path(&mut self, base: &str) -> PathBuf {
         let safe: String = base
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
             .collect();
-        let mut name = safe.clone();
-        let mut n = 0u32;
-        while self.names.contains(&name) {
-            n = n.saturating_add(1);
-            name = format!("{safe}-{n}");
-        }
-        self.names.insert(name.clone());
-        self.dir.join(format!("{name}.mkv"))
+        let name = match self.names.get(&safe).copied() {
+            None => safe,
+            Some(last) => {
+                let mut n = last;
+                let name = loop {
+                    n = n.saturating_add(1);
+                    let candidate = format!("{safe}-{n}");
+                    if !self.names.contains_key(&candidate) || n == u32::MAX {
+                        break candidate;
+                    }
+                };
+                if let Some(last) = self.names.get_mut(&safe) {
+                    *last = n;
+                }
+                name
+            }
+        };
+        let path = self.dir.join(format!("{name}.mkv"));
+        self.names.entry(name).or_insert(0);
+        path
     }
 
-    /// Takes one event; returns what a document became when it ends.
+    /// Marks the current document failed: drops and removes its partial file.
+    fn fail(&mut self, error: OutError) -> Outcome {
+        self.doc.failed = true;
+        if let Some(f) = self.doc.file.take() {
+            drop(f);
+        }
+        if let Some(path) = self.doc.path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+        Outcome::Failed { index: self.doc.index, error }
+    }
+
+    /// Takes one event; returns what a document became when it ends (or when writing its
+    /// file failed: the run goes on with the next document).
     pub fn event(&mut self, event: Event) -> Result<Option<Outcome>, OutError> {
+        if self.doc.failed && !matches!(event, Event::DocumentStart { .. }) {
+            return Ok(None);
+        }
+        match self.write(event) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => Ok(Some(self.fail(e))),
+        }
+    }
+
+    fn write(&mut self, event: Event) -> Result<Option<Outcome>, OutError> {
         match event {
             Event::DocumentStart { index, .. } => {
                 self.doc = Doc { index, ..Doc::default() };
@@ -115,10 +194,12 @@ impl Splitter {
                 self.doc.scale = timestamp_scale;
                 if self.doc.file.is_none() {
                     let path = self.unique_path(&base_name(&self.doc, ns.div_euclid(1_000_000)));
-                    let mut f = MkvFile::create(&path, &self.doc.tracks, timestamp_scale)?;
+                    let f = MkvFile::create(&path, &self.doc.tracks, timestamp_scale)?;
+                    // Only a file this run created is removed when the fragment fails.
+                    self.doc.path = Some(path);
+                    let f = self.doc.file.insert(f);
                     f.tags(&self.doc.pre_tags.take())?;
                     f.tags(&group(self.doc.metadata.as_ref().map(aws_start_tags).unwrap_or_default()))?;
-                    self.doc.file = Some(f);
                 }
                 self.doc.clusters = self.doc.clusters.saturating_add(1);
                 if let Some(f) = self.doc.file.as_mut() {
@@ -132,15 +213,16 @@ impl Splitter {
                 }
             }
             Event::FragmentEnd(end) => {
-                let doc = std::mem::take(&mut self.doc);
-                let Some(mut f) = doc.file else {
+                let Some(f) = self.doc.file.as_mut() else {
+                    let doc = std::mem::take(&mut self.doc);
                     let reason = if doc.error.is_some() { "an in-stream error chunk" } else { "no frames" };
                     return Ok(Some(Outcome::Skipped { index: doc.index, reason }));
                 };
-                let mut post = doc.post_tags;
-                f.tags(&post.take())?;
-                f.tags(&group(aws_end_tags(&end, doc.error.as_ref())))?;
+                f.tags(&self.doc.post_tags.take())?;
+                f.tags(&group(aws_end_tags(&end, self.doc.error.as_ref())))?;
+                let Some(f) = self.doc.file.take() else { return Ok(None) };
                 let stats = f.finish()?;
+                self.doc = Doc::default();
                 return Ok(Some(Outcome::Written { stats, complete: end.complete }));
             }
             _ => {}
@@ -198,6 +280,7 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     crate::progress::catch_ctrl_c();
     let mut splitter = Splitter::new(&args.output_dir);
     let mut written = 0u64;
+    let mut failed = 0u64;
     let opts = kvs_chunk::Options::default().resync(args.resync);
     let result = crate::progress::each_event("split", input, opts, |event, progress| {
         match splitter.event(event)? {
@@ -211,6 +294,10 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
                         if complete { "" } else { "\tincomplete" }
                     );
                 });
+            }
+            Some(Outcome::Failed { index, error }) => {
+                failed = failed.saturating_add(1);
+                progress.suspend(|| eprintln!("kvs-mkv split: document {index} lost: {error}"));
             }
             Some(Outcome::Skipped { index, reason }) => {
                 progress
@@ -236,5 +323,10 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     };
     let files = if written == 1 { "file" } else { "files" };
     eprintln!("kvs-mkv split: {written} {files} in {}", args.output_dir.display());
+    if failed > 0 && !ended.interrupted {
+        let docs = if failed == 1 { "document" } else { "documents" };
+        eprintln!("kvs-mkv split: {failed} {docs} could not be written");
+        return ExitCode::FAILURE;
+    }
     crate::progress::exit_status(ended)
 }
