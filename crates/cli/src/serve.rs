@@ -20,6 +20,8 @@ numbers and timestamps), or a directory of .mkv/.mka/.webm fragment files (name 
 Faults apply to every GetMedia response:
   --cut-after-bytes N        end the body after N bytes
   --cut-random SEED          end the body at a point drawn uniformly from its size (seeded, per request)
+  --cut-probability P        with --cut-random, cut each response only with probability P (0..=1,
+                             default 1); the others are sent whole, so a reader reaches the end
   --cut-style eof|reset      end a cut body cleanly (eof) or drop the connection (reset)
   --stall-secs S             go silent for S seconds once, halfway through the first fragment
                              (or after --stall-after-bytes N bytes)
@@ -92,6 +94,10 @@ pub struct ServeArgs {
     /// End each GetMedia response at a seeded random point.
     #[arg(long, value_name = "SEED", help_heading = "Faults")]
     cut_random: Option<u64>,
+    /// Cut each response (with --cut-random) only with probability P in 0..=1; the others are
+    /// sent whole, so a reader reaches the last fragment [default: 1].
+    #[arg(long, value_name = "P", help_heading = "Faults", requires = "cut_random", value_parser = parse_probability)]
+    cut_probability: Option<f64>,
     /// How a cut ends a response.
     #[arg(long, value_enum, default_value = "eof", help_heading = "Faults")]
     cut_style: CutStyleArg,
@@ -120,6 +126,15 @@ fn parse_stream(s: &str) -> Result<(String, PathBuf), String> {
     Ok((name.to_owned(), PathBuf::from(path)))
 }
 
+fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| format!("expected a probability between 0 and 1, got {s:?}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("expected a probability between 0 and 1, got {s}"))
+    }
+}
+
 fn parse_error_after(s: &str) -> Result<ErrorAfterFragment, String> {
     let (k, id) = s.split_once(':').ok_or_else(|| format!("expected K:ID (e.g. 3:4000), got {s:?}"))?;
     let fragment_index = k.parse().map_err(|_| format!("K must be a fragment index, got {k:?}"))?;
@@ -146,6 +161,7 @@ impl ServeArgs {
         Ok(Faults {
             cut_after_bytes: self.cut_after_bytes,
             cut_random: self.cut_random,
+            cut_probability: self.cut_probability.unwrap_or(1.0),
             cut_style: match self.cut_style {
                 CutStyleArg::Eof => CutStyle::Eof,
                 CutStyleArg::Reset => CutStyle::Reset,

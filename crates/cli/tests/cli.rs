@@ -204,3 +204,34 @@ fn the_table_is_readable() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("frame track 2"), "{text}");
 }
+
+#[test]
+fn serve_cut_probability_is_parsed_and_checked() {
+    let serve = |extra: &[&str]| {
+        bin()
+            .args(["serve", "--stream", "s=/nonexistent/stream.mkv", "--cut-random", "7"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // A valid probability is accepted: the command gets as far as loading the stream.
+    for p in ["0", "0.5", "1"] {
+        let out = serve(&["--cut-probability", p]);
+        assert_eq!(out.status.code(), Some(1), "--cut-probability {p}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("stream s:") && !stderr.contains("probability"), "{p}: {stderr}");
+    }
+    for p in ["1.5", "-0.1", "NaN", "inf", "half"] {
+        let out = serve(&[&format!("--cut-probability={p}")]);
+        assert_eq!(out.status.code(), Some(2), "--cut-probability {p}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("expected a probability between 0 and 1"), "{p}: {stderr}");
+    }
+    // It only means something with --cut-random.
+    let out = bin()
+        .args(["serve", "--stream", "s=/nonexistent/stream.mkv", "--cut-probability", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--cut-random"));
+}

@@ -39,7 +39,7 @@ pub struct FailWith {
 ///
 /// Each applies to every GetMedia response (per stream where it says so). Cuts, stalls
 /// and error chunks count the bytes of the response body.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Faults {
     /// End each response after this many body bytes.
     pub cut_after_bytes: Option<u64>,
@@ -47,6 +47,11 @@ pub struct Faults {
     /// the response would send) by a PRNG seeded with this seed and the request's sequence
     /// number: the same seed gives the same cut points in the same request order.
     pub cut_random: Option<u64>,
+    /// The probability (in `0.0..=1.0`, default 1.0) that `cut_random` cuts a response; the
+    /// others are sent whole, so a reader can reach the stream's last fragment. Drawn by the
+    /// same seeded PRNG, after the cut point (with 1.0 the cut points do not change). Out of
+    /// range values are clamped; NaN counts as 1.0.
+    pub cut_probability: f64,
     /// How a cut ends the response.
     pub cut_style: CutStyle,
     /// Go silent for this long once per response.
@@ -60,6 +65,22 @@ pub struct Faults {
     pub error_after_fragment: Option<ErrorAfterFragment>,
     /// Answer GetMedia calls with an error.
     pub fail_with: Option<FailWith>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            cut_after_bytes: None,
+            cut_random: None,
+            cut_probability: 1.0,
+            cut_style: CutStyle::default(),
+            stall: None,
+            stall_after_bytes: None,
+            throttle_rate: None,
+            error_after_fragment: None,
+            fail_with: None,
+        }
+    }
 }
 
 impl Faults {
@@ -95,6 +116,16 @@ impl SplitMix64 {
         let wide = u128::from(self.next_u64()).wrapping_mul(u128::from(n));
         u64::try_from(wide >> 64).unwrap_or(0)
     }
+
+    /// Whether an event of probability `p` happens: true with probability `p` (clamped to
+    /// `0.0..=1.0`; NaN counts as 1.0). Always draws one number.
+    pub fn chance(&mut self, p: f64) -> bool {
+        // 53 random bits as a float in [0, 1): exact, every value equally likely.
+        let bits = self.next_u64() >> 11;
+        #[allow(clippy::cast_precision_loss)]
+        let unit = bits as f64 / 9_007_199_254_740_992.0;
+        p.is_nan() || unit < p
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +142,11 @@ mod tests {
             assert!(x < 1000);
         }
         assert_eq!(SplitMix64::new(1).below(0), 0);
+        let mut c = SplitMix64::new(3);
+        assert!((0..1000).all(|_| c.chance(1.0) && !c.chance(0.0)));
+        assert!((0..100).all(|_| c.chance(f64::NAN) && c.chance(2.0) && !c.chance(-1.0)));
+        let hits = (0..10_000).filter(|_| c.chance(0.5)).count();
+        assert!((4500..5500).contains(&hits), "{hits}");
         // The reference output of SplitMix64 seeded with 0.
         assert_eq!(SplitMix64::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
     }

@@ -637,13 +637,17 @@ fn start_total(start: &Start) -> u64 {
     }
 }
 
-/// The cut point of `--cut-random` for this request.
+/// The cut point of `--cut-random` for this request; `None` (sent whole) with probability
+/// `1 - cut_probability`.
 fn random_cut(shared: &Shared, total: u64) -> Option<u64> {
     let seed = shared.faults.cut_random?;
     let n = shared.cut_requests.fetch_add(1, Ordering::Relaxed);
     let mut rng = faults::SplitMix64::new(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
     rng.next_u64();
-    Some(1u64.saturating_add(rng.below(total.saturating_sub(1))))
+    let cut = 1u64.saturating_add(rng.below(total.saturating_sub(1)));
+    let p = shared.faults.cut_probability;
+    // With the default 1.0 nothing more is drawn: the cut points stay as they were.
+    if p >= 1.0 || p.is_nan() || rng.chance(p) { Some(cut) } else { None }
 }
 
 /// Validates a GetMedia call and finds where it starts.

@@ -197,3 +197,100 @@ async fn error_after_fragment_sends_an_error_chunk_and_ends() {
     server2.shutdown().await;
     first.shutdown().await;
 }
+
+/// Reads the stream from the start with a raw reconnect loop: each response's complete
+/// fragments are kept and the next call starts after the last of them. Returns the fragments
+/// in arrival order, the number of calls and how many responses were cut; stops at the
+/// stream's last fragment or after `max_calls` calls.
+async fn read_to_end(server: &RunningServer, max_calls: usize) -> (Vec<kvs_chunk::Fragment>, usize, usize) {
+    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.clone();
+    let client = media_client(server.url());
+    let mut got: Vec<kvs_chunk::Fragment> = Vec::new();
+    let mut cut = 0;
+    for call in 1..=max_calls {
+        let sel = match got.last().and_then(|f| f.fragment_number()) {
+            None => selector(StartSelectorType::Earliest),
+            Some(n) => aws_sdk_kinesisvideomedia::types::StartSelector::builder()
+                .start_selector_type(StartSelectorType::FragmentNumber)
+                .after_fragment_number(n.to_string())
+                .build()
+                .unwrap(),
+        };
+        let payload = get_media(&client, "s", sel).await;
+        let frags = fragments_lossy(&payload);
+        let whole = kvs_chunk::Fragments::new(kvs_chunk::Events::new(payload.clone()))
+            .all(|r| r.is_ok_and(|f| f.is_complete()));
+        if !whole {
+            cut += 1;
+        }
+        got.extend(frags.into_iter().filter(|f| f.is_complete()));
+        if got.last().and_then(|f| f.fragment_number()).is_some_and(|n| n.to_string() == last) {
+            return (got, call, cut);
+        }
+    }
+    (got, max_calls, cut)
+}
+
+#[tokio::test]
+async fn cut_probability_lets_a_cut_random_reader_reach_the_last_fragment() {
+    let full = fragments(&full_payload().await);
+    let expected: Vec<String> = full.iter().map(|f| f.fragment_number().unwrap().to_string()).collect();
+    let (mut all_calls, mut all_cut) = (0, 0);
+    for seed in 1..=8 {
+        let faults = Faults { cut_random: Some(seed), cut_probability: 0.5, ..Faults::default() };
+        let server = server(faults).await;
+        let (got, calls, cut) = read_to_end(&server, 60).await;
+        server.shutdown().await;
+        let numbers: Vec<String> = got.iter().map(|f| f.fragment_number().unwrap().to_string()).collect();
+        assert_eq!(numbers, expected, "seed {seed}: every fragment exactly once, in order, to the last");
+        for (g, f) in got.iter().zip(&full) {
+            assert_eq!(
+                g.frames.len(),
+                f.frames.len(),
+                "seed {seed}: fragment {:?} whole",
+                g.fragment_number()
+            );
+        }
+        assert!(calls < 60, "seed {seed}: reached the end within the bound");
+        all_calls += calls;
+        all_cut += cut;
+    }
+    assert!(
+        all_cut >= 2 && all_calls > 8,
+        "responses were cut and readers reconnected: {all_cut} cut of {all_calls}"
+    );
+}
+
+#[tokio::test]
+async fn cut_probability_zero_never_cuts_and_one_is_the_default() {
+    assert_eq!(Faults::default().cut_probability, 1.0);
+    assert!(Faults::default().is_empty());
+    let full = full_payload().await;
+    let server = server(Faults { cut_random: Some(7), cut_probability: 0.0, ..Faults::default() }).await;
+    let client = media_client(server.url());
+    for _ in 0..20 {
+        assert_eq!(get_media(&client, "s", selector(StartSelectorType::Earliest)).await, full);
+    }
+    let frags = fragments(&full);
+    let sel = aws_sdk_kinesisvideomedia::types::StartSelector::builder()
+        .start_selector_type(StartSelectorType::FragmentNumber)
+        .after_fragment_number(frags[frags.len() - 2].fragment_number().unwrap().to_string())
+        .build()
+        .unwrap();
+    let rest = fragments(&get_media(&client, "s", sel).await);
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].is_complete(), "a response holding only the last fragment is sent whole");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cut_random_alone_never_delivers_the_last_fragment() {
+    // Issue 12: with every response cut, a response holding only the last fragment is never
+    // whole; this is what cut_probability is for.
+    let server = server(Faults { cut_random: Some(7), ..Faults::default() }).await;
+    let (got, calls, _) = read_to_end(&server, 30).await;
+    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.clone();
+    server.shutdown().await;
+    assert_eq!(calls, 30);
+    assert!(got.iter().all(|f| f.fragment_number().unwrap().to_string() != last));
+}
