@@ -18,44 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::bin;
-use kvs_ebml::writer::SizeWidth;
-use kvs_fixtures::{Block, Cluster, Fragment, Lacing, Track, TrackKind, payload};
+use kvs_fixtures::{Fragment, payload};
 
 const NORMAL: &str = "91343852333181432392682062607743920146159169392";
 /// `1511852108.513` as the name's time.
 const STAMP: &str = "_20171128T065508.513Z.mkv";
 
 fn fragment(number: &str) -> Fragment {
-    Fragment {
-        fragment_number: Some(number.to_owned()),
-        server_ts: Some("1511852109.126".to_owned()),
-        producer_ts: Some("1511852108.513".to_owned()),
-        continuation_token: Some(NORMAL.to_owned()),
-        tracks: vec![Track {
-            number: 1,
-            uid: 1,
-            kind: TrackKind::Video { width: 64, height: 36 },
-            codec_id: "V_MPEG4/ISO/AVC".to_owned(),
-            codec_private: None,
-            name: None,
-            default_duration_ns: None,
-        }],
-        cluster: Some(Cluster {
-            timestamp: 0,
-            known_size: false,
-            block_size_width: SizeWidth::Minimal,
-            blocks: vec![Block::Simple {
-                track: 1,
-                rel_ts: 0,
-                keyframe: true,
-                invisible: false,
-                discardable: false,
-                lacing: Lacing::None,
-                frames: vec![vec![0, 0, 0, 1, 0x65]],
-            }],
-        }),
-        ..Fragment::default()
-    }
+    common::one_frame_fragment(number)
 }
 
 /// A fresh directory holding `input.mkv` (the fragments) and an empty `out/`.

@@ -17,8 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::bin;
-use kvs_ebml::writer::SizeWidth;
-use kvs_fixtures::{Block, Cluster, Fragment, Lacing, Track, TrackKind, payload};
+use kvs_fixtures::{Fragment, payload};
 use serde_json::Value;
 
 const CODEC: &str = "V_EVIL\u{1b}]0;title\u{7}\u{1b}[2J";
@@ -30,37 +29,10 @@ const ERROR_ID: &str = "E\u{1b}[1m";
 const ERROR_CODE: &str = "oops\u{1b}]0;t\u{7}\nforged line";
 
 fn hostile_payload() -> Vec<u8> {
-    let media = Fragment {
-        fragment_number: Some(NUMBER.to_owned()),
-        server_ts: Some("1511852109.126".to_owned()),
-        producer_ts: Some("1511852108.513".to_owned()),
-        continuation_token: Some("91343852333181432392682062607743920146159169392".to_owned()),
-        tracks: vec![Track {
-            number: 1,
-            uid: 1,
-            kind: TrackKind::Video { width: 640, height: 360 },
-            codec_id: CODEC.to_owned(),
-            codec_private: None,
-            name: Some(TRACK_NAME.to_owned()),
-            default_duration_ns: None,
-        }],
-        producer_tags_before: vec![(TAG_NAME.to_owned(), TAG_VALUE.to_owned())],
-        cluster: Some(Cluster {
-            timestamp: 0,
-            known_size: false,
-            block_size_width: SizeWidth::Minimal,
-            blocks: vec![Block::Simple {
-                track: 1,
-                rel_ts: 0,
-                keyframe: true,
-                invisible: false,
-                discardable: false,
-                lacing: Lacing::None,
-                frames: vec![vec![0, 0, 0, 1, 0x65]],
-            }],
-        }),
-        ..Fragment::default()
-    };
+    let mut media = common::one_frame_fragment(NUMBER);
+    media.tracks[0].codec_id = CODEC.to_owned();
+    media.tracks[0].name = Some(TRACK_NAME.to_owned());
+    media.producer_tags_before = vec![(TAG_NAME.to_owned(), TAG_VALUE.to_owned())];
     let error = Fragment {
         error_id: Some(ERROR_ID.to_owned()),
         error_code: Some(ERROR_CODE.to_owned()),
