@@ -117,6 +117,22 @@ pub struct HostileInput {
     pub bytes: Vec<u8>,
     /// The outcome the defect implies, per layer.
     pub expect: Expect,
+    /// The warnings kvs-chunk must report, as the MANIFEST writes them
+    /// (`references-dropped x1, undeclared-track x2`), or empty.
+    pub warnings: &'static str,
+}
+
+impl HostileInput {
+    /// The MANIFEST's kvs-chunk column: [`Expect::chunk`], then `; warnings: ...` when the
+    /// input must give warnings.
+    #[must_use]
+    pub fn chunk(&self) -> String {
+        if self.warnings.is_empty() {
+            self.expect.chunk()
+        } else {
+            format!("{}; warnings: {}", self.expect.chunk(), self.warnings)
+        }
+    }
 }
 
 /// An element: id bytes, a minimal size VINT, the body.
@@ -181,8 +197,25 @@ fn in_cluster(rest: &[u8]) -> (Vec<u8>, u64) {
 
 /// Tracks with one video track (number 1).
 fn tracks() -> Vec<u8> {
-    let entry = [el(&[0xD7], &[1]), el(&[0x83], &[1]), el(&[0x86], b"V_MPEG4/ISO/AVC")].concat();
-    el(TRACKS, &el(&[0xAE], &entry))
+    el(TRACKS, &track_entry(&[1], b"V_MPEG4/ISO/AVC"))
+}
+
+/// A video TrackEntry with the TrackNumber bytes `number` and the CodecID `codec`.
+fn track_entry(number: &[u8], codec: &[u8]) -> Vec<u8> {
+    el(&[0xAE], &[el(&[0xD7], number), el(&[0x83], &[1]), el(&[0x86], codec)].concat())
+}
+
+/// A document: a Tracks with one video track, then a Cluster (Timestamp 0) holding `cluster`.
+fn doc_with_cluster(cluster: &[u8]) -> Vec<u8> {
+    let mut v = doc_start();
+    v.extend(tracks());
+    v.extend(el(CLUSTER, &[el(&[0xE7], &[0]), cluster.to_vec()].concat()));
+    v
+}
+
+/// A SimpleBlock element on `track` (a 1-byte track VINT) holding one keyframe of 3 bytes.
+fn simple_block_on(track: u8) -> Vec<u8> {
+    el(&[0xA3], &[0x80 | track, 0, 0, 0x80, 1, 2, 3])
 }
 
 /// Tags > Tag > one SimpleTag per (name, value), and each SimpleTag's offset from the start
@@ -308,7 +341,7 @@ fn random(n: usize, seed: u32) -> Vec<u8> {
 /// Never in practice (as [`getmedia_fragment`]).
 pub fn corpus() -> Result<Vec<HostileInput>, WriteError> {
     use Expect::{Clean, Fatal, Recovered};
-    let input = |name, defect, bytes, expect| HostileInput { name, defect, bytes, expect };
+    let input = |name, defect, bytes, expect| HostileInput { name, defect, bytes, expect, warnings: "" };
     // An error in the first element: no document has started.
     let first = |kind| Fatal { kind, offset: 0, docs: 0, frames: 0 };
     // An error at `offset` inside the first document, before any frame.
@@ -599,7 +632,188 @@ pub fn corpus() -> Result<Vec<HostileInput>, WriteError> {
             (random_after, random_after_expect),
         ),
     ];
-    Ok(cases.into_iter().map(|(name, defect, (bytes, expect))| input(name, defect, bytes, expect)).collect())
+    let mut all: Vec<HostileInput> =
+        cases.into_iter().map(|(name, defect, (bytes, expect))| input(name, defect, bytes, expect)).collect();
+    // Its document has no Tracks: the block's track is undeclared.
+    for i in &mut all {
+        if i.name == "cluster_timestamp_overflow.mkv" {
+            i.warnings = "undeclared-track x1";
+        }
+    }
+    all.extend(bounded_inputs());
+    Ok(all)
+}
+
+/// The inputs of issue 12: well-formed EBML whose content grows what a reader keeps (memory
+/// or time in proportion to what a producer writes) or breaks a Matroska rule the writers rely
+/// on. kvs-chunk reads each within its `Limits` and reports what it dropped as warnings.
+fn bounded_inputs() -> Vec<HostileInput> {
+    let warned = |name, defect, bytes, docs, frames, warnings| HostileInput {
+        name,
+        defect,
+        bytes,
+        expect: Expect::Clean { docs, frames },
+        warnings,
+    };
+    // A Xiph-laced Block of 256 one-byte frames, then 40,000 ReferenceBlocks (-1).
+    let mut lace = vec![0x81, 0, 0, 0x02, 255];
+    lace.extend(std::iter::repeat_n(1u8, 255));
+    lace.extend(std::iter::repeat_n(0xABu8, 256));
+    let mut group = el(&[0xA1], &lace);
+    for _ in 0..40_000 {
+        group.extend(el(&[0xFB], &[0xFF]));
+    }
+    let references = doc_with_cluster(&el(&[0xA0], &group));
+
+    // 3,000 Tracks elements, each declaring track 1 again, AVC and HEVC in turn.
+    let mut repeated = doc_start();
+    for i in 0..3000 {
+        let codec: &[u8] = if i % 2 == 0 { b"V_MPEG4/ISO/AVC" } else { b"V_MPEGH/ISO/HEVC" };
+        repeated.extend(el(TRACKS, &track_entry(&[1], codec)));
+    }
+    repeated.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+
+    let mut duplicate = doc_start();
+    duplicate.extend(el(
+        TRACKS,
+        &[track_entry(&[1], b"V_MPEG4/ISO/AVC"), track_entry(&[1], b"V_MPEGH/ISO/HEVC")].concat(),
+    ));
+    duplicate.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+
+    let mut max_number = doc_start();
+    max_number.extend(el(
+        TRACKS,
+        &[track_entry(&[0xFF; 8], b"V_MPEG4/ISO/AVC"), track_entry(&[1], b"V_MPEG4/ISO/AVC")].concat(),
+    ));
+    max_number.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+
+    // One Tag of 5,000 SimpleTags ("N" = "v"), in a GetMedia-shaped fragment.
+    let mut simple = Vec::new();
+    for _ in 0..5000 {
+        simple.extend(el(&[0x67, 0xC8], &[el(&[0x45, 0xA3], b"N"), el(&[0x44, 0x87], b"v")].concat()));
+    }
+    let mut many_tags = doc_start();
+    many_tags.extend(tracks());
+    many_tags.extend(el(TAGS, &el(&[0x73, 0x73], &simple)));
+    many_tags.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+
+    let two_blocks = doc_with_cluster(&el(
+        &[0xA0],
+        &[el(&[0xA1], &[0x81, 0, 0, 0x00, 1, 1, 1]), el(&[0xA1], &[0x81, 0, 0, 0x00, 2, 2, 2])].concat(),
+    ));
+    let undeclared = doc_with_cluster(&[simple_block_on(1), simple_block_on(2), simple_block_on(2)].concat());
+    let mut tracks_after = doc_start();
+    tracks_after.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+    tracks_after.extend(tracks());
+
+    // Control characters where text output prints producer data: an OSC that sets the
+    // terminal title, a CSI that clears the screen, a C1 CSI, a DEL and a forged line.
+    let mut escapes = doc_start();
+    escapes.extend(el(TRACKS, &track_entry(&[1], b"V_\x1b]0;owned\x07\x1b[2J")));
+    escapes.extend(
+        tags(&[
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", "9\n1 fake fragment"),
+            ("NAME\x7f\u{9b}2J", "v\r\x1b[1A"),
+        ])
+        .0,
+    );
+    escapes.extend(el(CLUSTER, &[el(&[0xE7], &[0]), simple_block_on(1)].concat()));
+
+    // Three fragments: a 300-digit fragment number, then the same number twice more.
+    let long_number = "7".repeat(300);
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.extend(
+            fragment_with_tags(&[
+                ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", long_number.as_str()),
+                ("AWS_KINESISVIDEO_CONTINUATION_TOKEN", long_number.as_str()),
+            ])
+            .0,
+        );
+    }
+
+    vec![
+        warned(
+            "references_40000_laced.mkv",
+            "a BlockGroup with 40,000 ReferenceBlocks and a 256-frame Xiph lace: 16 references kept (Limits::max_references), shared by the 256 frames",
+            references,
+            1,
+            256,
+            "references-dropped x1",
+        ),
+        warned(
+            "tracks_repeated_3000.mkv",
+            "3,000 Tracks elements in one document, each declaring track 1 again (AVC, HEVC in turn): the last wins, one track",
+            repeated,
+            1,
+            1,
+            "tracks-replaced x2999",
+        ),
+        warned(
+            "tracks_duplicate_number.mkv",
+            "one Tracks with two TrackEntries numbered 1 (AVC, HEVC): the first kept",
+            duplicate,
+            1,
+            1,
+            "duplicate-track-number x1",
+        ),
+        warned(
+            "track_number_2pow64_minus_1.mkv",
+            "a TrackEntry numbered 2^64 - 1, which no block can carry, beside track 1: the entry dropped",
+            max_number,
+            1,
+            1,
+            "invalid-track-number x1",
+        ),
+        warned(
+            "tags_5000_in_one_tag.mkv",
+            "one Tag of 5,000 SimpleTags: 1,024 kept (Limits::max_tags), the rest dropped and counted",
+            many_tags,
+            1,
+            1,
+            "tags-dropped x1",
+        ),
+        warned(
+            "blockgroup_two_blocks.mkv",
+            "a BlockGroup with two Blocks: the first kept",
+            two_blocks,
+            1,
+            1,
+            "extra-blocks x1",
+        ),
+        warned(
+            "undeclared_track.mkv",
+            "blocks for track 2, which Tracks does not declare (one warning for the track, the frames still delivered)",
+            undeclared,
+            1,
+            3,
+            "undeclared-track x1",
+        ),
+        warned(
+            "tracks_after_frames.mkv",
+            "a Cluster before the Tracks element: its frame's track is not declared yet",
+            tracks_after,
+            1,
+            1,
+            "undeclared-track x1",
+        ),
+        warned(
+            "control_characters_in_text.mkv",
+            "ESC, BEL, DEL, C1 CSI, CR and LF in a CodecID, a fragment number and a tag's name and value (text output escapes them)",
+            escapes,
+            1,
+            1,
+            "",
+        ),
+        warned(
+            "fragment_number_300_digits_x3.mkv",
+            "three fragments numbered with the same 300 digits (split shortens the name with a hash and numbers the repeats)",
+            names,
+            3,
+            3,
+            "",
+        ),
+    ]
 }
 
 /// The manifest: one row per input with its defect and its expected outcome at each layer
@@ -614,7 +828,7 @@ pub fn manifest(corpus: &[HostileInput]) -> String {
             i.bytes.len(),
             i.defect,
             i.expect.ebml(),
-            i.expect.chunk(),
+            i.chunk(),
             i.expect.exit()
         ));
     }
@@ -720,14 +934,42 @@ pub fn chunk_error_name(e: &kvs_chunk::Error) -> String {
     }
 }
 
+/// Warning kinds in order of first appearance with their counts, as the MANIFEST writes
+/// them: `references-dropped x1, undeclared-track x2`.
+#[derive(Debug, Default)]
+pub struct WarningTally(Vec<(&'static str, u64)>);
+
+impl WarningTally {
+    /// Counts one warning.
+    pub fn add(&mut self, w: &kvs_chunk::Warning) {
+        let name = w.kind.name();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count = count.saturating_add(1),
+            None => self.0.push((name, 1)),
+        }
+    }
+
+    /// `; warnings: ...` when there were any, else nothing.
+    #[must_use]
+    pub fn suffix(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let list: Vec<String> = self.0.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+        format!("; warnings: {}", list.join(", "))
+    }
+}
+
 /// The MANIFEST's kvs-chunk column for a sequence of results.
 fn chunk_summary(items: impl Iterator<Item = Result<kvs_chunk::Event, kvs_chunk::Error>>) -> String {
     let mut errors = Vec::new();
     let (mut docs, mut frames) = (0u64, 0u64);
+    let mut warnings = WarningTally::default();
     for item in items {
         match item {
             Ok(kvs_chunk::Event::DocumentStart { .. }) => docs = docs.saturating_add(1),
             Ok(kvs_chunk::Event::Frame(_)) => frames = frames.saturating_add(1),
+            Ok(kvs_chunk::Event::Warning(w)) => warnings.add(&w),
             Ok(_) => {}
             Err(e) => {
                 let at = e.offset().map_or_else(|| "no offset".to_owned(), |o| o.to_string());
@@ -736,7 +978,7 @@ fn chunk_summary(items: impl Iterator<Item = Result<kvs_chunk::Event, kvs_chunk:
         }
     }
     let errors = if errors.is_empty() { "clean".to_owned() } else { errors.join(", ") };
-    format!("{errors}; {docs} docs, {frames} frames")
+    format!("{errors}; {docs} docs, {frames} frames{}", warnings.suffix())
 }
 
 /// What kvs-chunk's `Events` (default options) makes of `bytes`, as the MANIFEST's kvs-chunk

@@ -45,8 +45,8 @@ fn the_committed_corpus_and_manifest_are_what_the_generator_makes() {
 
 /// Whether what kvs-ebml and kvs-chunk did (`ebml`, `chunk`, as the MANIFEST writes them)
 /// is what `expect` says.
-fn agrees(expect: &Expect, ebml: &str, chunk: &str) -> bool {
-    expect.ebml() == ebml && expect.chunk() == chunk
+fn agrees(input: &HostileInput, ebml: &str, chunk: &str) -> bool {
+    input.expect.ebml() == ebml && input.chunk() == chunk
 }
 
 #[test]
@@ -56,12 +56,12 @@ fn every_input_ends_as_its_defect_says() {
     let mut wrong = Vec::new();
     for i in &corpus {
         let (ebml, chunk) = (hostile::observe_ebml(&i.bytes, 64 << 10), hostile::observe_chunk(&i.bytes));
-        if !agrees(&i.expect, &ebml, &chunk) {
+        if !agrees(i, &ebml, &chunk) {
             wrong.push(format!(
                 "{}: expected {} | {}, got {ebml} | {chunk}",
                 i.name,
                 i.expect.ebml(),
-                i.expect.chunk()
+                i.chunk()
             ));
         }
     }
@@ -111,10 +111,15 @@ fn mutants(e: Expect) -> Vec<Expect> {
 fn an_outcome_that_changes_kind_offset_count_or_ending_fails_the_check() {
     for i in &corpus() {
         let (ebml, chunk) = (hostile::observe_ebml(&i.bytes, 64 << 10), hostile::observe_chunk(&i.bytes));
-        assert!(agrees(&i.expect, &ebml, &chunk), "{}", i.name);
+        assert!(agrees(i, &ebml, &chunk), "{}", i.name);
         for wrong in mutants(i.expect) {
-            assert!(!agrees(&wrong, &ebml, &chunk), "{}: {wrong:?} agrees with {ebml} | {chunk}", i.name);
+            let mutant = HostileInput { expect: wrong, ..i.clone() };
+            assert!(!agrees(&mutant, &ebml, &chunk), "{}: {wrong:?} agrees with {ebml} | {chunk}", i.name);
         }
+        // A warning expected and not given, or given and not expected, fails too.
+        let other = if i.warnings.is_empty() { "tracks-replaced x1" } else { "" };
+        let mutant = HostileInput { warnings: other, ..i.clone() };
+        assert!(!agrees(&mutant, &ebml, &chunk), "{}: warnings {other:?} agree with {chunk}", i.name);
     }
 }
 
@@ -135,7 +140,7 @@ fn the_manifest_rows_are_the_expectations() {
         assert_eq!(row[0], format!("`{}`", i.name));
         assert_eq!(row[1], i.bytes.len().to_string());
         assert_eq!(row[3], i.expect.ebml());
-        assert_eq!(row[4], i.expect.chunk());
+        assert_eq!(row[4], i.chunk());
         assert_eq!(row[5], i.expect.exit().to_string());
     }
 }

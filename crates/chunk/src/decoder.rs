@@ -3,20 +3,27 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use kvs_ebml::{ElementHeader, ElementId, Token, Tokenizer, Value, ids};
+use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
 
 use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
 use crate::block;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track,
-    TrackType, VideoSettings,
+    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError, Tag, TagValue,
+    Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 
 pub use kvs_ebml::Options;
 
 /// The default TimestampScale: 1 ms ticks.
 const DEFAULT_TIMESTAMP_SCALE: u64 = 1_000_000;
+
+/// The largest track number a block can carry: an 8-byte VINT holds 2^56 - 2 (all ones is
+/// reserved).
+const MAX_TRACK_NUMBER: u64 = (1 << 56) - 2;
+
+/// Undeclared track numbers warned about per document; later ones are not reported again.
+const MAX_UNDECLARED_WARNINGS: usize = 16;
 
 /// The service facts of the current fragment.
 #[derive(Default)]
@@ -46,20 +53,42 @@ struct SimpleTagState {
     parent: Option<usize>,
 }
 
+/// An open SimpleTag: kept (an index into `TagState::simple`), or over the document's tag
+/// budget and read only to find the service's own tags.
+enum OpenTag {
+    Kept(usize),
+    Over(Box<SimpleTagState>),
+}
+
 /// A Tag being read.
 #[derive(Default)]
 struct TagState {
+    offset: u64,
     targets: Targets,
     simple: Vec<SimpleTagState>,
-    open: Vec<usize>,
+    open: Vec<OpenTag>,
+    /// SimpleTags dropped over the budget, and their bytes.
+    dropped: u64,
+    dropped_bytes: u64,
+    /// The first invalid service tag value read in an over-budget SimpleTag.
+    error: Option<Error>,
 }
 
 /// A BlockGroup being read.
 #[derive(Default)]
 struct GroupState {
     block: Option<(Bytes, u64)>,
+    extra_blocks: u64,
     duration: Option<u64>,
     references: Vec<i64>,
+    references_seen: u64,
+}
+
+/// What a BlockGroup adds to its Block's frames.
+struct GroupInfo {
+    duration: Option<u64>,
+    references: References,
+    keyframe: bool,
 }
 
 /// Per-document state.
@@ -67,8 +96,22 @@ struct Document {
     index: u64,
     offset: u64,
     timestamp_scale: u64,
+    /// The last complete Tracks element's tracks.
     tracks: Vec<Track>,
+    /// Whether a Tracks element has completed in this document.
+    tracks_seen: bool,
+    /// The entries of the Tracks element being read.
+    pending_tracks: Vec<Track>,
+    /// TrackEntries dropped over `Limits::max_track_entries` in the Tracks being read.
+    entries_dropped: u64,
     track: Option<Track>,
+    /// The last block track number found in `tracks` (the check is then one comparison).
+    last_declared: Option<u64>,
+    /// Undeclared track numbers already warned about.
+    undeclared_warned: Vec<u64>,
+    /// SimpleTags kept in this document, and the bytes of their names and values.
+    tags_kept: usize,
+    tag_bytes: u64,
     cluster_timestamp: Option<u64>,
     /// The open cluster's offset, until its `Event::Cluster` has been sent.
     cluster_pending: Option<u64>,
@@ -88,7 +131,14 @@ impl Document {
             offset,
             timestamp_scale: DEFAULT_TIMESTAMP_SCALE,
             tracks: Vec::new(),
+            tracks_seen: false,
+            pending_tracks: Vec::new(),
+            entries_dropped: 0,
             track: None,
+            last_declared: None,
+            undeclared_warned: Vec::new(),
+            tags_kept: 0,
+            tag_bytes: 0,
             cluster_timestamp: None,
             cluster_pending: None,
             cluster_seen: false,
@@ -130,6 +180,7 @@ pub struct EventDecoder {
     pending: Option<Error>,
     stopped: bool,
     resync: bool,
+    limits: Limits,
 }
 
 impl Default for EventDecoder {
@@ -157,6 +208,7 @@ impl EventDecoder {
             pending: None,
             stopped: false,
             resync: opts.resync,
+            limits: opts.limits,
         }
     }
 
@@ -210,7 +262,7 @@ impl EventDecoder {
                 && let Some((h, payload)) = self.tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
             {
                 let Some(mut doc) = self.doc.take() else { continue };
-                let result = self.emit_block(&mut doc, payload, h.offset, true, None, Vec::new());
+                let result = self.emit_block(&mut doc, payload, h.offset, None);
                 self.doc = Some(doc);
                 match result? {
                     Some(event) => return Ok(Some(event)),
@@ -316,6 +368,14 @@ impl EventDecoder {
         let parent = self.parent();
         let Some(doc) = &mut self.doc else { return };
         match h.id {
+            ids::TRACKS => {
+                doc.pending_tracks.clear();
+                doc.entries_dropped = 0;
+                if doc.tracks_seen {
+                    let warning = warning(doc, h.offset, WarningKind::TracksReplaced);
+                    self.queue.push_back(warning);
+                }
+            }
             ids::TRACK_ENTRY => doc.track = Some(Track::default()),
             ids::VIDEO => {
                 if let Some(t) = &mut doc.track {
@@ -333,17 +393,37 @@ impl EventDecoder {
                 doc.cluster_seen = true;
             }
             ids::BLOCK_GROUP => doc.group = Some(GroupState::default()),
-            ids::TAG => doc.tag = Some(TagState::default()),
+            ids::TAG => doc.tag = Some(TagState { offset: h.offset, ..TagState::default() }),
             ids::SIMPLE_TAG => {
                 if let Some(tag) = &mut doc.tag {
-                    let enclosing =
-                        if parent == Some(ids::SIMPLE_TAG) { tag.open.last().copied() } else { None };
-                    tag.open.push(tag.simple.len());
-                    tag.simple.push(SimpleTagState {
+                    let enclosing = if parent == Some(ids::SIMPLE_TAG) { tag.open.last() } else { None };
+                    let within =
+                        doc.tags_kept < self.limits.max_tags && doc.tag_bytes < self.limits.max_tag_bytes;
+                    match enclosing {
+                        // The children of a dropped SimpleTag are dropped with it.
+                        Some(OpenTag::Over(_)) => {}
+                        Some(&OpenTag::Kept(i)) if within => {
+                            doc.tags_kept = doc.tags_kept.saturating_add(1);
+                            tag.open.push(OpenTag::Kept(tag.simple.len()));
+                            tag.simple.push(SimpleTagState {
+                                offset: h.offset,
+                                parent: Some(i),
+                                ..Default::default()
+                            });
+                            return;
+                        }
+                        None if within => {
+                            doc.tags_kept = doc.tags_kept.saturating_add(1);
+                            tag.open.push(OpenTag::Kept(tag.simple.len()));
+                            tag.simple.push(SimpleTagState { offset: h.offset, ..Default::default() });
+                            return;
+                        }
+                        _ => {}
+                    }
+                    tag.open.push(OpenTag::Over(Box::new(SimpleTagState {
                         offset: h.offset,
-                        parent: enclosing,
                         ..Default::default()
-                    });
+                    })));
                 }
             }
             _ => {}
@@ -355,28 +435,67 @@ impl EventDecoder {
         let result = match h.id {
             ids::TRACK_ENTRY => {
                 if let Some(t) = doc.track.take() {
-                    doc.tracks.push(t);
+                    self.add_track(&mut doc, t, h.offset);
                 }
                 Ok(())
             }
             ids::TRACKS => {
+                if doc.entries_dropped > 0 {
+                    let dropped = doc.entries_dropped;
+                    let w = warning(&doc, h.offset, WarningKind::TrackEntriesDropped { dropped });
+                    self.queue.push_back(w);
+                }
+                doc.tracks = std::mem::take(&mut doc.pending_tracks);
+                doc.tracks_seen = true;
+                doc.last_declared = None;
+                doc.undeclared_warned.clear();
                 self.queue.push_back(Event::Tracks(doc.tracks.clone()));
                 Ok(())
             }
             ids::BLOCK_GROUP => match doc.group.take() {
-                Some(GroupState { block: Some((payload, offset)), duration, references }) => self
-                    .emit_block(&mut doc, payload, offset, false, duration, references)
-                    .map(|direct| self.queue_direct(direct)),
+                Some(g) => {
+                    let dropped = g.references_seen.saturating_sub(g.references.len() as u64);
+                    if dropped > 0 {
+                        let w = warning(&doc, h.offset, WarningKind::ReferencesDropped { dropped });
+                        self.queue.push_back(w);
+                    }
+                    if g.extra_blocks > 0 {
+                        let w = warning(&doc, h.offset, WarningKind::ExtraBlocks { dropped: g.extra_blocks });
+                        self.queue.push_back(w);
+                    }
+                    match g.block {
+                        Some((payload, offset)) => {
+                            let info = GroupInfo {
+                                duration: g.duration,
+                                keyframe: g.references_seen == 0,
+                                references: References::from(g.references),
+                            };
+                            self.emit_block(&mut doc, payload, offset, Some(info))
+                                .map(|direct| self.queue_direct(direct))
+                        }
+                        None => Ok(()),
+                    }
+                }
+                None => Ok(()),
+            },
+            ids::SIMPLE_TAG => match doc.tag.as_mut().and_then(|tag| tag.open.pop()) {
+                Some(OpenTag::Over(st)) => {
+                    self.over_budget_tag(&mut doc, &st);
+                    Ok(())
+                }
                 _ => Ok(()),
             },
-            ids::SIMPLE_TAG => {
-                if let Some(tag) = &mut doc.tag {
-                    tag.open.pop();
-                }
-                Ok(())
-            }
             ids::TAG => match doc.tag.take() {
-                Some(tag) => self.finish_tag(&mut doc, tag),
+                Some(mut tag) => {
+                    let error = tag.error.take();
+                    let result = self.finish_tag(&mut doc, &tag);
+                    if tag.dropped > 0 {
+                        let kind = WarningKind::TagsDropped { count: tag.dropped, bytes: tag.dropped_bytes };
+                        let w = warning(&doc, tag.offset, kind);
+                        self.queue.push_back(w);
+                    }
+                    error.map_or(result, Err)
+                }
                 None => Ok(()),
             },
             ids::TAGS => {
@@ -416,8 +535,42 @@ impl EventDecoder {
         }
     }
 
+    /// Adds a complete TrackEntry to the Tracks being read, unless no block can use it, it
+    /// repeats a number, or the Tracks is full.
+    fn add_track(&mut self, doc: &mut Document, t: Track, offset: u64) {
+        let kind = if t.number == 0 || t.number > MAX_TRACK_NUMBER {
+            WarningKind::InvalidTrackNumber { number: t.number }
+        } else if doc.pending_tracks.iter().any(|p| p.number == t.number) {
+            WarningKind::DuplicateTrackNumber { number: t.number }
+        } else if doc.pending_tracks.len() >= self.limits.max_track_entries {
+            doc.entries_dropped = doc.entries_dropped.saturating_add(1);
+            return;
+        } else {
+            doc.pending_tracks.push(t);
+            return;
+        };
+        let w = warning(doc, offset, kind);
+        self.queue.push_back(w);
+    }
+
+    /// A SimpleTag over the budget has ended: a service tag is still recorded, any other is
+    /// counted as dropped.
+    fn over_budget_tag(&mut self, doc: &mut Document, st: &SimpleTagState) {
+        let name = st.name.as_deref().unwrap_or_default();
+        let Some(tag) = &mut doc.tag else { return };
+        if let Some(aws_tag) = AwsTag::from_name(aws::trimmed(name)) {
+            if let Err(e) = record_aws(&mut doc.aws, aws_tag, &st.value, st.offset) {
+                tag.error.get_or_insert(e);
+            }
+            return;
+        }
+        let bytes = (name.len() as u64).saturating_add(st.value.raw().map_or(0, |v| v.len() as u64));
+        tag.dropped = tag.dropped.saturating_add(1);
+        tag.dropped_bytes = tag.dropped_bytes.saturating_add(bytes);
+    }
+
     /// A Tag is complete: service tags update the facts, others become events.
-    fn finish_tag(&mut self, doc: &mut Document, tag: TagState) -> Result<(), Error> {
+    fn finish_tag(&mut self, doc: &mut Document, tag: &TagState) -> Result<(), Error> {
         let mut first_error = None;
         for st in &tag.simple {
             let name = st.name.as_deref().unwrap_or_default();
@@ -476,7 +629,7 @@ impl EventDecoder {
         match (parent, h.id) {
             (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
                 if let Value::Binary(payload) = value {
-                    return self.emit_block(doc, payload, h.offset, true, None, Vec::new());
+                    return self.emit_block(doc, payload, h.offset, None);
                 }
             }
             (Some(ids::CLUSTER), ids::TIMESTAMP) => {
@@ -491,9 +644,20 @@ impl EventDecoder {
             (Some(ids::BLOCK_GROUP), id) => {
                 if let Some(g) = &mut doc.group {
                     match (id, value) {
-                        (ids::BLOCK, Value::Binary(b)) => g.block = Some((b, h.offset)),
+                        (ids::BLOCK, Value::Binary(b)) => {
+                            if g.block.is_none() {
+                                g.block = Some((b, h.offset));
+                            } else {
+                                g.extra_blocks = g.extra_blocks.saturating_add(1);
+                            }
+                        }
                         (ids::BLOCK_DURATION, Value::Unsigned(d)) => g.duration = Some(d),
-                        (ids::REFERENCE_BLOCK, Value::Signed(r)) => g.references.push(r),
+                        (ids::REFERENCE_BLOCK, Value::Signed(r)) => {
+                            g.references_seen = g.references_seen.saturating_add(1);
+                            if g.references.len() < self.limits.max_references {
+                                g.references.push(r);
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -527,16 +691,35 @@ impl EventDecoder {
             }
             (Some(ids::SIMPLE_TAG), id) => {
                 let Some(tag) = &mut doc.tag else { return Ok(None) };
-                let Some(st) = tag.open.last().and_then(|&i| tag.simple.get_mut(i)) else { return Ok(None) };
+                let (st, kept) = match tag.open.last_mut() {
+                    Some(OpenTag::Kept(i)) => match tag.simple.get_mut(*i) {
+                        Some(st) => (st, true),
+                        None => return Ok(None),
+                    },
+                    Some(OpenTag::Over(st)) => (&mut **st, false),
+                    None => return Ok(None),
+                };
+                // Kept values are copied out of the input: a tag must not pin a whole read
+                // buffer for as long as it is held.
+                let own = |b: Bytes| if kept { Bytes::copy_from_slice(&b) } else { b };
+                let size = match &value {
+                    Value::Utf8(b) | Value::String(b) | Value::Binary(b) => b.len() as u64,
+                    _ => 0,
+                };
                 match (id, value) {
-                    (ids::TAG_NAME, Value::Utf8(b) | Value::String(b)) => st.name = Some(b),
-                    (ids::TAG_STRING, Value::Utf8(b) | Value::String(b)) => st.value = TagValue::String(b),
-                    (ids::TAG_BINARY, Value::Binary(b)) => st.value = TagValue::Binary(b),
+                    (ids::TAG_NAME, Value::Utf8(b) | Value::String(b)) => st.name = Some(own(b)),
+                    (ids::TAG_STRING, Value::Utf8(b) | Value::String(b)) => {
+                        st.value = TagValue::String(own(b))
+                    }
+                    (ids::TAG_BINARY, Value::Binary(b)) => st.value = TagValue::Binary(own(b)),
                     (ids::TAG_LANGUAGE | ids::TAG_LANGUAGE_BCP47, Value::String(b) | Value::Utf8(b)) => {
                         st.language = Some(text(&b));
                     }
                     (ids::TAG_DEFAULT, Value::Unsigned(d)) => st.default = Some(d != 0),
-                    _ => {}
+                    _ => return Ok(None),
+                }
+                if kept {
+                    doc.tag_bytes = doc.tag_bytes.saturating_add(size);
                 }
             }
             (Some(ids::TARGETS), id) => {
@@ -545,11 +728,16 @@ impl EventDecoder {
                     match (id, value) {
                         (ids::TARGET_TYPE_VALUE, Value::Unsigned(v)) => t.type_value = Some(v),
                         (ids::TARGET_TYPE, Value::String(b) | Value::Utf8(b)) => t.type_name = Some(text(&b)),
-                        (ids::TAG_TRACK_UID, Value::Unsigned(v)) => t.track_uids.push(v),
+                        // Bounded like a Tracks element: each tag event carries a copy.
+                        (ids::TAG_TRACK_UID, Value::Unsigned(v))
+                            if t.track_uids.len() < self.limits.max_track_entries =>
+                        {
+                            t.track_uids.push(v);
+                        }
                         (
                             ids::TAG_EDITION_UID | ids::TAG_CHAPTER_UID | ids::TAG_ATTACHMENT_UID,
                             Value::Unsigned(v),
-                        ) => {
+                        ) if t.other_uids.len() < self.limits.max_track_entries => {
                             t.other_uids.push(v);
                         }
                         _ => {}
@@ -579,19 +767,33 @@ impl EventDecoder {
         doc: &mut Document,
         payload: Bytes,
         offset: u64,
-        simple: bool,
-        duration: Option<u64>,
-        references: Vec<i64>,
+        group: Option<GroupInfo>,
     ) -> Result<Option<Event>, Error> {
         self.announce_cluster(doc);
         let header = block::parse_header(&payload).map_err(|kind| Error::Block { offset, kind })?;
+        if doc.last_declared != Some(header.track) {
+            if doc.tracks.iter().any(|t| t.number == header.track) {
+                doc.last_declared = Some(header.track);
+            } else if !doc.undeclared_warned.contains(&header.track)
+                && doc.undeclared_warned.len() < MAX_UNDECLARED_WARNINGS
+            {
+                doc.undeclared_warned.push(header.track);
+                let w = warning(doc, offset, WarningKind::UndeclaredTrack { track: header.track });
+                self.queue.push_back(w);
+            }
+        }
+        let simple = group.is_none();
+        let (duration, references, group_keyframe) = match group {
+            Some(g) => (g.duration, g.references, g.keyframe),
+            None => (None, References::default(), false),
+        };
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
             .saturating_add(i128::from(header.relative_timestamp));
         let base = ticks.checked_mul(i128::from(scale)).ok_or_else(|| Error::TimestampOverflow { offset })?;
-        let keyframe = if simple { header.keyframe() } else { references.is_empty() };
+        let keyframe = if simple { header.keyframe() } else { group_keyframe };
         let duration_ns = duration.and_then(|d| d.checked_mul(scale));
-        let frame = |i: usize, count: usize, timestamp_ns: i64, references: Vec<i64>, data: Bytes| {
+        let frame = |i: usize, count: usize, timestamp_ns: i64, references: References, data: Bytes| {
             Event::Frame(Frame {
                 track: header.track,
                 timestamp_ns,
@@ -639,6 +841,11 @@ impl EventDecoder {
         }
         Ok(None)
     }
+}
+
+/// A warning event about the document.
+fn warning(doc: &Document, offset: u64, kind: WarningKind) -> Event {
+    Event::Warning(Warning { index: doc.index, offset, kind })
 }
 
 /// Sets a TrackEntry field.

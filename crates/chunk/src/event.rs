@@ -55,6 +55,9 @@ pub enum Event {
         /// The absolute offset just past its last byte.
         end: u64,
     },
+    /// The input broke a rule the decoder read around: the events stay consistent, and this
+    /// says what was dropped, kept or replaced (see [`WarningKind`]).
+    Warning(Warning),
     /// After malformed input the decoder skipped bytes and resumed at a top-level element
     /// (only with resynchronisation on).
     Resynced {
@@ -175,8 +178,10 @@ pub struct Frame {
     pub discardable: bool,
     /// BlockDuration x TimestampScale, in nanoseconds (BlockGroup only).
     pub duration_ns: Option<u64>,
-    /// ReferenceBlock values (relative timestamps, TimestampScale units; BlockGroup only).
-    pub references: Vec<i64>,
+    /// ReferenceBlock values (relative timestamps, TimestampScale units; BlockGroup only),
+    /// at most [`Limits::max_references`](kvs_ebml::Limits::max_references) of them; the
+    /// frames of one lace share one list.
+    pub references: References,
     /// The frame's index within its lace and the lace's frame count (0 of 1 when unlaced).
     pub lace: (u16, u16),
     /// The absolute offset of the SimpleBlock or Block element.
@@ -295,4 +300,197 @@ pub struct Tag {
     pub parents: Vec<String>,
     /// The absolute offset of the SimpleTag element.
     pub offset: u64,
+}
+
+/// A BlockGroup's ReferenceBlock values, shared by the frames of one lace.
+///
+/// Derefs to `[i64]`; empty (and allocation-free) for SimpleBlocks.
+///
+/// ```
+/// use kvs_chunk::References;
+///
+/// let r = References::from(vec![-33, 40]);
+/// assert_eq!(r.len(), 2);
+/// assert_eq!(r, [-33, 40]);
+/// assert!(References::default().is_empty());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct References(Option<std::sync::Arc<[i64]>>);
+
+impl References {
+    /// The values as a slice.
+    #[must_use]
+    pub fn as_slice(&self) -> &[i64] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for References {
+    type Target = [i64];
+
+    fn deref(&self) -> &[i64] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for References {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+impl From<Vec<i64>> for References {
+    fn from(v: Vec<i64>) -> Self {
+        if v.is_empty() { Self(None) } else { Self(Some(v.into())) }
+    }
+}
+
+impl From<&[i64]> for References {
+    fn from(v: &[i64]) -> Self {
+        if v.is_empty() { Self(None) } else { Self(Some(v.into())) }
+    }
+}
+
+impl<const N: usize> PartialEq<[i64; N]> for References {
+    fn eq(&self, other: &[i64; N]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<[i64]> for References {
+    fn eq(&self, other: &[i64]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<Vec<i64>> for References {
+    fn eq(&self, other: &Vec<i64>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a References {
+    type Item = &'a i64;
+    type IntoIter = std::slice::Iter<'a, i64>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+/// Something in the input that breaks a rule, read around by the decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The document's index.
+    pub index: u64,
+    /// The absolute offset of the element concerned.
+    pub offset: u64,
+    /// What happened.
+    pub kind: WarningKind,
+}
+
+/// What a [`Warning`] is about. Each kind is bounded: the decoder never keeps more than its
+/// [`Limits`](kvs_ebml::Limits) allow, whatever the input holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A BlockGroup had more ReferenceBlocks than `Limits::max_references`: the first ones
+    /// were kept (the frame stays a non-keyframe), the rest counted here.
+    ReferencesDropped {
+        /// How many were dropped.
+        dropped: u64,
+    },
+    /// A BlockGroup had more than one Block: the first was kept, the others dropped.
+    ExtraBlocks {
+        /// How many Blocks were dropped.
+        dropped: u64,
+    },
+    /// A document had more than one Tracks element: the last replaces the earlier ones (this
+    /// warning comes before its `Event::Tracks`).
+    TracksReplaced,
+    /// A TrackEntry repeats a TrackNumber of the same Tracks: the first entry was kept.
+    DuplicateTrackNumber {
+        /// The repeated number.
+        number: u64,
+    },
+    /// A TrackEntry has a TrackNumber no block can refer to (0, missing, or above the
+    /// largest 8-byte VINT, 2^56 - 2): the entry was dropped.
+    InvalidTrackNumber {
+        /// The number read (0 when missing).
+        number: u64,
+    },
+    /// A Tracks element had more TrackEntries than `Limits::max_track_entries`: the rest
+    /// were dropped.
+    TrackEntriesDropped {
+        /// How many were dropped.
+        dropped: u64,
+    },
+    /// A block refers to a track the document's Tracks does not declare (or comes before any
+    /// Tracks). Its frames are still delivered; writers should not copy them. Sent once per
+    /// track number and document (for the first 16 such numbers).
+    UndeclaredTrack {
+        /// The block's track number.
+        track: u64,
+    },
+    /// SimpleTags beyond `Limits::max_tags` or `Limits::max_tag_bytes` in one document were
+    /// dropped (the service's own tags are still read). Sent at the end of the Tag element
+    /// that dropped them.
+    TagsDropped {
+        /// SimpleTags dropped.
+        count: u64,
+        /// Bytes of names and values dropped.
+        bytes: u64,
+    },
+}
+
+impl WarningKind {
+    /// A short stable name for the kind (`references-dropped`, `undeclared-track`, ...).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::ReferencesDropped { .. } => "references-dropped",
+            Self::ExtraBlocks { .. } => "extra-blocks",
+            Self::TracksReplaced => "tracks-replaced",
+            Self::DuplicateTrackNumber { .. } => "duplicate-track-number",
+            Self::InvalidTrackNumber { .. } => "invalid-track-number",
+            Self::TrackEntriesDropped { .. } => "track-entries-dropped",
+            Self::UndeclaredTrack { .. } => "undeclared-track",
+            Self::TagsDropped { .. } => "tags-dropped",
+        }
+    }
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ReferencesDropped { dropped } => {
+                write!(f, "BlockGroup has too many ReferenceBlocks: {dropped} dropped")
+            }
+            Self::ExtraBlocks { dropped } => {
+                write!(f, "BlockGroup has more than one Block: the first kept, {dropped} dropped")
+            }
+            Self::TracksReplaced => write!(f, "a second Tracks element replaces the first"),
+            Self::DuplicateTrackNumber { number } => {
+                write!(f, "TrackNumber {number} appears twice in Tracks: the first entry kept")
+            }
+            Self::InvalidTrackNumber { number } => {
+                write!(f, "TrackNumber {number} cannot be used by a block: the entry dropped")
+            }
+            Self::TrackEntriesDropped { dropped } => {
+                write!(f, "Tracks has too many TrackEntries: {dropped} dropped")
+            }
+            Self::UndeclaredTrack { track } => {
+                write!(f, "block for track {track}, which Tracks does not declare")
+            }
+            Self::TagsDropped { count, bytes } => {
+                write!(f, "tag limit reached: {count} SimpleTags ({bytes} bytes) dropped")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at offset {}", self.kind, self.offset)
+    }
 }

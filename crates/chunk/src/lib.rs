@@ -18,8 +18,8 @@ pub use aws::{AwsTag, ErrorId, FragmentNumber};
 pub use decoder::{EventDecoder, Options};
 pub use error::Error;
 pub use event::{
-    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track,
-    TrackType, VideoSettings,
+    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError, Tag, TagValue,
+    Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
 pub use kvs_ebml::Limits;

@@ -54,18 +54,30 @@ fn outcome(items: impl Iterator<Item = Result<Event, Error>>, len: usize) -> Str
     let cap = len * 64 + 64;
     let mut errors = Vec::new();
     let (mut docs, mut frames, mut n) = (0u64, 0u64, 0usize);
+    // Warning kinds in order of first appearance, with counts.
+    let mut warnings: Vec<(&str, u64)> = Vec::new();
     for item in items {
         n += 1;
         assert!(n <= cap, "runaway: more than {cap} items from {len} bytes");
         match item {
             Ok(Event::DocumentStart { .. }) => docs += 1,
             Ok(Event::Frame(_)) => frames += 1,
+            Ok(Event::Warning(w)) => match warnings.iter_mut().find(|(k, _)| *k == w.kind.name()) {
+                Some((_, c)) => *c += 1,
+                None => warnings.push((w.kind.name(), 1)),
+            },
             Ok(_) => {}
             Err(e) => errors.push(error_name(&e)),
         }
     }
     let errors = if errors.is_empty() { "clean".to_owned() } else { errors.join(", ") };
-    format!("{errors}; {docs} docs, {frames} frames")
+    let warnings = if warnings.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = warnings.iter().map(|(k, c)| format!("{k} x{c}")).collect();
+        format!("; warnings: {}", list.join(", "))
+    };
+    format!("{errors}; {docs} docs, {frames} frames{warnings}")
 }
 
 /// `EventDecoder` fed one byte at a time.

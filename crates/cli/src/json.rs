@@ -184,6 +184,13 @@ impl Sink for EventsJson {
             Event::Resynced { offset, skipped } => {
                 json!({"type": "resynced", "offset": offset, "skipped": skipped})
             }
+            Event::Warning(w) => json!({
+                "type": "warning",
+                "index": w.index,
+                "offset": w.offset,
+                "kind": w.kind.name(),
+                "message": w.kind.to_string(),
+            }),
             _ => return Ok(()),
         };
         write_line(out, &v)

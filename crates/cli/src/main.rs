@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
+mod diag;
 mod escape;
 mod extract;
 mod get_media;
@@ -142,22 +143,33 @@ fn run(args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut status = ExitCode::SUCCESS;
     let mut write_result = Ok(());
+    let mut diag = diag::Diagnostics::new("", &args.input.display().to_string());
     for item in ReadEvents::with_options(input, args.options()) {
         match item {
             Ok(event) => {
+                if let Event::Warning(w) = &event
+                    && let Some(line) = diag.warning(w)
+                {
+                    eprintln!("{line}");
+                }
                 write_result = sink.event(&mut out, event);
                 if write_result.is_err() {
                     break;
                 }
             }
             Err(e) => {
-                eprintln!("kvs-mkv: {}: {}", args.input.display(), describe(&e));
+                if let Some(line) = diag.error(&e) {
+                    eprintln!("{line}");
+                }
                 status = ExitCode::FAILURE;
             }
         }
     }
     if write_result.is_ok() {
         write_result = sink.finish(&mut out).and_then(|()| out.flush());
+    }
+    for line in diag.summary() {
+        eprintln!("{line}");
     }
     match write_result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,

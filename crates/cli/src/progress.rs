@@ -127,6 +127,7 @@ pub fn each_event<E>(
     let mut ended = Ended::default();
     let mut fragments = 0u64;
     let mut n = 0u32;
+    let mut diag = crate::diag::Diagnostics::new(command, &name);
     loop {
         if interrupted() {
             ended.interrupted = true;
@@ -135,6 +136,11 @@ pub fn each_event<E>(
         let Some(item) = events.next() else { break };
         match item {
             Ok(event) => {
+                if let Event::Warning(w) = &event
+                    && let Some(line) = diag.warning(w)
+                {
+                    progress.bar.suspend(|| eprintln!("{line}"));
+                }
                 let end = matches!(event, Event::FragmentEnd(_));
                 f(event, &progress)?;
                 n = n.wrapping_add(1);
@@ -147,12 +153,17 @@ pub fn each_event<E>(
                 }
             }
             Err(e) => {
-                progress.bar.suspend(|| eprintln!("kvs-mkv {command}: {name}: {}", crate::describe(&e)));
+                if let Some(line) = diag.error(&e) {
+                    progress.bar.suspend(|| eprintln!("{line}"));
+                }
                 ended.input_errors = true;
             }
         }
     }
     progress.finish();
+    for line in diag.summary() {
+        eprintln!("{line}");
+    }
     Ok(ended)
 }
 

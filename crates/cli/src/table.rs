@@ -168,6 +168,7 @@ impl Sink for EventsText {
             Event::Resynced { offset, skipped } => {
                 writeln!(out, "RESYNC: skipped {skipped} bytes, resumed at {offset}")
             }
+            Event::Warning(w) => writeln!(out, "  WARNING {}: {}", w.kind.name(), escape(&w.to_string())),
             _ => Ok(()),
         }
     }

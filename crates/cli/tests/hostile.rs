@@ -109,11 +109,16 @@ fn every_hostile_input_exits_as_the_manifest_says_within_64_mib() {
         let code = check(&name, "fragments FILE", &out, peak, &mut report);
         assert_eq!(code, exit, "{name}: fragments FILE: {}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.lines().all(|l| l.starts_with("kvs-mkv: ")), "{name}: {stderr}");
         if exit == 0 {
-            assert!(stderr.is_empty(), "{name}: {stderr}");
-        } else {
-            assert!(stderr.lines().all(|l| l.starts_with("kvs-mkv: ")), "{name}: {stderr}");
+            // Warnings only: the first of each kind, then one count per kind that came back.
+            let warning = |l: &str| l.contains(": warning: ") || l.contains(" warnings of the kind ");
+            assert!(stderr.lines().all(warning), "{name}: {stderr}");
         }
+        // One line per kind of problem and one count per kind: a few lines, never one per
+        // block, tag or element.
+        assert!(stderr.lines().count() <= 6, "{name}: {stderr}");
+        assert_no_control_characters(&name, "fragments FILE", &out.stdout);
 
         let (out, peak) = run(&bounds, &["fragments", "--json", "-"], Some(&path));
         let code = check(&name, "fragments --json -", &out, peak, &mut report);
@@ -122,15 +127,30 @@ fn every_hostile_input_exits_as_the_manifest_says_within_64_mib() {
             assert!(line.starts_with("{\"index\":") && line.ends_with('}'), "{name}: {line}");
         }
 
+        // Text output is data from a producer: no control character reaches the terminal.
+        for args in [&["events", file][..], &["inspect", file]] {
+            let (out, _) = run(&bounds, args, None);
+            assert_no_control_characters(&name, &args.join(" "), &out.stdout);
+            assert_no_control_characters(&name, &args.join(" "), &out.stderr);
+        }
+
         for args in
             [&["fragments", "--json", "--resync", file][..], &["events", "--json", file], &["inspect", file]]
         {
             let (out, peak) = run(&bounds, args, None);
             let code = check(&name, &args.join(" "), &out, peak, &mut report);
             assert!(code == 0 || code == 1, "{name}: {args:?} exited {code}");
+            assert!(String::from_utf8_lossy(&out.stderr).lines().count() <= 6, "{name}: {args:?}");
         }
     }
     let max =
         report.iter().filter_map(|l| l.rsplit(": ").next()?.strip_suffix(" KiB")?.parse::<u64>().ok()).max();
     println!("{} runs measured, highest peak {max:?} KiB", report.len());
+}
+
+/// No C0 control character but a line feed, no DEL and no C1 control character in `out`.
+fn assert_no_control_characters(name: &str, what: &str, out: &[u8]) {
+    let text = String::from_utf8_lossy(out);
+    let bad = text.chars().find(|&c| c != '\n' && c.is_control());
+    assert!(bad.is_none(), "{name}: {what} printed the control character {bad:?}");
 }

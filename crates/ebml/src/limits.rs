@@ -21,6 +21,18 @@ pub struct Limits {
     /// Most bytes scanned while looking for the next top-level element after an error
     /// (default 16 MiB).
     pub max_resync_scan: u64,
+    /// Matroska: most ReferenceBlock values kept per BlockGroup (default 16; a frame needs
+    /// at most 2). Applied by kvs-chunk's decoder, which reports the rest as dropped.
+    pub max_references: usize,
+    /// Matroska: most TrackEntries kept per Tracks element (default 128). Applied by
+    /// kvs-chunk's decoder.
+    pub max_track_entries: usize,
+    /// Matroska: most SimpleTags kept per document, that is per GetMedia fragment (default
+    /// 1,024). The service's own tags are read past it. Applied by kvs-chunk's decoder.
+    pub max_tags: usize,
+    /// Matroska: most bytes of SimpleTag names and values kept per document (default 1 MiB;
+    /// the tag that crosses it is kept whole). Applied by kvs-chunk's decoder.
+    pub max_tag_bytes: u64,
 }
 
 impl Limits {
@@ -32,6 +44,10 @@ impl Limits {
         max_depth: 32,
         max_buffered: 40 << 20,
         max_resync_scan: 16 << 20,
+        max_references: 16,
+        max_track_entries: 128,
+        max_tags: 1024,
+        max_tag_bytes: 1 << 20,
     };
 
     /// Sets [`Limits::max_string_size`].
@@ -73,6 +89,34 @@ impl Limits {
     #[must_use]
     pub const fn max_resync_scan(mut self, n: u64) -> Self {
         self.max_resync_scan = n;
+        self
+    }
+
+    /// Sets [`Limits::max_references`].
+    #[must_use]
+    pub const fn max_references(mut self, n: usize) -> Self {
+        self.max_references = n;
+        self
+    }
+
+    /// Sets [`Limits::max_track_entries`].
+    #[must_use]
+    pub const fn max_track_entries(mut self, n: usize) -> Self {
+        self.max_track_entries = n;
+        self
+    }
+
+    /// Sets [`Limits::max_tags`].
+    #[must_use]
+    pub const fn max_tags(mut self, n: usize) -> Self {
+        self.max_tags = n;
+        self
+    }
+
+    /// Sets [`Limits::max_tag_bytes`].
+    #[must_use]
+    pub const fn max_tag_bytes(mut self, n: u64) -> Self {
+        self.max_tag_bytes = n;
         self
     }
 }

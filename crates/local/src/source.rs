@@ -345,7 +345,7 @@ impl<'a> Loader<'a> {
                         invisible: f.invisible,
                         discardable: f.discardable,
                         duration_ns: f.duration_ns,
-                        references: f.references,
+                        references: f.references.to_vec(),
                         lace: f.lace,
                         data: f.data,
                     });

@@ -58,14 +58,29 @@ pub fn limit_prefix() -> Vec<String> {
 /// Waits for `child`, killing it (and failing the test) after `limit`: a hang is a failure.
 pub fn wait_or_kill(mut child: Child, limit: Duration, what: &str) -> Output {
     let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    // Drained while the child runs: output larger than a pipe's buffer must not block it.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if started.elapsed() > limit {
             child.kill().unwrap();
             panic!("{what}: did not finish in {limit:?} (a hang?)");
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap()
+    };
+    Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
 
 /// The child half of [`each_input_peaks_under_64_mib`]: when this process was started for the

@@ -1,0 +1,104 @@
+//! Problems found in an input, reported on stderr one line per kind: the first of each kind
+//! as it happens (with its byte offset), and at the end one line with the count of each kind
+//! that came back. A file with a thousand bad blocks gives two lines, not a thousand.
+
+use kvs_chunk::{Error, Warning};
+
+/// One kind of problem: its first message and how often it came.
+struct Kind {
+    key: String,
+    first_offset: Option<u64>,
+    count: u64,
+    warning: bool,
+}
+
+/// The problems of one input.
+pub struct Diagnostics {
+    prefix: String,
+    kinds: Vec<Kind>,
+}
+
+impl Diagnostics {
+    /// Problems of `input` for `command` (`kvs-mkv fragments: FILE: ...`).
+    pub fn new(command: &str, input: &str) -> Self {
+        let command = if command.is_empty() { "kvs-mkv".to_owned() } else { format!("kvs-mkv {command}") };
+        Self { prefix: format!("{command}: {}", crate::escape::escape(input)), kinds: Vec::new() }
+    }
+
+    /// Counts `key`; true when it is the first of its kind (to be printed now).
+    fn count(&mut self, key: String, offset: Option<u64>, warning: bool) -> bool {
+        if let Some(k) = self.kinds.iter_mut().find(|k| k.key == key) {
+            k.count = k.count.saturating_add(1);
+            return false;
+        }
+        self.kinds.push(Kind { key, first_offset: offset, count: 1, warning });
+        true
+    }
+
+    /// A decoder error: the line to print now (the first of its kind), or `None`.
+    pub fn error(&mut self, e: &Error) -> Option<String> {
+        let first = self.count(error_kind(e), e.offset(), false);
+        first.then(|| format!("{}: {}", self.prefix, crate::describe(e)))
+    }
+
+    /// A decoder warning: the line to print now (the first of its kind), or `None`.
+    pub fn warning(&mut self, w: &Warning) -> Option<String> {
+        let first = self.count(w.kind.name().to_owned(), Some(w.offset), true);
+        first.then(|| format!("{}: warning: {}", self.prefix, crate::escape::escape(&w.to_string())))
+    }
+
+    /// One line per kind seen more than once: how many in all.
+    pub fn summary(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .filter(|k| k.count > 1)
+            .map(|k| {
+                let what = if k.warning { "warnings" } else { "errors" };
+                let first =
+                    k.first_offset.map_or_else(String::new, |o| format!(", the first at byte offset {o}"));
+                format!("{}: {} {what} of the kind {}{first}", self.prefix, k.count, k.key)
+            })
+            .collect()
+    }
+}
+
+/// A stable name for an error's kind: `block: lace sizes exceed the block`,
+/// `invalid value for AWS_KINESISVIDEO_SERVER_TIMESTAMP`, `Ebml TooLarge`.
+fn error_kind(e: &Error) -> String {
+    match e {
+        Error::Block { kind, .. } => format!("\"{kind}\""),
+        Error::InvalidTagValue { tag, .. } => format!("\"invalid value for {tag}\""),
+        Error::TimestampOverflow { .. } => "\"timestamp out of range\"".to_owned(),
+        Error::Ebml(inner) => {
+            let debug = format!("{:?}", inner.kind);
+            let name = debug.split([' ', '{', '(']).next().unwrap_or_default().to_owned();
+            format!("\"{name}\"")
+        }
+        Error::Io(_) => "\"read error\"".to_owned(),
+        Error::Transport(_) => "\"transport error\"".to_owned(),
+        _ => "\"other\"".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvs_chunk::block::BlockError;
+
+    #[test]
+    fn one_line_per_kind_then_a_count() {
+        let mut d = Diagnostics::new("fragments", "in.mkv");
+        let lace = |offset| Error::Block { offset, kind: BlockError::LaceOverflow };
+        let first = d.error(&lace(288));
+        assert!(first.is_some_and(|l| l.contains("288")));
+        for o in 0..28 {
+            assert!(d.error(&lace(300 + o)).is_none());
+        }
+        assert!(d.error(&Error::TimestampOverflow { offset: 5 }).is_some());
+        let summary = d.summary();
+        assert_eq!(summary.len(), 1);
+        let line = summary.first().cloned().unwrap_or_default();
+        assert!(line.contains("29 errors"), "{summary:?}");
+        assert!(line.contains("byte offset 288"), "{summary:?}");
+    }
+}
