@@ -832,8 +832,29 @@ pub fn manifest(corpus: &[HostileInput]) -> String {
             i.expect.exit()
         ));
     }
+    out.push_str(MANIFEST_TAIL);
     out
 }
+
+/// Issue 12's classes that are not one input file read by the three layers above, each with
+/// the test that reproduces it where the defect lives.
+const MANIFEST_TAIL: &str = "
+## Classes tested without a file here
+
+Each of these is built by its test (too large to commit, not a file at all, or a property of a
+command's output), in the crate where the defect lived:
+
+| class | test |
+|---|---|
+| 256-frame laces with 1,000 ReferenceBlocks each, endless Tracks elements, an endless Tag: peak memory of the decoder in a child process | `crates/chunk/tests/bounded.rs` |
+| endless tags, clusters, fragments, new track numbers, Tracks elements and random bytes on stdin through `fragments`, `events`, `inspect` (16 MiB), `split`, `merge`, `extract` (48 MiB) | `crates/cli/tests/streaming.rs` |
+| `images` on an endless stdin and a 300 MiB file: reads only what the window needs | `crates/cli/tests/images_streaming.rs` |
+| `extract --connect` with contacts A, B, A and two tracks of one name; 30 MiB frames through `split`, `merge`, `extract`; `merge` of a fragment number longer than the reader's string limit; blocks of undeclared tracks and tracks numbered 2^64 - 1 in `merge` and `split` outputs | `crates/cli/tests/writers_hostile.rs` |
+| a NAL length size of 0 (`kvs_chunk::annexb`) | `crates/chunk/src/annexb.rs` (unit tests) |
+| StreamARNs with `..`, extra segments or a wrong service | `crates/local/tests/errors.rs` |
+| `serve --cut-random --cut-probability P`: a faulted stream read to its last fragment | `crates/local/tests/faults.rs` |
+| idle sockets and slow request heads against `serve`; `--require-sigv4`; concurrent GetImages calls | `crates/local/tests/` (connection limits, SigV4, GetImages limit) |
+";
 
 const MANIFEST_HEAD: &str = "# Hostile corpus
 

@@ -33,8 +33,19 @@ fn write_line(out: &mut dyn Write, v: &Value) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// The JSON object of one fragment.
+/// The JSON object of one fragment (`other_frames` only when frames came on more track
+/// numbers than are counted one by one).
 pub fn fragment(s: &Summary) -> Value {
+    let mut v = fragment_fields(s);
+    if s.other_frames > 0
+        && let Value::Object(map) = &mut v
+    {
+        map.insert("other_frames".into(), json!(s.other_frames));
+    }
+    v
+}
+
+fn fragment_fields(s: &Summary) -> Value {
     json!({
         "index": s.index,
         "offset": s.offset,

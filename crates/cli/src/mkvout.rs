@@ -554,6 +554,9 @@ pub fn group(tags: Vec<SimpleTag>) -> Vec<TagGroup> {
     if tags.is_empty() { Vec::new() } else { vec![TagGroup { targets: Targets::default(), tags }] }
 }
 
+/// The most track numbers whose last frame [`Durations`] remembers (per document).
+const MAX_TIMED_TRACKS: usize = 256;
+
 /// An estimate of each track's frame duration, from durations, DefaultDuration or the
 /// spacing of its frames.
 #[derive(Debug, Default, Clone)]
@@ -578,7 +581,10 @@ impl Durations {
             .or_else(|| self.default.get(&frame.track).copied())
             .filter(|&d| d > 0)
             .unwrap_or(spacing);
-        self.last.insert(frame.track, (timestamp_ns, d));
+        // Bounded: a producer can put every block on a new track number.
+        if self.last.len() < MAX_TIMED_TRACKS || self.last.contains_key(&frame.track) {
+            self.last.insert(frame.track, (timestamp_ns, d));
+        }
         d
     }
 

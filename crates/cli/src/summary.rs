@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use kvs_chunk::{Event, FragmentEnd, FragmentMetadata, StreamError, TagValue, Track};
 
+/// The most track numbers counted one by one in a fragment.
+pub const MAX_COUNTED_TRACKS: usize = 128;
+
 /// What `fragments` reports for one document.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -12,8 +15,11 @@ pub struct Summary {
     pub metadata: FragmentMetadata,
     pub end: FragmentEnd,
     pub tracks: Vec<Track>,
+    /// Frames per track number, for the first [`MAX_COUNTED_TRACKS`] track numbers seen.
     pub frames: BTreeMap<u64, u64>,
     pub keyframes: BTreeMap<u64, u64>,
+    /// Frames on further track numbers (a producer can write a new one in every block).
+    pub other_frames: u64,
     pub bytes: u64,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
@@ -45,11 +51,15 @@ impl Summaries {
             }
             Event::Frame(f) => {
                 if let Some(s) = &mut self.current {
-                    let n = s.frames.entry(f.track).or_insert(0);
-                    *n = n.saturating_add(1);
-                    if f.keyframe {
-                        let k = s.keyframes.entry(f.track).or_insert(0);
-                        *k = k.saturating_add(1);
+                    if s.frames.len() < MAX_COUNTED_TRACKS || s.frames.contains_key(&f.track) {
+                        let n = s.frames.entry(f.track).or_insert(0);
+                        *n = n.saturating_add(1);
+                        if f.keyframe {
+                            let k = s.keyframes.entry(f.track).or_insert(0);
+                            *k = k.saturating_add(1);
+                        }
+                    } else {
+                        s.other_frames = s.other_frames.saturating_add(1);
                     }
                     s.bytes = s.bytes.saturating_add(u64::try_from(f.data.len()).unwrap_or(u64::MAX));
                     let ms = f.timestamp_ms();

@@ -34,7 +34,7 @@ impl Sink for FragmentsTable {
                 "behind"
             )?;
         }
-        let frames: u64 = s.frames.values().sum();
+        let frames: u64 = s.frames.values().sum::<u64>().saturating_add(s.other_frames);
         let keys: u64 = s.keyframes.values().sum();
         let status = match (&s.error, s.end.complete) {
             (Some(e), _) => format!("error {}", e.id.map_or_else(|| "?".to_owned(), |i| i.to_string())),
