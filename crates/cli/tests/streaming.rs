@@ -116,8 +116,11 @@ enum Stream {
     Random,
 }
 
+/// Makes the `i`th piece of a stream.
+type Piece = Box<dyn FnMut(u64) -> Vec<u8> + Send>;
+
 /// The stream's first bytes and a function making its `i`th piece.
-fn pieces(stream: Stream) -> (Vec<u8>, Box<dyn FnMut(u64) -> Vec<u8> + Send>) {
+fn pieces(stream: Stream) -> (Vec<u8>, Piece) {
     match stream {
         Stream::Tags => {
             let mut head = doc_start();
