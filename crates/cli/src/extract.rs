@@ -501,6 +501,14 @@ impl Extractor {
                 if self.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", self.orphans) }
             );
         }
+        if self.frames == 0 && self.orphans > 0 {
+            if let Some(Sink::Stream(mut w)) = self.sink {
+                let _ = w.flush();
+            }
+            return Err(Stop(
+                "nothing extracted: every frame came before the Tracks of its document".to_owned(),
+            ));
+        }
         match self.sink {
             Some(Sink::Stream(mut w)) => match w.flush() {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
@@ -513,12 +521,6 @@ impl Extractor {
                 return Err(Stop(format!("{what}: no frames: nothing written")));
             }
             None => return Err(Stop("the input has no tracks: nothing written".to_owned())),
-        }
-        if self.frames == 0 && self.orphans > 0 {
-            return Err(Stop(format!(
-                "nothing extracted: every frame came before the Tracks of its document ({} written empty)",
-                self.output.display()
-            )));
         }
         Ok(format!("{what}: {} frames, {} bytes to {}", self.frames, self.bytes, self.output.display()))
     }
