@@ -244,7 +244,7 @@ impl WavFile {
         let width = usize::from(self.pcm.bits / 8).max(1);
         if self.pcm.big_endian && width > 1 {
             // In pieces: a frame is never copied whole.
-            let piece = SWAP_CHUNK.saturating_sub(SWAP_CHUNK % width).max(width);
+            let piece = SWAP_CHUNK.saturating_sub(SWAP_CHUNK.checked_rem(width).unwrap_or(0)).max(width);
             let mut swapped = Vec::with_capacity(piece.min(data.len()));
             for part in data.chunks(piece) {
                 swapped.clear();
