@@ -538,21 +538,61 @@ struct Written {
 const MAX_CONTACT_CHARS: usize = 64;
 const KEPT_CONTACT_CHARS: usize = 48;
 
+/// A ContactId, reduced to what connect mode keeps of it (both bounded, whatever its size).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Contact {
+    /// Tells contacts apart: the id itself up to 256 bytes, else its first 128 characters,
+    /// its length and two hashes of the whole.
+    key: String,
+    /// Its part of a file name: `[0-9A-Za-z._-]` (others and a leading `.` become `_`), at
+    /// most [`MAX_CONTACT_CHARS`] (a longer one keeps [`KEPT_CONTACT_CHARS`] and `-h` with
+    /// the CRC-32 of the whole id).
+    safe: String,
+}
+
+impl Contact {
+    fn of(id: &str) -> Self {
+        let mut safe: String = id
+            .chars()
+            .take(MAX_CONTACT_CHARS.saturating_add(1))
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        if safe.starts_with('.') {
+            safe.replace_range(..1, "_");
+        }
+        if safe.len() > MAX_CONTACT_CHARS {
+            // All ASCII now, so any byte index is a character boundary.
+            safe.truncate(KEPT_CONTACT_CHARS);
+            safe.push_str(&format!("-h{:08x}", crc32fast::hash(id.as_bytes())));
+        }
+        let key = if id.len() <= 256 {
+            id.to_owned()
+        } else {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            let head: String = id.chars().take(128).collect();
+            format!("{head}#{}#{:08x}#{:016x}", id.len(), crc32fast::hash(id.as_bytes()), h.finish())
+        };
+        Self { key, safe }
+    }
+}
+
 /// Connect mode: both call-audio tracks per ContactId.
 struct Connect {
     dir: PathBuf,
-    contact: Option<String>,
+    contact: Option<Contact>,
     /// The contact the open files belong to.
-    open_contact: Option<String>,
+    open_contact: Option<Contact>,
     tracks: Vec<Track>,
     /// The open files: track number and index into `written`.
     files: Vec<(u64, usize, WavFile)>,
     /// Every file of this run, in the order they were created.
     written: Vec<Written>,
     /// (ContactId, track number) to its index in `written`.
-    by_key: std::collections::HashMap<(String, u64), usize>,
-    /// Every file name used in this run.
-    names: std::collections::HashSet<String>,
+    by_key: std::collections::HashMap<(Contact, u64), usize>,
+    /// Every file name used in this run, with the last `-<n>` added to it.
+    names: std::collections::HashMap<String, u64>,
     mime: Option<(u32, u16)>,
     /// Whether the current document has had a Tracks event.
     doc_tracks: bool,
@@ -570,7 +610,7 @@ impl Connect {
             files: Vec::new(),
             written: Vec::new(),
             by_key: std::collections::HashMap::new(),
-            names: std::collections::HashSet::new(),
+            names: std::collections::HashMap::new(),
             mime: None,
             doc_tracks: false,
             frames: 0,
@@ -601,34 +641,31 @@ impl Connect {
     }
 
     /// A file name for `contact`'s `track` not used yet in this run:
-    /// `<contact>_<name>.wav`, with `-<track number>` (then `-<track number>-<n>`) added
-    /// when that name is taken.
-    fn new_name(&mut self, contact: &str, track: &Track) -> String {
-        let mut safe: String = contact
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-            .collect();
-        if safe.starts_with('.') {
-            safe.replace_range(..1, "_");
-        }
-        if safe.len() > MAX_CONTACT_CHARS {
-            // All ASCII now, so any byte index is a character boundary.
-            safe.truncate(KEPT_CONTACT_CHARS);
-            safe.push_str(&format!("-h{:08x}", crc32fast::hash(contact.as_bytes())));
-        }
+    /// `<contact>_<name>.wav`; when that is taken, `-<track number>` is added (then
+    /// `-<track number>-<n>`, counted in the map: no linear probe).
+    fn new_name(&mut self, contact: &Contact, track: &Track) -> String {
         let name = track.name.as_deref().unwrap_or("AUDIO");
-        let mut candidate = format!("{safe}_{name}");
-        if self.names.contains(&candidate) {
-            let base = format!("{candidate}-{}", track.number);
-            candidate = base.clone();
-            let mut n = 1u64;
-            while self.names.contains(&candidate) {
-                n = n.saturating_add(1);
-                candidate = format!("{base}-{n}");
-            }
+        let plain = format!("{}_{name}", contact.safe);
+        if !self.names.contains_key(&plain) {
+            self.names.insert(plain.clone(), 1);
+            return plain;
         }
-        self.names.insert(candidate.clone());
-        candidate
+        let base = format!("{plain}-{}", track.number);
+        let Some(&last) = self.names.get(&base) else {
+            self.names.insert(base.clone(), 1);
+            return base;
+        };
+        let mut n = last;
+        let name = loop {
+            n = n.saturating_add(1);
+            let candidate = format!("{base}-{n}");
+            if !self.names.contains_key(&candidate) || n == u64::MAX {
+                break candidate;
+            }
+        };
+        self.names.insert(base, n);
+        self.names.insert(name.clone(), 1);
+        name
     }
 
     /// The open file for track `number` of the current contact, opened (created, or
@@ -641,7 +678,7 @@ impl Connect {
             return Ok(None);
         };
         let Some(pcm) = pcm_with(&track, self.mime) else { return Ok(None) };
-        let contact = self.contact.clone().unwrap_or_else(|| "no-contact-id".to_owned());
+        let contact = self.contact.clone().unwrap_or_else(|| Contact::of("no-contact-id"));
         let key = (contact.clone(), number);
         match self.by_key.get(&key).and_then(|&i| Some((i, self.written.get(i)?))) {
             Some((i, w)) if w.pcm == pcm => {
@@ -761,7 +798,7 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
             c.set_tracks(tracks)
         }
         Event::Tag(t) if t.name == "ContactId" => {
-            c.contact = t.value.as_text().map(|v| v.trim_end_matches('\0').to_owned());
+            c.contact = t.value.as_text().map(|v| Contact::of(v.trim_end_matches('\0')));
             Ok(())
         }
         Event::Tag(t) if t.name == "MimeType" => {

@@ -711,3 +711,29 @@ fn a_block_group_with_two_blocks_is_written_as_the_events_give_it() {
         assert_eq!(got, want, "{}", f.display());
     }
 }
+
+#[test]
+fn connect_contact_ids_that_make_one_file_name_still_get_their_own_files() {
+    let dir = scratch("connect-contact-names");
+    let long = "9".repeat(5000);
+    let contacts = ["a/b", "a:b", "a_b", long.as_str(), "../x"];
+    let docs: Vec<Vec<u8>> = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| connect_doc(c, connect_tracks(), i as u64 * 100, &[(1, i as u16 + 1)]))
+        .collect();
+    let input = write_input(&dir, &docs);
+    let out = dir.join("out");
+    let o = run(&[os("extract"), input.as_os_str(), os("--connect"), os("--output-dir"), out.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let listed = listed_files(&o);
+    assert_eq!(listed.len(), contacts.len(), "{}", text(&o.stdout));
+    let names = names_in(&out);
+    assert_eq!(names.len(), contacts.len(), "{names:?}");
+    for (i, p) in listed.iter().enumerate() {
+        assert_eq!(p.parent().unwrap(), out);
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(name.len() < 120 && !name.starts_with('.'), "{name}");
+        assert_eq!(tags_in(&wav(p).2), [i as u16 + 1], "{name}");
+    }
+}
