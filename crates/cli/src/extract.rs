@@ -202,7 +202,8 @@ pub fn wav_header(pcm: Pcm, data_bytes: u32) -> [u8; 44] {
     let mut h = [0u8; 44];
     let parts: [&[u8]; 13] = [
         b"RIFF",
-        &data_bytes.saturating_add(36).to_le_bytes(),
+        // The RIFF size counts the pad byte that follows odd-sized data.
+        &data_bytes.saturating_add(36).saturating_add(data_bytes & 1).to_le_bytes(),
         b"WAVE",
         b"fmt ",
         &16u32.to_le_bytes(),
@@ -894,5 +895,44 @@ mod tests {
         assert_eq!(parse_mime("audio/L16"), Some((8000, 1)));
         assert_eq!(parse_mime("video/h264"), None);
         assert_eq!(parse_mime("audio/L16;rate=0"), None);
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kvs-mkv-extract-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        dir.join(name)
+    }
+
+    #[test]
+    fn big_endian_samples_are_swapped_across_pieces() {
+        let path = temp("be.wav");
+        let pcm = Pcm { rate: 8000, channels: 1, bits: 16, float: false, big_endian: true };
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = WavFile::create(&path, pcm).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&data).unwrap_or_default();
+        w.finish().unwrap_or_default();
+        let out = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(out.len(), 44 + data.len());
+        let want: Vec<u8> = data.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect();
+        assert!(out.get(44..) == Some(&want[..]));
+    }
+
+    #[test]
+    fn a_reopened_wav_keeps_its_audio_and_its_sizes_add_up() {
+        let path = temp("reopen.wav");
+        let pcm = Pcm { rate: 8000, channels: 1, bits: 8, float: false, big_endian: false };
+        let mut w = WavFile::create(&path, pcm).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&[1, 2, 3]).unwrap_or_default();
+        let (_, n) = w.finish().unwrap_or_default();
+        assert_eq!(n, 3);
+        assert_eq!(std::fs::read(&path).unwrap_or_default().len(), 48, "a pad byte after odd data");
+        let mut w = WavFile::reopen(&path, pcm, n).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&[4, 5, 6, 7]).unwrap_or_default();
+        let (_, n) = w.finish().unwrap_or_default();
+        assert_eq!(n, 7);
+        let out = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(out.get(44..), Some(&[1, 2, 3, 4, 5, 6, 7, 0][..]));
+        assert_eq!(out.get(40..44), Some(&7u32.to_le_bytes()[..]));
+        assert_eq!(out.get(4..8), Some(&44u32.to_le_bytes()[..]), "file length - 8, pad included");
     }
 }
