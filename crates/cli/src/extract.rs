@@ -88,8 +88,12 @@ H.264/H.265 become Annex B byte streams (start codes; SPS/PPS, and VPS for H.265
 CodecPrivate before every keyframe), which ffmpeg and ffplay read as they are. Audio is
 written raw (the frames as stored: AAC without ADTS headers, Opus packets, ...) or, for PCM,
 as WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER,
-declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files.
-Gaps between fragments are not filled: the output is the frames one after another.";
+declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files;
+with --connect, a contact that comes back later in the stream is appended to its files
+(never truncated), and each file written is listed once on stdout with its audio size.
+Gaps between fragments are not filled: the output is the frames one after another. Frames
+that come before the Tracks of their document cannot be extracted: they are counted on
+stderr, and the exit status is 1 when nothing could be extracted.";
 
 /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {

@@ -227,7 +227,10 @@ every tag kept (the service's AWS_KINESISVIDEO_* tags and the producer's, per fr
 and Cues for seeking. Each frame is written as its own block (lacing is not kept). When
 the tracks change (codec, codec private data, size, audio format) the current file is
 finished and the merge continues in OUT-1.mkv, then OUT-2.mkv, ... The files written are
-printed on stdout. Ctrl-C finishes the current file cleanly and stops.
+printed on stdout. Ctrl-C finishes the current file cleanly and stops. So that every file
+reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
+kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
+are left out, with one warning line per kind on stderr.
 
 Examples:
   kvs-mkv merge testdata/getmedia_basic.mkv --output merged.mkv

@@ -275,7 +275,10 @@ a standalone MKV file in the output directory, named <fragment number>_<producer
 (e.g. 91343852333181432392682062607743920146159169392_20171128T065508.513Z.mkv), with its
 tracks, frames, timestamps and tags (the service's and the producer's) as they were. One
 line per file is printed on stdout. A fragment with no frames (an in-stream error chunk)
-writes no file. Ctrl-C finishes the file being written and stops.
+writes no file. Ctrl-C finishes the file being written and stops. So that every file reads
+back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
+kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
+are left out, with one warning line per kind on stderr.
 
 Examples:
   kvs-mkv split testdata/getmedia_basic.mkv --output-dir fragments/
