@@ -839,3 +839,87 @@ impl Durations {
 pub fn report(command: &str, e: &OutError) {
     eprintln!("kvs-mkv {command}: {e}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(number: u64, codec: &str) -> Track {
+        Track { number, codec_id: Some(codec.to_owned()), ..Track::default() }
+    }
+
+    #[test]
+    fn usable_tracks_keep_the_first_of_a_number_and_only_numbers_a_block_can_carry() {
+        let mut d = Dropped::default();
+        let kept = d.usable_tracks(vec![
+            track(1, "AVC"),
+            track(1, "HEVC"),
+            track(0, "X"),
+            track(MAX_TRACK_NUMBER, "MAX"),
+            track(MAX_TRACK_NUMBER + 1, "TOO"),
+            track(u64::MAX, "TOO"),
+        ]);
+        let got: Vec<(u64, &str)> =
+            kept.iter().map(|t| (t.number, t.codec_id.as_deref().unwrap_or(""))).collect();
+        assert_eq!(got, [(1, "AVC"), (MAX_TRACK_NUMBER, "MAX")]);
+        d.frame(7);
+        d.frame(7);
+        d.frame(1 << 56);
+        let lines = d.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("2 frames of tracks that Tracks does not declare")
+                && lines[0].ends_with("(track 7)")
+        );
+        assert!(lines[1].contains("1 TrackEntry repeating") && lines[1].ends_with("(track 1)"));
+        assert!(
+            lines[2].starts_with("3 TrackEntries and 1 frame") && lines[2].contains("2^56-2"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn a_few_tracks_are_listed_then_an_ellipsis() {
+        let mut d = Dropped::default();
+        for n in 10..20 {
+            d.frame(n);
+        }
+        assert!(d.lines()[0].ends_with("(track 10, 11, 12, 13, ...)"), "{:?}", d.lines());
+    }
+
+    #[test]
+    fn tags_over_the_reader_limits_are_left_out_with_their_children() {
+        let big = "x".repeat(usize::try_from(kvs_ebml::Limits::DEFAULT.max_string_size).unwrap_or(0) + 1);
+        let mut parent = SimpleTag::text("PARENT", big);
+        parent.children.push(SimpleTag::text("CHILD", "c"));
+        let mut groups =
+            vec![TagGroup { targets: Targets::default(), tags: vec![SimpleTag::text("KEEP", "k"), parent] }];
+        assert!(!groups.iter().all(|g| fits(&g.tags)));
+        let mut d = Dropped::default();
+        d.fit_tags(&mut groups);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].tags.len(), 1);
+        assert_eq!(groups[0].tags[0].name, "KEEP");
+        let lines = d.lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("1 tag larger than kvs-mkv reads")
+                && lines[0].ends_with("PARENT (1048577 bytes)"),
+            "{}",
+            lines[0]
+        );
+        // A TagBinary may be larger than a TagString.
+        let mut ok = vec![TagGroup {
+            targets: Targets::default(),
+            tags: vec![SimpleTag {
+                name: "B".into(),
+                value: TagValue::Binary(vec![0; 2 << 20].into()),
+                ..SimpleTag::default()
+            }],
+        }];
+        assert!(fits(&ok[0].tags));
+        d.fit_tags(&mut ok);
+        assert_eq!(ok[0].tags.len(), 1);
+    }
+}
