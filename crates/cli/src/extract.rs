@@ -11,7 +11,19 @@
 //!   little-endian PCM, at the Audio element's rate and channels when present, else those of
 //!   a `MimeType` tag (`audio/L16;rate=8000;channels=1`), else 8000 Hz mono.
 //! - `--connect --output-dir DIR`: both Connect tracks as WAV files named after the
-//!   `ContactId` tag, a new pair when the ContactId changes.
+//!   `ContactId` tag, `<ContactId>_<track name>.wav`. When a contact comes back later in the
+//!   stream (A, B, A), its files are reopened and its audio appended (the WAV sizes
+//!   patched): a file written earlier in the run is never truncated. Two tracks of one
+//!   contact with the same name get distinct files (`-<track number>` added to the second),
+//!   and every path is used for one (contact, track) only. Each file written is listed once
+//!   on stdout with its total audio.
+//!
+//! Each Tracks event replaces the track list (the last one wins, and when a list repeats a
+//! track number the last entry is used). Frames are written through as they come (Annex B
+//! conversion and byte swapping work in place or in small pieces), so memory stays within
+//! a small multiple of the largest frame. Frames that come before any Tracks of their
+//! document cannot be extracted: they are counted and reported, and when nothing at all
+//! could be extracted the exit status is 1.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -19,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use kvs_chunk::annexb::{ParameterSets, annexb_frame, configuration_version};
+use kvs_chunk::annexb::{ParameterSets, START_CODE, configuration_version, is_parameter_set, nal_units};
 use kvs_chunk::{Event, Frame, Track, TrackType};
 
 use crate::escape::escape;
@@ -76,8 +88,12 @@ H.264/H.265 become Annex B byte streams (start codes; SPS/PPS, and VPS for H.265
 CodecPrivate before every keyframe), which ffmpeg and ffplay read as they are. Audio is
 written raw (the frames as stored: AAC without ADTS headers, Opus packets, ...) or, for PCM,
 as WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER,
-declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files.
-Gaps between fragments are not filled: the output is the frames one after another.";
+declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files;
+with --connect, a contact that comes back later in the stream is appended to its files
+(never truncated), and each file written is listed once on stdout with its audio size.
+Gaps between fragments are not filled: the output is the frames one after another. Frames
+that come before the Tracks of their document cannot be extracted: they are counted on
+stderr, and the exit status is 1 when nothing could be extracted.";
 
 /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {
@@ -190,7 +206,8 @@ pub fn wav_header(pcm: Pcm, data_bytes: u32) -> [u8; 44] {
     let mut h = [0u8; 44];
     let parts: [&[u8]; 13] = [
         b"RIFF",
-        &data_bytes.saturating_add(36).to_le_bytes(),
+        // The RIFF size counts the pad byte that follows odd-sized data.
+        &data_bytes.saturating_add(36).saturating_add(data_bytes & 1).to_le_bytes(),
         b"WAVE",
         b"fmt ",
         &16u32.to_le_bytes(),
@@ -209,6 +226,9 @@ pub fn wav_header(pcm: Pcm, data_bytes: u32) -> [u8; 44] {
     h
 }
 
+/// Bytes byte-swapped at a time (a multiple of every sample width).
+const SWAP_CHUNK: usize = 64 * 1024;
+
 impl WavFile {
     pub fn create(path: &Path, pcm: Pcm) -> io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
@@ -216,14 +236,29 @@ impl WavFile {
         Ok(Self { path: path.to_path_buf(), out, pcm, data_bytes: 0 })
     }
 
+    /// Reopens a WAV file this run wrote and finished with `data_bytes` of `pcm` audio, to
+    /// append to it: nothing in it is lost (the pad byte after odd-sized data is
+    /// overwritten, and written again by [`WavFile::finish`] if needed).
+    pub fn reopen(path: &Path, pcm: Pcm, data_bytes: u64) -> io::Result<Self> {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        file.seek(SeekFrom::Start(data_bytes.saturating_add(44)))?;
+        Ok(Self { path: path.to_path_buf(), out: BufWriter::new(file), pcm, data_bytes })
+    }
+
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         let width = usize::from(self.pcm.bits / 8).max(1);
         if self.pcm.big_endian && width > 1 {
-            let mut swapped = data.to_vec();
-            for sample in swapped.chunks_exact_mut(width) {
-                sample.reverse();
+            // In pieces: a frame is never copied whole.
+            let piece = SWAP_CHUNK.saturating_sub(SWAP_CHUNK.checked_rem(width).unwrap_or(0)).max(width);
+            let mut swapped = Vec::with_capacity(piece.min(data.len()));
+            for part in data.chunks(piece) {
+                swapped.clear();
+                swapped.extend_from_slice(part);
+                for sample in swapped.chunks_exact_mut(width) {
+                    sample.reverse();
+                }
+                self.out.write_all(&swapped)?;
             }
-            self.out.write_all(&swapped)?;
         } else {
             self.out.write_all(data)?;
         }
@@ -260,28 +295,41 @@ struct Extractor {
     output: PathBuf,
     track: Option<Track>,
     ps: Option<ParameterSets>,
+    /// The parameter sets as Annex B, written before keyframes that carry none.
+    ps_annexb: Vec<u8>,
     sink: Option<Sink>,
     frames: u64,
     bytes: u64,
-    buf: Vec<u8>,
     /// Rate and channels from a MimeType tag.
     mime: Option<(u32, u16)>,
+    /// Whether the current document has had a Tracks event.
+    doc_tracks: bool,
+    /// Whether any Tracks event chose a track.
+    ever_chosen: bool,
+    /// Frames that came before any Tracks of their document.
+    orphans: u64,
 }
 
 /// Why extraction stopped.
 #[derive(Debug)]
 struct Stop(String);
 
+/// The track `selector` names (number or name), else the first video track, else the first
+/// audio track. When the list repeats a number or name, the last entry is used: it is the
+/// latest definition of that track.
 fn choose<'a>(tracks: &'a [Track], selector: Option<&str>) -> Option<&'a Track> {
     match selector {
         Some(s) => match s.parse::<u64>() {
-            Ok(n) => tracks.iter().find(|t| t.number == n),
-            Err(_) => tracks.iter().find(|t| t.name.as_deref() == Some(s)),
+            Ok(n) => tracks.iter().rfind(|t| t.number == n),
+            Err(_) => tracks.iter().rfind(|t| t.name.as_deref() == Some(s)),
         },
-        None => tracks
-            .iter()
-            .find(|t| t.kind == TrackType::Video)
-            .or_else(|| tracks.iter().find(|t| t.kind == TrackType::Audio)),
+        None => {
+            let first = tracks
+                .iter()
+                .find(|t| t.kind == TrackType::Video)
+                .or_else(|| tracks.iter().find(|t| t.kind == TrackType::Audio))?;
+            tracks.iter().rfind(|t| t.number == first.number)
+        }
     }
 }
 
@@ -296,6 +344,41 @@ fn describe_track(t: &Track) -> String {
     s
 }
 
+/// Writes one length-prefixed frame as Annex B to `out`, NAL unit by NAL unit (nothing is
+/// copied): the parameter sets `ps_annexb` first when it is a keyframe that carries none.
+/// Returns the bytes written, or `None` with nothing written when a NAL length runs past
+/// the end of the frame.
+fn write_annexb(
+    ps: &ParameterSets,
+    ps_annexb: &[u8],
+    data: &[u8],
+    keyframe: bool,
+    out: &mut dyn Write,
+) -> io::Result<Option<u64>> {
+    let mut carries_ps = false;
+    for nal in nal_units(data, ps.length_size) {
+        match nal {
+            Ok(n) => carries_ps |= is_parameter_set(n, ps.hevc),
+            Err(_) => return Ok(None),
+        }
+    }
+    let mut bytes = 0u64;
+    if keyframe && !carries_ps {
+        out.write_all(ps_annexb)?;
+        bytes = bytes.saturating_add(len64(ps_annexb.len()));
+    }
+    for n in nal_units(data, ps.length_size).flatten() {
+        out.write_all(&START_CODE)?;
+        out.write_all(n)?;
+        bytes = bytes.saturating_add(len64(n.len())).saturating_add(4);
+    }
+    Ok(Some(bytes))
+}
+
+fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 impl Extractor {
     fn default_format(track: &Track) -> Format {
         if parameter_sets(track).is_some() {
@@ -307,9 +390,15 @@ impl Extractor {
         }
     }
 
+    fn document_start(&mut self) {
+        self.doc_tracks = false;
+        self.track = None;
+    }
+
     fn tracks(&mut self, tracks: &[Track]) -> Result<(), Stop> {
+        self.doc_tracks = true;
         let Some(t) = choose(tracks, self.selector.as_deref()) else {
-            if self.track.is_none() {
+            if !self.ever_chosen {
                 let list: Vec<String> = tracks.iter().map(describe_track).collect();
                 return Err(Stop(format!(
                     "no track {} in this document (it has {}): give --track with one of those",
@@ -317,6 +406,8 @@ impl Extractor {
                     if list.is_empty() { "none".to_owned() } else { list.join(", ") }
                 )));
             }
+            // This document lacks the track: none of its frames are extracted.
+            self.track = None;
             return Ok(());
         };
         let format = *self.format.get_or_insert_with(|| Self::default_format(t));
@@ -328,29 +419,26 @@ impl Extractor {
                         describe_track(t)
                     ))
                 })?;
+                self.ps_annexb = ps.to_annexb();
                 self.ps = Some(ps);
             }
             Format::Wav => {
-                let p = pcm(t).ok_or_else(|| {
-                    Stop(format!(
+                // The file is created at the first frame, with the latest Tracks and MimeType.
+                if pcm(t).is_none() {
+                    return Err(Stop(format!(
                         "{} is not PCM audio, so it cannot be WAV: use --format raw",
                         describe_track(t)
-                    ))
-                })?;
-                if self.sink.is_none() {
-                    if self.output.as_os_str() == "-" {
-                        return Err(Stop(
-                            "WAV needs a file to patch its sizes into: give --output FILE.wav".to_owned(),
-                        ));
-                    }
-                    let wav = WavFile::create(&self.output, p)
-                        .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
-                    self.sink = Some(Sink::Wav(wav));
+                    )));
+                }
+                if self.output.as_os_str() == "-" {
+                    return Err(Stop(
+                        "WAV needs a file to patch its sizes into: give --output FILE.wav".to_owned(),
+                    ));
                 }
             }
             Format::Raw => {}
         }
-        if self.sink.is_none() {
+        if self.sink.is_none() && format != Format::Wav {
             let w: Box<dyn Write> = if self.output.as_os_str() == "-" {
                 Box::new(io::stdout().lock())
             } else {
@@ -362,49 +450,70 @@ impl Extractor {
             self.sink = Some(Sink::Stream(Box::new(BufWriter::with_capacity(256 * 1024, w))));
         }
         self.track = Some(t.clone());
+        self.ever_chosen = true;
         Ok(())
     }
 
     fn frame(&mut self, f: &Frame) -> Result<(), Stop> {
+        if !self.doc_tracks {
+            self.orphans = self.orphans.saturating_add(1);
+            return Ok(());
+        }
         let Some(track) = &self.track else { return Ok(()) };
         if f.track != track.number {
             return Ok(());
         }
+        let stop = |e: io::Error| Stop(format!("cannot write {}: {e}", self.output.display()));
         if let (None, Some(Format::Wav), Some(p)) = (&self.sink, self.format, pcm_with(track, self.mime)) {
-            let wav = WavFile::create(&self.output, p)
-                .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
-            self.sink = Some(Sink::Wav(wav));
+            self.sink = Some(Sink::Wav(WavFile::create(&self.output, p).map_err(stop)?));
         }
-        let data: &[u8] = match (&self.ps, self.format) {
-            (Some(ps), Some(Format::Annexb)) => {
-                self.buf.clear();
-                if annexb_frame(ps, &f.data, f.keyframe, &mut self.buf).is_none() {
-                    eprintln!(
-                        "kvs-mkv extract: the frame at {} ms (block at byte {}) has a NAL length past its end; written as it is",
-                        f.timestamp_ms(),
-                        f.block_offset
-                    );
-                    self.buf.clear();
-                    self.buf.extend_from_slice(&f.data);
+        let written = match (&mut self.sink, &self.ps, self.format) {
+            (Some(Sink::Stream(w)), Some(ps), Some(Format::Annexb)) => {
+                match write_annexb(ps, &self.ps_annexb, &f.data, f.keyframe, w).map_err(stop)? {
+                    Some(n) => n,
+                    None => {
+                        eprintln!(
+                            "kvs-mkv extract: the frame at {} ms (block at byte {}) has a NAL length past its end; written as it is",
+                            f.timestamp_ms(),
+                            f.block_offset
+                        );
+                        w.write_all(&f.data).map_err(stop)?;
+                        len64(f.data.len())
+                    }
                 }
-                &self.buf
             }
-            _ => &f.data,
+            (Some(Sink::Stream(w)), _, _) => {
+                w.write_all(&f.data).map_err(stop)?;
+                len64(f.data.len())
+            }
+            (Some(Sink::Wav(w)), _, _) => {
+                w.write(&f.data).map_err(stop)?;
+                len64(f.data.len())
+            }
+            (None, _, _) => return Ok(()),
         };
-        let r = match &mut self.sink {
-            Some(Sink::Stream(w)) => w.write_all(data),
-            Some(Sink::Wav(w)) => w.write(data),
-            None => Ok(()),
-        };
-        r.map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
         self.frames = self.frames.saturating_add(1);
-        self.bytes = self.bytes.saturating_add(u64::try_from(data.len()).unwrap_or(0));
+        self.bytes = self.bytes.saturating_add(written);
         Ok(())
     }
 
     fn finish(self) -> Result<String, Stop> {
         let what = self.track.as_ref().map(describe_track).unwrap_or_default();
         let err = |e: io::Error| Stop(format!("cannot write {}: {e}", self.output.display()));
+        if self.orphans > 0 {
+            eprintln!(
+                "kvs-mkv extract: {} came before any Tracks of their document: not extracted",
+                if self.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", self.orphans) }
+            );
+        }
+        if self.frames == 0 && self.orphans > 0 {
+            if let Some(Sink::Stream(mut w)) = self.sink {
+                let _ = w.flush();
+            }
+            return Err(Stop(
+                "nothing extracted: every frame came before the Tracks of its document".to_owned(),
+            ));
+        }
         match self.sink {
             Some(Sink::Stream(mut w)) => match w.flush() {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
@@ -413,51 +522,199 @@ impl Extractor {
             Some(Sink::Wav(w)) => {
                 w.finish().map_err(err)?;
             }
+            None if self.ever_chosen => {
+                return Err(Stop(format!("{what}: no frames: nothing written")));
+            }
             None => return Err(Stop("the input has no tracks: nothing written".to_owned())),
         }
         Ok(format!("{what}: {} frames, {} bytes to {}", self.frames, self.bytes, self.output.display()))
     }
 }
 
+/// A WAV file written in connect mode: where, its layout, its audio so far.
+struct Written {
+    path: PathBuf,
+    pcm: Pcm,
+    bytes: u64,
+}
+
+/// The longest ContactId kept whole in a file name; a longer one keeps its first
+/// [`KEPT_CONTACT_CHARS`] characters and the CRC-32 of the whole id.
+const MAX_CONTACT_CHARS: usize = 64;
+const KEPT_CONTACT_CHARS: usize = 48;
+
+/// A ContactId, reduced to what connect mode keeps of it (both bounded, whatever its size).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Contact {
+    /// Tells contacts apart: the id itself up to 256 bytes, else its first 128 characters,
+    /// its length and two hashes of the whole.
+    key: String,
+    /// Its part of a file name: `[0-9A-Za-z._-]` (others and a leading `.` become `_`), at
+    /// most [`MAX_CONTACT_CHARS`] (a longer one keeps [`KEPT_CONTACT_CHARS`] and `-h` with
+    /// the CRC-32 of the whole id).
+    safe: String,
+}
+
+impl Contact {
+    fn of(id: &str) -> Self {
+        let mut safe: String = id
+            .chars()
+            .take(MAX_CONTACT_CHARS.saturating_add(1))
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        if safe.starts_with('.') {
+            safe.replace_range(..1, "_");
+        }
+        if safe.len() > MAX_CONTACT_CHARS {
+            // All ASCII now, so any byte index is a character boundary.
+            safe.truncate(KEPT_CONTACT_CHARS);
+            safe.push_str(&format!("-h{:08x}", crc32fast::hash(id.as_bytes())));
+        }
+        let key = if id.len() <= 256 {
+            id.to_owned()
+        } else {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            let head: String = id.chars().take(128).collect();
+            format!("{head}#{}#{:08x}#{:016x}", id.len(), crc32fast::hash(id.as_bytes()), h.finish())
+        };
+        Self { key, safe }
+    }
+}
+
 /// Connect mode: both call-audio tracks per ContactId.
 struct Connect {
     dir: PathBuf,
-    contact: Option<String>,
+    contact: Option<Contact>,
     /// The contact the open files belong to.
-    open_contact: Option<String>,
+    open_contact: Option<Contact>,
     tracks: Vec<Track>,
-    files: Vec<(u64, WavFile)>,
-    written: Vec<(PathBuf, u64)>,
+    /// The open files: track number and index into `written`.
+    files: Vec<(u64, usize, WavFile)>,
+    /// Every file of this run, in the order they were created.
+    written: Vec<Written>,
+    /// (ContactId, track number) to its index in `written`.
+    by_key: std::collections::HashMap<(Contact, u64), usize>,
+    /// Every file name used in this run, with the last `-<n>` added to it.
+    names: std::collections::HashMap<String, u64>,
     mime: Option<(u32, u16)>,
+    /// Whether the current document has had a Tracks event.
+    doc_tracks: bool,
+    frames: u64,
+    orphans: u64,
 }
 
 impl Connect {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            contact: None,
+            open_contact: None,
+            tracks: Vec::new(),
+            files: Vec::new(),
+            written: Vec::new(),
+            by_key: std::collections::HashMap::new(),
+            names: std::collections::HashMap::new(),
+            mime: None,
+            doc_tracks: false,
+            frames: 0,
+            orphans: 0,
+        }
+    }
+
+    /// Finishes the open files (they can be reopened to append).
     fn close(&mut self) -> io::Result<()> {
-        for (_, f) in self.files.drain(..) {
-            self.written.push(f.finish()?);
+        for (_, i, f) in self.files.drain(..) {
+            let (_, bytes) = f.finish()?;
+            if let Some(w) = self.written.get_mut(i) {
+                w.bytes = bytes;
+            }
         }
         self.open_contact = None;
         Ok(())
     }
 
-    fn frame(&mut self, f: &Frame) -> io::Result<()> {
-        if self.open_contact != self.contact || self.files.is_empty() {
+    fn set_tracks(&mut self, tracks: Vec<Track>) -> io::Result<()> {
+        self.doc_tracks = true;
+        if tracks != self.tracks {
+            // The open files were made for the previous list.
             self.close()?;
-            let contact = self.contact.clone().unwrap_or_else(|| "no-contact-id".to_owned());
-            let safe: String = contact
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-                .collect();
-            for t in self.tracks.iter().filter(|t| is_connect(t)) {
-                let Some(p) = pcm_with(t, self.mime) else { continue };
-                let name = t.name.as_deref().unwrap_or("AUDIO");
-                let path = self.dir.join(format!("{safe}_{name}.wav"));
-                self.files.push((t.number, WavFile::create(&path, p)?));
+            self.tracks = tracks;
+        }
+        Ok(())
+    }
+
+    /// A file name for `contact`'s `track` not used yet in this run:
+    /// `<contact>_<name>.wav`; when that is taken, `-<track number>` is added (then
+    /// `-<track number>-<n>`, counted in the map: no linear probe).
+    fn new_name(&mut self, contact: &Contact, track: &Track) -> String {
+        let name = track.name.as_deref().unwrap_or("AUDIO");
+        let plain = format!("{}_{name}", contact.safe);
+        if !self.names.contains_key(&plain) {
+            self.names.insert(plain.clone(), 1);
+            return plain;
+        }
+        let base = format!("{plain}-{}", track.number);
+        let Some(&last) = self.names.get(&base) else {
+            self.names.insert(base.clone(), 1);
+            return base;
+        };
+        let mut n = last;
+        let name = loop {
+            n = n.saturating_add(1);
+            let candidate = format!("{base}-{n}");
+            if !self.names.contains_key(&candidate) || n == u64::MAX {
+                break candidate;
             }
+        };
+        self.names.insert(base, n);
+        self.names.insert(name.clone(), 1);
+        name
+    }
+
+    /// The open file for track `number` of the current contact, opened (created, or
+    /// reopened to append when this contact's track was written before) if need be.
+    fn file_for(&mut self, number: u64) -> io::Result<Option<&mut WavFile>> {
+        if let Some(pos) = self.files.iter().position(|(n, _, _)| *n == number) {
+            return Ok(self.files.get_mut(pos).map(|(_, _, f)| f));
+        }
+        let Some(track) = self.tracks.iter().rfind(|t| t.number == number && is_connect(t)).cloned() else {
+            return Ok(None);
+        };
+        let Some(pcm) = pcm_with(&track, self.mime) else { return Ok(None) };
+        let contact = self.contact.clone().unwrap_or_else(|| Contact::of("no-contact-id"));
+        let key = (contact.clone(), number);
+        match self.by_key.get(&key).and_then(|&i| Some((i, self.written.get(i)?))) {
+            Some((i, w)) if w.pcm == pcm => {
+                self.files.push((number, i, WavFile::reopen(&w.path, pcm, w.bytes)?));
+            }
+            // New, or its audio format changed: a file of its own.
+            _ => {
+                let name = self.new_name(&contact, &track);
+                let path = self.dir.join(format!("{name}.wav"));
+                let file = WavFile::create(&path, pcm)?;
+                let i = self.written.len();
+                self.written.push(Written { path, pcm, bytes: 0 });
+                self.by_key.insert(key, i);
+                self.files.push((number, i, file));
+            }
+        }
+        Ok(self.files.last_mut().map(|(_, _, f)| f))
+    }
+
+    fn frame(&mut self, f: &Frame) -> io::Result<()> {
+        if !self.doc_tracks {
+            self.orphans = self.orphans.saturating_add(1);
+            return Ok(());
+        }
+        if self.open_contact != self.contact {
+            self.close()?;
             self.open_contact = self.contact.clone();
         }
-        if let Some((_, w)) = self.files.iter_mut().find(|(n, _)| *n == f.track) {
+        if let Some(w) = self.file_for(f.track)? {
             w.write(&f.data)?;
+            self.frames = self.frames.saturating_add(1);
         }
         Ok(())
     }
@@ -482,13 +739,20 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         output: args.output.clone().unwrap_or_else(|| PathBuf::from("-")),
         track: None,
         ps: None,
+        ps_annexb: Vec::new(),
         sink: None,
         frames: 0,
         bytes: 0,
-        buf: Vec::new(),
         mime: None,
+        doc_tracks: false,
+        ever_chosen: false,
+        orphans: 0,
     };
     let result = each_event("extract", input, opts, |event, _| match event {
+        Event::DocumentStart { .. } => {
+            x.document_start();
+            Ok(())
+        }
         Event::Tracks(tracks) => x.tracks(&tracks),
         Event::Frame(f) => x.frame(&f),
         Event::Tag(t) if t.name == "MimeType" => {
@@ -523,16 +787,12 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         eprintln!("kvs-mkv extract: cannot create the directory {}: {e}", dir.display());
         return ExitCode::from(2);
     }
-    let mut c = Connect {
-        dir,
-        contact: None,
-        open_contact: None,
-        tracks: Vec::new(),
-        files: Vec::new(),
-        written: Vec::new(),
-        mime: None,
-    };
+    let mut c = Connect::new(dir);
     let result = each_event("extract", input, opts, |event, _| match event {
+        Event::DocumentStart { .. } => {
+            c.doc_tracks = false;
+            Ok(())
+        }
         Event::Tracks(tracks) => {
             if !tracks.iter().any(is_connect) {
                 return Err(io::Error::other(
@@ -540,11 +800,10 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
                      Connect audio; use --track and --format instead",
                 ));
             }
-            c.tracks = tracks;
-            Ok(())
+            c.set_tracks(tracks)
         }
         Event::Tag(t) if t.name == "ContactId" => {
-            c.contact = t.value.as_text().map(|v| v.trim_end_matches('\0').to_owned());
+            c.contact = t.value.as_text().map(|v| Contact::of(v.trim_end_matches('\0')));
             Ok(())
         }
         Event::Tag(t) if t.name == "MimeType" => {
@@ -555,17 +814,28 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         _ => Ok(()),
     });
     let closed = c.close();
+    // Every file written, once, with its whole audio: true even when the run stopped.
+    for w in &c.written {
+        println!("{}\t{} bytes of audio", w.path.display(), w.bytes);
+    }
+    if c.orphans > 0 {
+        let n = if c.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", c.orphans) };
+        eprintln!("kvs-mkv extract: {n} came before any Tracks of their document: not extracted");
+    }
+    let files = if c.written.len() == 1 { "file" } else { "files" };
+    eprintln!("kvs-mkv extract: {} WAV {files} in {}", c.written.len(), c.dir.display());
     match (result, closed) {
         (Err(e), _) | (Ok(_), Err(e)) => {
             eprintln!("kvs-mkv extract: {e}");
             ExitCode::FAILURE
         }
-        (Ok(ended), Ok(())) => {
-            for (path, bytes) in &c.written {
-                println!("{}\t{bytes} bytes of audio", path.display());
-            }
-            exit_status(ended)
+        (Ok(_), Ok(())) if c.frames == 0 && c.orphans > 0 => {
+            eprintln!(
+                "kvs-mkv extract: nothing extracted: every frame came before the Tracks of its document"
+            );
+            ExitCode::FAILURE
         }
+        (Ok(ended), Ok(())) => exit_status(ended),
     }
 }
 
@@ -595,13 +865,20 @@ mod tests {
     #[test]
     fn annexb_conversion() {
         let ps = ParameterSets { length_size: 2, nals: vec![vec![0x67, 1], vec![0x68, 2]], hevc: false };
+        let pa = ps.to_annexb();
         let mut out = Vec::new();
-        annexb_frame(&ps, &[0, 2, 0x65, 9, 0, 1, 0x06], true, &mut out).unwrap_or_default();
+        let n = write_annexb(&ps, &pa, &[0, 2, 0x65, 9, 0, 1, 0x06], true, &mut out).ok().flatten();
         assert_eq!(out, [0, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 0, 1, 0x65, 9, 0, 0, 0, 1, 0x06]);
+        assert_eq!(n, Some(23));
         out.clear();
-        annexb_frame(&ps, &[0, 1, 0x41], false, &mut out).unwrap_or_default();
+        write_annexb(&ps, &pa, &[0, 1, 0x41], false, &mut out).ok().flatten();
         assert_eq!(out, [0, 0, 0, 1, 0x41]);
-        assert!(annexb_frame(&ps, &[0, 5, 1], false, &mut out).is_none(), "a length past the end");
+        out.clear();
+        let r = write_annexb(&ps, &pa, &[0, 5, 1], false, &mut out).ok().flatten();
+        assert!(r.is_none() && out.is_empty(), "a length past the end");
+        // A keyframe that carries its own SPS gets none added.
+        write_annexb(&ps, &pa, &[0, 2, 0x67, 3], true, &mut out).ok().flatten();
+        assert_eq!(out, [0, 0, 0, 1, 0x67, 3]);
     }
 
     #[test]
@@ -622,5 +899,44 @@ mod tests {
         assert_eq!(parse_mime("audio/L16"), Some((8000, 1)));
         assert_eq!(parse_mime("video/h264"), None);
         assert_eq!(parse_mime("audio/L16;rate=0"), None);
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kvs-mkv-extract-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        dir.join(name)
+    }
+
+    #[test]
+    fn big_endian_samples_are_swapped_across_pieces() {
+        let path = temp("be.wav");
+        let pcm = Pcm { rate: 8000, channels: 1, bits: 16, float: false, big_endian: true };
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = WavFile::create(&path, pcm).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&data).unwrap_or_default();
+        w.finish().unwrap_or_default();
+        let out = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(out.len(), 44 + data.len());
+        let want: Vec<u8> = data.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect();
+        assert!(out.get(44..) == Some(&want[..]));
+    }
+
+    #[test]
+    fn a_reopened_wav_keeps_its_audio_and_its_sizes_add_up() {
+        let path = temp("reopen.wav");
+        let pcm = Pcm { rate: 8000, channels: 1, bits: 8, float: false, big_endian: false };
+        let mut w = WavFile::create(&path, pcm).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&[1, 2, 3]).unwrap_or_default();
+        let (_, n) = w.finish().unwrap_or_default();
+        assert_eq!(n, 3);
+        assert_eq!(std::fs::read(&path).unwrap_or_default().len(), 48, "a pad byte after odd data");
+        let mut w = WavFile::reopen(&path, pcm, n).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&[4, 5, 6, 7]).unwrap_or_default();
+        let (_, n) = w.finish().unwrap_or_default();
+        assert_eq!(n, 7);
+        let out = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(out.get(44..), Some(&[1, 2, 3, 4, 5, 6, 7, 0][..]));
+        assert_eq!(out.get(40..44), Some(&7u32.to_le_bytes()[..]));
+        assert_eq!(out.get(4..8), Some(&44u32.to_le_bytes()[..]), "file length - 8, pad included");
     }
 }

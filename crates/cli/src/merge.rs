@@ -12,14 +12,18 @@
 //! - A change of tracks (codec id, codec private data, size, audio format) finishes the
 //!   current file and starts the next one: `OUT.mkv`, then `OUT-1.mkv`, `OUT-2.mkv`, ...
 //! - Frames are written one per block (lacing is not kept); see `mkvout`.
+//! - Each Tracks event replaces the track list (the last one wins). Only tracks a block can
+//!   refer to are written, each number once (the first TrackEntry of a number is kept), and
+//!   only frames of the tracks the output file declares; tags larger than kvs-mkv reads are
+//!   left out. What was left out is reported at the end, one stderr line per kind.
 
 use std::path::{Path, PathBuf};
 
 use kvs_chunk::{Event, FragmentMetadata, StreamError, Track};
 
 use crate::mkvout::{
-    Durations, FileStats, MkvFile, OutError, TagCollector, TagGroup, TracksKey, aws_end_tags, aws_start_tags,
-    group,
+    Dropped, Durations, FileStats, MkvFile, OutError, TagCollector, TagGroup, TracksKey, aws_end_tags,
+    aws_start_tags, group,
 };
 
 /// The per-document state.
@@ -62,6 +66,8 @@ pub struct Merger {
     /// Tags of documents seen before any output file was open.
     pending: Vec<TagGroup>,
     finished: Vec<FileStats>,
+    /// What was left out of the files.
+    pub dropped: Dropped,
 }
 
 impl Merger {
@@ -77,6 +83,7 @@ impl Merger {
             last_cluster_ns: 0,
             pending: Vec::new(),
             finished: Vec::new(),
+            dropped: Dropped::default(),
         }
     }
 
@@ -94,6 +101,7 @@ impl Merger {
         match event {
             Event::DocumentStart { .. } => self.doc = Doc::default(),
             Event::Tracks(tracks) => {
+                let tracks = self.dropped.usable_tracks(tracks);
                 let key = TracksKey::of(&tracks);
                 if self.key.as_ref().is_some_and(|k| *k != key) {
                     self.close_file()?;
@@ -115,6 +123,10 @@ impl Merger {
             Event::Frame(f) => {
                 let Some(shift) = self.doc.shift else { return Ok(()) };
                 let Some(file) = self.file.as_mut() else { return Ok(()) };
+                if !file.declares(f.track) {
+                    self.dropped.frame(f.track);
+                    return Ok(());
+                }
                 let ts = f.timestamp_ns.saturating_sub(shift);
                 let d = self.durations.of(&f, ts);
                 file.frame(&f, ts, self.doc.scale, d)?;
@@ -133,7 +145,7 @@ impl Merger {
                 tags.extend(self.doc.post_tags.take());
                 tags.extend(group(aws_end_tags(&end, self.doc.error.as_ref())));
                 match self.file.as_mut() {
-                    Some(f) => f.tags(&tags)?,
+                    Some(f) => f.tags(&tags, &mut self.dropped)?,
                     None => self.pending.extend(tags),
                 }
             }
@@ -153,7 +165,7 @@ impl Merger {
             self.outputs = self.outputs.saturating_add(1);
             let mut f = MkvFile::create(&path, &self.doc.tracks, scale)?;
             let pending = std::mem::take(&mut self.pending);
-            f.tags(&pending)?;
+            f.tags(&pending, &mut self.dropped)?;
             self.file = Some(f);
             self.doc.shift = Some(in_ns);
             self.end_ns = 0;
@@ -173,7 +185,7 @@ impl Merger {
         if first_in_doc {
             let mut tags = self.doc.pre_tags.take();
             tags.extend(group(self.doc.metadata.as_ref().map(aws_start_tags).unwrap_or_default()));
-            file.tags(&tags)?;
+            file.tags(&tags, &mut self.dropped)?;
         }
         file.begin_cluster(out_ns)
     }
@@ -187,10 +199,10 @@ impl Merger {
         rounded.max(self.last_cluster_ns.saturating_add(scale))
     }
 
-    /// Finishes the last file; returns every file written.
-    pub fn finish(mut self) -> Result<Vec<FileStats>, OutError> {
-        self.close_file()?;
-        Ok(self.finished)
+    /// Finishes the last file; returns every file written and what was left out of them.
+    pub fn finish(mut self) -> (Result<Vec<FileStats>, OutError>, Dropped) {
+        let closed = self.close_file();
+        (closed.map(|()| self.finished), self.dropped)
     }
 }
 
@@ -215,7 +227,10 @@ every tag kept (the service's AWS_KINESISVIDEO_* tags and the producer's, per fr
 and Cues for seeking. Each frame is written as its own block (lacing is not kept). When
 the tracks change (codec, codec private data, size, audio format) the current file is
 finished and the merge continues in OUT-1.mkv, then OUT-2.mkv, ... The files written are
-printed on stdout. Ctrl-C finishes the current file cleanly and stops.
+printed on stdout. Ctrl-C finishes the current file cleanly and stops. So that every file
+reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
+kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
+are left out, with one warning line per kind on stderr.
 
 Examples:
   kvs-mkv merge testdata/getmedia_basic.mkv --output merged.mkv
@@ -235,7 +250,8 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     let mut merger = Merger::new(&args.output);
     let opts = kvs_chunk::Options::default().resync(args.resync);
     let result = crate::progress::each_event("merge", input, opts, |event, _| merger.event(event));
-    let files = merger.finish();
+    let (files, dropped) = merger.finish();
+    dropped.report("merge");
     match (result, files) {
         (Err(e), _) | (Ok(_), Err(e)) => {
             crate::mkvout::report("merge", &e);

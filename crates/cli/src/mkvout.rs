@@ -8,8 +8,19 @@
 //!
 //! Every frame is written as its own block (lacing is not kept: a laced block of N frames
 //! becomes N blocks): a SimpleBlock, or a BlockGroup when the input frame had a
-//! BlockDuration or ReferenceBlocks (both are kept). A cluster is assembled in memory with
-//! [`kvs_ebml::Writer`] and written when it closes, with its size known.
+//! BlockDuration or ReferenceBlocks (both are kept). Frames are written through as they
+//! come, never gathered: a Cluster's header gets an 8-byte size field that is patched when
+//! the cluster closes, so a file costs a few KiB of memory beyond the frame being written
+//! (whatever the frame and cluster sizes).
+//!
+//! What a command writes, kvs-mkv reads back with its default [`kvs_ebml::Limits`]:
+//! - only tracks a block can refer to are written (numbers 1 to 2^56-2, the largest an
+//!   8-byte VINT holds), each number once (the first TrackEntry of a number is kept), and
+//!   only frames of the tracks the file declares ([`MkvFile::declares`]);
+//! - a tag whose name or value is larger than the reader accepts (1 MiB for a TagString,
+//!   32 MiB for a TagBinary) is not written.
+//!
+//! What was left out is counted in [`Dropped`] and reported once per run, one line per kind.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -21,7 +32,7 @@ use kvs_chunk::mux::{
 use kvs_chunk::{
     FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track, TrackType,
 };
-use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
+use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, write_header};
 use kvs_ebml::{Writer, ids};
 
 /// What went wrong while writing an output file.
@@ -47,8 +58,177 @@ pub enum OutError {
 
 /// A Seek entry for the Cues: 21 bytes (Seek header 3, SeekID 7, SeekPosition 11).
 const CUES_SEEK_LEN: usize = 21;
-/// The largest cluster kept in memory before a new one is started (a frame never splits).
-const MAX_CLUSTER_BYTES: usize = 32 * 1024 * 1024;
+/// The largest cluster written before a new one is started (a frame never splits).
+const MAX_CLUSTER_BYTES: u64 = 32 * 1024 * 1024;
+/// The largest track number a block header can carry: an 8-byte VINT holds 2^56-2 (its
+/// all-ones pattern is reserved).
+pub const MAX_TRACK_NUMBER: u64 = (1 << 56) - 2;
+/// How many track numbers or tag names a warning lists.
+const LISTED: usize = 4;
+
+/// A few distinct values, and whether there were more.
+#[derive(Debug, Clone)]
+struct Few<T> {
+    list: Vec<T>,
+    more: bool,
+}
+
+impl<T> Default for Few<T> {
+    fn default() -> Self {
+        Self { list: Vec::new(), more: false }
+    }
+}
+
+impl<T: PartialEq + std::fmt::Display> Few<T> {
+    fn note(&mut self, v: T) {
+        if self.list.contains(&v) {
+            return;
+        }
+        if self.list.len() < LISTED {
+            self.list.push(v);
+        } else {
+            self.more = true;
+        }
+    }
+
+    /// `1, 2, 3` (with `, ...` when there were more).
+    fn show(&self) -> String {
+        let mut s = self.list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        if self.more {
+            s.push_str(", ...");
+        }
+        s
+    }
+}
+
+/// What the writers left out of their files so that kvs-mkv (and other readers) can read
+/// them, counted over a run and reported once ([`Dropped::report`]).
+#[derive(Debug, Default, Clone)]
+pub struct Dropped {
+    /// Frames of tracks the file does not declare, and the first few of those tracks.
+    undeclared_frames: u64,
+    undeclared_tracks: Few<u64>,
+    /// TrackEntries whose number was already taken in the same Tracks.
+    duplicate_entries: u64,
+    duplicate_tracks: Few<u64>,
+    /// TrackEntries numbered 0 or above [`MAX_TRACK_NUMBER`], and their frames.
+    unaddressable_entries: u64,
+    unaddressable_frames: u64,
+    unaddressable_tracks: Few<u64>,
+    /// Tags not written, and the first few (escaped, shortened name and size).
+    tags: u64,
+    tag_names: Few<String>,
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Dropped {
+    /// The tracks a file can declare: numbers 1 to [`MAX_TRACK_NUMBER`], each once (the
+    /// first TrackEntry of a number is kept). What is left out is counted.
+    pub fn usable_tracks(&mut self, tracks: Vec<Track>) -> Vec<Track> {
+        let mut seen = std::collections::HashSet::with_capacity(tracks.len());
+        let mut kept = Vec::with_capacity(tracks.len());
+        for t in tracks {
+            if t.number == 0 || t.number > MAX_TRACK_NUMBER {
+                self.unaddressable_entries = self.unaddressable_entries.saturating_add(1);
+                self.unaddressable_tracks.note(t.number);
+            } else if !seen.insert(t.number) {
+                self.duplicate_entries = self.duplicate_entries.saturating_add(1);
+                self.duplicate_tracks.note(t.number);
+            } else {
+                kept.push(t);
+            }
+        }
+        kept
+    }
+
+    /// Counts a frame that was not written: its track is not in the file.
+    pub fn frame(&mut self, track: u64) {
+        if track == 0 || track > MAX_TRACK_NUMBER {
+            self.unaddressable_frames = self.unaddressable_frames.saturating_add(1);
+            self.unaddressable_tracks.note(track);
+        } else {
+            self.undeclared_frames = self.undeclared_frames.saturating_add(1);
+            self.undeclared_tracks.note(track);
+        }
+    }
+
+    /// Removes every SimpleTag (with the ones nested in it) whose name or value the reader
+    /// would refuse, counting it.
+    pub fn fit_tags(&mut self, groups: &mut Vec<TagGroup>) {
+        for g in groups.iter_mut() {
+            self.fit_level(&mut g.tags);
+        }
+        groups.retain(|g| !g.tags.is_empty());
+    }
+
+    fn fit_level(&mut self, level: &mut Vec<SimpleTag>) {
+        let limits = kvs_ebml::Limits::DEFAULT;
+        level.retain_mut(|t| {
+            let value = match &t.value {
+                TagValue::String(b) => len64(b.len()) > limits.max_string_size,
+                TagValue::Binary(b) => len64(b.len()) > limits.max_binary_size,
+                _ => false,
+            };
+            let strings = len64(t.name.len()) > limits.max_string_size
+                || t.language.as_ref().is_some_and(|l| len64(l.len()) > limits.max_string_size);
+            if value || strings {
+                self.tags = self.tags.saturating_add(1);
+                let head: String = t.name.chars().take(64).collect();
+                let shown = crate::escape::escape(&head);
+                let size = t.value.raw().map_or(0, |b| len64(b.len())).max(len64(t.name.len()));
+                self.tag_names.note(format!("{shown} ({size} bytes)"));
+                return false;
+            }
+            self.fit_level(&mut t.children);
+            true
+        });
+    }
+
+    /// Writes one line per kind of thing left out on stderr (`kvs-mkv COMMAND: ...`).
+    pub fn report(&self, command: &str) {
+        for line in self.lines() {
+            eprintln!("kvs-mkv {command}: {line}");
+        }
+    }
+
+    /// The lines [`Dropped::report`] writes.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.undeclared_frames > 0 {
+            v.push(format!(
+                "{} of tracks that Tracks does not declare not written (track {})",
+                plural(self.undeclared_frames, "frame", "frames"),
+                self.undeclared_tracks.show()
+            ));
+        }
+        if self.duplicate_entries > 0 {
+            v.push(format!(
+                "{} repeating a track number of the same Tracks not written, the first of each kept (track {})",
+                plural(self.duplicate_entries, "TrackEntry", "TrackEntries"),
+                self.duplicate_tracks.show()
+            ));
+        }
+        if self.unaddressable_entries > 0 || self.unaddressable_frames > 0 {
+            v.push(format!(
+                "{} and {} of tracks numbered 0 or above 2^56-2 (no block can refer to them) not written (track {})",
+                plural(self.unaddressable_entries, "TrackEntry", "TrackEntries"),
+                plural(self.unaddressable_frames, "frame", "frames"),
+                self.unaddressable_tracks.show()
+            ));
+        }
+        if self.tags > 0 {
+            v.push(format!(
+                "{} larger than kvs-mkv reads (1 MiB for a TagString, 32 MiB for a TagBinary) not written: {}",
+                plural(self.tags, "tag", "tags"),
+                self.tag_names.show()
+            ));
+        }
+        v
+    }
+}
 
 /// The tracks of a file, reduced to what decides whether two documents can share a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,15 +378,20 @@ pub fn aws_end_tags(end: &FragmentEnd, error: Option<&StreamError>) -> Vec<Simpl
     v
 }
 
-/// A cluster being assembled.
+/// A cluster being written: its header goes out with its first block (an 8-byte size
+/// field, patched when it closes), so a cluster without blocks leaves nothing in the file.
 struct OpenCluster {
-    w: Writer,
     /// Its Timestamp, in TimestampScale units.
     timestamp: u64,
     /// Whether its first block is a keyframe of the cue track.
     cue: bool,
     blocks: u64,
+    /// File offset of its size field, once its header is written.
+    size_at: Option<u64>,
 }
+
+/// The Cluster ID and its 8-byte size field.
+const CLUSTER_HEADER_LEN: u64 = 12;
 
 /// What a finished file holds.
 #[derive(Debug, Clone, Default)]
@@ -233,6 +418,8 @@ pub struct MkvFile {
     /// TimestampScale, nanoseconds per unit.
     scale: u64,
     cue_track: Option<u64>,
+    /// The track numbers the file declares, sorted.
+    declared: Vec<u64>,
     cluster: Option<OpenCluster>,
     cues: Vec<(u64, u64, u64)>,
     /// The end of the latest frame (timestamp + duration), in ns.
@@ -255,6 +442,7 @@ fn len64(n: usize) -> u64 {
 
 impl MkvFile {
     /// Creates `path` and writes the header: EBML header, Segment, SeekHead, Info, Tracks.
+    /// `tracks` should have passed [`Dropped::usable_tracks`].
     pub fn create(path: &Path, tracks: &[Track], scale: u64) -> Result<Self, OutError> {
         let e = enc(path);
         let scale = scale.max(1);
@@ -312,6 +500,11 @@ impl MkvFile {
             cues_seek_at,
             scale,
             cue_track: cue_track(tracks),
+            declared: {
+                let mut d: Vec<u64> = tracks.iter().map(|t| t.number).collect();
+                d.sort_unstable();
+                d
+            },
             cluster: None,
             cues: Vec::new(),
             end_ns: 0,
@@ -334,37 +527,59 @@ impl MkvFile {
         Ok(())
     }
 
+    /// Whether the file declares `track` (only its frames can be written).
+    pub fn declares(&self, track: u64) -> bool {
+        self.declared.binary_search(&track).is_ok()
+    }
+
     /// Starts a cluster at `timestamp_ns` (rounded down to the TimestampScale, at least 0).
     pub fn begin_cluster(&mut self, timestamp_ns: i64) -> Result<(), OutError> {
         self.close_cluster()?;
         let units = u64::try_from(timestamp_ns.max(0)).unwrap_or(0).checked_div(self.scale).unwrap_or(0);
-        let mut w = Writer::with_capacity(256 * 1024);
-        w.start_master(ids::CLUSTER, MasterSize::Known(SizeWidth::Minimal)).map_err(enc(&self.path))?;
-        w.unsigned(ids::TIMESTAMP, units).map_err(enc(&self.path))?;
-        self.cluster = Some(OpenCluster { w, timestamp: units, cue: false, blocks: 0 });
+        self.cluster = Some(OpenCluster { timestamp: units, cue: false, blocks: 0, size_at: None });
         Ok(())
     }
 
-    /// Writes the open cluster, if any.
+    /// Ends the open cluster, if any: patches its size.
     pub fn close_cluster(&mut self) -> Result<(), OutError> {
-        let Some(mut c) = self.cluster.take() else { return Ok(()) };
-        if c.blocks == 0 {
-            return Ok(());
-        }
-        c.w.end_master().map_err(enc(&self.path))?;
-        let at = self.pos.saturating_sub(self.segment_data);
-        if let (true, Some(track)) = (c.cue, self.cue_track) {
-            self.cues.push((c.timestamp, track, at));
-        }
-        let bytes = c.w.into_inner();
-        self.write(&bytes)?;
+        let Some(c) = self.cluster.take() else { return Ok(()) };
+        let Some(size_at) = c.size_at else { return Ok(()) };
+        let size = self.pos.saturating_sub(size_at.saturating_add(8));
+        let (field, n) = kvs_ebml::vint::encode_size(size, 8).ok_or(OutError::Encode {
+            path: self.path.clone(),
+            source: WriteError::SizeTooLarge { id: ids::CLUSTER, size, width: 8 },
+        })?;
+        self.patch(size_at, field.get(..n).unwrap_or(&[]))?;
         self.stats.clusters = self.stats.clusters.saturating_add(1);
         Ok(())
     }
 
-    /// Writes one frame at `timestamp_ns` (output time). `in_scale` is the TimestampScale
-    /// its ReferenceBlocks are counted in; `duration_ns` its duration, if known, for the
-    /// file's Duration.
+    /// Writes the open cluster's header (before its first block).
+    fn cluster_header(&mut self) -> Result<(), OutError> {
+        let Some(c) = self.cluster.as_ref() else { return Ok(()) };
+        if c.size_at.is_some() {
+            return Ok(());
+        }
+        let (timestamp, cue) = (c.timestamp, c.cue);
+        let at = self.pos.saturating_sub(self.segment_data);
+        let mut w = Writer::with_capacity(32);
+        w.header(ids::CLUSTER, kvs_ebml::Size::Known(0), SizeWidth::Fixed(8)).map_err(enc(&self.path))?;
+        w.unsigned(ids::TIMESTAMP, timestamp).map_err(enc(&self.path))?;
+        let size_at = self.pos.saturating_add(4);
+        self.write(w.as_bytes())?;
+        if let (true, Some(track)) = (cue, self.cue_track) {
+            self.cues.push((timestamp, track, at));
+        }
+        if let Some(c) = self.cluster.as_mut() {
+            c.size_at = Some(size_at);
+        }
+        Ok(())
+    }
+
+    /// Writes one frame at `timestamp_ns` (output time), straight to the file. `in_scale` is
+    /// the TimestampScale its ReferenceBlocks are counted in; `duration_ns` its duration, if
+    /// known, for the file's Duration. The caller checks [`MkvFile::declares`] first; a track
+    /// number no block header can carry is an error.
     pub fn frame(
         &mut self,
         frame: &Frame,
@@ -378,13 +593,13 @@ impl MkvFile {
             let delta = timestamp_ns.checked_sub(cluster_ns)?;
             i16::try_from(delta.div_euclid(scale)).ok()
         };
-        let fits =
-            self.cluster.as_ref().is_some_and(|c| relative(c).is_some() && c.w.len() < MAX_CLUSTER_BYTES);
+        let written = |c: &OpenCluster| c.size_at.map_or(0, |at| self.pos.saturating_sub(at));
+        let fits = self.cluster.as_ref().is_some_and(|c| {
+            relative(c).is_some() && written(c) < MAX_CLUSTER_BYTES.saturating_sub(CLUSTER_HEADER_LEN)
+        });
         if !fits {
             self.begin_cluster(timestamp_ns)?;
         }
-        let path = self.path.clone();
-        let e = enc(&path);
         let cue_track = self.cue_track;
         let Some(c) = self.cluster.as_mut() else { return Ok(()) };
         // A frame before its cluster's start by more than i16 units cannot happen: a new
@@ -393,51 +608,68 @@ impl MkvFile {
         if c.blocks == 0 && frame.keyframe && Some(frame.track) == cue_track {
             c.cue = true;
         }
-        let mut block = Vec::with_capacity(frame.data.len().saturating_add(12));
         let group = frame.duration_ns.is_some() || !frame.references.is_empty();
         let flags = block_flags(frame.keyframe, frame.invisible, frame.discardable, group);
-        write_block_header(&mut block, frame.track, rel, flags)
-            .ok_or(OutError::Encode { path: path.clone(), source: WriteError::InvalidWidth(8) })?;
+        let mut block = Vec::with_capacity(16);
+        write_block_header(&mut block, frame.track, rel, flags).ok_or(OutError::Encode {
+            path: self.path.clone(),
+            source: WriteError::VintTooLarge(frame.track),
+        })?;
+        let block_len = len64(block.len().saturating_add(frame.data.len()));
+        let path = self.path.clone();
+        let e = enc(&path);
+        // Everything but the payload, before and after it.
+        let mut head = Vec::with_capacity(48);
+        let mut tail = Writer::new();
         if group {
             let in_scale = i64::try_from(in_scale.max(1)).unwrap_or(1);
-            c.w.start_master(ids::BLOCK_GROUP, MasterSize::Known(SizeWidth::Minimal)).map_err(&e)?;
-            c.w.header(
-                ids::BLOCK,
-                kvs_ebml::Size::Known(len64(block.len().saturating_add(frame.data.len()))),
-                SizeWidth::Minimal,
-            )
-            .map_err(&e)?;
-            c.w.raw(&block).map_err(&e)?;
-            c.w.raw(&frame.data).map_err(&e)?;
             if let Some(d) = frame.duration_ns {
-                c.w.unsigned(ids::BLOCK_DURATION, d.div_ceil(self.scale)).map_err(&e)?;
+                tail.unsigned(ids::BLOCK_DURATION, d.div_ceil(self.scale)).map_err(&e)?;
             }
             for r in &frame.references {
                 let ns = r.saturating_mul(in_scale);
-                c.w.signed(ids::REFERENCE_BLOCK, ns.div_euclid(scale)).map_err(&e)?;
+                tail.signed(ids::REFERENCE_BLOCK, ns.div_euclid(scale)).map_err(&e)?;
             }
-            c.w.end_master().map_err(&e)?;
+            let mut inner = Vec::with_capacity(16);
+            write_header(&mut inner, ids::BLOCK, kvs_ebml::Size::Known(block_len), SizeWidth::Minimal)
+                .map_err(&e)?;
+            let group_len = len64(inner.len()).saturating_add(block_len).saturating_add(len64(tail.len()));
+            write_header(&mut head, ids::BLOCK_GROUP, kvs_ebml::Size::Known(group_len), SizeWidth::Minimal)
+                .map_err(&e)?;
+            head.extend_from_slice(&inner);
         } else {
-            c.w.header(
-                ids::SIMPLE_BLOCK,
-                kvs_ebml::Size::Known(len64(block.len().saturating_add(frame.data.len()))),
-                SizeWidth::Minimal,
-            )
-            .map_err(&e)?;
-            c.w.raw(&block).map_err(&e)?;
-            c.w.raw(&frame.data).map_err(&e)?;
+            write_header(&mut head, ids::SIMPLE_BLOCK, kvs_ebml::Size::Known(block_len), SizeWidth::Minimal)
+                .map_err(&e)?;
         }
-        c.blocks = c.blocks.saturating_add(1);
+        head.extend_from_slice(&block);
+        self.cluster_header()?;
+        self.write(&head)?;
+        self.write(&frame.data)?;
+        self.write(tail.as_bytes())?;
+        if let Some(c) = self.cluster.as_mut() {
+            c.blocks = c.blocks.saturating_add(1);
+        }
         self.stats.frames = self.stats.frames.saturating_add(1);
         let end = timestamp_ns.saturating_add(i64::try_from(duration_ns).unwrap_or(0));
         self.end_ns = self.end_ns.max(end);
         Ok(())
     }
 
-    /// Writes a Tags element (closing the open cluster first); nothing for no groups.
-    pub fn tags(&mut self, groups: &[TagGroup]) -> Result<(), OutError> {
+    /// Writes a Tags element (closing the open cluster first); nothing for no groups. A tag
+    /// the reader would refuse is left out and counted in `dropped`.
+    pub fn tags(&mut self, groups: &[TagGroup], dropped: &mut Dropped) -> Result<(), OutError> {
         if groups.iter().all(|g| g.tags.is_empty()) {
             return Ok(());
+        }
+        let mut fitted;
+        let mut groups = groups;
+        if groups.iter().any(|g| !fits(&g.tags)) {
+            fitted = groups.to_vec();
+            dropped.fit_tags(&mut fitted);
+            groups = &fitted;
+            if groups.is_empty() {
+                return Ok(());
+            }
         }
         self.close_cluster()?;
         let mut w = Writer::new();
@@ -503,6 +735,22 @@ impl MkvFile {
         self.out.seek(SeekFrom::Start(self.pos)).map_err(io)?;
         Ok(())
     }
+}
+
+/// Whether every SimpleTag of `level` (nested ones too) is within the reader's limits.
+fn fits(level: &[SimpleTag]) -> bool {
+    let limits = kvs_ebml::Limits::DEFAULT;
+    level.iter().all(|t| {
+        let value = match &t.value {
+            TagValue::String(b) => len64(b.len()) <= limits.max_string_size,
+            TagValue::Binary(b) => len64(b.len()) <= limits.max_binary_size,
+            _ => true,
+        };
+        value
+            && len64(t.name.len()) <= limits.max_string_size
+            && t.language.as_ref().is_none_or(|l| len64(l.len()) <= limits.max_string_size)
+            && fits(&t.children)
+    })
 }
 
 fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
@@ -596,4 +844,88 @@ impl Durations {
 /// Writes `e` as one line on stderr (the command's way to report an output error).
 pub fn report(command: &str, e: &OutError) {
     eprintln!("kvs-mkv {command}: {e}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(number: u64, codec: &str) -> Track {
+        Track { number, codec_id: Some(codec.to_owned()), ..Track::default() }
+    }
+
+    #[test]
+    fn usable_tracks_keep_the_first_of_a_number_and_only_numbers_a_block_can_carry() {
+        let mut d = Dropped::default();
+        let kept = d.usable_tracks(vec![
+            track(1, "AVC"),
+            track(1, "HEVC"),
+            track(0, "X"),
+            track(MAX_TRACK_NUMBER, "MAX"),
+            track(MAX_TRACK_NUMBER + 1, "TOO"),
+            track(u64::MAX, "TOO"),
+        ]);
+        let got: Vec<(u64, &str)> =
+            kept.iter().map(|t| (t.number, t.codec_id.as_deref().unwrap_or(""))).collect();
+        assert_eq!(got, [(1, "AVC"), (MAX_TRACK_NUMBER, "MAX")]);
+        d.frame(7);
+        d.frame(7);
+        d.frame(1 << 56);
+        let lines = d.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("2 frames of tracks that Tracks does not declare")
+                && lines[0].ends_with("(track 7)")
+        );
+        assert!(lines[1].contains("1 TrackEntry repeating") && lines[1].ends_with("(track 1)"));
+        assert!(
+            lines[2].starts_with("3 TrackEntries and 1 frame") && lines[2].contains("2^56-2"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn a_few_tracks_are_listed_then_an_ellipsis() {
+        let mut d = Dropped::default();
+        for n in 10..20 {
+            d.frame(n);
+        }
+        assert!(d.lines()[0].ends_with("(track 10, 11, 12, 13, ...)"), "{:?}", d.lines());
+    }
+
+    #[test]
+    fn tags_over_the_reader_limits_are_left_out_with_their_children() {
+        let big = "x".repeat(usize::try_from(kvs_ebml::Limits::DEFAULT.max_string_size).unwrap_or(0) + 1);
+        let mut parent = SimpleTag::text("PARENT", big);
+        parent.children.push(SimpleTag::text("CHILD", "c"));
+        let mut groups =
+            vec![TagGroup { targets: Targets::default(), tags: vec![SimpleTag::text("KEEP", "k"), parent] }];
+        assert!(!groups.iter().all(|g| fits(&g.tags)));
+        let mut d = Dropped::default();
+        d.fit_tags(&mut groups);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].tags.len(), 1);
+        assert_eq!(groups[0].tags[0].name, "KEEP");
+        let lines = d.lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("1 tag larger than kvs-mkv reads")
+                && lines[0].ends_with("PARENT (1048577 bytes)"),
+            "{}",
+            lines[0]
+        );
+        // A TagBinary may be larger than a TagString.
+        let mut ok = vec![TagGroup {
+            targets: Targets::default(),
+            tags: vec![SimpleTag {
+                name: "B".into(),
+                value: TagValue::Binary(vec![0; 2 << 20].into()),
+                ..SimpleTag::default()
+            }],
+        }];
+        assert!(fits(&ok[0].tags));
+        d.fit_tags(&mut ok);
+        assert_eq!(ok[0].tags.len(), 1);
+    }
 }

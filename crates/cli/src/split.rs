@@ -11,6 +11,12 @@
 //! asking the file system). A file that cannot be written fails that fragment only.
 //! Timestamps, tracks and tags (the service's and the producer's) are kept as they were,
 //! so each file reads back as the same fragment with the same frames.
+//!
+//! Each Tracks event replaces the document's track list (the last one before its first
+//! cluster is the file's). Only tracks a block can refer to are written, each number once
+//! (the first TrackEntry of a number is kept), and only frames of the tracks the file
+//! declares; tags larger than kvs-mkv reads are left out. What was left out is reported at
+//! the end of the run, one stderr line per kind.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +24,7 @@ use std::path::{Path, PathBuf};
 use kvs_chunk::{Event, FragmentMetadata, Track};
 
 use crate::mkvout::{
-    Durations, FileStats, MkvFile, OutError, TagCollector, aws_end_tags, aws_start_tags, group,
+    Dropped, Durations, FileStats, MkvFile, OutError, TagCollector, aws_end_tags, aws_start_tags, group,
 };
 
 /// What one document became.
@@ -56,6 +62,8 @@ pub struct Splitter {
     names: HashMap<String, u32>,
     doc: Doc,
     durations: Durations,
+    /// What was left out of the files.
+    pub dropped: Dropped,
 }
 
 /// `20171128T065509.126Z`.
@@ -112,6 +120,7 @@ impl Splitter {
             names: HashMap::new(),
             doc: Doc::default(),
             durations: Durations::default(),
+            dropped: Dropped::default(),
         }
     }
 
@@ -176,6 +185,7 @@ impl Splitter {
                 self.durations.reset();
             }
             Event::Tracks(tracks) => {
+                let tracks = self.dropped.usable_tracks(tracks);
                 self.durations.tracks(&tracks);
                 self.doc.tracks = tracks;
             }
@@ -198,8 +208,9 @@ impl Splitter {
                     // Only a file this run created is removed when the fragment fails.
                     self.doc.path = Some(path);
                     let f = self.doc.file.insert(f);
-                    f.tags(&self.doc.pre_tags.take())?;
-                    f.tags(&group(self.doc.metadata.as_ref().map(aws_start_tags).unwrap_or_default()))?;
+                    f.tags(&self.doc.pre_tags.take(), &mut self.dropped)?;
+                    let start = group(self.doc.metadata.as_ref().map(aws_start_tags).unwrap_or_default());
+                    f.tags(&start, &mut self.dropped)?;
                 }
                 self.doc.clusters = self.doc.clusters.saturating_add(1);
                 if let Some(f) = self.doc.file.as_mut() {
@@ -208,6 +219,10 @@ impl Splitter {
             }
             Event::Frame(frame) => {
                 if let Some(f) = self.doc.file.as_mut() {
+                    if !f.declares(frame.track) {
+                        self.dropped.frame(frame.track);
+                        return Ok(None);
+                    }
                     let d = self.durations.of(&frame, frame.timestamp_ns);
                     f.frame(&frame, frame.timestamp_ns, self.doc.scale, d)?;
                 }
@@ -218,8 +233,8 @@ impl Splitter {
                     let reason = if doc.error.is_some() { "an in-stream error chunk" } else { "no frames" };
                     return Ok(Some(Outcome::Skipped { index: doc.index, reason }));
                 };
-                f.tags(&self.doc.post_tags.take())?;
-                f.tags(&group(aws_end_tags(&end, self.doc.error.as_ref())))?;
+                f.tags(&self.doc.post_tags.take(), &mut self.dropped)?;
+                f.tags(&group(aws_end_tags(&end, self.doc.error.as_ref())), &mut self.dropped)?;
                 let Some(f) = self.doc.file.take() else { return Ok(None) };
                 let stats = f.finish()?;
                 self.doc = Doc::default();
@@ -230,12 +245,14 @@ impl Splitter {
         Ok(None)
     }
 
-    /// Finishes a document left open (input ended or interrupted before its end).
-    pub fn finish(mut self) -> Result<Option<FileStats>, OutError> {
-        match self.doc.file.take() {
+    /// Finishes a document left open (input ended or interrupted before its end); returns
+    /// it and what was left out of the files.
+    pub fn finish(mut self) -> (Result<Option<FileStats>, OutError>, Dropped) {
+        let last = match self.doc.file.take() {
             Some(f) => f.finish().map(Some),
             None => Ok(None),
-        }
+        };
+        (last, self.dropped)
     }
 }
 
@@ -258,7 +275,10 @@ a standalone MKV file in the output directory, named <fragment number>_<producer
 (e.g. 91343852333181432392682062607743920146159169392_20171128T065508.513Z.mkv), with its
 tracks, frames, timestamps and tags (the service's and the producer's) as they were. One
 line per file is printed on stdout. A fragment with no frames (an in-stream error chunk)
-writes no file. Ctrl-C finishes the file being written and stops.
+writes no file. Ctrl-C finishes the file being written and stops. So that every file reads
+back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
+kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
+are left out, with one warning line per kind on stderr.
 
 Examples:
   kvs-mkv split testdata/getmedia_basic.mkv --output-dir fragments/
@@ -307,7 +327,8 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
         }
         Ok::<(), OutError>(())
     });
-    let last = splitter.finish();
+    let (last, dropped) = splitter.finish();
+    dropped.report("split");
     let ended = match (result, last) {
         (Err(e), _) | (Ok(_), Err(e)) => {
             crate::mkvout::report("split", &e);

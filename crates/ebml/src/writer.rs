@@ -96,6 +96,10 @@ pub enum WriteError {
     /// A VINT width outside 1 to 8.
     #[error("invalid VINT width {0}: must be 1 to 8")]
     InvalidWidth(u8),
+    /// A value written as a VINT (such as a block's track number) is larger than the
+    /// largest an 8-byte VINT holds, 2^56-2 (the all-ones pattern is reserved).
+    #[error("value {0} does not fit in an 8-byte VINT (max 2^56-2)")]
+    VintTooLarge(u64),
     /// An integer does not fit the value length it was forced to.
     #[error("element {id}: value {value} does not fit in {len} bytes")]
     ValueTooLarge {
@@ -830,5 +834,11 @@ mod tests {
             WriteError::SizeTooLarge { id: VOID, size: 300, width: 1 }.to_string(),
             "element 0xEC: size 300 does not fit a 1-byte size field"
         );
+    }
+
+    #[test]
+    fn a_vint_too_large_says_what_is_wrong() {
+        let e = WriteError::VintTooLarge(u64::MAX);
+        assert_eq!(e.to_string(), "value 18446744073709551615 does not fit in an 8-byte VINT (max 2^56-2)");
     }
 }
