@@ -146,7 +146,13 @@ impl Merger {
                 tags.extend(group(aws_end_tags(&end, self.doc.error.as_ref())));
                 match self.file.as_mut() {
                     Some(f) => f.tags(&tags, &mut self.dropped)?,
-                    None => self.pending.extend(tags),
+                    None => {
+                        // Bounded: an endless stream of media-less fragments has no file to go to.
+                        let room = crate::mkvout::MAX_PENDING_TAG_GROUPS.saturating_sub(self.pending.len());
+                        let over = tags.len().saturating_sub(room);
+                        self.dropped.unplaced(u64::try_from(over).unwrap_or(u64::MAX));
+                        self.pending.extend(tags.into_iter().take(room));
+                    }
                 }
             }
             _ => {}

@@ -118,6 +118,8 @@ pub struct Dropped {
     /// Tags not written, and the first few (escaped, shortened name and size).
     tags: u64,
     tag_names: Few<String>,
+    /// Tag groups of media-less fragments held for a file not yet open, over the cap.
+    unplaced_groups: u64,
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -187,6 +189,11 @@ impl Dropped {
         });
     }
 
+    /// Counts tag groups that could not be held for a file not yet open.
+    pub fn unplaced(&mut self, groups: u64) {
+        self.unplaced_groups = self.unplaced_groups.saturating_add(groups);
+    }
+
     /// Writes one line per kind of thing left out on stderr (`kvs-mkv COMMAND: ...`).
     pub fn report(&self, command: &str) {
         for line in self.lines() {
@@ -217,6 +224,12 @@ impl Dropped {
                 plural(self.unaddressable_entries, "TrackEntry", "TrackEntries"),
                 plural(self.unaddressable_frames, "frame", "frames"),
                 self.unaddressable_tracks.show()
+            ));
+        }
+        if self.unplaced_groups > 0 {
+            v.push(format!(
+                "{} of fragments without media before the first frame not written (at most {MAX_PENDING_TAG_GROUPS} are held)",
+                plural(self.unplaced_groups, "tag group", "tag groups"),
             ));
         }
         if self.tags > 0 {
@@ -801,6 +814,10 @@ fn write_tags(w: &mut Writer, groups: &[TagGroup]) -> Result<(), WriteError> {
 pub fn group(tags: Vec<SimpleTag>) -> Vec<TagGroup> {
     if tags.is_empty() { Vec::new() } else { vec![TagGroup { targets: Targets::default(), tags }] }
 }
+
+/// The most tag groups `merge` holds for a file it has not opened yet (tags of fragments
+/// without media before the first frame).
+pub const MAX_PENDING_TAG_GROUPS: usize = 4096;
 
 /// The most track numbers whose last frame [`Durations`] remembers (per document).
 const MAX_TIMED_TRACKS: usize = 256;
