@@ -848,11 +848,11 @@ command's output), in the crate where the defect lived:
 |---|---|
 | 256-frame laces with 1,000 ReferenceBlocks each, endless Tracks elements, an endless Tag: peak memory of the decoder in a child process | `crates/chunk/tests/bounded.rs` |
 | endless tags, clusters, fragments, new track numbers, Tracks elements and random bytes on stdin through `fragments`, `events`, `inspect` (16 MiB), `split`, `merge`, `extract` (48 MiB) | `crates/cli/tests/streaming.rs` |
-| `images` on an endless stdin and a 300 MiB file: reads only what the window needs | `crates/cli/tests/images_streaming.rs` |
-| `extract --connect` with contacts A, B, A and two tracks of one name; 30 MiB frames through `split`, `merge`, `extract`; `merge` of a fragment number longer than the reader's string limit; blocks of undeclared tracks and tracks numbered 2^64 - 1 in `merge` and `split` outputs | `crates/cli/tests/writers_hostile.rs` |
-| a NAL length size of 0 (`kvs_chunk::annexb`) | `crates/chunk/src/annexb.rs` (unit tests) |
+| images: `kvs-mkv images` on an endless stdin and a 300 MiB file reads only what the window needs | `crates/cli/tests/images_streaming.rs` |
+| writers: `extract --connect` with contacts A, B, A and two tracks of one name; 30 MiB frames through `split`, `merge`, `extract`; `merge` of a fragment number longer than the reader's string limit; blocks of undeclared tracks and tracks numbered 2^64 - 1 in `merge` and `split` outputs | `crates/cli/tests/writers_hostile.rs` |
+| a NAL length size of 0 in `kvs_chunk::annexb` | `crates/chunk/src/annexb.rs` (unit tests) |
 | StreamARNs with `..`, extra segments or a wrong service | `crates/local/tests/errors.rs` |
-| `serve --cut-random --cut-probability P`: a faulted stream read to its last fragment | `crates/local/tests/faults.rs` |
+| faults: `serve --cut-random --cut-probability P`, a faulted stream read to its last fragment | `crates/local/tests/faults.rs` |
 | idle sockets and slow request heads against `serve`; `--require-sigv4`; concurrent GetImages calls | `crates/local/tests/` (connection limits, SigV4, GetImages limit) |
 ";
 

@@ -219,10 +219,16 @@ impl Dropped {
             ));
         }
         if self.unaddressable_entries > 0 || self.unaddressable_frames > 0 {
+            let mut what = Vec::new();
+            if self.unaddressable_entries > 0 {
+                what.push(plural(self.unaddressable_entries, "TrackEntry", "TrackEntries"));
+            }
+            if self.unaddressable_frames > 0 {
+                what.push(plural(self.unaddressable_frames, "frame", "frames"));
+            }
             v.push(format!(
-                "{} and {} of tracks numbered 0 or above 2^56-2 (no block can refer to them) not written (track {})",
-                plural(self.unaddressable_entries, "TrackEntry", "TrackEntries"),
-                plural(self.unaddressable_frames, "frame", "frames"),
+                "{} of tracks numbered 0 or above 2^56-2 (no block can refer to them) not written (track {})",
+                what.join(" and "),
                 self.unaddressable_tracks.show()
             ));
         }
