@@ -847,7 +847,7 @@ command's output), in the crate where the defect lived:
 | class | test |
 |---|---|
 | 256-frame laces with 1,000 ReferenceBlocks each, endless Tracks elements, an endless Tag: peak memory of the decoder in a child process | `crates/chunk/tests/bounded.rs` |
-| endless tags, clusters, fragments, new track numbers, Tracks elements and random bytes on stdin through `fragments`, `events`, `inspect` (16 MiB), `split`, `merge`, `extract` (48 MiB) | `crates/cli/tests/streaming.rs` |
+| endless tags, clusters, fragments, new track numbers, Tracks elements and random bytes on stdin through `fragments`, `events`, `inspect` (16 MiB), `split`, `merge`, `extract` (24 MiB) | `crates/cli/tests/streaming.rs` |
 | images: `kvs-mkv images` on an endless stdin and a 300 MiB file reads only what the window needs | `crates/cli/tests/images_streaming.rs` |
 | writers: `extract --connect` with contacts A, B, A and two tracks of one name; 30 MiB frames through `split`, `merge`, `extract`; `merge` of a fragment number longer than the reader's string limit; blocks of undeclared tracks and tracks numbered 2^64 - 1 in `merge` and `split` outputs | `crates/cli/tests/writers_hostile.rs` |
 | a NAL length size of 0 in `kvs_chunk::annexb` | `crates/chunk/src/annexb.rs` (unit tests) |
