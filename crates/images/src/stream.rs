@@ -254,6 +254,17 @@ impl StreamingSampler {
     /// [`ImagesError::Media`] for malformed input (a stream cut at its end is fine),
     /// [`ImagesError::Io`] if reading fails.
     pub fn read(mut self, reader: impl Read) -> Result<Vec<Image>, ImagesError> {
+        self.read_from(reader)?;
+        Ok(self.finish())
+    }
+
+    /// Reads events from `reader` until every sample is settled or the input ends (then
+    /// [`StreamingSampler::finish`] gives the images).
+    ///
+    /// # Errors
+    ///
+    /// As [`StreamingSampler::read`].
+    pub fn read_from(&mut self, reader: impl Read) -> Result<(), ImagesError> {
         let mut events = ReadEvents::new(reader);
         while !self.is_done() {
             match events.next() {
@@ -265,7 +276,7 @@ impl StreamingSampler {
                 Some(Err(e)) => return Err(ImagesError::Media(e)),
             }
         }
-        Ok(self.finish())
+        Ok(())
     }
 
     /// The fragment in progress (a new one if none is).
