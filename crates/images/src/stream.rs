@@ -370,7 +370,8 @@ impl StreamingSampler {
     }
 
     fn maybe_prune(&mut self) {
-        if self.held_bytes >= self.pruned_at.saturating_add(PRUNE_STEP) {
+        // At least PRUNE_STEP, and at least doubling: pruning costs linear time overall.
+        if self.held_bytes >= self.pruned_at.saturating_add(PRUNE_STEP.max(self.pruned_at)) {
             self.prune();
         }
         if self.held_bytes > self.limits.max_held_bytes {
@@ -428,7 +429,8 @@ impl StreamingSampler {
         if let Some(latest) = latest {
             self.settle_before(|t| t.checked_mul(1_000_000).is_some_and(|t| t < latest));
         }
-        if self.held_bytes <= self.limits.max_held_bytes {
+        // Half the limit at most, so that the next pass over what is held is as far away.
+        if self.held_bytes <= self.limits.max_held_bytes / 2 {
             return;
         }
         self.degraded = true;
@@ -462,14 +464,21 @@ fn retention(
     let choosable: Vec<&crate::sample::Span> =
         index.spans.iter().filter(|s| s.end > t0 || Some(s.fragment) == current).collect();
     // A span can serve a sample when it is choosable, or (keyframes only) as the previous
-    // fragment of a choosable one that it runs up to.
+    // fragment of a choosable one that starts within it (`choosable` is sorted by start).
     let serves = |s: &crate::sample::Span| {
-        s.end > t0
-            || Some(s.fragment) == current
-            || (keyframes_only
-                && choosable
-                    .iter()
-                    .any(|c| c.fragment != s.fragment && c.start >= s.start && s.end >= c.start))
+        if s.end > t0 || Some(s.fragment) == current {
+            return true;
+        }
+        if !keyframes_only {
+            return false;
+        }
+        let from = choosable.partition_point(|c| c.start < s.start);
+        choosable
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| c.start <= s.end)
+            .any(|c| c.fragment != s.fragment)
     };
     let time = |id: usize| index.frames.get(id).map_or(i64::MAX, |f| f.time_ns);
     let keyframe = |id: usize| index.frames.get(id).is_some_and(|f| f.frame.keyframe);

@@ -275,3 +275,20 @@ fn over_the_limit_the_sampler_degrades_instead_of_growing() {
     let images = sampler.finish();
     assert_eq!(images.len(), times.len());
 }
+
+#[test]
+fn media_going_back_in_time_does_not_change_settled_samples() {
+    // The H.264 fixture, then the H.265 one over the same four seconds (producer timestamps
+    // going back): the in-memory path shows the later (H.265) fragments, the streaming one
+    // has settled the first seconds from the H.264 fragments before the H.265 ones arrive.
+    let mut stream = fixture("h264.mkv");
+    stream.extend(fixture("h265.mkv"));
+    let r = request(BASE, BASE + 2500, 500);
+    let o = options(false);
+    let streamed = sample_reader(Cursor::new(&stream), &r, &o).unwrap();
+    let h264_alone = sample_reader(Cursor::new(fixture("h264.mkv")), &r, &o).unwrap();
+    let in_memory = Timeline::from_bytes(Bytes::from(stream)).unwrap().get_images(&r, &o).unwrap();
+    assert_eq!(streamed, h264_alone);
+    assert_ne!(streamed, in_memory);
+    assert!(streamed.images.iter().all(|i| i.content.is_some()));
+}
