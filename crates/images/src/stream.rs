@@ -1,44 +1,7 @@
 //! Sampling media as it is read, in bounded memory: the streaming counterpart of
 //! [`Timeline`](crate::Timeline) for an input read once (a file, stdin).
 //!
-//! The sampler keeps only what a sample still to be settled can need: the fragments whose
-//! time span can still contain one, and the frame data from the keyframe before the first
-//! frame such a sample can show (and the keyframe before that one, which the decoding run
-//! falls back to) onwards. Frame data older than that is dropped as it passes, and whole
-//! fragments once no pending sample can fall in them. Reading stops as soon as every sample
-//! is settled.
-//!
-//! # When a sample is settled
-//!
-//! The input is assumed to be in time order (fragments, and frames apart from the
-//! reordering of B-frames inside a group of pictures). A sample time is settled, with the
-//! media held at that moment, when
-//!
-//! - a fragment whose earliest frame is after it has been read to its end (nothing later
-//!   in a time-ordered input can show that time), or
-//! - the fragment being read has given two video keyframes after it (every frame shown at
-//!   or before that time has been read: reordering never crosses two keyframes), or
-//! - the input ends.
-//!
-//! For such an input the images are exactly the ones [`Timeline::get_images`](
-//! crate::Timeline::get_images) gives for the same request. When the input is not in time
-//! order (producer timestamps going back), media that arrives after a sample was settled
-//! does not change that sample, where the in-memory path would show the later fragment that
-//! covers it; a fragment whose in-stream error chunk (or a new document without its end)
-//! arrives after two later keyframes has already served its samples, where the in-memory
-//! path drops it; and a fragment whose last frame has no known duration (a one-frame
-//! fragment without BlockDuration or DefaultDuration) ends after the median frame interval of
-//! the media held, not of the whole input. Frames of tracks other than the fragment's video
-//! track (as declared before them) are held without their data.
-//!
-//! # Bounds
-//!
-//! What is held is capped by [`StreamLimits::max_held_bytes`] (frame data plus a fixed cost
-//! per frame). Past it (a group of pictures, or a run of frames inside the sample window
-//! without a keyframe, longer than the cap), the samples before the latest frame read are
-//! settled at once, and if that does not free enough, everything held is dropped:
-//! [`StreamingSampler::degraded`] then says that the answer may differ from the in-memory
-//! one.
+//! See [`StreamingSampler`] for what is held and when a sample is settled.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
@@ -105,9 +68,52 @@ pub fn sample_reader(
     Ok(ImagesPage { images: sampler.read(reader)?, next_token })
 }
 
-/// Samples given times of a plan from events pushed in (sans I/O), holding only what the
-/// samples not settled yet can need; see the [module documentation](self) for when a sample
-/// is settled and what is held.
+/// Samples given times of a plan from events pushed in (sans I/O) or read from a reader,
+/// holding only what the samples not settled yet can need.
+///
+/// The sampler keeps only what a sample still to be settled can need: the fragments whose
+/// time span can still contain one, and the frame data from the keyframe before the first
+/// frame such a sample can show (and the keyframe before that one, which the decoding run
+/// falls back to) onwards. Frame data older than that is dropped as it passes, and whole
+/// fragments once no pending sample can fall in them. Reading stops as soon as every sample
+/// is settled.
+///
+/// # When a sample is settled
+///
+/// The input is assumed to be in time order (fragments, and frames apart from the
+/// reordering of B-frames inside a group of pictures). A sample time is settled, with the
+/// media held at that moment, when
+///
+/// - a fragment whose earliest frame is after it has been read to its end (nothing later
+///   in a time-ordered input can show that time), or
+/// - the fragment being read has given two video keyframes after it (every frame shown at
+///   or before that time has been read: reordering never crosses two keyframes), or
+/// - the input ends.
+///
+/// For such an input the images are exactly the ones [`Timeline::get_images`](
+/// crate::Timeline::get_images) gives for the same request. When the input is not in time
+/// order (producer timestamps going back), media that arrives after a sample was settled
+/// does not change that sample, where the in-memory path would show the later fragment that
+/// covers it; a fragment whose in-stream error chunk (or a new document without its end)
+/// arrives after two later keyframes has already served its samples, where the in-memory
+/// path drops it; and a fragment whose last frame has no known duration (a one-frame
+/// fragment without BlockDuration or DefaultDuration) ends after the median frame interval of
+/// the media held, not of the whole input. Frames of tracks other than the fragment's video
+/// track (as declared before them: a Tracks element after the frames it declares is not
+/// followed) are held without their data. In a stream that switches codec (H.264, H.265)
+/// inside the window, the data kept is reckoned with the codec of the earliest frame a
+/// pending sample can show, so a frame of the other codec may lose the decoder's fallback
+/// run from an earlier keyframe. Input after the point where reading stops is never read:
+/// malformed bytes there are no error, where the in-memory path fails on them.
+///
+/// # Bounds
+///
+/// What is held is capped by [`StreamLimits::max_held_bytes`] (frame data plus a fixed cost
+/// per frame). Past it (a group of pictures, or a run of frames inside the sample window
+/// without a keyframe, longer than the cap), the samples before the latest frame read are
+/// settled at once, and if that does not free enough, everything held is dropped:
+/// [`StreamingSampler::degraded`] then says that the answer may differ from the in-memory
+/// one.
 #[derive(Debug)]
 pub struct StreamingSampler {
     plan: Plan,
