@@ -292,3 +292,25 @@ fn media_going_back_in_time_does_not_change_settled_samples() {
     assert_ne!(streamed, in_memory);
     assert!(streamed.images.iter().all(|i| i.content.is_some()));
 }
+
+#[test]
+fn random_windows_give_the_timeline_answer() {
+    let inputs = [(long_stream(10), BASE), (plain_single_fragment(8), 0)];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    for (bytes, origin) in &inputs {
+        for _ in 0..12 {
+            let start = origin - 2000 + next(44_000) as i64;
+            let interval = 200 + next(2800) as i64;
+            let end = start + next(12_000) as i64;
+            let mut r = request(start, end, interval);
+            if next(2) == 0 {
+                r = r.max_results(1 + next(20) as i64);
+            }
+            same_answer(bytes, &r, &options(next(3) == 0));
+        }
+    }
+}
