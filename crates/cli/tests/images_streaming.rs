@@ -61,21 +61,18 @@ const ARGS: [&str; 13] = [
     "48",
 ];
 
-#[test]
-fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
-    let Some(time) = kvs_testkit::gnu_time() else { return };
-    let fixture = common::testdata().join("images/h264.mkv");
-    let base = std::fs::read(&fixture).unwrap();
-
-    // The answer for the window from the fixture itself (the stream's first copy).
-    let expected = common::bin().args(ARGS).arg(&fixture).output().unwrap();
-    assert!(expected.status.success(), "{}", String::from_utf8_lossy(&expected.stderr));
-    let expected: Value = serde_json::from_slice(&expected.stdout).unwrap();
-    assert_eq!(expected["Images"].as_array().unwrap().len(), 6);
-
+/// Runs `kvs-mkv images -` under GNU time with ARGS (the window moved by `shift` seconds),
+/// a writer thread giving it copies of the fixture until it stops reading or `cap` bytes are
+/// written (then standard input closes); returns its JSON, the bytes written, whether the
+/// writer was cut off, and the peak resident memory in KiB.
+fn run_endless(time: &std::path::Path, shift: u64, cap: usize) -> (Value, usize, bool, u64) {
+    let base = std::fs::read(common::testdata().join("images/h264.mkv")).unwrap();
+    let mut args: Vec<String> = ARGS.iter().map(|s| (*s).to_owned()).collect();
+    args[4] = format!("{}.5", 1_700_000_000 + shift);
+    args[6] = format!("{}", 1_700_000_003 + shift);
     let mut child = Command::new(time)
         .args(["-f", "PEAK_KIB %M", env!("CARGO_BIN_EXE_kvs-mkv")])
-        .args(ARGS)
+        .args(&args)
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -86,7 +83,7 @@ fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
     let writer = std::thread::spawn(move || {
         let mut written = 0usize;
         for k in 0.. {
-            if written >= WRITE_CAP {
+            if written >= cap {
                 return (written, false);
             }
             let chunk = copy(&base, k);
@@ -98,7 +95,6 @@ fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
         }
         unreachable!()
     });
-
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -106,7 +102,7 @@ fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("kvs-mkv images - did not exit within 120 s on an endless stream");
+            panic!("kvs-mkv images - did not exit within 120 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -114,8 +110,6 @@ fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
     let (written, cut) = writer.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(cut, "the writer reached its cap of {WRITE_CAP} bytes: images read everything");
-    assert!(written < 16 * 1024 * 1024, "{written} bytes written before images stopped reading");
     let peak: u64 = stderr
         .lines()
         .find_map(|l| l.strip_prefix("PEAK_KIB "))
@@ -123,8 +117,36 @@ fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
         .trim()
         .parse()
         .unwrap();
+    (serde_json::from_slice(&out.stdout).unwrap(), written, cut, peak)
+}
+
+#[test]
+fn an_endless_stream_on_stdin_gives_its_window_and_exits_in_bounded_memory() {
+    let Some(time) = kvs_testkit::gnu_time() else { return };
+    let fixture = common::testdata().join("images/h264.mkv");
+    // The answer for the window from the fixture itself (the stream's first copy).
+    let expected = common::bin().args(ARGS).arg(&fixture).output().unwrap();
+    assert!(expected.status.success(), "{}", String::from_utf8_lossy(&expected.stderr));
+    let expected: Value = serde_json::from_slice(&expected.stdout).unwrap();
+    assert_eq!(expected["Images"].as_array().unwrap().len(), 6);
+
+    let (got, written, cut, peak) = run_endless(&time, 0, WRITE_CAP);
     eprintln!("images - on an endless stream: {written} bytes written, peak {peak} KiB");
+    assert!(cut, "the writer reached its cap of {WRITE_CAP} bytes: images read everything");
+    assert!(written < 16 * 1024 * 1024, "{written} bytes written before images stopped reading");
     assert!(peak <= MAX_PEAK_KIB, "peak {peak} KiB");
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got, expected);
+}
+
+#[test]
+fn a_stream_that_passes_its_window_by_stays_in_bounded_memory() {
+    let Some(time) = kvs_testkit::gnu_time() else { return };
+    // The window an hour on: all 64 MiB written go through, none of it is held.
+    let (got, written, cut, peak) = run_endless(&time, 3600, WRITE_CAP);
+    eprintln!("images - with the window after the stream: {written} bytes written, peak {peak} KiB");
+    assert!(!cut && written >= WRITE_CAP, "{written} bytes written");
+    assert!(peak <= MAX_PEAK_KIB, "peak {peak} KiB");
+    let images = got["Images"].as_array().unwrap();
+    assert_eq!(images.len(), 6);
+    assert!(images.iter().all(|i| i["Error"] == "NO_MEDIA"), "{got}");
 }
