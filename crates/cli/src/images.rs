@@ -4,17 +4,16 @@
 //! with a JSON manifest.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use kvs_images::{
-    Image, ImageFormat, ImageSelector, ImagesError, ImagesPage, ImagesRequest, JPEG_QUALITY_KEY, Limits,
-    SampleOptions, Timeline, timestamp,
+    DEFAULT_MAX_HELD_BYTES, Image, ImageFormat, ImageSelector, ImagesError, ImagesPage, ImagesRequest,
+    JPEG_QUALITY_KEY, Limits, SampleOptions, StreamLimits, StreamingSampler, timestamp,
 };
 use kvs_sdk::{KvsClient, LiveImages, StreamId};
 use serde_json::{Map, Value, json};
@@ -241,10 +240,7 @@ async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, St
     let options = args.options();
     let Some(stream) = args.stream() else {
         let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
-        let timeline = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return paged(request, args.max_items, |r| std::future::ready(timeline.get_images(&r, &options)))
-            .await
-            .map_err(|e| e.to_string());
+        return from_input(&path, request, args.max_items, &options).await;
     };
     let client = args.client().await?;
     if args.from_get_media {
@@ -276,14 +272,53 @@ async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, St
     .map_err(|e| e.to_string())
 }
 
-fn load(path: &Path) -> Result<Timeline, ImagesError> {
-    if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        io::stdin().lock().read_to_end(&mut bytes)?;
-        Timeline::from_bytes(Bytes::from(bytes))
+/// The page of `request` from its plan alone, each image a placeholder with its time (the
+/// pages do not depend on the media).
+fn plan_page(request: &ImagesRequest, options: &SampleOptions) -> Result<ImagesPage, ImagesError> {
+    let plan = request.plan(&options.limits)?;
+    let images = plan
+        .page()
+        .map(|i| Image {
+            timestamp_ms: plan.sample_time(i),
+            error: None,
+            content: None,
+            frame_timestamp_ms: None,
+            detail: None,
+        })
+        .collect();
+    Ok(ImagesPage { images, next_token: plan.next_token() })
+}
+
+/// The images of a file or standard input: the pages `--max-items` asks for, sampled in one
+/// pass over the input, which is read as far as their last sample needs and held only as far
+/// as the samples still to come need (kvs-images' streaming sampler).
+async fn from_input(
+    path: &Path,
+    request: &ImagesRequest,
+    max_items: Option<u64>,
+    options: &SampleOptions,
+) -> Result<Answer, String> {
+    let skeleton = paged(request, max_items, |r| std::future::ready(plan_page(&r, options)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let times: Vec<i64> = skeleton.images.iter().map(|i| i.timestamp_ms).collect();
+    let plan = request.plan(&options.limits).map_err(|e| e.to_string())?;
+    let mut sampler = StreamingSampler::new(plan, &times, options, StreamLimits::default());
+    let read = if path.as_os_str() == "-" {
+        sampler.read_from(io::stdin().lock())
     } else {
-        Timeline::from_reader(File::open(path)?)
+        File::open(path).map_err(ImagesError::from).and_then(|f| sampler.read_from(f))
+    };
+    read.map_err(|e| format!("{}: {e}", path.display()))?;
+    if sampler.degraded() {
+        eprintln!(
+            "kvs-mkv images: {}: more than {} MiB of media would have been held at once: media \
+             was dropped, some samples may differ from the media",
+            path.display(),
+            DEFAULT_MAX_HELD_BYTES / (1024 * 1024)
+        );
     }
+    Ok(Answer { images: sampler.finish(), next_token: skeleton.next_token })
 }
 
 pub fn run(args: &ImagesArgs) -> ExitCode {

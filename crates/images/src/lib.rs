@@ -8,6 +8,7 @@ mod live;
 mod render;
 mod request;
 mod sample;
+mod stream;
 mod timeline;
 pub mod timestamp;
 mod token;
@@ -21,4 +22,5 @@ pub use request::{
     MAX_HEIGHT_PIXELS, MAX_WIDTH_PIXELS, OutputSize, Plan,
 };
 pub use sample::{Image, ImageError, ImagesPage, SampleOptions};
+pub use stream::{DEFAULT_MAX_HELD_BYTES, FRAME_COST, StreamLimits, StreamingSampler, sample_reader};
 pub use timeline::{FragmentCollector, MediaFragment, Timeline};

@@ -115,48 +115,65 @@ impl Timeline {
     /// plan says. Every time gives exactly one [`Image`], in the same order.
     #[must_use]
     pub fn sample(&self, plan: &Plan, times: &[i64], keyframes_only: bool) -> Vec<Image> {
-        let index = Index::new(self.fragments(), plan.selector);
-        let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, keyframes_only)).collect();
-        let wanted: BTreeSet<usize> =
-            choices.iter().filter_map(|c| if let Choice::Frame(id) = c { Some(*id) } else { None }).collect();
-        let rendered = index.render(&wanted, plan, keyframes_only);
-        times
-            .iter()
-            .zip(choices)
-            .map(|(&t, choice)| match choice {
-                Choice::NoMedia => Image::missing(t, ImageError::NoMedia, None),
-                Choice::MediaError(why) => Image::missing(t, ImageError::MediaError, Some(why)),
-                Choice::Frame(id) => match rendered.get(&id) {
-                    Some(Ok(bytes)) => Image {
-                        timestamp_ms: t,
-                        error: None,
-                        content: Some(bytes.clone()),
-                        frame_timestamp_ms: index.frames.get(id).map(|f| f.time_ns.div_euclid(1_000_000)),
-                        detail: None,
-                    },
-                    Some(Err(why)) => Image::missing(t, ImageError::MediaError, Some(why.clone())),
-                    None => Image::missing(
-                        t,
-                        ImageError::MediaError,
-                        Some("the decoder gave no picture for this frame".to_owned()),
-                    ),
-                },
-            })
-            .collect()
+        sample_fragments(self.fragments(), &[], plan, times, keyframes_only)
     }
 }
 
+/// The images of `times` from `fragments`, of which `floors[i]` leading frames of fragment
+/// `i` (none when absent) have had their data dropped: no decoding run starts at or passes
+/// through them.
+pub(crate) fn sample_fragments(
+    fragments: &[MediaFragment],
+    floors: &[usize],
+    plan: &Plan,
+    times: &[i64],
+    keyframes_only: bool,
+) -> Vec<Image> {
+    let index = Index::new(fragments, floors, plan.selector);
+    let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, keyframes_only)).collect();
+    let wanted: BTreeSet<usize> =
+        choices.iter().filter_map(|c| if let Choice::Frame(id) = c { Some(*id) } else { None }).collect();
+    let rendered = index.render(&wanted, plan, keyframes_only);
+    times
+        .iter()
+        .zip(choices)
+        .map(|(&t, choice)| match choice {
+            Choice::NoMedia => Image::missing(t, ImageError::NoMedia, None),
+            Choice::MediaError(why) => Image::missing(t, ImageError::MediaError, Some(why)),
+            Choice::Frame(id) => match rendered.get(&id) {
+                Some(Ok(bytes)) => Image {
+                    timestamp_ms: t,
+                    error: None,
+                    content: Some(bytes.clone()),
+                    frame_timestamp_ms: index.frames.get(id).map(|f| f.time_ns.div_euclid(1_000_000)),
+                    detail: None,
+                },
+                Some(Err(why)) => Image::missing(t, ImageError::MediaError, Some(why.clone())),
+                None => Image::missing(
+                    t,
+                    ImageError::MediaError,
+                    Some("the decoder gave no picture for this frame".to_owned()),
+                ),
+            },
+        })
+        .collect()
+}
+
 /// A video frame placed on the request's clock.
-struct VideoFrame<'a> {
-    fragment: usize,
-    frame: &'a Frame,
-    time_ns: i64,
+pub(crate) struct VideoFrame<'a> {
+    pub(crate) fragment: usize,
+    /// Its position in its fragment's frames.
+    pub(crate) pos: usize,
+    /// Whether its data is held (not dropped by a streaming sampler).
+    decodable: bool,
+    pub(crate) frame: &'a Frame,
+    pub(crate) time_ns: i64,
     /// Index into `Index::configs`.
     config: usize,
 }
 
 /// What a fragment holds for images.
-enum Content {
+pub(crate) enum Content {
     /// Video frames (ids into `Index::frames`), in presentation order.
     Video(Vec<usize>),
     /// Media that cannot give a picture (why).
@@ -164,10 +181,12 @@ enum Content {
 }
 
 /// The time a fragment covers, `[start, end)`, ns.
-struct Span {
-    start: i64,
-    end: i64,
-    content: Content,
+pub(crate) struct Span {
+    /// The fragment's index.
+    pub(crate) fragment: usize,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) content: Content,
 }
 
 enum Choice {
@@ -177,11 +196,11 @@ enum Choice {
 }
 
 /// The media of a timeline on one clock.
-struct Index<'a> {
+pub(crate) struct Index<'a> {
     /// Every video frame, in stream (decode) order.
-    frames: Vec<VideoFrame<'a>>,
+    pub(crate) frames: Vec<VideoFrame<'a>>,
     /// Fragment spans, sorted by start (stream order among equals).
-    spans: Vec<Span>,
+    pub(crate) spans: Vec<Span>,
     configs: Vec<CodecConfig>,
 }
 
@@ -207,7 +226,7 @@ fn last_duration(fragment: &MediaFragment, last: Option<&Frame>, times: &[i64]) 
 }
 
 impl<'a> Index<'a> {
-    fn new(fragments: &'a [MediaFragment], selector: ImageSelector) -> Self {
+    pub(crate) fn new(fragments: &'a [MediaFragment], floors: &[usize], selector: ImageSelector) -> Self {
         let mut index = Self { frames: Vec::new(), spans: Vec::new(), configs: Vec::new() };
         // Spans whose end is unknown yet (filled with the overall median frame interval).
         let mut open: Vec<(usize, i64)> = Vec::new();
@@ -219,8 +238,22 @@ impl<'a> Index<'a> {
                 .filter_map(|f| Some((fragment.time_ns(f.timestamp_ns, selector)?, f)))
                 .collect();
             let video = fragment.video_track();
+            let floor = floors.get(fi).copied().unwrap_or(0);
             let video_frames: Vec<(i64, &Frame)> = match video {
                 Some(t) => timed.iter().filter(|(_, f)| f.track == t.number).copied().collect(),
+                None => Vec::new(),
+            };
+            // Positions of the video frames in the fragment's frames.
+            let positions: Vec<usize> = match video {
+                Some(t) => fragment
+                    .frames
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| {
+                        f.track == t.number && fragment.time_ns(f.timestamp_ns, selector).is_some()
+                    })
+                    .map(|(i, _)| i)
+                    .collect(),
                 None => Vec::new(),
             };
             let (chosen, content) = match (video, video_frames.is_empty()) {
@@ -234,9 +267,11 @@ impl<'a> Index<'a> {
                             }
                         };
                         let first = index.frames.len();
-                        for (time_ns, frame) in &video_frames {
+                        for ((time_ns, frame), &pos) in video_frames.iter().zip(&positions) {
                             index.frames.push(VideoFrame {
                                 fragment: fi,
+                                pos,
+                                decodable: pos >= floor,
                                 frame,
                                 time_ns: *time_ns,
                                 config: ci,
@@ -269,7 +304,7 @@ impl<'a> Index<'a> {
             if end.is_none() {
                 open.push((index.spans.len(), last_time));
             }
-            index.spans.push(Span { start, end: end.unwrap_or(last_time), content });
+            index.spans.push(Span { fragment: fi, start, end: end.unwrap_or(last_time), content });
         }
         all_gaps.retain(|g| *g > 0);
         all_gaps.sort_unstable();
@@ -323,12 +358,15 @@ impl<'a> Index<'a> {
         previous.map_or(Choice::NoMedia, Choice::Frame)
     }
 
-    /// The last keyframe at or before frame `id` in decode order, with the same codec.
-    fn keyframe_before(&self, id: usize) -> Option<usize> {
+    /// The last keyframe at or before frame `id` in decode order, with the same codec (and
+    /// its data held).
+    pub(crate) fn keyframe_before(&self, id: usize) -> Option<usize> {
         let codec = self.configs.get(self.frames.get(id)?.config)?.codec;
         (0..=id).rev().find(|&i| {
             self.frames.get(i).is_some_and(|f| {
-                f.frame.keyframe && self.configs.get(f.config).is_some_and(|c| c.codec == codec)
+                f.decodable
+                    && f.frame.keyframe
+                    && self.configs.get(f.config).is_some_and(|c| c.codec == codec)
             })
         })
     }
