@@ -35,8 +35,9 @@ Faults apply to every GetMedia response:
                              ConnectionLimitExceeded, NotAuthorized, InvalidEndpoint
 
 Limits (they keep a slow or hostile client from pinning the server):
-  --header-timeout SECS      a request head and body must arrive within SECS (default 10), from the
-                             connect for the first request, else the connection is closed
+  --header-timeout SECS      a request head must arrive within SECS (default 10; from the connect for
+                             the first request), and its body within SECS more, else the connection
+                             is closed
   --idle-timeout SECS        a keep-alive connection with no request is closed after SECS (default 60);
                              a response being sent (a live GetMedia) is never cut by it, unless the
                              client has read nothing of it for SECS

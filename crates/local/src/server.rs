@@ -177,10 +177,11 @@ impl Builder {
         self
     }
 
-    /// How long a request head (and its body) may take to arrive: counted from the accept for
-    /// a connection's first request, from the head's first byte for the later ones; a
-    /// connection that sends nothing or a partial head is closed when it runs out (default
-    /// [`DEFAULT_HEADER_TIMEOUT`], 10 s; at least 1 ms). See [`Limits`].
+    /// How long a request head may take to arrive (counted from the accept for a
+    /// connection's first request, from the head's first byte for the later ones), and its
+    /// body after it; a connection that sends nothing, a partial head or a partial body is
+    /// closed when it runs out (default [`DEFAULT_HEADER_TIMEOUT`], 10 s; at least 1 ms). See
+    /// [`Limits`].
     #[must_use]
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.limits.header_timeout = timeout.max(Duration::from_millis(1));

@@ -7,9 +7,10 @@
 //!   accepted, in order, as an open connection closes. A client beyond the cap sees a slow
 //!   connect, never a refused one; the timeouts below make sure a slot always frees up.
 //! - **Header timeout** ([`Limits::header_timeout`]): a request head (request line and
-//!   headers) and its body must arrive within this time, counted from the accept for the
-//!   first request of a connection and from the first byte of the head for the later ones.
-//!   A connection that sends nothing, or a partial head, is closed when it runs out.
+//!   headers) must arrive within this time, counted from the accept for the first request of
+//!   a connection and from the first byte of the head for the later ones, and its body within
+//!   as long again. A connection that sends nothing, a partial head or a partial body is
+//!   closed when it runs out.
 //! - **Idle timeout** ([`Limits::idle_timeout`]): a keep-alive connection with no request in
 //!   progress is closed after this long without the first byte of a new request. A response
 //!   being sent is never cut by it (a live GetMedia body may be silent for a long time
@@ -51,7 +52,7 @@ pub const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
 /// [`crate::Builder::idle_timeout`] and [`crate::Builder::max_connections`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// How long a request head and body may take to arrive (default
+    /// How long a request head may take to arrive, and its body after it (default
     /// [`DEFAULT_HEADER_TIMEOUT`]).
     pub header_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request (default
