@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kvs_local::{
-    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind, Source,
-    UnknownFragment,
+    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind,
+    SigV4Credentials, Source, UnknownFragment,
 };
 
 /// The help text after the options.
@@ -34,11 +34,34 @@ Faults apply to every GetMedia response:
                              error: ResourceNotFound, InvalidArgument, ClientLimitExceeded,
                              ConnectionLimitExceeded, NotAuthorized, InvalidEndpoint
 
+Limits (they keep a slow or hostile client from pinning the server):
+  --header-timeout SECS      a request head must arrive within SECS (default 10; from the connect for
+                             the first request), and its body within SECS more, else the connection
+                             is closed
+  --idle-timeout SECS        a keep-alive connection with no request is closed after SECS (default 60);
+                             a response being sent (a live GetMedia) is never cut by it, unless the
+                             client has read nothing of it for SECS
+  --max-connections N        at most N connections open at once (default 512); more wait in the
+                             listen backlog until one closes. Keep N under the descriptor limit
+                             (ulimit -n)
+  --max-image-jobs N         at most N GetImages calls decode at once (default: the number of CPUs)
+  --image-queue N            at most N more GetImages calls wait (default 32); beyond that a call is
+                             answered 400 ClientLimitExceededException
+
+Authentication (off by default: a local endpoint answers anyone):
+  --require-sigv4 KEY:SECRET verify the AWS SigV4 signature of every request (the SDKs and the AWS
+                             CLI sign every request) against this access key id and secret; others
+                             get 403 MissingAuthenticationTokenException (unsigned),
+                             UnrecognizedClientException (another key), InvalidSignatureException
+                             (wrong secret, altered request, X-Amz-Date more than 5 minutes off).
+                             The secret is visible in the process list: use a test-only secret
+
 Examples:
   kvs-mkv serve --stream demo=testdata/getmedia_basic.mkv
   kvs-mkv serve --stream cam=video.webm --live --port 8080
   kvs-mkv serve --stream demo=capture.mkv --cut-random 7 --throttle-rate 5
   kvs-mkv serve --stream demo=fragments/ --error-after-fragment 3:4000 --listen 0.0.0.0:4567
+  kvs-mkv serve --stream demo=capture.mkv --listen 0.0.0.0:4567 --require-sigv4 AKIDSHARED:test-secret
 
   export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
   aws kinesis-video-media get-media --endpoint-url http://127.0.0.1:4567 --stream-name demo \\
@@ -116,6 +139,33 @@ pub struct ServeArgs {
     /// Answer the first N GetMedia calls per stream (all without :N) with this service error.
     #[arg(long, value_name = "TYPE[:N]", help_heading = "Faults", value_parser = parse_fail_with)]
     fail_with: Option<FailWith>,
+    /// Close a connection whose request head (and body) has not arrived within SECS [default: 10].
+    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_secs)]
+    header_timeout: Option<Duration>,
+    /// Close a keep-alive connection idle for SECS between requests [default: 60].
+    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_secs)]
+    idle_timeout: Option<Duration>,
+    /// At most N connections at once; more wait to be accepted [default: 512].
+    #[arg(long, value_name = "N", help_heading = "Limits", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// At most N GetImages calls decoding at once [default: the number of CPUs].
+    #[arg(long, value_name = "N", help_heading = "Limits", value_parser = clap::value_parser!(u32).range(1..))]
+    max_image_jobs: Option<u32>,
+    /// At most N GetImages calls waiting; more get ClientLimitExceededException [default: 32].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    image_queue: Option<u32>,
+    // Checked in `run`, not by a clap value parser: clap's error would echo the secret.
+    /// Verify the SigV4 signature of every request against this access key id and secret.
+    #[arg(long, value_name = "KEY:SECRET", help_heading = "Authentication")]
+    require_sigv4: Option<String>,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("expected seconds above 0 and at most 86400, got {s}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
 }
 
 fn parse_stream(s: &str) -> Result<(String, PathBuf), String> {
@@ -177,6 +227,14 @@ impl ServeArgs {
 
 /// Runs the server until Ctrl-C.
 pub fn run(args: &ServeArgs) -> ExitCode {
+    let sigv4: Option<SigV4Credentials> = match args.require_sigv4.as_deref().map(str::parse).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            // Not echoing the value: it holds the secret.
+            eprintln!("kvs-mkv serve: --require-sigv4: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let faults = match args.faults() {
         Ok(f) => f,
         Err(message) => {
@@ -192,6 +250,24 @@ pub fn run(args: &ServeArgs) -> ExitCode {
                 UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
             },
         );
+    if let Some(d) = args.header_timeout {
+        builder = builder.header_timeout(d);
+    }
+    if let Some(d) = args.idle_timeout {
+        builder = builder.idle_timeout(d);
+    }
+    if let Some(n) = args.max_connections {
+        builder = builder.max_connections(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.max_image_jobs {
+        builder = builder.max_image_jobs(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.image_queue {
+        builder = builder.image_queue(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(credentials) = &sigv4 {
+        builder = builder.require_sigv4(credentials.clone());
+    }
     let mut loaded = Vec::new();
     for (name, path) in &args.streams {
         match Source::load(path, &opts) {
@@ -222,7 +298,15 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             }
         };
         let url = server.url().to_owned();
-        println!("kvs-local listening on {url}{}", if args.live { " (live)" } else { "" });
+        let mut modes = Vec::new();
+        if args.live {
+            modes.push("live".to_owned());
+        }
+        if let Some(c) = &sigv4 {
+            modes.push(format!("SigV4 required, key {}", c.access_key_id()));
+        }
+        let modes = if modes.is_empty() { String::new() } else { format!(" ({})", modes.join(", ")) };
+        println!("kvs-local listening on {url}{modes}");
         for (name, path, n, skipped) in &loaded {
             let skipped = if *skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
             println!(
@@ -233,9 +317,16 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
         let first = loaded.first().map_or("NAME", |(name, ..)| name.as_str());
         println!("Try:");
-        println!(
-            "  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
-        );
+        match &sigv4 {
+            Some(c) => println!(
+                "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=<the secret of --require-sigv4> \
+                 AWS_DEFAULT_REGION=us-east-1",
+                c.access_key_id()
+            ),
+            None => println!(
+                "  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+            ),
+        }
         println!(
             "  aws kinesis-video-media get-media --endpoint-url {url} --stream-name {first} \
              --start-selector StartSelectorType=EARLIEST out.mkv"

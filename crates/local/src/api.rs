@@ -112,20 +112,42 @@ impl ApiError {
     /// it; the SDKs keep what precedes the colon), `x-amz-ErrorType` (as the documentation
     /// spells it), the request id headers, and `{"message": ...}`.
     pub(crate) fn into_response(self, request_id: &str) -> Response {
-        let body = serde_json::json!({ "message": self.message }).to_string();
-        let status = StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        let full_type = format!("{}:{ERROR_TYPE_NAMESPACE}", self.kind.type_name());
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(v) = HeaderValue::from_str(&full_type) {
-            headers.insert("x-amzn-ErrorType", v);
-        }
-        headers.insert("x-amz-ErrorType", HeaderValue::from_static(self.kind.type_name()));
-        insert_request_id(headers, request_id);
-        response
+        error_response(
+            self.kind.type_name(),
+            self.kind.status(),
+            &self.message,
+            request_id,
+            ERROR_TYPE_NAMESPACE,
+        )
     }
+}
+
+/// The namespace AWS appends to the `x-amzn-ErrorType` of the errors every service shares
+/// (authentication: `MissingAuthenticationTokenException`, `InvalidSignatureException`, ...).
+pub(crate) const COMMON_ERROR_NAMESPACE: &str = "http://internal.amazon.com/coral/com.amazon.coral.service/";
+
+/// An error answer: `status`, `x-amzn-ErrorType: TYPE:NAMESPACE`, `x-amz-ErrorType: TYPE`, the
+/// request id headers, and `{"message": ...}`.
+pub(crate) fn error_response(
+    type_name: &str,
+    status: u16,
+    message: &str,
+    request_id: &str,
+    namespace: &str,
+) -> Response {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&format!("{type_name}:{namespace}")) {
+        headers.insert("x-amzn-ErrorType", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(type_name) {
+        headers.insert("x-amz-ErrorType", v);
+    }
+    insert_request_id(headers, request_id);
+    response
 }
 
 /// Adds `x-amzn-RequestId` (read by the AWS SDKs) and `x-amz-RequestId` (as documented).

@@ -9,12 +9,15 @@ pub mod faults;
 pub mod render;
 pub mod sample;
 mod server;
+pub mod sigv4;
 pub mod source;
 
 pub use api::{ServiceErrorKind, StartSelector};
 pub use faults::{CutStyle, ErrorAfterFragment, FailWith, Faults};
 pub use server::{
-    ACCOUNT_ID, Builder, DEFAULT_CHUNK_SIZE, FragmentInfo, LocalKvs, REGION, RunningServer, ServeError,
-    UnknownFragment,
+    ACCOUNT_ID, Builder, DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_IMAGE_QUEUE, DEFAULT_MAX_CONNECTIONS, FragmentInfo, Limits, LocalKvs, MAX_REQUEST_BODY, REGION,
+    RunningServer, ServeError, UnknownFragment, default_image_jobs,
 };
+pub use sigv4::{CredentialsError, SigV4Credentials};
 pub use source::{LoadError, LoadOptions, Source, StoredFragment, StoredFrame, StoredTag};

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -24,10 +24,16 @@ use crate::api::{
 use crate::body::{MediaBody, Start};
 use crate::faults::{Faults, SplitMix64};
 use crate::render::{self, RenderError};
+use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
 use crate::{decimal, faults};
 
+pub(crate) mod conn;
 mod images;
+
+pub use conn::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits, MAX_REQUEST_BODY,
+};
 
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -35,6 +41,16 @@ pub const ACCOUNT_ID: &str = "000000000000";
 pub const REGION: &str = "us-east-1";
 /// The default size of the HTTP chunks a GetMedia body is sent in.
 pub const DEFAULT_CHUNK_SIZE: usize = 32 * 1024;
+/// The default number of GetImages calls waiting for a decoding slot (beyond
+/// [`Builder::max_image_jobs`] running) before more are refused: 32.
+pub const DEFAULT_IMAGE_QUEUE: usize = 32;
+
+/// The default [`Builder::max_image_jobs`]: the number of CPUs the process may use (1 if
+/// unknown).
+#[must_use]
+pub fn default_image_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
 
 /// What a GetMedia call naming a fragment the stream does not have (`FRAGMENT_NUMBER` or
 /// `CONTINUATION_TOKEN` with a well-formed number) gets.
@@ -93,6 +109,10 @@ pub struct Builder {
     unknown_fragment: UnknownFragment,
     chunk_size: usize,
     advertised_url: Option<String>,
+    limits: Limits,
+    sigv4: Option<SigV4Credentials>,
+    image_jobs: usize,
+    image_queue: usize,
 }
 
 impl Default for Builder {
@@ -104,6 +124,10 @@ impl Default for Builder {
             unknown_fragment: UnknownFragment::default(),
             chunk_size: DEFAULT_CHUNK_SIZE,
             advertised_url: None,
+            limits: Limits::default(),
+            sigv4: None,
+            image_jobs: default_image_jobs(),
+            image_queue: DEFAULT_IMAGE_QUEUE,
         }
     }
 }
@@ -153,6 +177,63 @@ impl Builder {
         self
     }
 
+    /// How long a request head may take to arrive (counted from the accept for a
+    /// connection's first request, from the head's first byte for the later ones), and its
+    /// body after it; a connection that sends nothing, a partial head or a partial body is
+    /// closed when it runs out (default [`DEFAULT_HEADER_TIMEOUT`], 10 s; at least 1 ms). See
+    /// [`Limits`].
+    #[must_use]
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a keep-alive connection may wait for its next request before it is closed
+    /// (default [`DEFAULT_IDLE_TIMEOUT`], 60 s; at least 1 ms). A response being sent (a long
+    /// or live GetMedia body) is never cut by it, unless the client has read nothing of it
+    /// for this long. See [`Limits`].
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`], 512; at least
+    /// 1). Connections beyond it wait in the listen backlog, holding no descriptor of the
+    /// server, and are accepted as others close. See [`Limits`].
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
+        self
+    }
+
+    /// Requires every request to be signed (AWS Signature Version 4) with these credentials;
+    /// see [`crate::sigv4`] for what is checked and the errors. Off by default: a local
+    /// server answers anyone.
+    #[must_use]
+    pub fn require_sigv4(mut self, credentials: SigV4Credentials) -> Self {
+        self.sigv4 = Some(credentials);
+        self
+    }
+
+    /// The most GetImages calls decoding at once (default [`default_image_jobs`], the number
+    /// of CPUs; at least 1). Calls beyond it wait for a slot, up to [`Builder::image_queue`]
+    /// of them.
+    #[must_use]
+    pub fn max_image_jobs(mut self, jobs: usize) -> Self {
+        self.image_jobs = jobs.max(1);
+        self
+    }
+
+    /// How many GetImages calls may wait for a decoding slot (default
+    /// [`DEFAULT_IMAGE_QUEUE`], 32); a call that finds the queue full is answered 400
+    /// `ClientLimitExceededException` at once, as the service answers calls over its limits.
+    #[must_use]
+    pub fn image_queue(mut self, waiting: usize) -> Self {
+        self.image_queue = waiting;
+        self
+    }
+
     /// Binds the address (`"127.0.0.1:0"` for any free port) and starts serving on the
     /// current tokio runtime.
     ///
@@ -190,6 +271,11 @@ impl Builder {
             requests: AtomicU64::new(0),
             cut_requests: AtomicU64::new(0),
             shutdown: shutdown_rx.clone(),
+            sigv4: self.sigv4.clone(),
+            image_jobs: Arc::new(Semaphore::new(self.image_jobs.clamp(1, Semaphore::MAX_PERMITS))),
+            image_jobs_max: self.image_jobs,
+            image_waiting: AtomicUsize::new(0),
+            image_queue: self.image_queue,
         });
         let app = Router::new()
             .route("/getDataEndpoint", post(get_data_endpoint))
@@ -198,16 +284,8 @@ impl Builder {
             .route("/getImages", post(images::get_images))
             .fallback(unknown_operation)
             .with_state(Arc::clone(&shared));
-        let mut signal = shutdown_rx;
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            // Ends on `true` or when the sender is dropped.
-            while !*signal.borrow_and_update() {
-                if signal.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
-        let task = tokio::spawn(async move { serve.await });
+        let serve = conn::serve(listener, app, Arc::clone(&shared), self.limits, shutdown_rx);
+        let task = tokio::spawn(serve);
         Ok(RunningServer { local_addr, url, shutdown: shutdown_tx, task: Some(task), shared })
     }
 }
@@ -353,11 +431,18 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     cut_requests: AtomicU64,
     pub(crate) shutdown: watch::Receiver<bool>,
+    sigv4: Option<SigV4Credentials>,
+    /// Decoding slots of GetImages.
+    pub(crate) image_jobs: Arc<Semaphore>,
+    pub(crate) image_jobs_max: usize,
+    /// GetImages calls waiting for a slot.
+    pub(crate) image_waiting: AtomicUsize,
+    pub(crate) image_queue: usize,
 }
 
 impl Shared {
     /// A fresh request id, shaped like a UUID.
-    fn request_id(&self) -> String {
+    pub(crate) fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let mut rng = SplitMix64::new(n ^ self.start_epoch_ms.unsigned_abs().rotate_left(17));
         let (a, b) = (rng.next_u64(), rng.next_u64());
@@ -369,6 +454,24 @@ impl Shared {
             0x8000 | ((b >> 48) & 0x3FFF),
             b & 0xFFFF_FFFF_FFFF
         )
+    }
+
+    /// Checks a request's SigV4 signature when the server requires one: `None` to go on, the
+    /// error answer otherwise.
+    pub(crate) fn refuse_signature(
+        &self,
+        parts: &axum::http::request::Parts,
+        body: &[u8],
+    ) -> Option<Response> {
+        let credentials = self.sigv4.as_ref()?;
+        let e = sigv4::verify(credentials, parts, body, SystemTime::now()).err()?;
+        Some(crate::api::error_response(
+            e.type_name(),
+            e.status(),
+            &e.message(),
+            &self.request_id(),
+            crate::api::COMMON_ERROR_NAMESPACE,
+        ))
     }
 
     /// The time since the server started.

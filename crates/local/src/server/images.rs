@@ -1,12 +1,19 @@
 //! `POST /getImages`: GetImages computed by kvs-images from the fragments a stream serves
 //! (as GetMedia would send them now: shifted to the wall clock in live mode, only those
 //! already available).
+//!
+//! Decoding is bounded: at most [`crate::Builder::max_image_jobs`] calls decode at once (each
+//! on a blocking thread, holding its slot until the decoding ends, even if the client has
+//! gone), at most [`crate::Builder::image_queue`] more wait for a slot, and a call beyond that
+//! is answered at once with 400 `ClientLimitExceededException`, the error GetImages documents
+//! for calls over the service's limits.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use kvs_images::{
     ImageSelector, ImagesError, ImagesRequest, SampleOptions, ServiceErrorKind as ImagesErrorKind, Timeline,
@@ -49,10 +56,45 @@ pub(super) async fn get_images(State(shared): State<Arc<Shared>>, body: Bytes) -
     {
         return ApiError::new(fail.error, format!("Injected {}", fail.error)).into_response(&request_id);
     }
+    let permit = match Arc::clone(&shared.image_jobs).try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            let queued = shared.image_waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.image_queue).then(|| n.saturating_add(1))
+            });
+            if queued.is_err() {
+                return ApiError::new(
+                    ServiceErrorKind::ClientLimitExceeded,
+                    format!(
+                        "Too many GetImages calls: {} decoding and {} waiting (the limits of this server); \
+                         try again later",
+                        shared.image_jobs_max, shared.image_queue
+                    ),
+                )
+                .into_response(&request_id);
+            }
+            // Counted out when the wait ends, or when the call is dropped (client gone).
+            let waiting = Waiting(&shared.image_waiting);
+            let acquired = Arc::clone(&shared.image_jobs).acquire_owned().await;
+            drop(waiting);
+            match acquired {
+                Ok(p) => p,
+                Err(e) => {
+                    return error_response(
+                        "InternalFailure",
+                        500,
+                        &format!("GetImages failed: {e}"),
+                        &request_id,
+                    );
+                }
+            }
+        }
+    };
     let heads = relevant_heads(&stream, shared.elapsed(), &wire.request);
     let request = wire.request;
-    // Decoding is CPU work: off the async threads.
+    // Decoding is CPU work: off the async threads. The slot is held until it ends.
     let answer = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut timeline = Timeline::new();
         for head in heads {
             for fragment in Timeline::from_bytes(head)?.fragments() {
@@ -71,6 +113,15 @@ pub(super) async fn get_images(State(shared): State<Arc<Shared>>, body: Bytes) -
         }
         Ok(Err(e)) => images_error(&e, &request_id),
         Err(e) => error_response("InternalFailure", 500, &format!("GetImages failed: {e}"), &request_id),
+    }
+}
+
+/// One call in the GetImages queue, counted out on drop.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -112,20 +163,7 @@ fn images_error(e: &ImagesError, request_id: &str) -> Response {
     }
 }
 
-/// An error answer: status, `x-amzn-ErrorType`, `x-amz-ErrorType`, the request ids,
-/// `{"message": ...}` (as `ApiError` writes them, for the types it does not know).
+/// An error answer (as `ApiError` writes them, for the types it does not know).
 fn error_response(type_name: &str, status: u16, message: &str, request_id: &str) -> Response {
-    let body = serde_json::json!({ "message": message }).to_string();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&format!("{type_name}:{ERROR_TYPE_NAMESPACE}")) {
-        headers.insert("x-amzn-ErrorType", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(type_name) {
-        headers.insert("x-amz-ErrorType", v);
-    }
-    insert_request_id(headers, request_id);
-    response
+    crate::api::error_response(type_name, status, message, request_id, ERROR_TYPE_NAMESPACE)
 }
