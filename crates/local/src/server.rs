@@ -207,6 +207,15 @@ impl Builder {
         self
     }
 
+    /// All three connection limits at once (header timeout, idle timeout, connection cap), with
+    /// the same floors as the single setters.
+    #[must_use]
+    pub fn limits(self, limits: Limits) -> Self {
+        self.header_timeout(limits.header_timeout)
+            .idle_timeout(limits.idle_timeout)
+            .max_connections(limits.max_connections)
+    }
+
     /// Requires every request to be signed (AWS Signature Version 4) with these credentials;
     /// see [`crate::sigv4`] for what is checked and the errors. Off by default: a local
     /// server answers anyone.
