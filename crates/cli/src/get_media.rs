@@ -193,12 +193,17 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
         None => None,
         Some(text) => match StartSelector::parse_timestamp_ms(text) {
             Some(ms) => {
-                let clock =
-                    if matches!(selector, StartSelector::ProducerTimestamp { .. }) { Clock::Producer } else { Clock::Server };
+                let clock = if matches!(selector, StartSelector::ProducerTimestamp { .. }) {
+                    Clock::Producer
+                } else {
+                    Clock::Server
+                };
                 Some((ms, clock))
             }
             None => {
-                eprintln!("kvs-mkv get-media: --end-timestamp {text:?} is neither epoch seconds nor ISO 8601");
+                eprintln!(
+                    "kvs-mkv get-media: --end-timestamp {text:?} is neither epoch seconds nor ISO 8601"
+                );
                 return ExitCode::from(2);
             }
         },
@@ -351,7 +356,8 @@ async fn consume(
                 Some(save) => match save.out.write_all(&bytes).and_then(|()| save.out.flush()) {
                     Ok(()) => {
                         save.fragments = save.fragments.saturating_add(1);
-                        save.bytes = save.bytes.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+                        save.bytes =
+                            save.bytes.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
                         !limit_reached(save.fragments)
                     }
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,

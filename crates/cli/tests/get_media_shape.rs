@@ -115,10 +115,13 @@ fn the_outfile_holds_every_fragment_once_through_random_cuts() {
     for seed in 1..=5 {
         let url = serve(Faults { cut_random: Some(seed), cut_probability: 0.5, ..Faults::default() });
         let file = temp(&format!("cut-{seed}.mkv"));
-        let out = get_media(&url, &["--start-selector", "StartSelectorType=EARLIEST", "--json"]
-            .into_iter()
-            .chain([file.to_str().unwrap()])
-            .collect::<Vec<_>>());
+        let out = get_media(
+            &url,
+            &["--start-selector", "StartSelectorType=EARLIEST", "--json"]
+                .into_iter()
+                .chain([file.to_str().unwrap()])
+                .collect::<Vec<_>>(),
+        );
         assert!(out.status.success(), "seed {seed}: {}", stderr(&out));
         let got = read(&file);
         assert_eq!(got.len(), want.len(), "seed {seed}");
@@ -191,7 +194,11 @@ fn a_stream_that_never_completes_gives_up_with_one_line() {
         assert!(listed.len() < 5);
         let saved = read(&file);
         let end = if listed.is_empty() { 0 } else { ends[listed.len() - 1] };
-        assert!(saved == want[..end], "seed {seed}: the outfile is not the {} complete fragments", listed.len());
+        assert!(
+            saved == want[..end],
+            "seed {seed}: the outfile is not the {} complete fragments",
+            listed.len()
+        );
         if let Some(last) = listed.last() {
             assert!(gave_up[0].contains(last["fragment_number"].as_str().unwrap()));
         }
@@ -222,9 +229,15 @@ fn start_selector_shorthand_and_json() {
         ("StartSelectorType=SERVER_TIMESTAMP,StartTimestamp=2023-11-14T23:13:22.126+01:00".into(), from(2)),
         ("StartSelectorType=PRODUCER_TIMESTAMP,StartTimestamp=2023-11-14T22:13:21.513".into(), from(2)),
         (r#"{"StartSelectorType":"EARLIEST"}"#.into(), from(0)),
-        (format!(r#"{{"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": "{}"}}"#, number(2)), from(3)),
+        (
+            format!(r#"{{"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": "{}"}}"#, number(2)),
+            from(3),
+        ),
         (r#"{"StartSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1700000001.513}"#.into(), from(2)),
-        (r#"{"StartSelectorType":"SERVER_TIMESTAMP","StartTimestamp":"2023-11-14T22:13:23.126Z"}"#.into(), from(3)),
+        (
+            r#"{"StartSelectorType":"SERVER_TIMESTAMP","StartTimestamp":"2023-11-14T22:13:23.126Z"}"#.into(),
+            from(3),
+        ),
     ];
     for (selector, want) in cases {
         let got = numbers(&get_media(&url, &["--start-selector", &selector, "--json"]));
@@ -241,7 +254,8 @@ fn start_selector_shorthand_and_json() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
         assert_eq!(stderr(&out).lines().count(), 1, "{bad}: {}", stderr(&out));
     }
-    let out = get_media(&url, &["--start-selector", "StartSelectorType=NOW", "--start-selector-type", "EARLIEST"]);
+    let out =
+        get_media(&url, &["--start-selector", "StartSelectorType=NOW", "--start-selector-type", "EARLIEST"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot be used with"));
 }
@@ -255,7 +269,10 @@ fn max_fragments_and_end_timestamp() {
     let url = serve(Faults { cut_random: Some(5), cut_probability: 0.5, ..Faults::default() });
     let file = temp("max.mkv");
     let f = file.to_str().unwrap();
-    let out = get_media(&url, &["--start-selector", "StartSelectorType=EARLIEST", "--json", "--max-fragments", "2", f]);
+    let out = get_media(
+        &url,
+        &["--start-selector", "StartSelectorType=EARLIEST", "--json", "--max-fragments", "2", f],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_lines(&out.stdout).len(), 2);
     assert!(read(&file) == want[..ends[1]]);
@@ -265,15 +282,21 @@ fn max_fragments_and_end_timestamp() {
     // Server timestamps 1700000000.126 + k; producer 1699999999.513 + k.
     let out = get_media(
         &url,
-        &["--start-selector", "StartSelectorType=EARLIEST", "--json", "--end-timestamp", "2023-11-14T22:13:23.126Z", f],
+        &[
+            "--start-selector",
+            "StartSelectorType=EARLIEST",
+            "--json",
+            "--end-timestamp",
+            "2023-11-14T22:13:23.126Z",
+            f,
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let listed = json_lines(&out.stdout);
-    assert_eq!(listed.iter().map(|v| v["server_timestamp_ms"].as_i64().unwrap()).collect::<Vec<_>>(), [
-        1_700_000_000_126,
-        1_700_000_001_126,
-        1_700_000_002_126
-    ]);
+    assert_eq!(
+        listed.iter().map(|v| v["server_timestamp_ms"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [1_700_000_000_126, 1_700_000_001_126, 1_700_000_002_126]
+    );
     assert!(read(&file) == want[..ends[2]]);
     let out = get_media(
         &url,
@@ -286,10 +309,10 @@ fn max_fragments_and_end_timestamp() {
         ],
     );
     let listed = json_lines(&out.stdout);
-    assert_eq!(listed.iter().map(|v| v["producer_timestamp_ms"].as_i64().unwrap()).collect::<Vec<_>>(), [
-        1_700_000_000_513,
-        1_700_000_001_513
-    ]);
+    assert_eq!(
+        listed.iter().map(|v| v["producer_timestamp_ms"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [1_700_000_000_513, 1_700_000_001_513]
+    );
     let out = get_media(&url, &["--start-selector-type", "EARLIEST", "--end-timestamp", "soon"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -684,7 +684,8 @@ impl Driver {
             tracing::debug!(delivered = summary.delivered, "response ended; not reconnecting");
             return State::Done;
         }
-        let waiting = matches!(reason, ReconnectReason::EndOfStream) && !summary.cut && !truncated && caught_up;
+        let waiting =
+            matches!(reason, ReconnectReason::EndOfStream) && !summary.cut && !truncated && caught_up;
         let reason = match reason {
             ReconnectReason::EndOfStream if summary.cut || truncated => ReconnectReason::Cut,
             other => other,

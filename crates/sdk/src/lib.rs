@@ -18,7 +18,8 @@ pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStream
 pub use backoff::{Backoff, Jitter};
 pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPayload, default_http_client};
 pub use consumer::{
-    ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, Fragments, MediaConsumer, MediaConsumerBuilder,
+    ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, Fragments, MediaConsumer,
+    MediaConsumerBuilder,
 };
 pub use error::{ConsumerError, ThrottleKind};
 #[cfg(feature = "images")]

@@ -319,7 +319,12 @@ fn invalid(message: String) -> ConsumerError {
     ConsumerError::InvalidArgument { message }
 }
 
-fn add_field(fields: &mut Vec<(Key, String)>, key: Key, name: &str, value: String) -> Result<(), ConsumerError> {
+fn add_field(
+    fields: &mut Vec<(Key, String)>,
+    key: Key,
+    name: &str,
+    value: String,
+) -> Result<(), ConsumerError> {
     if fields.iter().any(|(k, _)| *k == key) {
         return Err(invalid(format!("StartSelector field {name} is given twice")));
     }
@@ -351,7 +356,10 @@ fn shorthand_fields(text: &str) -> Result<Vec<(Key, String)>, ConsumerError> {
                 (value.to_owned(), tail)
             }
             _ => match after.find(',') {
-                Some(comma) => (after.get(..comma).unwrap_or_default().trim().to_owned(), after.get(comma..).unwrap_or_default()),
+                Some(comma) => (
+                    after.get(..comma).unwrap_or_default().trim().to_owned(),
+                    after.get(comma..).unwrap_or_default(),
+                ),
                 None => (after.trim().to_owned(), ""),
             },
         };
@@ -375,7 +383,9 @@ fn json_fields(text: &str) -> Result<Vec<(Key, String)>, ConsumerError> {
         let value = match value {
             serde_json::Value::String(s) => s,
             serde_json::Value::Number(n) if key == Key::Timestamp => n.to_string(),
-            other => return Err(invalid(format!("StartSelector field {name} must be a string, not {other}"))),
+            other => {
+                return Err(invalid(format!("StartSelector field {name} must be a string, not {other}")));
+            }
         };
         add_field(&mut fields, key, &name, value)?;
     }

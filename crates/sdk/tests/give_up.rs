@@ -46,7 +46,8 @@ async fn drain(mut consumer: MediaConsumer) -> (Vec<u8>, Vec<String>, Option<Con
     let mut documents_after_end = 0i32;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let item = tokio::time::timeout_at(deadline, consumer.next()).await.expect("the consumer never ended");
+        let item =
+            tokio::time::timeout_at(deadline, consumer.next()).await.expect("the consumer never ended");
         match item {
             None => return (raw, numbers, None),
             Some(Err(e)) => {
@@ -149,8 +150,5 @@ async fn failing_calls_count_as_no_progress() {
     let consumer = common::consumer(&server).max_retries(None).max_attempts_without_progress(Some(2)).build();
     let (_, numbers, error) = drain(consumer).await;
     assert!(numbers.is_empty());
-    assert!(
-        matches!(error, Some(ConsumerError::NoProgress { attempts: 2, after: None, .. })),
-        "{error:?}"
-    );
+    assert!(matches!(error, Some(ConsumerError::NoProgress { attempts: 2, after: None, .. })), "{error:?}");
 }
