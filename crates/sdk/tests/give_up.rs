@@ -152,3 +152,30 @@ async fn failing_calls_count_as_no_progress() {
     assert!(numbers.is_empty());
     assert!(matches!(error, Some(ConsumerError::NoProgress { attempts: 2, after: None, .. })), "{error:?}");
 }
+
+/// Following a stream that has nothing newer (clean, empty ends after the last fragment)
+/// is waiting, not a lack of progress: more reconnections than the limit pass without the
+/// consumer giving up.
+#[tokio::test]
+async fn waiting_for_new_fragments_is_not_a_lack_of_progress() {
+    let payload = common::payload("getmedia_basic");
+    let server = common::serve(&payload, Faults::default()).await;
+    let mut consumer = common::consumer(&server)
+        .reconnect_on_end(true)
+        .max_retries(None)
+        .max_attempts_without_progress(Some(2))
+        .build();
+    let mut fragments = 0;
+    let mut reconnects_after_last = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while reconnects_after_last < 6 {
+        let item = tokio::time::timeout_at(deadline, consumer.next()).await.expect("no reconnection came");
+        match item.expect("the stream ended") {
+            Ok(ConsumerEvent::Event(Event::FragmentEnd(_))) => fragments += 1,
+            Ok(ConsumerEvent::Reconnecting { .. }) if fragments == 5 => reconnects_after_last += 1,
+            Ok(_) => {}
+            Err(e) => panic!("gave up while waiting: {e}"),
+        }
+    }
+    assert_eq!(fragments, 5);
+}
