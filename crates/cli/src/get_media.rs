@@ -66,7 +66,7 @@ or AWS_DEFAULT_REGION.
 Without --follow the command stops when the service ends the response on a fragment
 boundary and says nothing newer exists (a response cut mid-fragment is resumed); an
 in-stream error chunk is printed and ends the command with status 1. With --follow it
-reads on for ever, resuming after every end, cut, stall or throttle, and prints error
+reads on (for ever, unless --max-retries is given), resuming after every end, cut, stall or throttle, and prints error
 chunks as they come. Each fragment is printed once, in order, when complete.";
 
 #[derive(Args)]
