@@ -1,14 +1,17 @@
 //! `kvs-mkv get-media`: GetMedia through kvs-sdk's consumer, printed as `fragments` prints a
-//! file (the same JSON contract with `--json`).
+//! file (the same JSON contract with `--json`), and saved, as the AWS CLI saves it, to an
+//! outfile: the raw MKV of every complete fragment, each once.
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{Event, StreamError};
-use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer};
+use kvs_chunk::{Event, FragmentMetadata, StreamError};
+use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
 use crate::summary::Summary;
@@ -19,7 +22,41 @@ Examples:
   kvs-mkv serve --stream demo=video.mkv &
   kvs-mkv get-media --endpoint-url http://127.0.0.1:4567 --stream-name demo \\
       --start-selector-type EARLIEST --json
+  kvs-mkv get-media --stream-name cam --start-selector StartSelectorType=EARLIEST out.mkv
+  kvs-mkv get-media --stream-name cam \\
+      --start-selector 'StartSelectorType=PRODUCER_TIMESTAMP,StartTimestamp=2024-05-01T12:00:00Z' \\
+      --end-timestamp 2024-05-01T12:05:00Z - | ffplay -
   kvs-mkv get-media --stream-name cam --start-selector-type NOW --follow --json
+  aws kinesis-video-media get-media --endpoint-url URL --stream-name cam \\
+      --start-selector StartSelectorType=EARLIEST /dev/stdout | kvs-mkv fragments -
+
+The start selector: either the AWS CLI's --start-selector, in its shorthand
+  StartSelectorType=NOW | EARLIEST
+  StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=NUMBER
+  StartSelectorType=SERVER_TIMESTAMP,StartTimestamp=T   (or PRODUCER_TIMESTAMP)
+  StartSelectorType=CONTINUATION_TOKEN,ContinuationToken=TOKEN
+or its JSON form ('{\"StartSelectorType\":\"FRAGMENT_NUMBER\",\"AfterFragmentNumber\":\"...\"}'),
+or the separate --start-selector-type, --after-fragment-number, --start-timestamp and
+--continuation-token. A timestamp T is what the AWS CLI takes: epoch seconds, with a
+fraction if wanted (1511852109.126), or ISO 8601 (2017-11-28T06:55:09.126Z,
+2017-11-28T08:55:09+02:00; without a zone it is UTC).
+
+The outfile (as the AWS CLI's, `-` for standard output) receives the raw MKV of every
+complete fragment, byte for byte as the service sent it, in order, each once: a fragment
+cut by a broken response is not written until it has come again whole, and one sent
+again after a resume is not written twice. The file is what `kvs-mkv fragments`, ffprobe
+or a player reads. With an outfile the fragment listing (a table, or JSON lines with
+--json) still goes to standard output, or to standard error when the outfile is `-`.
+
+--max-fragments N stops after N fragments; --end-timestamp T stops before the first
+fragment at or after T, on the selector's clock (the producer timestamp for
+PRODUCER_TIMESTAMP, the server timestamp otherwise).
+
+Give-up rule: when --max-retries calls in a row (the first call or a resume) complete no
+new fragment, the command ends with a one-line error and status 1; the outfile then holds
+every fragment completed before. A call that fails, is throttled, stalls, or is cut
+before a fragment ends counts; a complete new fragment starts the count again. The default
+is 5 (none with --follow, where an idle live stream is waited for; 0 never gives up).
 
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (any
 values do for a local endpoint), or, in a build with the `aws` feature, from the AWS
@@ -29,7 +66,7 @@ or AWS_DEFAULT_REGION.
 Without --follow the command stops when the service ends the response on a fragment
 boundary and says nothing newer exists (a response cut mid-fragment is resumed); an
 in-stream error chunk is printed and ends the command with status 1. With --follow it
-reads on for ever, resuming after every end, cut, stall or throttle, and prints error
+reads on (for ever, unless --max-retries is given), resuming after every end, cut, stall or throttle, and prints error
 chunks as they come. Each fragment is printed once, in order, when complete.";
 
 #[derive(Args)]
@@ -46,6 +83,54 @@ pub struct GetMediaArgs {
     /// Seconds without a byte after which a response is dropped and resumed.
     #[arg(long, default_value_t = 30)]
     idle_timeout: u64,
+    /// Where to start, as the AWS CLI takes it: shorthand
+    /// (`StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=...`) or JSON; replaces
+    /// --start-selector-type and its value flags.
+    #[arg(
+        long,
+        value_name = "SELECTOR",
+        conflicts_with_all = ["start_selector_type", "after_fragment_number", "start_timestamp", "continuation_token"]
+    )]
+    start_selector: Option<String>,
+    /// Stop after this many fragments.
+    #[arg(long, value_name = "N")]
+    max_fragments: Option<u64>,
+    /// Stop before the first fragment at or after this time (epoch seconds or ISO 8601), on
+    /// the selector's clock: producer timestamps for PRODUCER_TIMESTAMP, else server ones.
+    #[arg(long, value_name = "T")]
+    end_timestamp: Option<String>,
+    /// Give up after this many calls in a row complete no new fragment (default 5; without
+    /// limit with --follow; 0: never).
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
+    /// Save the raw MKV of every complete fragment here, each once (`-`: standard output).
+    #[arg(value_name = "OUTFILE")]
+    outfile: Option<PathBuf>,
+}
+
+/// Which fragment timestamp `--end-timestamp` compares.
+#[derive(Clone, Copy)]
+enum Clock {
+    Producer,
+    Server,
+}
+
+/// When to stop besides the end of the stream.
+struct Stop {
+    max_fragments: Option<u64>,
+    end: Option<(i64, Clock)>,
+}
+
+impl Stop {
+    /// Whether a fragment with this metadata is at or after the end time.
+    fn past_end(&self, m: &FragmentMetadata) -> bool {
+        let Some((end, clock)) = self.end else { return false };
+        let at = match clock {
+            Clock::Producer => m.producer_timestamp_ms,
+            Clock::Server => m.server_timestamp_ms,
+        };
+        at.is_some_and(|t| t >= end)
+    }
 }
 
 /// Numbers documents across connections: `index` counts the fragments printed, `offset` is
@@ -93,12 +178,54 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
         eprintln!("kvs-mkv get-media: give the stream with --stream-name NAME or --stream-arn ARN");
         return ExitCode::from(2);
     }
-    let selector = match args.stream.selector() {
+    let selector = match &args.start_selector {
+        Some(text) => StartSelector::parse_aws_cli(text),
+        None => args.stream.selector(),
+    };
+    let selector = match selector {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kvs-mkv get-media: {e}");
             return ExitCode::from(2);
         }
+    };
+    let end = match &args.end_timestamp {
+        None => None,
+        Some(text) => match StartSelector::parse_timestamp_ms(text) {
+            Some(ms) => {
+                let clock = if matches!(selector, StartSelector::ProducerTimestamp { .. }) {
+                    Clock::Producer
+                } else {
+                    Clock::Server
+                };
+                Some((ms, clock))
+            }
+            None => {
+                eprintln!(
+                    "kvs-mkv get-media: --end-timestamp {text:?} is neither epoch seconds nor ISO 8601"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let stop = Stop { max_fragments: args.max_fragments, end };
+    let give_up = match args.max_retries {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None if args.follow => None,
+        None => Some(DEFAULT_MAX_RETRIES),
+    };
+    let to_stdout = args.outfile.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let save: Option<Box<dyn Write>> = match &args.outfile {
+        None => None,
+        Some(_) if to_stdout => Some(Box::new(io::stdout().lock())),
+        Some(path) => match File::create(path) {
+            Ok(f) => Some(Box::new(BufWriter::with_capacity(1 << 16, f))),
+            Err(e) => {
+                eprintln!("kvs-mkv get-media: cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -120,27 +247,134 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
             .idle_timeout(Duration::from_secs(args.idle_timeout.max(1)))
             .reconnect_on_end(args.follow)
             .error_policy(if args.follow { ErrorPolicy::Surface } else { ErrorPolicy::Fail })
+            .max_attempts_without_progress(give_up)
+            .raw_documents(save.is_some())
             .build();
         let mut sink: Box<dyn Sink> = if args.json {
             Box::new(json::FragmentsJson::default())
         } else {
             Box::new(table::FragmentsTable::default())
         };
-        consume(consumer, sink.as_mut(), args.json).await
+        let listing: Box<dyn Write> = if to_stdout {
+            Box::new(BufWriter::new(io::stderr().lock()))
+        } else {
+            Box::new(BufWriter::new(io::stdout().lock()))
+        };
+        let saving = save.map(|out| Saving { out, fragments: 0, bytes: 0, name: args.outfile.clone() });
+        consume(consumer, sink.as_mut(), args.json, listing, saving, &stop).await
     })
 }
 
-async fn consume(mut consumer: MediaConsumer, sink: &mut dyn Sink, json_lines: bool) -> ExitCode {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+/// The default of --max-retries without --follow.
+const DEFAULT_MAX_RETRIES: u32 = 5;
+
+/// The outfile and what went into it.
+struct Saving {
+    out: Box<dyn Write>,
+    fragments: u64,
+    bytes: u64,
+    name: Option<PathBuf>,
+}
+
+/// What to do with an event of a document whose metadata is not known yet (with
+/// --end-timestamp): held until it is, then printed or, past the end, the command stops.
+enum Hold {
+    Off,
+    Idle,
+    Holding(Vec<Event>),
+}
+
+async fn consume(
+    mut consumer: MediaConsumer,
+    sink: &mut dyn Sink,
+    json_lines: bool,
+    mut out: Box<dyn Write>,
+    mut saving: Option<Saving>,
+    stop: &Stop,
+) -> ExitCode {
     let mut numbers = Renumber::default();
     let mut status = ExitCode::SUCCESS;
+    let mut hold = if stop.end.is_some() { Hold::Idle } else { Hold::Off };
+    let mut completed: u64 = 0;
+    let limit_reached = |n: u64| stop.max_fragments.is_some_and(|max| n >= max);
+    if stop.max_fragments == Some(0) {
+        let _ = sink.finish(&mut out).and_then(|()| out.flush());
+        return status;
+    }
     while let Some(item) = consumer.next().await {
         let ok = match item {
             Ok(ConsumerEvent::Event(event)) => {
-                let flush = matches!(event, Event::FragmentEnd(_));
-                let r = sink.event(&mut out, numbers.map(event));
-                if flush { write(&mut out, r) } else { r.is_ok() }
+                // --end-timestamp: hold a document's first events until its metadata.
+                let events = match (&mut hold, event) {
+                    (Hold::Off, e) => vec![e],
+                    (h @ Hold::Idle, e @ Event::DocumentStart { .. }) => {
+                        *h = Hold::Holding(vec![e]);
+                        Vec::new()
+                    }
+                    (Hold::Idle, e) => vec![e],
+                    (Hold::Holding(held), Event::FragmentMetadata(m)) => {
+                        if stop.past_end(&m) {
+                            break;
+                        }
+                        let mut events = std::mem::take(held);
+                        events.push(Event::FragmentMetadata(m));
+                        hold = Hold::Idle;
+                        events
+                    }
+                    (Hold::Holding(held), e @ (Event::Tracks(_) | Event::Tag(_) | Event::Warning(_))) => {
+                        held.push(e);
+                        Vec::new()
+                    }
+                    (Hold::Holding(held), e) => {
+                        let mut events = std::mem::take(held);
+                        events.push(e);
+                        hold = Hold::Idle;
+                        events
+                    }
+                };
+                let mut ok = true;
+                let mut last = false;
+                for event in events {
+                    let end = matches!(&event, Event::FragmentEnd(f) if f.complete);
+                    let r = sink.event(&mut out, numbers.map(event));
+                    if end {
+                        completed = completed.saturating_add(1);
+                        ok = write(&mut out, r);
+                        // Without an outfile the fragment is done once printed; with one, at
+                        // its document (which follows).
+                        last = saving.is_none() && limit_reached(completed);
+                    } else {
+                        ok = r.is_ok();
+                    }
+                    if !ok || last {
+                        break;
+                    }
+                }
+                ok && !last
+            }
+            Ok(ConsumerEvent::Document { bytes }) => match &mut saving {
+                Some(save) => match save.out.write_all(&bytes).and_then(|()| save.out.flush()) {
+                    Ok(()) => {
+                        save.fragments = save.fragments.saturating_add(1);
+                        save.bytes =
+                            save.bytes.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+                        !limit_reached(save.fragments)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,
+                    Err(e) => {
+                        let name = save.name.as_ref().map_or_else(String::new, |p| p.display().to_string());
+                        eprintln!("kvs-mkv get-media: cannot write {name}: {e}");
+                        status = ExitCode::FAILURE;
+                        false
+                    }
+                },
+                None => true,
+            },
+            Ok(ConsumerEvent::FragmentAborted { .. }) => {
+                if let Hold::Holding(_) = hold {
+                    hold = Hold::Idle;
+                }
+                true
             }
             Ok(ConsumerEvent::StreamError(e)) => {
                 let r = error_line(&mut out, numbers.error_summary(e), json_lines);
@@ -163,7 +397,10 @@ async fn consume(mut consumer: MediaConsumer, sink: &mut dyn Sink, json_lines: b
                 false
             }
             Err(e) => {
-                eprintln!("kvs-mkv get-media: {e}");
+                let _ = out.flush();
+                // One line, whatever the underlying error's text holds.
+                let message = e.to_string().replace(['\n', '\r'], " ");
+                eprintln!("kvs-mkv get-media: {message}");
                 status = ExitCode::FAILURE;
                 false
             }
@@ -173,6 +410,17 @@ async fn consume(mut consumer: MediaConsumer, sink: &mut dyn Sink, json_lines: b
         }
     }
     let _ = sink.finish(&mut out).and_then(|()| out.flush());
+    if let Some(mut save) = saving {
+        let _ = save.out.flush();
+        if let Some(name) = save.name.filter(|p| p.as_os_str() != "-") {
+            eprintln!(
+                "kvs-mkv get-media: wrote {} fragment(s), {} bytes, to {}",
+                save.fragments,
+                save.bytes,
+                name.display()
+            );
+        }
+    }
     status
 }
 

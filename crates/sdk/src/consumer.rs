@@ -1,13 +1,15 @@
 //! The continuous consumer: GetMedia after GetMedia, each fragment once and in order.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use kvs_chunk::{EventDecoder, Options};
+use kvs_chunk::{Event, EventDecoder, Options};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -21,6 +23,9 @@ use crate::tracker::{ConsumerEvent, ErrorPolicy, Granularity, ReconnectReason, T
 /// The default idle timeout: a response that sends no byte for this long is dropped and
 /// GetMedia called again.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default limit of [`MediaConsumerBuilder::max_raw_document_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_RAW_DOCUMENT: usize = 256 << 20;
 
 /// What the consumer's stream yields.
 pub type ConsumerItem = Result<ConsumerEvent, ConsumerError>;
@@ -39,6 +44,9 @@ pub struct MediaConsumerBuilder {
     granularity: Granularity,
     reconnect_on_end: bool,
     max_retries: Option<u32>,
+    max_without_progress: Option<u32>,
+    raw_documents: bool,
+    max_raw_document: usize,
     options: Options,
     metrics: Option<Metrics>,
     jitter_seed: Option<u64>,
@@ -101,6 +109,39 @@ impl MediaConsumerBuilder {
         self
     }
 
+    /// Give up when this many GetMedia calls in a row complete no new fragment: the stream
+    /// then ends with [`ConsumerError::NoProgress`] (default: never). A call counts when it
+    /// fails, is throttled, stalls, carries an in-stream error, or ends (cut or not) without
+    /// completing a fragment not delivered before; a clean end on a fragment boundary with
+    /// the service saying nothing newer exists (an idle live stream, with
+    /// [`Self::reconnect_on_end`]) does not count, and any new complete fragment starts the
+    /// count again. `Some(0)` counts as `Some(1)`. This ends, for instance, a stream whose
+    /// next fragment is cut in every response, which would otherwise be asked for again and
+    /// again for ever.
+    pub fn max_attempts_without_progress(mut self, attempts: Option<u32>) -> Self {
+        self.max_without_progress = attempts.map(|a| a.max(1));
+        self
+    }
+
+    /// Also yield each delivered fragment's document, byte for byte as the service sent
+    /// it, as [`ConsumerEvent::Document`] after the fragment's other items (default false).
+    /// A fragment cut mid-way gives none (it comes again, whole, after the resume), and a
+    /// fragment received again gives none: the documents concatenated are the stream
+    /// without cuts or repeats. The consumer keeps the current document's bytes meanwhile,
+    /// up to [`Self::max_raw_document_bytes`].
+    pub fn raw_documents(mut self, yes: bool) -> Self {
+        self.raw_documents = yes;
+        self
+    }
+
+    /// The most bytes kept for one document with [`Self::raw_documents`] (default
+    /// [`DEFAULT_MAX_RAW_DOCUMENT`]); a larger one ends the stream with
+    /// [`ConsumerError::DocumentTooLarge`].
+    pub fn max_raw_document_bytes(mut self, bytes: usize) -> Self {
+        self.max_raw_document = bytes;
+        self
+    }
+
     /// The decoder's options (limits, CRC checks, resynchronisation).
     pub fn decoder_options(mut self, options: Options) -> Self {
         self.options = options;
@@ -137,6 +178,9 @@ impl MediaConsumerBuilder {
             policy: self.policy,
             reconnect_on_end: self.reconnect_on_end,
             max_retries: self.max_retries,
+            max_without_progress: self.max_without_progress,
+            without_progress: 0,
+            raw: self.raw_documents.then(|| RawDocs::new(self.max_raw_document)),
             options: self.options,
             jitter: self.jitter_seed.map_or_else(Jitter::from_entropy, Jitter::new),
             metrics: metrics.clone(),
@@ -194,6 +238,9 @@ impl MediaConsumer {
             granularity: Granularity::Events,
             reconnect_on_end: true,
             max_retries: None,
+            max_without_progress: None,
+            raw_documents: false,
+            max_raw_document: DEFAULT_MAX_RAW_DOCUMENT,
             options: Options::default(),
             metrics: None,
             jitter_seed: None,
@@ -287,6 +334,103 @@ impl Stream for Fragments {
     }
 }
 
+/// The bytes of the current connection from the open document's start (or the end of the
+/// last one), to hand out a delivered fragment's document byte for byte.
+struct RawDocs {
+    limit: usize,
+    /// (offset in the connection, bytes) of each chunk still needed.
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Bytes fed on this connection.
+    fed: u64,
+    /// Bytes held in `chunks`.
+    held: usize,
+    /// Where the open document starts.
+    start: Option<u64>,
+    /// Bytes before this offset are not needed any more.
+    floor: u64,
+    /// The open document's fragment was delivered: its bytes are due at its end.
+    pending: bool,
+}
+
+impl RawDocs {
+    fn new(limit: usize) -> Self {
+        Self { limit, chunks: VecDeque::new(), fed: 0, held: 0, start: None, floor: 0, pending: false }
+    }
+
+    /// A new connection: offsets count from 0 again.
+    fn reset(&mut self) {
+        *self = Self::new(self.limit);
+    }
+
+    fn feed(&mut self, chunk: &Bytes) -> Result<(), ConsumerError> {
+        self.chunks.push_back((self.fed, chunk.clone()));
+        self.fed = self.fed.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        self.held = self.held.saturating_add(chunk.len());
+        self.trim();
+        if self.held > self.limit {
+            return Err(ConsumerError::DocumentTooLarge { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    /// Drops the chunks wholly before the floor.
+    fn trim(&mut self) {
+        while let Some((start, bytes)) = self.chunks.front() {
+            let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+            if start.saturating_add(len) > self.floor {
+                break;
+            }
+            self.held = self.held.saturating_sub(bytes.len());
+            self.chunks.pop_front();
+        }
+    }
+
+    fn open(&mut self, offset: u64) {
+        self.start = Some(offset);
+        self.floor = offset;
+        self.pending = false;
+        self.trim();
+    }
+
+    /// Ends the open document at `end`: its bytes if its fragment was delivered.
+    fn close(&mut self, end: u64) -> Option<Bytes> {
+        let start = self.start.take()?;
+        let out = std::mem::take(&mut self.pending).then(|| self.slice(start, end));
+        self.floor = end;
+        self.trim();
+        out
+    }
+
+    /// The bytes at `[from, to)` of the connection (those still held).
+    fn slice(&self, from: u64, to: u64) -> Bytes {
+        let pieces: Vec<Bytes> = self
+            .chunks
+            .iter()
+            .filter_map(|(start, bytes)| {
+                let len = u64::try_from(bytes.len()).ok()?;
+                let a = from.max(*start);
+                let b = to.min(start.saturating_add(len));
+                if a >= b {
+                    return None;
+                }
+                let a = usize::try_from(a.checked_sub(*start)?).ok()?;
+                let b = usize::try_from(b.checked_sub(*start)?).ok()?;
+                Some(bytes.slice(a..b))
+            })
+            .collect();
+        match pieces.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                let mut out = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
+                for p in &pieces {
+                    out.extend_from_slice(p);
+                }
+                out.freeze()
+            }
+        }
+    }
+}
+
 /// One open GetMedia response.
 struct Connection {
     payload: MediaPayload,
@@ -327,6 +471,10 @@ struct Driver {
     policy: ErrorPolicy,
     reconnect_on_end: bool,
     max_retries: Option<u32>,
+    max_without_progress: Option<u32>,
+    /// Consecutive calls that completed no new fragment.
+    without_progress: u32,
+    raw: Option<RawDocs>,
     options: Options,
     jitter: Jitter,
     metrics: Metrics,
@@ -383,6 +531,9 @@ impl Driver {
         match tokio::time::timeout(self.idle, call).await {
             Ok(Ok(payload)) => {
                 self.metrics.connection();
+                if let Some(raw) = &mut self.raw {
+                    raw.reset();
+                }
                 span.in_scope(|| tracing::debug!(content_type = payload.content_type(), "connected"));
                 State::Read(Box::new(Connection {
                     payload,
@@ -402,12 +553,12 @@ impl Driver {
                     return State::Failed(e);
                 }
                 self.tracker.end_connection();
-                self.schedule(ReconnectReason::Error(Arc::new(e)), false)
+                self.schedule(ReconnectReason::Error(Arc::new(e)), false, false)
             }
             Err(_) => {
                 self.metrics.idle_timeout();
                 self.tracker.end_connection();
-                self.schedule(ReconnectReason::IdleTimeout(self.idle), false)
+                self.schedule(ReconnectReason::IdleTimeout(self.idle), false, false)
             }
         }
     }
@@ -417,6 +568,11 @@ impl Driver {
         let ended = match tokio::time::timeout(self.idle, next).await {
             Ok(Ok(Some(chunk))) => {
                 self.metrics.add_bytes(chunk.len());
+                if let Some(raw) = &mut self.raw
+                    && let Err(e) = raw.feed(&chunk)
+                {
+                    return State::Failed(e);
+                }
                 conn.decoder.feed(chunk);
                 let fatal = self.drain(&mut conn.decoder, false).fatal;
                 if let Some(e) = self.tracker.stream_error().cloned() {
@@ -455,7 +611,7 @@ impl Driver {
         let mut out = Drained { fatal: None, truncated: false };
         loop {
             match decoder.next_event() {
-                Ok(Some(event)) => self.tracker.push(event),
+                Ok(Some(event)) => self.push(event),
                 Ok(None) => return out,
                 Err(e) if e.is_recoverable() => {
                     self.metrics.decode_error();
@@ -471,11 +627,45 @@ impl Driver {
         }
     }
 
+    /// Passes an event to the tracker, and with raw documents, follows the documents' byte
+    /// ranges and queues a delivered fragment's document after its end.
+    fn push(&mut self, event: Event) {
+        let Some(raw) = &mut self.raw else {
+            self.tracker.push(event);
+            return;
+        };
+        let end = match &event {
+            Event::DocumentStart { offset, .. } => {
+                raw.open(*offset);
+                None
+            }
+            Event::DocumentEnd { end, .. } => Some(*end),
+            _ => None,
+        };
+        let before = self.tracker.fragments_delivered();
+        self.tracker.push(event);
+        if self.tracker.fragments_delivered() != before {
+            raw.pending = true;
+        }
+        if let Some(end) = end
+            && let Some(bytes) = raw.close(end)
+        {
+            self.tracker.push_notice(ConsumerEvent::Document { bytes });
+        }
+    }
+
     /// After a connection: end, fail, or schedule the next one.
     fn after(&mut self, conn: Box<Connection>, reason: ReconnectReason) -> State {
         let span = conn.span.clone();
         let truncated = conn.truncated;
         drop(conn);
+        // A delivered fragment whose document the decoder did not close (the response ended
+        // right after its last tag): its bytes run to the end of the response.
+        if let Some(raw) = &mut self.raw
+            && let Some(bytes) = raw.close(raw.fed)
+        {
+            self.tracker.push_notice(ConsumerEvent::Document { bytes });
+        }
         let summary = self.tracker.end_connection();
         let _entered = span.enter();
         if let ReconnectReason::InStreamError(e) = &reason
@@ -494,17 +684,33 @@ impl Driver {
             tracing::debug!(delivered = summary.delivered, "response ended; not reconnecting");
             return State::Done;
         }
+        let waiting =
+            matches!(reason, ReconnectReason::EndOfStream) && !summary.cut && !truncated && caught_up;
         let reason = match reason {
             ReconnectReason::EndOfStream if summary.cut || truncated => ReconnectReason::Cut,
             other => other,
         };
-        self.schedule(reason, summary.delivered > 0)
+        self.schedule(reason, summary.delivered > 0, waiting)
     }
 
-    /// Queues a `Reconnecting` event and waits out the back-off.
-    fn schedule(&mut self, reason: ReconnectReason, progress: bool) -> State {
+    /// Queues a `Reconnecting` event and waits out the back-off. `waiting`: the call ended
+    /// cleanly with nothing newer to read (it does not count against the give-up rule).
+    fn schedule(&mut self, reason: ReconnectReason, progress: bool, waiting: bool) -> State {
         if progress {
             self.failures = 0;
+            self.without_progress = 0;
+        } else if !waiting {
+            self.without_progress = self.without_progress.saturating_add(1);
+        }
+        if let Some(max) = self.max_without_progress
+            && self.without_progress >= max
+        {
+            tracing::warn!(attempts = self.without_progress, %reason, "giving up: no progress");
+            return State::Failed(ConsumerError::NoProgress {
+                attempts: self.without_progress,
+                after: self.tracker.last_fragment_number().map(str::to_owned),
+                last: reason.to_string(),
+            });
         }
         // A clean end after progress reconnects at once; anything else backs off.
         if !(progress && matches!(reason, ReconnectReason::EndOfStream)) {

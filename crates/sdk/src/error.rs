@@ -109,6 +109,28 @@ pub enum ConsumerError {
         /// The last error.
         last: Box<ConsumerError>,
     },
+    /// The consumer gave up: this many GetMedia calls in a row completed no new fragment
+    /// (see `MediaConsumerBuilder::max_attempts_without_progress`); e.g. a stream whose
+    /// next fragment is cut in every response.
+    #[error(
+        "gave up after {attempts} GetMedia calls in a row completed no new fragment ({}); last: {last}",
+        .after.as_deref().map_or_else(|| "none completed yet".to_owned(), |n| format!("the last complete one is {n}"))
+    )]
+    NoProgress {
+        /// How many calls in a row completed no new fragment.
+        attempts: u32,
+        /// The fragment number of the last fragment delivered, if any.
+        after: Option<String>,
+        /// How the last call ended (`the response ended inside a fragment`, an error, ...).
+        last: String,
+    },
+    /// A document (fragment) kept for `MediaConsumerBuilder::raw_documents` grew past the
+    /// limit. Terminal.
+    #[error("a document exceeds {limit} bytes (the raw-document limit)")]
+    DocumentTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The client could not be built or the request could not be constructed.
     #[error("configuration: {0}")]
     Config(String),
@@ -131,6 +153,8 @@ impl ConsumerError {
             | Self::InvalidArgument { .. }
             | Self::InStream(_)
             | Self::RetriesExhausted { .. }
+            | Self::NoProgress { .. }
+            | Self::DocumentTooLarge { .. }
             | Self::Config(_) => false,
         }
     }

@@ -17,7 +17,10 @@ pub use aws_sdk_kinesisvideo::types::ApiName;
 pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 pub use backoff::{Backoff, Jitter};
 pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPayload, default_http_client};
-pub use consumer::{ConsumerItem, DEFAULT_IDLE_TIMEOUT, Fragments, MediaConsumer, MediaConsumerBuilder};
+pub use consumer::{
+    ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, Fragments, MediaConsumer,
+    MediaConsumerBuilder,
+};
 pub use error::{ConsumerError, ThrottleKind};
 #[cfg(feature = "images")]
 pub use images::{CloudImagePages, LiveImages};

@@ -165,7 +165,7 @@ impl StartSelector {
         let timestamp = || -> Result<i64, ConsumerError> {
             let text = start_timestamp.ok_or_else(|| missing("StartTimestamp"))?;
             parse_timestamp(text).ok_or_else(|| ConsumerError::InvalidArgument {
-                message: format!("StartTimestamp {text:?} is neither epoch seconds nor RFC 3339"),
+                message: format!("StartTimestamp {text:?} is neither epoch seconds nor ISO 8601"),
             })
         };
         Ok(match type_name.to_ascii_uppercase().replace('-', "_").as_str() {
@@ -188,6 +188,62 @@ impl StartSelector {
                 });
             }
         })
+    }
+
+    /// Parses a timestamp as [`StartSelector::parse_aws_cli`] and
+    /// [`StartSelector::from_parts`] take one (epoch seconds or ISO 8601), into epoch
+    /// milliseconds.
+    ///
+    /// ```
+    /// use kvs_sdk::StartSelector;
+    ///
+    /// assert_eq!(StartSelector::parse_timestamp_ms("1511852109.126"), Some(1_511_852_109_126));
+    /// assert_eq!(StartSelector::parse_timestamp_ms("2017-11-28T06:55:09.126"), Some(1_511_852_109_126));
+    /// assert_eq!(StartSelector::parse_timestamp_ms("2017-11-28T08:55:09.126+02:00"), Some(1_511_852_109_126));
+    /// assert_eq!(StartSelector::parse_timestamp_ms("yesterday"), None);
+    /// ```
+    #[must_use]
+    pub fn parse_timestamp_ms(text: &str) -> Option<i64> {
+        parse_timestamp(text)
+    }
+
+    /// Parses the AWS CLI's `--start-selector` value: its shorthand
+    /// (`StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=9134...`) or its JSON form
+    /// (`{"StartSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1511852109.126}`).
+    ///
+    /// Keys are the API's (`StartSelectorType`, `AfterFragmentNumber`, `StartTimestamp`,
+    /// `ContinuationToken`; their case is not significant); shorthand values may be quoted
+    /// with `"` or `'`. `StartTimestamp` is taken as the AWS CLI takes a timestamp: epoch
+    /// seconds, with a fraction if wanted (`1511852109.126`), or ISO 8601
+    /// (`2017-11-28T06:55:09.126Z`, `2017-11-28T08:55:09+02:00`, `2017-11-28 06:55:09`,
+    /// `2017-11-28`); without a zone it is UTC. A JSON timestamp may be a number or a string.
+    ///
+    /// ```
+    /// use kvs_sdk::StartSelector;
+    ///
+    /// let s = StartSelector::parse_aws_cli("StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=91343")?;
+    /// assert_eq!(s, StartSelector::after_fragment("91343"));
+    /// let s = StartSelector::parse_aws_cli(
+    ///     r#"{"StartSelectorType": "SERVER_TIMESTAMP", "StartTimestamp": "2017-11-28T06:55:09.126Z"}"#,
+    /// )?;
+    /// assert_eq!(s, StartSelector::server_timestamp_ms(1_511_852_109_126));
+    /// assert_eq!(StartSelector::parse_aws_cli("StartSelectorType=EARLIEST")?, StartSelector::Earliest);
+    /// assert!(StartSelector::parse_aws_cli("StartSelectorType=FRAGMENT_NUMBER").is_err());
+    /// # Ok::<(), kvs_sdk::ConsumerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::InvalidArgument`] for a value that is neither form, an unknown or
+    /// repeated key, a missing field or a timestamp that does not parse.
+    pub fn parse_aws_cli(text: &str) -> Result<Self, ConsumerError> {
+        let fields =
+            if text.trim_start().starts_with('{') { json_fields(text)? } else { shorthand_fields(text)? };
+        let get = |k: Key| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str());
+        let type_name = get(Key::Type).ok_or_else(|| ConsumerError::InvalidArgument {
+            message: format!("--start-selector {text:?} has no StartSelectorType"),
+        })?;
+        Self::from_parts(type_name, get(Key::After), get(Key::Timestamp), get(Key::Token))
     }
 
     /// The SDK's `StartSelector`.
@@ -231,17 +287,230 @@ impl fmt::Display for StartSelector {
     }
 }
 
+/// The fields of the StartSelector structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Type,
+    After,
+    Timestamp,
+    Token,
+}
+
+impl Key {
+    fn parse(name: &str) -> Result<Self, ConsumerError> {
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "startselectortype" => Self::Type,
+            "afterfragmentnumber" => Self::After,
+            "starttimestamp" => Self::Timestamp,
+            "continuationtoken" => Self::Token,
+            _ => {
+                return Err(ConsumerError::InvalidArgument {
+                    message: format!(
+                        "unknown StartSelector field {name:?} (StartSelectorType, AfterFragmentNumber, \
+                         StartTimestamp or ContinuationToken)"
+                    ),
+                });
+            }
+        })
+    }
+}
+
+fn invalid(message: String) -> ConsumerError {
+    ConsumerError::InvalidArgument { message }
+}
+
+fn add_field(
+    fields: &mut Vec<(Key, String)>,
+    key: Key,
+    name: &str,
+    value: String,
+) -> Result<(), ConsumerError> {
+    if fields.iter().any(|(k, _)| *k == key) {
+        return Err(invalid(format!("StartSelector field {name} is given twice")));
+    }
+    fields.push((key, value));
+    Ok(())
+}
+
+/// `Key=Value,Key="Value",...` (the AWS CLI's shorthand for a structure).
+fn shorthand_fields(text: &str) -> Result<Vec<(Key, String)>, ConsumerError> {
+    let mut fields = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=').ok_or_else(|| {
+            invalid(format!(
+                "--start-selector: expected Key=Value at {rest:?} (e.g. \
+                 StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=...) or JSON"
+            ))
+        })?;
+        let key = Key::parse(name)?;
+        let after = after.trim_start();
+        let (value, tail) = match after.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = after.get(1..).unwrap_or_default();
+                let close = body
+                    .find(q)
+                    .ok_or_else(|| invalid(format!("--start-selector: unclosed quote in {after:?}")))?;
+                let value = body.get(..close).unwrap_or_default();
+                let tail = body.get(close.saturating_add(1)..).unwrap_or_default().trim_start();
+                (value.to_owned(), tail)
+            }
+            _ => match after.find(',') {
+                Some(comma) => (
+                    after.get(..comma).unwrap_or_default().trim().to_owned(),
+                    after.get(comma..).unwrap_or_default(),
+                ),
+                None => (after.trim().to_owned(), ""),
+            },
+        };
+        add_field(&mut fields, key, name.trim(), value)?;
+        rest = match tail.strip_prefix(',') {
+            Some(t) => t.trim_start(),
+            None if tail.is_empty() => "",
+            None => return Err(invalid(format!("--start-selector: expected ',' before {tail:?}"))),
+        };
+    }
+    Ok(fields)
+}
+
+/// `{"StartSelectorType": "...", ...}`: string values, or a number for `StartTimestamp`.
+fn json_fields(text: &str) -> Result<Vec<(Key, String)>, ConsumerError> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("--start-selector is not a JSON object: {e}")))?;
+    let mut fields = Vec::new();
+    for (name, value) in map {
+        let key = Key::parse(&name)?;
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) if key == Key::Timestamp => n.to_string(),
+            other => {
+                return Err(invalid(format!("StartSelector field {name} must be a string, not {other}")));
+            }
+        };
+        add_field(&mut fields, key, &name, value)?;
+    }
+    Ok(fields)
+}
+
 fn epoch_millis(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Decimal epoch seconds (exact, via kvs-chunk's parser) or RFC 3339.
+/// Decimal epoch seconds (exact, via kvs-chunk's parser), or ISO 8601 as the AWS CLI
+/// takes it (a zone or offset, or none for UTC; a date alone is its midnight UTC).
 fn parse_timestamp(text: &str) -> Option<i64> {
-    kvs_chunk::aws::parse_timestamp_ms(text.as_bytes()).or_else(|| {
-        DateTime::from_str(text.trim(), aws_smithy_types::date_time::Format::DateTimeWithOffset)
-            .ok()
-            .and_then(|d| d.to_millis().ok())
-    })
+    kvs_chunk::aws::parse_timestamp_ms(text.as_bytes())
+        .or_else(|| {
+            // Exponent forms the AWS CLI's float() accepts (`1.5e9`): exact enough in f64.
+            let t = text.trim();
+            let f: f64 = t.parse().ok().filter(|f: &f64| f.is_finite() && t.contains(['e', 'E']))?;
+            #[allow(clippy::arithmetic_side_effects)] // f64: no overflow trap
+            let ms = (f * 1000.0).floor();
+            #[allow(clippy::cast_possible_truncation)] // range-checked just above
+            (ms.abs() < 9.0e15).then_some(ms as i64)
+        })
+        .or_else(|| iso8601_ms(text.trim()))
+        .or_else(|| {
+            DateTime::from_str(text.trim(), aws_smithy_types::date_time::Format::DateTimeWithOffset)
+                .ok()
+                .and_then(|d| d.to_millis().ok())
+        })
+}
+
+/// Reads `n` ASCII digits at the front of `s`.
+fn digits(s: &str, n: usize) -> Option<(i64, &str)> {
+    let head = s.get(..n)?;
+    if !head.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((head.parse().ok()?, s.get(n..)?))
+}
+
+/// `YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|±hh[:mm]]` (no zone: UTC), epoch milliseconds
+/// (fraction digits past the third truncated).
+fn iso8601_ms(s: &str) -> Option<i64> {
+    let (year, s) = digits(s, 4)?;
+    let s = s.strip_prefix('-')?;
+    let (month, s) = digits(s, 2)?;
+    let s = s.strip_prefix('-')?;
+    let (day, mut s) = digits(s, 2)?;
+    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
+        return None;
+    }
+    let (mut hour, mut minute, mut second, mut millis): (i64, i64, i64, i64) = (0, 0, 0, 0);
+    if let Some(t) = s.strip_prefix(['T', 't', ' ']) {
+        let (h, t) = digits(t, 2)?;
+        let t = t.strip_prefix(':')?;
+        let (m, mut t) = digits(t, 2)?;
+        (hour, minute) = (h, m);
+        if let Some(u) = t.strip_prefix(':') {
+            let (sec, u) = digits(u, 2)?;
+            second = sec;
+            t = u;
+            if let Some(frac) = t.strip_prefix(['.', ',']) {
+                let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+                if n == 0 {
+                    return None;
+                }
+                let all = frac.get(..n)?;
+                for i in 0..3 {
+                    let d = all.as_bytes().get(i).map_or(0, |&c| i64::from(c.wrapping_sub(b'0')));
+                    millis = millis.checked_mul(10)?.checked_add(d)?;
+                }
+                t = frac.get(n..)?;
+            }
+        }
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        s = t;
+    }
+    let offset_minutes = match s {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let (sign, z) = match s.split_at_checked(1)? {
+                ("+", z) => (1, z),
+                ("-", z) => (-1, z),
+                _ => return None,
+            };
+            let (h, z) = digits(z, 2)?;
+            let z = z.strip_prefix(':').unwrap_or(z);
+            let m = if z.is_empty() { 0 } else { digits(z, 2).filter(|(_, r)| r.is_empty())?.0 };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            h.checked_mul(60)?.checked_add(m)?.checked_mul(sign)?
+        }
+    };
+    let days = days_from_civil(year, month, day)?;
+    let clock = hour.checked_mul(3600)?.checked_add(minute.checked_mul(60)?)?.checked_add(second)?;
+    let seconds = days.checked_mul(86_400)?.checked_add(clock)?;
+    seconds.checked_sub(offset_minutes.checked_mul(60)?)?.checked_mul(1000)?.checked_add(millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = year.rem_euclid(4) == 0 && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let y = if month <= 2 { year.checked_sub(1)? } else { year };
+    let era = y.checked_div_euclid(400)?;
+    let yoe = y.checked_rem_euclid(400)?;
+    let mp = month.checked_add(9)?.checked_rem(12)?;
+    let doy = mp.checked_mul(153)?.checked_add(2)?.checked_div(5)?.checked_add(day)?.checked_sub(1)?;
+    let doe = yoe
+        .checked_mul(365)?
+        .checked_add(yoe.checked_div(4)?)?
+        .checked_sub(yoe.checked_div(100)?)?
+        .checked_add(doy)?;
+    era.checked_mul(146_097)?.checked_add(doe)?.checked_sub(719_468)
 }
 
 /// The last fragment a consumer delivered.

@@ -43,6 +43,15 @@ pub enum ConsumerEvent {
     Event(Event),
     /// A complete fragment (fragment mode: only complete fragments are yielded).
     Fragment(Fragment),
+    /// The raw bytes of a delivered fragment's document (EBML header and Segment), exactly
+    /// as the service sent them, right after the fragment's other items (with
+    /// `MediaConsumerBuilder::raw_documents`). Each delivered fragment gives one, once,
+    /// and only when it is complete: concatenated, they are the stream's payload without
+    /// cuts or repeats.
+    Document {
+        /// The document's bytes.
+        bytes: bytes::Bytes,
+    },
     /// The fragment whose events were being yielded was cut before its end (event mode):
     /// discard what was yielded of it; it is delivered again, in full, after the reconnect.
     FragmentAborted {
@@ -178,6 +187,8 @@ pub struct Tracker {
     doc: Doc,
     assembler: FragmentAssembler,
     conn: ConnectionSummary,
+    /// Fragments delivered since the tracker was made.
+    delivered: u64,
 }
 
 impl Tracker {
@@ -214,6 +225,7 @@ impl Tracker {
             doc: Doc::Outside,
             assembler: FragmentAssembler::new(),
             conn: ConnectionSummary::default(),
+            delivered: 0,
         }
     }
 
@@ -244,6 +256,19 @@ impl Tracker {
             self.commits = self.commits.wrapping_add(1);
         }
         Some(event)
+    }
+
+    /// How many fragments were delivered (queued complete) since the tracker was made: it
+    /// grows when [`Tracker::push`] takes the end of a new complete fragment.
+    #[must_use]
+    pub fn fragments_delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// The fragment number of the last fragment delivered (queued), if any.
+    #[must_use]
+    pub fn last_fragment_number(&self) -> Option<&str> {
+        self.latest.last.as_ref()?.fragment_number.as_deref()
     }
 
     /// Whether events are waiting to be popped.
@@ -314,6 +339,7 @@ impl Tracker {
                             }
                             self.latest.last = Some(checkpoint.clone());
                             self.conn.delivered = self.conn.delivered.saturating_add(1);
+                            self.delivered = self.delivered.saturating_add(1);
                             self.metrics.fragment(end.millis_behind_now);
                             self.sink(Event::FragmentEnd(end), Some(checkpoint));
                             self.doc = Doc::Delivered;

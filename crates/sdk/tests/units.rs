@@ -450,3 +450,60 @@ fn error_chunks_follow_the_policy() {
         }
     }
 }
+
+/// The AWS CLI's `--start-selector` forms and its timestamps.
+#[test]
+fn start_selector_in_the_aws_cli_shape() {
+    use kvs_sdk::StartSelector as S;
+    let ok = |t: &str| S::parse_aws_cli(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+    assert_eq!(ok("StartSelectorType=NOW"), S::Now);
+    assert_eq!(ok(" startselectortype = earliest "), S::Earliest);
+    assert_eq!(ok("StartSelectorType=FRAGMENT_NUMBER,AfterFragmentNumber=\"913\""), S::after_fragment("913"));
+    assert_eq!(
+        ok("ContinuationToken='9,13',StartSelectorType=CONTINUATION_TOKEN"),
+        S::continuation_token("9,13")
+    );
+    let ms = 1_511_852_109_126;
+    for t in [
+        "1511852109.126",
+        "1511852109.1269",
+        "2017-11-28T06:55:09.126Z",
+        "2017-11-28T06:55:09.126",
+        "2017-11-28 06:55:09.126",
+        "2017-11-28T08:55:09.126+02:00",
+        "2017-11-28T01:55:09.126-0500",
+        "2017-11-28T07:55:09.126+01",
+    ] {
+        assert_eq!(
+            ok(&format!("StartSelectorType=SERVER_TIMESTAMP,StartTimestamp={t}")),
+            S::server_timestamp_ms(ms),
+            "{t}"
+        );
+        assert_eq!(S::parse_timestamp_ms(t), Some(ms), "{t}");
+    }
+    assert_eq!(S::parse_timestamp_ms("2017-11-28"), Some(1_511_827_200_000));
+    assert_eq!(S::parse_timestamp_ms("2016-02-29T00:00Z"), Some(1_456_704_000_000));
+    assert_eq!(S::parse_timestamp_ms("1.5e9"), Some(1_500_000_000_000));
+    for bad in ["2017-02-29", "2017-13-01", "2017-11-28T25:00", "2017-11-28T06:55:09+2", "soon", ""] {
+        assert_eq!(S::parse_timestamp_ms(bad), None, "{bad}");
+    }
+    assert_eq!(
+        ok(r#"{"StartSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1511852109.126}"#),
+        S::producer_timestamp_ms(ms)
+    );
+    for bad in [
+        "StartSelectorType=FRAGMENT_NUMBER",
+        "StartSelectorType=NOW,StartSelectorType=EARLIEST",
+        "StartSelectorType=NOW,Bogus=1",
+        "StartSelectorType",
+        "StartSelectorType=\"NOW",
+        "AfterFragmentNumber=1",
+        r#"{"StartSelectorType": ["NOW"]}"#,
+        "{not json",
+    ] {
+        assert!(
+            matches!(S::parse_aws_cli(bad), Err(kvs_sdk::ConsumerError::InvalidArgument { .. })),
+            "{bad}"
+        );
+    }
+}
