@@ -152,8 +152,9 @@ impl Bits<'_> {
         let mut v = 0u32;
         for _ in 0..n {
             let byte = *self.data.get(self.pos / 8)?;
-            let bit = (byte >> (7 - (self.pos % 8))) & 1;
-            v = (v << 1) | u32::from(bit);
+            let shift = 7usize.saturating_sub(self.pos.checked_rem(8).unwrap_or(0));
+            let bit = byte.checked_shr(u32::try_from(shift).unwrap_or(0)).unwrap_or(0) & 1;
+            v = v.checked_shl(1).unwrap_or(0) | u32::from(bit);
             self.pos = self.pos.checked_add(1)?;
         }
         Some(v)

@@ -269,7 +269,7 @@ async fn from_stream(
     options: &SampleOptions,
     stream: StreamId,
 ) -> Result<Answer, String> {
-    let options = options.clone();
+    let options = *options;
     let client = args.client().await?;
     if args.from_get_media {
         let mut live =

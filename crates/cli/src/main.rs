@@ -131,15 +131,17 @@ pub enum Refused {
 }
 
 impl Refused {
-    /// Prints the one-line message for `command` and gives the exit status.
+    /// Prints the one-line message for `command` (`""`: `kvs-mkv: ...`) and gives the exit
+    /// status.
     pub fn report(&self, command: &str) -> ExitCode {
+        let prefix = if command.is_empty() { "kvs-mkv".to_owned() } else { format!("kvs-mkv {command}") };
         match self {
             Refused::Open(m) => {
-                eprintln!("kvs-mkv {command}: {m}");
+                eprintln!("{prefix}: {m}");
                 ExitCode::from(2)
             }
             Refused::NotEbml(m) => {
-                eprintln!("kvs-mkv {command}: {m}");
+                eprintln!("{prefix}: {m}");
                 ExitCode::FAILURE
             }
         }
@@ -173,7 +175,7 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> 
         if meta.is_dir() {
             return Err(Refused::Open(format!("cannot open {}: it is a directory", escape::escape(&name))));
         }
-        (Box::new(file), meta.is_file().then(|| meta.len()))
+        (Box::new(file), meta.is_file().then_some(meta.len()))
     };
     let mut head = [0u8; 4];
     let mut got = 0usize;
@@ -189,7 +191,9 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> 
     if got == 0 {
         return Err(Refused::NotEbml(not_ebml(&name, "it is empty")));
     }
-    if seen != EBML_MAGIC {
+    // A shorter input that begins like the magic is EBML cut short: the decoder reports it
+    // as truncated.
+    if seen != EBML_MAGIC && !(got < EBML_MAGIC.len() && EBML_MAGIC.starts_with(seen)) {
         let hex: Vec<String> = seen.iter().map(|b| format!("{b:02X}")).collect();
         return Err(Refused::NotEbml(not_ebml(
             &name,
@@ -221,16 +225,17 @@ trait Sink {
 }
 
 fn run(command: &str, args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
+    // `fragments` and `events` keep their `kvs-mkv: ` prefix on stderr (scripts read it).
     let (input, _) = match open_input(&args.input) {
         Ok(r) => r,
-        Err(refused) => return refused.report(command),
+        Err(refused) => return refused.report(""),
     };
     let name = input_name(&args.input);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut status = ExitCode::SUCCESS;
     let mut write_result = Ok(());
-    let mut diag = diag::Diagnostics::new(command, &name).resyncing(args.resync);
+    let mut diag = diag::Diagnostics::new("", &name).resyncing(args.resync);
     let mut documents = 0u64;
     for item in ReadEvents::with_options(input, args.options()) {
         match item {
@@ -276,7 +281,7 @@ fn run(command: &str, args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
     if write_result.is_ok()
         && let Some(m) = no_document(&name, documents)
     {
-        eprintln!("kvs-mkv {command}: {m}");
+        eprintln!("kvs-mkv: {m}");
         status = ExitCode::FAILURE;
     }
     match write_result {

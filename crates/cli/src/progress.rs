@@ -188,7 +188,7 @@ impl Ended {
             return None;
         }
         Some(format!(
-            "kvs-mkv {command}: the input was read only in part ({}): the output holds what could be read",
+            "kvs-mkv {command}: the input was read only in part: {}; the output holds what could be read",
             self.problems().join(", ")
         ))
     }
@@ -274,6 +274,8 @@ pub fn each_event_until<E>(
             }
         }
     }
+    // Ctrl-C while a read was blocked (a pipe) stops the loop at the end of the input.
+    ended.interrupted |= interrupted();
     ended.offset = events.offset();
     progress.finish();
     for line in diag.summary() {
