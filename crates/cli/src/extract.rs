@@ -5,6 +5,10 @@
 //!   the parameter sets from the CodecPrivate (SPS/PPS; VPS/SPS/PPS for H.265) go before
 //!   every keyframe that does not carry its own, so any keyframe is a starting point.
 //! - `raw`: the frame payloads one after another, as stored.
+//! - `adts`: AAC (`A_AAC` with an AudioSpecificConfig, or `A_AAC/MPEG*/*` with an Audio
+//!   element) with a 7-byte ADTS header before each frame: profile = object type - 1 (the
+//!   core's for HE-AAC), the sampling frequency index, the channel configuration, the frame
+//!   length counting the header.
 //! - `wav`: PCM audio in a RIFF/WAVE file (`A_PCM/INT/LIT`, `A_PCM/INT/BIG` byte-swapped,
 //!   `A_PCM/FLOAT/IEEE`), and Amazon Connect's call audio: tracks named
 //!   `AUDIO_FROM_CUSTOMER` / `AUDIO_TO_CUSTOMER`, declared `A_AAC` but carrying 16-bit
@@ -60,8 +64,8 @@ pub struct ExtractArgs {
     /// video track, else the first audio track.
     #[arg(long, short = 't')]
     track: Option<String>,
-    /// The output format. Default: annexb for H.264/H.265, wav for PCM and Connect audio,
-    /// raw otherwise.
+    /// The output format. Default: annexb for H.264/H.265, adts for AAC, wav for PCM and
+    /// Connect audio, raw otherwise.
     #[arg(long, short = 'f', value_enum)]
     format: Option<Format>,
     /// The output file (`-` for standard output, except for wav, which needs a file).
@@ -96,7 +100,11 @@ with --connect, a contact that comes back later in the stream is appended to its
 (never truncated), and each file written is listed once on stdout with its audio size.
 Gaps between fragments are not filled: the output is the frames one after another. Frames
 that come before the Tracks of their document cannot be extracted: they are counted on
-stderr, and the exit status is 1 when nothing could be extracted.";
+stderr, and the exit status is 1 when nothing could be extracted.
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.";
 
 /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {

@@ -21,6 +21,11 @@ duration, frames, keyframes, bytes of frame data and lag (millis-behind-now), th
 looks wrong: a gap in producer time before a fragment, media timestamps that jump or go
 back, an incomplete fragment (no continuation token: the stream was cut), an in-stream
 error. Colour when stdout is a terminal (--color to choose).
+A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.
 
 Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv

@@ -237,6 +237,11 @@ reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the firs
 kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
 are left out, with one warning line per kind on stderr.
 
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.
+
 Examples:
   kvs-mkv merge testdata/getmedia_basic.mkv --output merged.mkv
   aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv merge - -o merged.mkv
