@@ -579,6 +579,9 @@ impl Inspector {
         } else if t.resyncs > 0 {
             problems.push(plural(t.resyncs, "resynchronisation", "resynchronisations"));
         }
+        if ended.warnings > 0 {
+            problems.push(format!("{} (see stderr)", plural(ended.warnings, "warning", "warnings")));
+        }
         let all_good = problems.is_empty() && t.incomplete == 0 && t.errors == 0 && t.cut == 0;
         if all_good && t.fragments > 0 && ended.clean() {
             let line = if kvs == 0 {

@@ -147,7 +147,8 @@ impl Ended {
         !self.input_errors && !self.interrupted && self.resyncs == 0
     }
 
-    /// What was wrong with the reading, as phrases (`["the input is truncated", ...]`).
+    /// What kept the input from being read whole, as phrases (`["the input is truncated",
+    /// ...]`; warnings are not among them: see [`Ended::warnings`]).
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if self.truncated {
@@ -170,13 +171,6 @@ impl Ended {
         }
         if self.interrupted {
             p.push(format!("interrupted at byte {}", self.offset));
-        }
-        if self.warnings > 0 {
-            p.push(format!(
-                "{} warning{} (data dropped or replaced)",
-                self.warnings,
-                if self.warnings == 1 { "" } else { "s" }
-            ));
         }
         p
     }

@@ -498,6 +498,8 @@ fn every_command_gives_ffmpegs_frames_for_every_third_party_file() {
             assert!(!stdout.contains("read whole"), "{}: {stdout}", r.file);
             assert!(stdout.contains("read only in part"), "{}: {stdout}", r.file);
         }
+        // ... and "read only in part" only when it was (warnings alone are not that).
+        assert_eq!(stdout.contains("read only in part"), !out.status.success(), "{}: {stdout}", r.file);
 
         // fragments --resync: the frames per track.
         let out = run(&["fragments", "--json", "--resync", p]);
