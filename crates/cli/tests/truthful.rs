@@ -213,6 +213,9 @@ fn inspect_after_ctrl_c_says_it_read_only_part() {
     }
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
+    // The ctrlc crate sets its flag from a thread of its own: give it a (generous) moment
+    // before the input ends, or the end could be seen first.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     drop(stdin);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
