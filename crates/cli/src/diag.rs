@@ -16,13 +16,60 @@ struct Kind {
 pub struct Diagnostics {
     prefix: String,
     kinds: Vec<Kind>,
+    /// Whether the reader skips past malformed input (the advice depends on it).
+    resync: bool,
+    /// Whether the command has `--strict` (else `--resync`) to change that.
+    strict_flag: bool,
+    /// Resynchronisations: how many, the bytes skipped in all, the first one's offset.
+    resyncs: u64,
+    skipped: u64,
+    first_resync: Option<(u64, u64)>,
 }
 
 impl Diagnostics {
     /// Problems of `input` for `command` (`kvs-mkv fragments: FILE: ...`).
     pub fn new(command: &str, input: &str) -> Self {
         let command = if command.is_empty() { "kvs-mkv".to_owned() } else { format!("kvs-mkv {command}") };
-        Self { prefix: format!("{command}: {}", crate::escape::escape(input)), kinds: Vec::new() }
+        Self {
+            prefix: format!("{command}: {}", crate::escape::escape(input)),
+            kinds: Vec::new(),
+            resync: false,
+            strict_flag: false,
+            resyncs: 0,
+            skipped: 0,
+            first_resync: None,
+        }
+    }
+
+    /// Sets whether the reader skips past malformed input (`fragments`/`events --resync`).
+    #[must_use]
+    pub fn resyncing(mut self, on: bool) -> Self {
+        self.resync = on;
+        self
+    }
+
+    /// For the commands that skip past malformed input by default and have `--strict`.
+    #[must_use]
+    pub fn with_strict_flag(mut self, resync: bool) -> Self {
+        self.resync = resync;
+        self.strict_flag = true;
+        self
+    }
+
+    /// The reader skipped `skipped` bytes and resumed at `offset`: the line to print now
+    /// (the first time), or `None` (counted for [`Diagnostics::summary`]).
+    pub fn resynced(&mut self, offset: u64, skipped: u64) -> Option<String> {
+        self.resyncs = self.resyncs.saturating_add(1);
+        self.skipped = self.skipped.saturating_add(skipped);
+        if self.first_resync.is_some() {
+            return None;
+        }
+        self.first_resync = Some((offset, skipped));
+        Some(format!(
+            "{}: skipped {skipped} byte{} of malformed input; resumed reading at byte offset {offset}",
+            self.prefix,
+            if skipped == 1 { "" } else { "s" },
+        ))
     }
 
     /// Counts `key`; true when it is the first of its kind (to be printed now).
@@ -38,7 +85,7 @@ impl Diagnostics {
     /// A decoder error: the line to print now (the first of its kind), or `None`.
     pub fn error(&mut self, e: &Error) -> Option<String> {
         let first = self.count(error_kind(e), e.offset(), false);
-        first.then(|| format!("{}: {}", self.prefix, crate::describe(e)))
+        first.then(|| format!("{}: {}", self.prefix, crate::describe(e, self.resync, self.strict_flag)))
     }
 
     /// A decoder warning: the line to print now (the first of its kind), or `None`.
@@ -49,6 +96,13 @@ impl Diagnostics {
 
     /// One line per kind seen more than once: how many in all.
     pub fn summary(&self) -> Vec<String> {
+        let resyncs = (self.resyncs > 1).then(|| {
+            let first = self.first_resync.map_or(0, |(o, _)| o);
+            format!(
+                "{}: skipped {} bytes of malformed input in {} places (the first resumed at byte offset {first})",
+                self.prefix, self.skipped, self.resyncs
+            )
+        });
         self.kinds
             .iter()
             .filter(|k| k.count > 1)
@@ -58,6 +112,7 @@ impl Diagnostics {
                     k.first_offset.map_or_else(String::new, |o| format!(", the first at byte offset {o}"));
                 format!("{}: {} {what} of the kind {}{first}", self.prefix, k.count, k.key)
             })
+            .chain(resyncs)
             .collect()
     }
 }

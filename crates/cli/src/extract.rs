@@ -5,6 +5,10 @@
 //!   the parameter sets from the CodecPrivate (SPS/PPS; VPS/SPS/PPS for H.265) go before
 //!   every keyframe that does not carry its own, so any keyframe is a starting point.
 //! - `raw`: the frame payloads one after another, as stored.
+//! - `adts`: AAC (`A_AAC` with an AudioSpecificConfig, or `A_AAC/MPEG*/*` with an Audio
+//!   element) with a 7-byte ADTS header before each frame: profile = object type - 1 (the
+//!   core's for HE-AAC), the sampling frequency index, the channel configuration, the frame
+//!   length counting the header.
 //! - `wav`: PCM audio in a RIFF/WAVE file (`A_PCM/INT/LIT`, `A_PCM/INT/BIG` byte-swapped,
 //!   `A_PCM/FLOAT/IEEE`), and Amazon Connect's call audio: tracks named
 //!   `AUDIO_FROM_CUSTOMER` / `AUDIO_TO_CUSTOMER`, declared `A_AAC` but carrying 16-bit
@@ -46,6 +50,9 @@ pub enum Format {
     Raw,
     /// PCM audio in a RIFF/WAVE file.
     Wav,
+    /// AAC with an ADTS header before each frame (what ffmpeg, ffplay and players read as
+    /// `.aac`), from the track's AudioSpecificConfig.
+    Adts,
 }
 
 /// `kvs-mkv extract` on the command line.
@@ -57,8 +64,8 @@ pub struct ExtractArgs {
     /// video track, else the first audio track.
     #[arg(long, short = 't')]
     track: Option<String>,
-    /// The output format. Default: annexb for H.264/H.265, wav for PCM and Connect audio,
-    /// raw otherwise.
+    /// The output format. Default: annexb for H.264/H.265, adts for AAC, wav for PCM and
+    /// Connect audio, raw otherwise.
     #[arg(long, short = 'f', value_enum)]
     format: Option<Format>,
     /// The output file (`-` for standard output, except for wav, which needs a file).
@@ -71,9 +78,8 @@ pub struct ExtractArgs {
     /// The directory for --connect.
     #[arg(long)]
     output_dir: Option<PathBuf>,
-    /// After malformed input, skip to the next document or cluster instead of stopping.
-    #[arg(long)]
-    resync: bool,
+    #[command(flatten)]
+    read: crate::ReadArgs,
 }
 
 pub const AFTER_HELP: &str = "\
@@ -86,14 +92,19 @@ Examples:
 
 H.264/H.265 become Annex B byte streams (start codes; SPS/PPS, and VPS for H.265, from the
 CodecPrivate before every keyframe), which ffmpeg and ffplay read as they are. Audio is
-written raw (the frames as stored: AAC without ADTS headers, Opus packets, ...) or, for PCM,
-as WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER,
+written raw (the frames as stored: Opus packets, ...), AAC as ADTS (a 7-byte header from the
+CodecPrivate's AudioSpecificConfig before each frame: an .aac file ffmpeg plays) and PCM as
+WAV. Amazon Connect's call audio (tracks AUDIO_FROM_CUSTOMER and AUDIO_TO_CUSTOMER,
 declared A_AAC but carrying 8 kHz 16-bit little-endian PCM) becomes correct WAV files;
 with --connect, a contact that comes back later in the stream is appended to its files
 (never truncated), and each file written is listed once on stdout with its audio size.
 Gaps between fragments are not filled: the output is the frames one after another. Frames
 that come before the Tracks of their document cannot be extracted: they are counted on
-stderr, and the exit status is 1 when nothing could be extracted.";
+stderr, and the exit status is 1 when nothing could be extracted.
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.";
 
 /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {
@@ -119,6 +130,126 @@ pub fn parameter_sets(track: &Track) -> Option<ParameterSets> {
         "V_MPEGH/ISO/HEVC" => parse_hvcc(cp),
         _ => None,
     }
+}
+
+/// The fields of an ADTS header, from an AAC track's AudioSpecificConfig (ISO/IEC 14496-3
+/// 1.6.2.1) or, without one, from a Matroska A_AAC/MPEG*/* codec id and its Audio element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adts {
+    /// The ADTS profile: the (core) audio object type minus one (0 Main, 1 LC, 2 SSR, 3 LTP).
+    pub profile: u8,
+    /// The sampling frequency index (of the core AAC stream: for HE-AAC, half the output
+    /// rate).
+    pub sampling_index: u8,
+    /// The channel configuration, 1 to 7.
+    pub channels: u8,
+}
+
+/// The ADTS sampling frequencies, by index.
+const ADTS_RATES: [u32; 13] =
+    [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+/// Reads big-endian bit fields.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn read(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            let shift = 7usize.saturating_sub(self.pos.checked_rem(8).unwrap_or(0));
+            let bit = byte.checked_shr(u32::try_from(shift).unwrap_or(0)).unwrap_or(0) & 1;
+            v = v.checked_shl(1).unwrap_or(0) | u32::from(bit);
+            self.pos = self.pos.checked_add(1)?;
+        }
+        Some(v)
+    }
+
+    fn object_type(&mut self) -> Option<u32> {
+        let t = self.read(5)?;
+        if t == 31 { self.read(6).map(|e| e.saturating_add(32)) } else { Some(t) }
+    }
+
+    fn rate_index(&mut self) -> Option<u8> {
+        let i = self.read(4)?;
+        if i == 15 {
+            let rate = self.read(24)?;
+            return ADTS_RATES.iter().position(|r| *r == rate).and_then(|p| u8::try_from(p).ok());
+        }
+        u8::try_from(i).ok().filter(|i| usize::from(*i) < ADTS_RATES.len())
+    }
+}
+
+/// The ADTS fields of an AudioSpecificConfig, if ADTS can carry its stream (object types 1
+/// to 4, also as the core of HE-AAC (5) and HE-AACv2 (29); channel configurations 1 to 7).
+pub fn parse_asc(asc: &[u8]) -> Option<Adts> {
+    let mut b = Bits { data: asc, pos: 0 };
+    let mut object = b.object_type()?;
+    let sampling_index = b.rate_index()?;
+    let channels = u8::try_from(b.read(4)?).ok()?;
+    if object == 5 || object == 29 {
+        // Explicit SBR/PS: the extension rate, then the core object type.
+        b.rate_index()?;
+        object = b.object_type()?;
+    }
+    if !(1..=4).contains(&object) || !(1..=7).contains(&channels) {
+        return None;
+    }
+    Some(Adts { profile: u8::try_from(object.checked_sub(1)?).ok()?, sampling_index, channels })
+}
+
+/// The ADTS fields of an AAC track: from its CodecPrivate, else from a Matroska
+/// `A_AAC/MPEG2/LC`-style codec id with the Audio element's rate and channels.
+pub fn adts(track: &Track) -> Option<Adts> {
+    let codec = track.codec_id.as_deref()?;
+    if !codec.starts_with("A_AAC") || is_connect(track) {
+        return None;
+    }
+    if let Some(cp) = track.codec_private.as_deref().filter(|c| !c.is_empty()) {
+        return parse_asc(cp);
+    }
+    let profile = match codec.rsplit('/').find(|p| !p.is_empty() && *p != "SBR")? {
+        "MAIN" => 0,
+        "LC" => 1,
+        "SSR" => 2,
+        "LTP" => 3,
+        _ => return None,
+    };
+    let audio = track.audio?;
+    let mut rate = audio.sampling_frequency.filter(|r| r.is_finite())?;
+    if codec.ends_with("/SBR") {
+        rate /= 2.0;
+    }
+    let sampling_index =
+        u8::try_from(ADTS_RATES.iter().position(|r| (f64::from(*r) - rate).abs() < 0.5)?).ok()?;
+    let channels = u8::try_from(audio.channels.unwrap_or(1)).ok().filter(|c| (1..=7).contains(c))?;
+    Some(Adts { profile, sampling_index, channels })
+}
+
+/// The largest AAC frame an ADTS header can describe (13-bit frame length, header
+/// included).
+pub const ADTS_MAX_PAYLOAD: usize = 8191 - 7;
+
+/// The 7-byte ADTS header (MPEG-4, no CRC, one raw data block) for a `payload_len`-byte
+/// frame, or `None` when the frame is too large for ADTS.
+pub fn adts_header(a: Adts, payload_len: usize) -> Option<[u8; 7]> {
+    if payload_len > ADTS_MAX_PAYLOAD {
+        return None;
+    }
+    let len = u16::try_from(payload_len.checked_add(7)?).ok()?;
+    let [hi, lo] = len.to_be_bytes();
+    Some([
+        0xFF,
+        0xF1,
+        (a.profile & 3) << 6 | (a.sampling_index & 0xF) << 2 | (a.channels >> 2) & 1,
+        (a.channels & 3) << 6 | (hi >> 3) & 3,
+        (hi << 5) | (lo >> 3),
+        (lo & 7) << 5 | 0x1F,
+        0xFC,
+    ])
 }
 
 /// The PCM layout of a track written as WAV.
@@ -297,6 +428,10 @@ struct Extractor {
     ps: Option<ParameterSets>,
     /// The parameter sets as Annex B, written before keyframes that carry none.
     ps_annexb: Vec<u8>,
+    /// The ADTS fields, for `--format adts`.
+    adts: Option<Adts>,
+    /// AAC frames too large for an ADTS header (not written).
+    too_large: u64,
     sink: Option<Sink>,
     frames: u64,
     bytes: u64,
@@ -383,6 +518,8 @@ impl Extractor {
     fn default_format(track: &Track) -> Format {
         if parameter_sets(track).is_some() {
             Format::Annexb
+        } else if adts(track).is_some() {
+            Format::Adts
         } else if pcm(track).is_some() {
             Format::Wav
         } else {
@@ -436,6 +573,15 @@ impl Extractor {
                     ));
                 }
             }
+            Format::Adts => {
+                self.adts = Some(adts(t).ok_or_else(|| {
+                    Stop(format!(
+                        "{} is not AAC with an AudioSpecificConfig ADTS can carry (object type 1 to 4, \
+                         1 to 7 channels, a standard rate): use --format raw",
+                        describe_track(t)
+                    ))
+                })?);
+            }
             Format::Raw => {}
         }
         if self.sink.is_none() && format != Format::Wav {
@@ -482,6 +628,15 @@ impl Extractor {
                     }
                 }
             }
+            (Some(Sink::Stream(w)), _, Some(Format::Adts)) => {
+                let Some(header) = self.adts.and_then(|a| adts_header(a, f.data.len())) else {
+                    self.too_large = self.too_large.saturating_add(1);
+                    return Ok(());
+                };
+                w.write_all(&header).map_err(stop)?;
+                w.write_all(&f.data).map_err(stop)?;
+                len64(f.data.len()).saturating_add(7)
+            }
             (Some(Sink::Stream(w)), _, _) => {
                 w.write_all(&f.data).map_err(stop)?;
                 len64(f.data.len())
@@ -504,6 +659,16 @@ impl Extractor {
             eprintln!(
                 "kvs-mkv extract: {} came before any Tracks of their document: not extracted",
                 if self.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", self.orphans) }
+            );
+        }
+        if self.too_large > 0 {
+            eprintln!(
+                "kvs-mkv extract: {} larger than ADTS allows ({ADTS_MAX_PAYLOAD} bytes): not written",
+                if self.too_large == 1 {
+                    "1 frame is".to_owned()
+                } else {
+                    format!("{} frames are", self.too_large)
+                }
             );
         }
         if self.frames == 0 && self.orphans > 0 {
@@ -723,13 +888,10 @@ impl Connect {
 pub fn run(args: &ExtractArgs) -> ExitCode {
     let input = match Input::open(&args.input) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("kvs-mkv extract: {e}");
-            return ExitCode::from(2);
-        }
+        Err(refused) => return refused.report("extract"),
     };
     crate::progress::catch_ctrl_c();
-    let opts = kvs_chunk::Options::default().resync(args.resync);
+    let opts = args.read.options();
     if args.connect {
         return run_connect(args, input, opts);
     }
@@ -740,6 +902,8 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         track: None,
         ps: None,
         ps_annexb: Vec::new(),
+        adts: None,
+        too_large: 0,
         sink: None,
         frames: 0,
         bytes: 0,
@@ -769,9 +933,16 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let too_large = x.too_large > 0;
     match x.finish() {
         Ok(summary) => {
             eprintln!("kvs-mkv extract: {summary}");
+            if let Some(line) = ended.caveat("extract") {
+                eprintln!("{line}");
+            }
+            if too_large && ended.read_whole() {
+                return ExitCode::FAILURE;
+            }
             exit_status(ended)
         }
         Err(Stop(msg)) => {
@@ -835,7 +1006,12 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
             );
             ExitCode::FAILURE
         }
-        (Ok(ended), Ok(())) => exit_status(ended),
+        (Ok(ended), Ok(())) => {
+            if let Some(line) = ended.caveat("extract") {
+                eprintln!("{line}");
+            }
+            exit_status(ended)
+        }
     }
 }
 
@@ -879,6 +1055,35 @@ mod tests {
         // A keyframe that carries its own SPS gets none added.
         write_annexb(&ps, &pa, &[0, 2, 0x67, 3], true, &mut out).ok().flatten();
         assert_eq!(out, [0, 0, 0, 1, 0x67, 3]);
+    }
+
+    #[test]
+    fn adts_fields() {
+        // AAC-LC 16 kHz mono (0x1408): profile 1, index 8, 1 channel.
+        let a = parse_asc(&[0x14, 0x08]);
+        assert_eq!(a, Some(Adts { profile: 1, sampling_index: 8, channels: 1 }));
+        // AAC-LC 48 kHz stereo (0x1190).
+        assert_eq!(parse_asc(&[0x11, 0x90]), Some(Adts { profile: 1, sampling_index: 3, channels: 2 }));
+        // HE-AAC (explicit SBR, object type 5): the core LC at 24 kHz, extension 48 kHz.
+        // 00101 0110 0010 0011 00010 -> 0x2B 0x11 0x88 (padded).
+        assert_eq!(parse_asc(&[0x2B, 0x11, 0x88]), Some(Adts { profile: 1, sampling_index: 6, channels: 2 }));
+        // Channel configuration 0 (a PCE) and object type 42 (USAC) cannot be ADTS.
+        assert_eq!(parse_asc(&[0x14, 0x00]), None);
+        assert_eq!(parse_asc(&[0xF8, 0x50, 0x40]), None);
+        assert_eq!(parse_asc(&[]), None);
+        let h = adts_header(Adts { profile: 1, sampling_index: 8, channels: 1 }, 100).unwrap_or_default();
+        // Sync word, MPEG-4, no CRC.
+        assert_eq!(h[0], 0xFF);
+        assert_eq!(h[1], 0xF1);
+        assert_eq!(h[2] >> 6, 1, "profile");
+        assert_eq!((h[2] >> 2) & 0xF, 8, "sampling index");
+        assert_eq!(((h[2] & 1) << 2) | (h[3] >> 6), 1, "channels");
+        let len = (u32::from(h[3] & 3) << 11) | (u32::from(h[4]) << 3) | u32::from(h[5] >> 5);
+        assert_eq!(len, 107, "the frame length counts the header");
+        assert_eq!(((u32::from(h[5]) & 0x1F) << 6) | (u32::from(h[6]) >> 2), 0x7FF, "buffer fullness: VBR");
+        assert_eq!(h[6] & 3, 0, "one raw data block");
+        assert!(adts_header(Adts { profile: 1, sampling_index: 3, channels: 2 }, 8184).is_some());
+        assert!(adts_header(Adts { profile: 1, sampling_index: 3, channels: 2 }, 8185).is_none());
     }
 
     #[test]

@@ -122,6 +122,22 @@ pub struct ImagesArgs {
     /// With --from-get-media: wait for media that has not arrived yet (a live stream).
     #[arg(long, requires = "from_get_media")]
     follow: bool,
+    #[command(flatten)]
+    read: crate::ReadArgs,
+}
+
+/// Why `images` failed.
+enum Failure {
+    /// The input was refused before reading (missing, a directory, not EBML).
+    Refused(crate::Refused),
+    /// Anything else: one line, status 1.
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Other(s)
+    }
 }
 
 /// A bad command line: exit status 2.
@@ -205,6 +221,8 @@ fn parse_format_config(text: &str) -> Result<std::collections::BTreeMap<String, 
 struct Answer {
     images: Vec<Image>,
     next_token: Option<String>,
+    /// How reading a file or standard input ended.
+    ended: Option<crate::progress::Ended>,
 }
 
 /// Pages of at most `min(left, 100)` from `fetch` until `max_items` images or the last page.
@@ -223,7 +241,7 @@ where
         let left = max_items.map(|m| m.saturating_sub(u64::try_from(images.len()).unwrap_or(u64::MAX)));
         let size = left.map_or(100, |l| l.min(100));
         if size == 0 {
-            return Ok(Answer { images, next_token: token });
+            return Ok(Answer { images, next_token: token, ended: None });
         }
         let page =
             fetch(request.clone().max_results(i64::try_from(size).unwrap_or(100)).next_token(token.clone()))
@@ -231,17 +249,27 @@ where
         images.extend(page.images);
         token = page.next_token;
         if token.is_none() {
-            return Ok(Answer { images, next_token: None });
+            return Ok(Answer { images, next_token: None, ended: None });
         }
     }
 }
 
-async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, String> {
+async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, Failure> {
     let options = args.options();
     let Some(stream) = args.stream() else {
         let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
-        return from_input(&path, request, args.max_items, &options).await;
+        return from_input(&path, request, args.max_items, &options, args.read).await;
     };
+    Ok(from_stream(args, request, &options, stream).await?)
+}
+
+async fn from_stream(
+    args: &ImagesArgs,
+    request: &ImagesRequest,
+    options: &SampleOptions,
+    stream: StreamId,
+) -> Result<Answer, String> {
+    let options = *options;
     let client = args.client().await?;
     if args.from_get_media {
         let mut live =
@@ -253,7 +281,7 @@ async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, St
                 None => break,
             }
         }
-        return Ok(Answer { images, next_token: None });
+        return Ok(Answer { images, next_token: None, ended: None });
     }
     if args.max_items.is_none() && request.max_results.is_none() {
         // Every page, through the SDK's paginator.
@@ -262,7 +290,7 @@ async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, St
         while let Some(page) = pages.next().await {
             images.extend(page.map_err(|e| e.to_string())?.images);
         }
-        return Ok(Answer { images, next_token: None });
+        return Ok(Answer { images, next_token: None, ended: None });
     }
     paged(request, args.max_items, |r| {
         let (client, stream) = (client.clone(), stream.clone());
@@ -291,25 +319,31 @@ fn plan_page(request: &ImagesRequest, options: &SampleOptions) -> Result<ImagesP
 
 /// The images of a file or standard input: the pages `--max-items` asks for, sampled in one
 /// pass over the input, which is read as far as their last sample needs and held only as far
-/// as the samples still to come need (kvs-images' streaming sampler).
+/// as the samples still to come need (kvs-images' streaming sampler). Malformed input is
+/// skipped past (reported on stderr) unless `read` says `--strict`; the answer then says
+/// what was read, and `Ended` how the reading ended.
 async fn from_input(
     path: &Path,
     request: &ImagesRequest,
     max_items: Option<u64>,
     options: &SampleOptions,
-) -> Result<Answer, String> {
+    read: crate::ReadArgs,
+) -> Result<Answer, Failure> {
     let skeleton = paged(request, max_items, |r| std::future::ready(plan_page(&r, options)))
         .await
         .map_err(|e| e.to_string())?;
     let times: Vec<i64> = skeleton.images.iter().map(|i| i.timestamp_ms).collect();
     let plan = request.plan(&options.limits).map_err(|e| e.to_string())?;
+    let input = crate::progress::Input::open(path).map_err(Failure::Refused)?;
     let mut sampler = StreamingSampler::new(plan, &times, options, StreamLimits::default());
-    let read = if path.as_os_str() == "-" {
-        sampler.read_from(io::stdin().lock())
-    } else {
-        File::open(path).map_err(ImagesError::from).and_then(|f| sampler.read_from(f))
+    let ended = crate::progress::each_event_until("images", input, read.options(), |event, _| {
+        sampler.push_event(event);
+        Ok::<bool, std::convert::Infallible>(sampler.is_done())
+    });
+    let ended = match ended {
+        Ok(e) => e,
+        Err(never) => match never {},
     };
-    read.map_err(|e| format!("{}: {e}", path.display()))?;
     if sampler.degraded() {
         eprintln!(
             "kvs-mkv images: {}: more than {} MiB of media would have been held at once: media \
@@ -318,7 +352,7 @@ async fn from_input(
             DEFAULT_MAX_HELD_BYTES / (1024 * 1024)
         );
     }
-    Ok(Answer { images: sampler.finish(), next_token: skeleton.next_token })
+    Ok(Answer { images: sampler.finish(), next_token: skeleton.next_token, ended: Some(ended) })
 }
 
 pub fn run(args: &ImagesArgs) -> ExitCode {
@@ -342,7 +376,8 @@ pub fn run(args: &ImagesArgs) -> ExitCode {
     };
     let answer = match runtime.block_on(answer(args, &request)) {
         Ok(a) => a,
-        Err(e) => {
+        Err(Failure::Refused(refused)) => return refused.report("images"),
+        Err(Failure::Other(e)) => {
             eprintln!("kvs-mkv images: {e}");
             return ExitCode::FAILURE;
         }
@@ -351,7 +386,13 @@ pub fn run(args: &ImagesArgs) -> ExitCode {
         Some(dir) => write_dir(dir, request.format, &answer),
         None => print_json(&answer),
     };
+    let ended = answer.ended.unwrap_or_default();
+    if let Some(line) = ended.caveat("images") {
+        eprintln!("{line}");
+    }
     match written {
+        Ok(()) if ended.interrupted => ExitCode::from(130),
+        Ok(()) if !ended.read_whole() => ExitCode::FAILURE,
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

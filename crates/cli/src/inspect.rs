@@ -21,6 +21,11 @@ duration, frames, keyframes, bytes of frame data and lag (millis-behind-now), th
 looks wrong: a gap in producer time before a fragment, media timestamps that jump or go
 back, an incomplete fragment (no continuation token: the stream was cut), an in-stream
 error. Colour when stdout is a terminal (--color to choose).
+A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.
 
 Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv
@@ -48,9 +53,8 @@ pub struct InspectArgs {
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
-    /// After malformed input, skip to the next document or cluster instead of stopping.
-    #[arg(long)]
-    resync: bool,
+    #[command(flatten)]
+    read: crate::ReadArgs,
 }
 
 /// Text with an optional style.
@@ -85,6 +89,8 @@ struct Frag {
     first_ns: Option<i64>,
     end_ns: Option<i64>,
     error: Option<StreamError>,
+    /// Problems in the input before it began (see [`Inspector::problems`]).
+    problems_before: u64,
 }
 
 /// What the next fragment is compared with.
@@ -108,6 +114,12 @@ struct Totals {
     bytes: u64,
     media_ns: i64,
     resyncs: u64,
+    /// Documents without KVS fragment tags (plain Matroska/WebM).
+    plain: u64,
+    /// Rows with damage inside them.
+    damaged: u64,
+    /// Rows the input ended or stopped inside of.
+    cut: u64,
 }
 
 /// Renders events as the `inspect` report.
@@ -120,6 +132,9 @@ pub struct Inspector {
     prev: Option<Prev>,
     totals: Totals,
     header_done: bool,
+    /// Problems in the input so far (decoder errors, skipped parts), set by the caller
+    /// before each event: a row whose document saw the count rise is marked damaged.
+    pub problems: u64,
 }
 
 /// `2017-11-28 06:55:08.513`, or `+5.000 s` for a producer time that is clearly relative
@@ -264,6 +279,7 @@ impl Inspector {
             prev: None,
             totals: Totals::default(),
             header_done: false,
+            problems: 0,
         }
     }
 
@@ -323,7 +339,7 @@ impl Inspector {
     pub fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
         match event {
             Event::DocumentStart { offset, .. } => {
-                self.current = Some(Frag { offset, ..Frag::default() });
+                self.current = Some(Frag { offset, problems_before: self.problems, ..Frag::default() });
                 self.durations.reset();
             }
             Event::Tracks(tracks) => {
@@ -358,7 +374,7 @@ impl Inspector {
             }
             Event::FragmentEnd(end) => {
                 if let Some(f) = self.current.take() {
-                    self.row(out, f, end.complete, end.millis_behind_now)?;
+                    self.row(out, f, end.complete, end.millis_behind_now, false)?;
                 }
             }
             Event::Resynced { offset, skipped } => {
@@ -375,11 +391,20 @@ impl Inspector {
     pub fn stream_error(&mut self, out: &mut dyn Write, e: StreamError) -> io::Result<()> {
         let mut f = Frag::default();
         f.metadata.fragment_number = e.fragment_number.clone();
+        f.problems_before = self.problems;
         f.error = Some(e);
-        self.row(out, f, false, None)
+        self.row(out, f, false, None, false)
     }
 
-    fn row(&mut self, out: &mut dyn Write, f: Frag, complete: bool, behind: Option<u64>) -> io::Result<()> {
+    /// One row of the table: `cut` when the input ended (or reading stopped) inside it.
+    fn row(
+        &mut self,
+        out: &mut dyn Write,
+        f: Frag,
+        complete: bool,
+        behind: Option<u64>,
+        cut: bool,
+    ) -> io::Result<()> {
         self.header(out)?;
         let index = self.totals.fragments;
         self.totals.fragments = self.totals.fragments.saturating_add(1);
@@ -405,6 +430,17 @@ impl Inspector {
         } else if f.metadata.fragment_number.is_some() {
             self.totals.incomplete = self.totals.incomplete.saturating_add(1);
             notes.push(self.p(WARN, "INCOMPLETE (no continuation token)"));
+        } else {
+            // No KVS fragment tags: a plain Matroska/WebM document, complete when read whole.
+            self.totals.plain = self.totals.plain.saturating_add(1);
+        }
+        if self.problems > f.problems_before {
+            self.totals.damaged = self.totals.damaged.saturating_add(1);
+            notes.push(self.p(BAD, "DAMAGED (part of it was unreadable or skipped)"));
+        }
+        if cut {
+            self.totals.cut = self.totals.cut.saturating_add(1);
+            notes.push(self.p(BAD, "NOT READ TO ITS END"));
         }
         if f.error.is_none() {
             self.compare(&f, duration_ns, &mut notes);
@@ -476,60 +512,88 @@ impl Inspector {
         }
     }
 
-    /// The closing summary.
-    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+    /// The closing summary: what was read, and whether it was all there is (`ended`: how
+    /// the reading ended).
+    pub fn finish(&mut self, out: &mut dyn Write, ended: &crate::progress::Ended) -> io::Result<()> {
         if let Some(f) = self.current.take() {
-            // A document the input ended inside of (no FragmentEnd): report it as cut.
-            self.row(out, f, false, None)?;
+            // A document the input stopped inside of (no FragmentEnd).
+            self.row(out, f, false, None, true)?;
         }
         let t = &self.totals;
-        if t.fragments == 0 && self.tracks.is_none() {
-            writeln!(out, "{}: no fragments", self.name)?;
-            return Ok(());
+        let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let kvs = t.fragments.saturating_sub(t.plain);
+        let what = if t.fragments == 0 && self.tracks.is_none() {
+            None
+        } else if kvs == 0 {
+            let tracks = self.tracks.as_ref().map_or(0, Vec::len);
+            Some(format!(
+                "plain Matroska (no KVS fragments): {}, {}",
+                plural(t.plain, "document", "documents"),
+                plural(u64::try_from(tracks).unwrap_or(u64::MAX), "track", "tracks")
+            ))
+        } else {
+            let mut status = vec![format!("{} complete", t.complete)];
+            if t.incomplete > 0 {
+                status.push(self.p(WARN, &format!("{} incomplete", t.incomplete)));
+            }
+            if t.errors > 0 {
+                status.push(self.p(BAD, &plural(t.errors, "in-stream error", "in-stream errors")));
+            }
+            let mut s = format!("{} ({})", plural(kvs, "fragment", "fragments"), status.join(", "));
+            if t.plain > 0 {
+                s.push_str(&format!(
+                    ", {} without KVS fragment tags",
+                    plural(t.plain, "plain Matroska document", "plain Matroska documents")
+                ));
+            }
+            Some(s)
+        };
+        match what {
+            None => writeln!(out, "{}: nothing read: no tracks, no fragments", self.name)?,
+            Some(what) => writeln!(
+                out,
+                "{}: {what}, {} frames, {} of frame data, {} of media",
+                self.name,
+                t.frames,
+                size(t.bytes),
+                secs(ns_to_ms(t.media_ns))
+            )?,
         }
-        let mut status = vec![format!("{} complete", t.complete)];
-        if t.incomplete > 0 {
-            status.push(self.p(WARN, &format!("{} incomplete", t.incomplete)));
-        }
-        if t.errors > 0 {
-            status.push(
-                self.p(BAD, &format!("{} in-stream error{}", t.errors, if t.errors == 1 { "" } else { "s" })),
-            );
-        }
-        let summary = format!(
-            "{}: {} fragment{} ({}), {} frames, {} of frame data, {} of media",
-            self.name,
-            t.fragments,
-            if t.fragments == 1 { "" } else { "s" },
-            status.join(", "),
-            t.frames,
-            size(t.bytes),
-            secs(ns_to_ms(t.media_ns))
-        );
-        writeln!(out, "{summary}")?;
         let mut problems = Vec::new();
         if t.gaps > 0 {
             problems.push(format!(
-                "{} gap{} in producer time ({} missing)",
-                t.gaps,
-                if t.gaps == 1 { "" } else { "s" },
+                "{} in producer time ({} missing)",
+                plural(t.gaps, "gap", "gaps"),
                 secs(t.gap_ms)
             ));
         }
         if t.jumps > 0 {
-            problems.push(format!("{} timestamp jump{}", t.jumps, if t.jumps == 1 { "" } else { "s" }));
+            problems.push(plural(t.jumps, "timestamp jump", "timestamp jumps"));
         }
-        if t.resyncs > 0 {
-            problems.push(format!(
-                "{} resynchronisation{}",
-                t.resyncs,
-                if t.resyncs == 1 { "" } else { "s" }
-            ));
+        if t.damaged > 0 {
+            problems.push(plural(t.damaged, "damaged document", "damaged documents"));
         }
-        if problems.is_empty() && t.incomplete == 0 && t.errors == 0 {
-            writeln!(out, "{}", self.p(GOOD, "no gaps, no timestamp jumps, every fragment complete"))?;
+        let reading = ended.problems();
+        if !reading.is_empty() {
+            problems.push(format!("read only in part: {}", reading.join(", ")));
+        } else if t.resyncs > 0 {
+            problems.push(plural(t.resyncs, "resynchronisation", "resynchronisations"));
+        }
+        if ended.warnings > 0 {
+            problems.push(format!("{} (see stderr)", plural(ended.warnings, "warning", "warnings")));
+        }
+        let all_good = problems.is_empty() && t.incomplete == 0 && t.errors == 0 && t.cut == 0;
+        if all_good && t.fragments > 0 && ended.clean() {
+            let line = if kvs == 0 {
+                "read whole: no errors, no timestamp jumps".to_owned()
+            } else if t.plain == 0 {
+                "no gaps, no timestamp jumps, every fragment complete".to_owned()
+            } else {
+                "no gaps, no timestamp jumps, every KVS fragment complete".to_owned()
+            };
+            writeln!(out, "{}", self.p(GOOD, &line))?;
         } else if !problems.is_empty() {
-            writeln!(out, "{}", self.p(WARN, &problems.join(", ")))?;
+            writeln!(out, "{}", self.p(WARN, &problems.join("; ")))?;
         }
         out.flush()
     }
@@ -553,10 +617,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     };
     let input = match Input::open(path) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("kvs-mkv inspect: {e}");
-            return ExitCode::from(2);
-        }
+        Err(refused) => return refused.report("inspect"),
     };
     crate::progress::catch_ctrl_c();
     let name = if path.as_os_str() == "-" {
@@ -567,11 +628,12 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     let mut inspector = Inspector::new(name, color);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let opts = kvs_chunk::Options::default().resync(args.resync);
+    let opts = args.read.options();
     let result = each_event("inspect", input, opts, |event, progress| {
+        inspector.problems = progress.problems();
         progress.suspend(|| inspector.event(&mut out, event))
     });
-    let result = result.and_then(|ended| inspector.finish(&mut out).map(|()| ended));
+    let result = result.and_then(|ended| inspector.finish(&mut out, &ended).map(|()| ended));
     match result {
         Ok(ended) => exit_status(ended),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -123,10 +123,52 @@ pub fn hex(b: &[u8]) -> String {
     s
 }
 
+/// The JSON line of a decoder error: `{"type":"error","kind":"crc_mismatch","offset":N,
+/// "element":"0x1F43B675","element_name":"Cluster","recoverable":true,"message":"..."}`
+/// (`offset`, `element` and `element_name` only where known).
+pub fn error_line(e: &kvs_chunk::Error) -> Value {
+    use kvs_ebml::ErrorKind;
+    let kind = match e {
+        kvs_chunk::Error::Ebml(inner) => match inner.kind {
+            ErrorKind::CrcMismatch { .. } => "crc_mismatch",
+            ErrorKind::UnexpectedEof { .. } => "truncated",
+            ErrorKind::ResyncLimit { .. } => "resync_limit",
+            _ => "malformed",
+        },
+        kvs_chunk::Error::Block { .. } => "block",
+        kvs_chunk::Error::TimestampOverflow { .. } => "timestamp_overflow",
+        kvs_chunk::Error::InvalidTagValue { .. } => "invalid_tag_value",
+        kvs_chunk::Error::Io(_) => "read_error",
+        _ => "other",
+    };
+    let mut v = json!({"type": "error", "kind": kind, "offset": e.offset()});
+    if let (Value::Object(map), kvs_chunk::Error::Ebml(inner)) = (&mut v, e) {
+        if let Some(id) = inner.id {
+            map.insert("element".into(), json!(format!("{:#X}", id.0)));
+            if let Some(name) = kvs_ebml::matroska::name_of(id) {
+                map.insert("element_name".into(), json!(name));
+            }
+        }
+        if let ErrorKind::CrcMismatch { stored, computed } = inner.kind {
+            map.insert("stored_crc32".into(), json!(format!("{stored:08x}")));
+            map.insert("computed_crc32".into(), json!(format!("{computed:08x}")));
+        }
+    }
+    if let Value::Object(map) = &mut v {
+        map.insert("recoverable".into(), json!(e.is_recoverable()));
+        map.insert("message".into(), json!(e.to_string()));
+    }
+    v
+}
+
 /// `events --json`.
 pub struct EventsJson;
 
 impl Sink for EventsJson {
+    fn error(&mut self, out: &mut dyn Write, error: &kvs_chunk::Error) -> io::Result<()> {
+        write_line(out, &error_line(error))
+    }
+
     fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
         let v = match event {
             Event::Frame(f) => {

@@ -63,6 +63,7 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
         let mut out = io::BufWriter::new(stdout.lock());
         let mut status = ExitCode::SUCCESS;
         let mut fragments = 0u64;
+        let mut ended = crate::progress::Ended::default();
         loop {
             if interrupted() || args.max_fragments.is_some_and(|m| fragments >= m) {
                 break;
@@ -94,6 +95,8 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
                 Err(e) => {
                     progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
                     status = ExitCode::FAILURE;
+                    ended.errors = ended.errors.saturating_add(1);
+                    ended.input_errors = true;
                     break;
                 }
             };
@@ -102,7 +105,9 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
             }
         }
         progress.finish();
-        let _ = inspector.finish(&mut out).and_then(|()| out.flush());
+        ended.interrupted = interrupted();
+        ended.documents = fragments;
+        let _ = inspector.finish(&mut out, &ended).and_then(|()| out.flush());
         status
     })
 }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -112,45 +112,148 @@ struct InputArgs {
 }
 
 impl InputArgs {
-    fn open(&self) -> io::Result<Box<dyn Read>> {
-        if self.input.as_os_str() == "-" {
-            Ok(Box::new(io::stdin().lock()))
-        } else {
-            Ok(Box::new(File::open(&self.input)?))
-        }
-    }
-
     fn options(&self) -> Options {
         Options::default().resync(self.resync).verify_crc(self.verify_crc)
     }
 }
 
+/// The EBML magic: the id of the EBML header, the first four bytes of every Matroska/WebM
+/// file and of every GetMedia payload.
+pub const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+/// Why an input is refused before anything of it is reported.
+#[derive(Debug)]
+pub enum Refused {
+    /// It cannot be opened or read as a file (missing, a directory, no permission): status 2.
+    Open(String),
+    /// It is not Matroska/EBML at all (a text file, an empty file): status 1.
+    NotEbml(String),
+}
+
+impl Refused {
+    /// Prints the one-line message for `command` (`""`: `kvs-mkv: ...`) and gives the exit
+    /// status.
+    pub fn report(&self, command: &str) -> ExitCode {
+        let prefix = if command.is_empty() { "kvs-mkv".to_owned() } else { format!("kvs-mkv {command}") };
+        match self {
+            Refused::Open(m) => {
+                eprintln!("{prefix}: {m}");
+                ExitCode::from(2)
+            }
+            Refused::NotEbml(m) => {
+                eprintln!("{prefix}: {m}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The message for an input that is not EBML (`name`: as shown to the user; `why`: what
+/// was found).
+pub fn not_ebml(name: &str, why: &str) -> String {
+    format!("{}: not Matroska/EBML ({why})", escape::escape(name))
+}
+
+/// Opens `path` (`-` is standard input) for reading as Matroska/EBML, with its length when
+/// it is a regular file.
+///
+/// The one place that decides what is refused: a path that cannot be opened, or names a
+/// directory, is [`Refused::Open`] (the same for every command); an input whose first four
+/// bytes are not [`EBML_MAGIC`] (an empty file, a text file) is [`Refused::NotEbml`]. The
+/// bytes looked at are put back in front of the reader. The other half of the check, an
+/// input from which no document at all was read, is [`no_document`].
+pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> {
+    let name = input_name(path);
+    let (mut reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let file = File::open(path)
+            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", escape::escape(&name))))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", escape::escape(&name))))?;
+        if meta.is_dir() {
+            return Err(Refused::Open(format!("cannot open {}: it is a directory", escape::escape(&name))));
+        }
+        (Box::new(file), meta.is_file().then_some(meta.len()))
+    };
+    let mut head = [0u8; 4];
+    let mut got = 0usize;
+    while let Some(rest) = head.get_mut(got..).filter(|r| !r.is_empty()) {
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got = got.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Refused::Open(format!("cannot read {}: {e}", escape::escape(&name)))),
+        }
+    }
+    let seen = head.get(..got).unwrap_or_default();
+    if got == 0 {
+        return Err(Refused::NotEbml(not_ebml(&name, "it is empty")));
+    }
+    // A shorter input that begins like the magic is EBML cut short: the decoder reports it
+    // as truncated.
+    if seen != EBML_MAGIC && !(got < EBML_MAGIC.len() && EBML_MAGIC.starts_with(seen)) {
+        let hex: Vec<String> = seen.iter().map(|b| format!("{b:02X}")).collect();
+        return Err(Refused::NotEbml(not_ebml(
+            &name,
+            &format!("it begins with {}, not the EBML magic 1A 45 DF A3", hex.join(" ")),
+        )));
+    }
+    Ok((Box::new(io::Cursor::new(head).chain(reader)), len))
+}
+
+/// The message when the input began like EBML but no document at all could be read from it
+/// (`None` when at least one was).
+pub fn no_document(name: &str, documents: u64) -> Option<String> {
+    (documents == 0).then(|| not_ebml(name, "no EBML document could be read from it"))
+}
+
+/// `stdin` for `-`, else the path.
+pub fn input_name(path: &Path) -> String {
+    if path.as_os_str() == "-" { "stdin".to_owned() } else { path.display().to_string() }
+}
+
 /// What each command does with the events.
 trait Sink {
     fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()>;
+    /// A decoder error, after it was reported on stderr (the JSON output has a line for it).
+    fn error(&mut self, _out: &mut dyn Write, _error: &kvs_chunk::Error) -> io::Result<()> {
+        Ok(())
+    }
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()>;
 }
 
-fn run(args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
-    let input = match args.open() {
+fn run(command: &str, args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
+    // `fragments` and `events` keep their `kvs-mkv: ` prefix on stderr (scripts read it).
+    let (input, _) = match open_input(&args.input) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("kvs-mkv: cannot open {}: {e}", args.input.display());
-            return ExitCode::from(2);
-        }
+        Err(refused) => return refused.report(""),
     };
+    let name = input_name(&args.input);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut status = ExitCode::SUCCESS;
     let mut write_result = Ok(());
-    let mut diag = diag::Diagnostics::new("", &args.input.display().to_string());
+    let mut diag = diag::Diagnostics::new("", &name).resyncing(args.resync);
+    let mut documents = 0u64;
     for item in ReadEvents::with_options(input, args.options()) {
         match item {
             Ok(event) => {
-                if let Event::Warning(w) = &event
-                    && let Some(line) = diag.warning(w)
-                {
-                    eprintln!("{line}");
+                match &event {
+                    Event::Warning(w) => {
+                        if let Some(line) = diag.warning(w) {
+                            eprintln!("{line}");
+                        }
+                    }
+                    Event::Resynced { offset, skipped } => {
+                        if let Some(line) = diag.resynced(*offset, *skipped) {
+                            eprintln!("{line}");
+                        }
+                        status = ExitCode::FAILURE;
+                    }
+                    Event::DocumentStart { .. } => documents = documents.saturating_add(1),
+                    _ => {}
                 }
                 write_result = sink.event(&mut out, event);
                 if write_result.is_err() {
@@ -162,6 +265,10 @@ fn run(args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
                     eprintln!("{line}");
                 }
                 status = ExitCode::FAILURE;
+                write_result = sink.error(&mut out, &e);
+                if write_result.is_err() {
+                    break;
+                }
             }
         }
     }
@@ -171,28 +278,79 @@ fn run(args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
     for line in diag.summary() {
         eprintln!("{line}");
     }
+    if write_result.is_ok()
+        && let Some(m) = no_document(&name, documents)
+    {
+        eprintln!("kvs-mkv: {m}");
+        status = ExitCode::FAILURE;
+    }
     match write_result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
         Err(e) => {
-            eprintln!("kvs-mkv: cannot write output: {e}");
+            eprintln!("kvs-mkv {command}: cannot write output: {e}");
             ExitCode::FAILURE
         }
         Ok(()) => status,
     }
 }
 
-/// One plain sentence: what went wrong, where, and what to do.
-fn describe(e: &kvs_chunk::Error) -> String {
+/// One plain sentence: what went wrong, where, and what to do (`resync`: whether the
+/// reader skips past malformed input; `strict_flag`: the flag that stops at the first
+/// error, `--strict`, or `None` where resynchronisation is asked for with `--resync`).
+fn describe(e: &kvs_chunk::Error, resync: bool, strict_flag: bool) -> String {
+    use kvs_ebml::ErrorKind;
     let hint = match e {
         kvs_chunk::Error::Ebml(inner) if inner.is_eof() => {
-            " (the input is truncated; everything before it was read)"
+            " (the input is truncated; everything before it was read)".to_owned()
+        }
+        kvs_chunk::Error::Ebml(inner) if matches!(inner.kind, ErrorKind::CrcMismatch { .. }) => {
+            let element = inner
+                .id
+                .map(|id| match kvs_ebml::matroska::name_of(id) {
+                    Some(n) => format!("the {n} element"),
+                    None => format!("element {id}"),
+                })
+                .unwrap_or_else(|| "the element".to_owned());
+            format!(
+                " ({element} does not match its CRC-32: its data is damaged; what it holds was still read, \
+                 so check it)"
+            )
+        }
+        kvs_chunk::Error::Ebml(inner) if matches!(inner.kind, ErrorKind::ResyncLimit { .. }) => {
+            " (nothing readable follows it: reading stopped there)".to_owned()
+        }
+        kvs_chunk::Error::Ebml(_) if resync => " (skipping to the next element that can be read)".to_owned(),
+        kvs_chunk::Error::Ebml(_) if strict_flag => {
+            " (the input is malformed here; without --strict the rest of it is read past the damage)"
+                .to_owned()
         }
         kvs_chunk::Error::Ebml(_) => {
-            " (the input is malformed here; try --resync to skip to the next fragment)"
+            " (the input is malformed here; --resync reads on past the damage)".to_owned()
         }
-        _ => "",
+        _ => String::new(),
     };
     format!("{e}{hint}")
+}
+
+/// Whether to skip past malformed input (the default for the commands people read), or stop
+/// at the first error (`--strict`).
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct ReadArgs {
+    /// Stop at the first malformed element instead of skipping past it (by default damaged
+    /// parts are skipped, reported on stderr with their offset and size, and the exit status
+    /// is 1).
+    #[arg(long)]
+    pub strict: bool,
+    /// Skip past malformed input (the default; kept for scripts that pass it).
+    #[arg(long, hide = true, conflicts_with = "strict")]
+    pub resync: bool,
+}
+
+impl ReadArgs {
+    /// The decoder options.
+    pub fn options(self) -> Options {
+        Options::default().resync(!self.strict)
+    }
 }
 
 fn main() -> ExitCode {
@@ -201,16 +359,16 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Fragments(args) => {
             if args.json {
-                run(&args, &mut json::FragmentsJson::default())
+                run("fragments", &args, &mut json::FragmentsJson::default())
             } else {
-                run(&args, &mut table::FragmentsTable::default())
+                run("fragments", &args, &mut table::FragmentsTable::default())
             }
         }
         Command::Events(args) => {
             if args.json {
-                run(&args, &mut json::EventsJson)
+                run("events", &args, &mut json::EventsJson)
             } else {
-                run(&args, &mut table::EventsText)
+                run("events", &args, &mut table::EventsText::default())
             }
         }
         Command::Serve(args) => serve::run(&args),

@@ -220,9 +220,8 @@ pub struct MergeArgs {
     /// The output file; a change of tracks continues in OUT-1.mkv, OUT-2.mkv, ...
     #[arg(long, short = 'o')]
     output: PathBuf,
-    /// After malformed input, skip to the next document or cluster instead of stopping.
-    #[arg(long)]
-    resync: bool,
+    #[command(flatten)]
+    read: crate::ReadArgs,
 }
 
 pub const AFTER_HELP: &str = "\
@@ -238,6 +237,11 @@ reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the firs
 kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
 are left out, with one warning line per kind on stderr.
 
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.
+
 Examples:
   kvs-mkv merge testdata/getmedia_basic.mkv --output merged.mkv
   aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv merge - -o merged.mkv
@@ -247,14 +251,11 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
     let input = match crate::progress::Input::open(&args.input) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("kvs-mkv merge: {e}");
-            return ExitCode::from(2);
-        }
+        Err(refused) => return refused.report("merge"),
     };
     crate::progress::catch_ctrl_c();
     let mut merger = Merger::new(&args.output);
-    let opts = kvs_chunk::Options::default().resync(args.resync);
+    let opts = args.read.options();
     let result = crate::progress::each_event("merge", input, opts, |event, _| merger.event(event));
     let (files, dropped) = merger.finish();
     dropped.report("merge");
@@ -265,7 +266,11 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
         }
         (Ok(ended), Ok(files)) => {
             if files.is_empty() {
-                eprintln!("kvs-mkv merge: the input has no frames: nothing written");
+                if ended.read_whole() {
+                    eprintln!("kvs-mkv merge: the input has no frames: nothing written");
+                } else {
+                    eprintln!("kvs-mkv merge: no frames could be read: nothing written");
+                }
                 return ExitCode::FAILURE;
             }
             for f in &files {
@@ -276,6 +281,9 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
                     f.clusters,
                     seconds(f.duration_ns)
                 );
+            }
+            if let Some(line) = ended.caveat("merge") {
+                eprintln!("{line}");
             }
             crate::progress::exit_status(ended)
         }

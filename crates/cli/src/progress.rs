@@ -1,7 +1,6 @@
 //! Progress on stderr for long work (only when stderr is a terminal), Ctrl-C handling, and
 //! the event loop the file commands share.
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +30,9 @@ pub fn interrupted() -> bool {
 /// when stderr is a terminal.
 pub struct Progress {
     bar: ProgressBar,
+    /// Problems in the input so far (errors and skipped parts), for commands that mark what
+    /// they were in the middle of.
+    problems: std::cell::Cell<u64>,
 }
 
 impl Progress {
@@ -57,7 +59,16 @@ impl Progress {
             bar
         };
         bar.set_prefix(what.to_owned());
-        Self { bar }
+        Self { bar, problems: std::cell::Cell::new(0) }
+    }
+
+    /// How many problems (decoder errors, skipped parts) the input has had so far.
+    pub fn problems(&self) -> u64 {
+        self.problems.get()
+    }
+
+    fn problem(&self) {
+        self.problems.set(self.problems.get().saturating_add(1));
     }
 
     pub fn set_position(&self, bytes: u64) {
@@ -79,7 +90,7 @@ impl Progress {
     }
 }
 
-/// An input: a file or standard input.
+/// An input: a file or standard input, checked to begin as Matroska/EBML.
 pub struct Input {
     pub path: PathBuf,
     reader: Box<dyn Read>,
@@ -87,47 +98,123 @@ pub struct Input {
 }
 
 impl Input {
-    /// Opens `path` (`-` is standard input).
-    pub fn open(path: &Path) -> Result<Self, String> {
-        if path.as_os_str() == "-" {
-            return Ok(Self { path: path.to_path_buf(), reader: Box::new(io::stdin().lock()), len: None });
-        }
-        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let len = file.metadata().ok().filter(std::fs::Metadata::is_file).map(|m| m.len());
-        Ok(Self { path: path.to_path_buf(), reader: Box::new(file), len })
+    /// Opens `path` (`-` is standard input): see [`crate::open_input`] for what is refused.
+    pub fn open(path: &Path) -> Result<Self, crate::Refused> {
+        let (reader, len) = crate::open_input(path)?;
+        Ok(Self { path: path.to_path_buf(), reader, len })
     }
 
     /// The name to show in messages.
     pub fn name(&self) -> String {
-        if self.path.as_os_str() == "-" { "stdin".to_owned() } else { self.path.display().to_string() }
+        crate::input_name(&self.path)
     }
 }
 
 /// How an event loop ended.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Ended {
-    /// The input had malformed or truncated parts (reported on stderr).
+    /// The input had malformed or truncated parts, or no document at all (reported on
+    /// stderr).
     pub input_errors: bool,
+    /// Decoder errors other than the end of input inside an element.
+    pub errors: u64,
+    /// The input ended inside an element.
+    pub truncated: bool,
+    /// Times malformed input was skipped, and the bytes skipped in all.
+    pub resyncs: u64,
+    pub skipped_bytes: u64,
+    /// Warnings (data the decoder dropped, kept or replaced: see kvs_chunk::Warning).
+    pub warnings: u64,
     /// Ctrl-C stopped it.
     pub interrupted: bool,
+    /// The caller stopped it before the end (it had all it needed).
+    pub stopped_early: bool,
+    /// Documents read.
+    pub documents: u64,
+    /// How far the input was read, bytes.
+    pub offset: u64,
 }
 
-/// Feeds every event of `input` to `f`, with progress, decoder errors reported on stderr
-/// as one sentence each, and Ctrl-C ending the loop. `f` returning an error stops the loop
-/// and returns it.
+impl Ended {
+    /// Whether the input was read whole and without a problem.
+    pub fn clean(&self) -> bool {
+        !self.input_errors && !self.interrupted && self.resyncs == 0 && self.warnings == 0
+    }
+
+    /// Whether what was read is all there is to read: not interrupted, no error, nothing
+    /// skipped.
+    pub fn read_whole(&self) -> bool {
+        !self.input_errors && !self.interrupted && self.resyncs == 0
+    }
+
+    /// What kept the input from being read whole, as phrases (`["the input is truncated",
+    /// ...]`; warnings are not among them: see [`Ended::warnings`]).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.truncated {
+            p.push("the input is truncated (it ends inside an element)".to_owned());
+        }
+        if self.errors > 0 {
+            p.push(format!("{} error{} in the input", self.errors, if self.errors == 1 { "" } else { "s" }));
+        }
+        if self.resyncs > 0 {
+            p.push(format!(
+                "{} byte{} of malformed input skipped in {} place{}",
+                self.skipped_bytes,
+                if self.skipped_bytes == 1 { "" } else { "s" },
+                self.resyncs,
+                if self.resyncs == 1 { "" } else { "s" }
+            ));
+        }
+        if self.documents == 0 && self.input_errors {
+            p.push("no document could be read".to_owned());
+        }
+        if self.interrupted {
+            p.push(format!("interrupted at byte {}", self.offset));
+        }
+        p
+    }
+
+    /// A line for the end of a command's output when the input was not read whole
+    /// (`None` when it was): `kvs-mkv split: the input was read only in part: ...`.
+    pub fn caveat(&self, command: &str) -> Option<String> {
+        if self.read_whole() {
+            return None;
+        }
+        Some(format!(
+            "kvs-mkv {command}: the input was read only in part: {}; the output holds what could be read",
+            self.problems().join(", ")
+        ))
+    }
+}
+
+/// Feeds every event of `input` to `f`, with progress, decoder errors and skipped input
+/// reported on stderr (one line per kind, see [`crate::diag`]), and Ctrl-C ending the loop.
+/// `f` returning an error stops the loop and returns it.
 pub fn each_event<E>(
     command: &str,
     input: Input,
     opts: Options,
     mut f: impl FnMut(Event, &Progress) -> Result<(), E>,
 ) -> Result<Ended, E> {
+    each_event_until(command, input, opts, |event, progress| f(event, progress).map(|()| false))
+}
+
+/// [`each_event`], where `f` returns `Ok(true)` to stop reading (it has all it needs).
+pub fn each_event_until<E>(
+    command: &str,
+    input: Input,
+    opts: Options,
+    mut f: impl FnMut(Event, &Progress) -> Result<bool, E>,
+) -> Result<Ended, E> {
     let name = input.name();
     let progress = Progress::new(input.len, command);
+    let resync = opts.resync;
     let mut events = ReadEvents::with_options(input.reader, opts);
     let mut ended = Ended::default();
     let mut fragments = 0u64;
     let mut n = 0u32;
-    let mut diag = crate::diag::Diagnostics::new(command, &name);
+    let mut diag = crate::diag::Diagnostics::new(command, &name).with_strict_flag(resync);
     loop {
         if interrupted() {
             ended.interrupted = true;
@@ -136,13 +223,29 @@ pub fn each_event<E>(
         let Some(item) = events.next() else { break };
         match item {
             Ok(event) => {
-                if let Event::Warning(w) = &event
-                    && let Some(line) = diag.warning(w)
-                {
-                    progress.bar.suspend(|| eprintln!("{line}"));
+                match &event {
+                    Event::Warning(w) => {
+                        ended.warnings = ended.warnings.saturating_add(1);
+                        if let Some(line) = diag.warning(w) {
+                            progress.bar.suspend(|| eprintln!("{line}"));
+                        }
+                    }
+                    Event::Resynced { offset, skipped } => {
+                        ended.resyncs = ended.resyncs.saturating_add(1);
+                        ended.skipped_bytes = ended.skipped_bytes.saturating_add(*skipped);
+                        progress.problem();
+                        if let Some(line) = diag.resynced(*offset, *skipped) {
+                            progress.bar.suspend(|| eprintln!("{line}"));
+                        }
+                    }
+                    Event::DocumentStart { .. } => ended.documents = ended.documents.saturating_add(1),
+                    _ => {}
                 }
                 let end = matches!(event, Event::FragmentEnd(_));
-                f(event, &progress)?;
+                if f(event, &progress)? {
+                    ended.stopped_early = true;
+                    break;
+                }
                 n = n.wrapping_add(1);
                 if end {
                     fragments = fragments.saturating_add(1);
@@ -156,23 +259,41 @@ pub fn each_event<E>(
                 if let Some(line) = diag.error(&e) {
                     progress.bar.suspend(|| eprintln!("{line}"));
                 }
+                progress.problem();
+                match &e {
+                    kvs_chunk::Error::Ebml(inner) if inner.is_eof() => ended.truncated = true,
+                    _ => ended.errors = ended.errors.saturating_add(1),
+                }
                 ended.input_errors = true;
             }
         }
     }
+    // Ctrl-C while a read was blocked (a pipe) stops the loop at the end of the input.
+    ended.interrupted |= interrupted();
+    ended.offset = events.offset();
     progress.finish();
     for line in diag.summary() {
         eprintln!("{line}");
     }
+    if !ended.interrupted
+        && !ended.stopped_early
+        && let Some(m) = crate::no_document(&name, ended.documents)
+    {
+        eprintln!("kvs-mkv {command}: {m}");
+        ended.input_errors = true;
+    }
     Ok(ended)
 }
 
-/// 130 after Ctrl-C, 1 after input errors, else 0.
+/// 130 after Ctrl-C, 1 after input errors or skipped input, else 0.
 pub fn exit_status(ended: Ended) -> std::process::ExitCode {
     if ended.interrupted {
-        eprintln!("kvs-mkv: interrupted; the files written so far are complete");
+        eprintln!(
+            "kvs-mkv: interrupted at byte {}: the input was read only in part (every file written so far is complete)",
+            ended.offset
+        );
         std::process::ExitCode::from(130)
-    } else if ended.input_errors {
+    } else if ended.input_errors || ended.resyncs > 0 {
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS

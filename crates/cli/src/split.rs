@@ -29,8 +29,9 @@ use crate::mkvout::{
 
 /// What one document became.
 pub enum Outcome {
-    /// A file was written.
-    Written { stats: FileStats, complete: bool },
+    /// A file was written: `kvs` when the document is a KVS fragment (it has a fragment
+    /// number), `complete` when it ended with its continuation token.
+    Written { stats: FileStats, kvs: bool, complete: bool },
     /// The document had no frames (an error chunk, or cut before its cluster).
     Skipped { index: u64, reason: &'static str },
     /// Its file could not be written: this document is lost, the run goes on (the partial
@@ -237,8 +238,9 @@ impl Splitter {
                 f.tags(&group(aws_end_tags(&end, self.doc.error.as_ref())), &mut self.dropped)?;
                 let Some(f) = self.doc.file.take() else { return Ok(None) };
                 let stats = f.finish()?;
+                let kvs = self.doc.metadata.as_ref().is_some_and(|m| m.fragment_number.is_some());
                 self.doc = Doc::default();
-                return Ok(Some(Outcome::Written { stats, complete: end.complete }));
+                return Ok(Some(Outcome::Written { stats, kvs, complete: end.complete }));
             }
             _ => {}
         }
@@ -264,9 +266,8 @@ pub struct SplitArgs {
     /// The directory to write the files to (created if missing).
     #[arg(long, short = 'o')]
     output_dir: PathBuf,
-    /// After malformed input, skip to the next document or cluster instead of stopping.
-    #[arg(long)]
-    resync: bool,
+    #[command(flatten)]
+    read: crate::ReadArgs,
 }
 
 pub const AFTER_HELP: &str = "\
@@ -280,6 +281,11 @@ back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entr
 kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
 are left out, with one warning line per kind on stderr.
 
+Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2.
+
 Examples:
   kvs-mkv split testdata/getmedia_basic.mkv --output-dir fragments/
   aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv split - -o fragments/";
@@ -288,10 +294,7 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
     let input = match crate::progress::Input::open(&args.input) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("kvs-mkv split: {e}");
-            return ExitCode::from(2);
-        }
+        Err(refused) => return refused.report("split"),
     };
     if let Err(e) = std::fs::create_dir_all(&args.output_dir) {
         eprintln!("kvs-mkv split: cannot create the directory {}: {e}", args.output_dir.display());
@@ -301,17 +304,27 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     let mut splitter = Splitter::new(&args.output_dir);
     let mut written = 0u64;
     let mut failed = 0u64;
-    let opts = kvs_chunk::Options::default().resync(args.resync);
+    let opts = args.read.options();
+    // Problems in the input when the current document began: a file whose document saw
+    // more is marked damaged.
+    let mut problems_before = 0u64;
+    let mut problems_now = 0u64;
     let result = crate::progress::each_event("split", input, opts, |event, progress| {
+        problems_now = progress.problems();
+        if matches!(event, Event::DocumentStart { .. }) {
+            problems_before = problems_now;
+        }
         match splitter.event(event)? {
-            Some(Outcome::Written { stats, complete }) => {
+            Some(Outcome::Written { stats, kvs, complete }) => {
                 written = written.saturating_add(1);
+                let damaged = problems_now > problems_before;
                 progress.suspend(|| {
                     println!(
-                        "{}\t{} frames{}",
+                        "{}\t{} frames{}{}",
                         stats.path.display(),
                         stats.frames,
-                        if complete { "" } else { "\tincomplete" }
+                        if kvs && !complete { "\tincomplete" } else { "" },
+                        if damaged { "\tdamaged: part of it was unreadable or skipped" } else { "" }
                     );
                 });
             }
@@ -337,13 +350,20 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
         (Ok(ended), Ok(last)) => {
             if let Some(stats) = last {
                 written = written.saturating_add(1);
-                println!("{}\t{} frames\tincomplete", stats.path.display(), stats.frames);
+                println!(
+                    "{}\t{} frames\tcut: the input stopped inside it",
+                    stats.path.display(),
+                    stats.frames
+                );
             }
             ended
         }
     };
     let files = if written == 1 { "file" } else { "files" };
     eprintln!("kvs-mkv split: {written} {files} in {}", args.output_dir.display());
+    if let Some(line) = ended.caveat("split") {
+        eprintln!("{line}");
+    }
     if failed > 0 && !ended.interrupted {
         let docs = if failed == 1 { "document" } else { "documents" };
         eprintln!("kvs-mkv split: {failed} {docs} could not be written");

@@ -112,13 +112,36 @@ pub fn iso_ms(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
 }
 
+/// Whether a time in epoch milliseconds looks absolute (after 1973-03-03): producers may
+/// write times relative to their start.
+fn looks_absolute(ms: i64) -> bool {
+    ms.unsigned_abs() >= 100_000_000_000
+}
+
+/// A fragment's server and producer times, rendered the same way: both as ISO 8601 UTC with
+/// milliseconds when every one given looks absolute, else both as raw milliseconds.
+pub fn fragment_times(server: Option<i64>, producer: Option<i64>) -> (String, String) {
+    let absolute = [server, producer].iter().flatten().all(|ms| looks_absolute(*ms));
+    let show = |t: Option<i64>| {
+        t.map_or_else(|| "-".to_owned(), |ms| if absolute { iso_ms(ms) } else { format!("{ms} ms") })
+    };
+    (show(server), show(producer))
+}
+
 /// `events` without `--json`: one line per event.
-pub struct EventsText;
+#[derive(Default)]
+pub struct EventsText {
+    /// Whether the current document has KVS fragment tags (a fragment number).
+    kvs: bool,
+}
 
 impl Sink for EventsText {
     fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
         match event {
-            Event::DocumentStart { index, offset } => writeln!(out, "document {index} starts at {offset}"),
+            Event::DocumentStart { index, offset } => {
+                self.kvs = false;
+                writeln!(out, "document {index} starts at {offset}")
+            }
             Event::Tracks(tracks) => {
                 for t in tracks {
                     let size =
@@ -135,13 +158,15 @@ impl Sink for EventsText {
                 }
                 Ok(())
             }
-            Event::FragmentMetadata(m) => writeln!(
-                out,
-                "  fragment {} server {} producer {}",
-                escape(m.fragment_number.as_ref().map_or("-", |n| n.as_str())),
-                m.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
-                m.producer_timestamp_ms.map_or_else(|| "-".to_owned(), |p| p.to_string())
-            ),
+            Event::FragmentMetadata(m) => {
+                self.kvs |= m.fragment_number.is_some();
+                let (server, producer) = fragment_times(m.server_timestamp_ms, m.producer_timestamp_ms);
+                writeln!(
+                    out,
+                    "  fragment {} server {server} producer {producer}",
+                    escape(m.fragment_number.as_ref().map_or("-", |n| n.as_str())),
+                )
+            }
             Event::Frame(f) => writeln!(
                 out,
                 "  frame track {} at {} ms{} {} bytes crc32 {:08x}",
@@ -158,6 +183,9 @@ impl Sink for EventsText {
                 e.id.map_or_else(|| "?".to_owned(), |i| i.to_string()),
                 escape(e.code.as_deref().unwrap_or(""))
             ),
+            Event::FragmentEnd(end) if !self.kvs && !end.complete && end.millis_behind_now.is_none() => {
+                writeln!(out, "  end of a plain Matroska document (no KVS fragment tags)")
+            }
             Event::FragmentEnd(end) => writeln!(
                 out,
                 "  fragment ends: {}, {} ms behind now",
@@ -188,6 +216,16 @@ mod tests {
         assert_eq!(iso_ms(1_511_852_109_126), "2017-11-28T06:55:09.126Z");
         assert_eq!(iso_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn times_rendered_alike() {
+        let (s, p) = fragment_times(Some(1_511_852_109_126), Some(1_511_852_108_513));
+        assert_eq!((s.as_str(), p.as_str()), ("2017-11-28T06:55:09.126Z", "2017-11-28T06:55:08.513Z"));
+        let (s, p) = fragment_times(Some(1_511_852_109_126), Some(2000));
+        assert_eq!((s.as_str(), p.as_str()), ("1511852109126 ms", "2000 ms"));
+        let (s, p) = fragment_times(None, Some(1_511_852_108_513));
+        assert_eq!((s.as_str(), p.as_str()), ("-", "2017-11-28T06:55:08.513Z"));
     }
 
     #[test]

@@ -179,10 +179,12 @@ fn stdin_is_read_with_a_dash() {
 }
 
 #[test]
-fn an_empty_input_is_a_clean_empty_stream() {
+fn an_empty_input_is_refused_as_not_ebml() {
+    // Issue 13: an empty input is not Matroska/EBML (it was once read as an empty stream).
     let out = bin().args(["fragments", "--json", "/dev/null"]).output().unwrap();
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not Matroska/EBML"));
 }
 
 #[test]

@@ -168,7 +168,9 @@ fn pieces(stream: Stream) -> (Vec<u8>, Piece) {
         Stream::Random => {
             let mut x = 0x9E37_79B9u32;
             (
-                Vec::new(),
+                // The EBML magic first (input that does not begin with it is refused at once,
+                // issue 13), then random bytes for resynchronisation to scan.
+                vec![0x1A, 0x45, 0xDF, 0xA3],
                 Box::new(move |_| {
                     (0..65536)
                         .map(|_| {
