@@ -95,10 +95,13 @@ impl Expect {
         format!("{errors}; {docs} docs, {frames} frames")
     }
 
-    /// The MANIFEST's exit column: what `kvs-mkv fragments` exits with (1 after any error).
+    /// The MANIFEST's exit column: what `kvs-mkv fragments` exits with (1 after any error,
+    /// and for an input without a single document, which is not Matroska/EBML to the
+    /// commands).
     #[must_use]
     pub const fn exit(&self) -> i32 {
         match self {
+            Expect::Clean { docs: 0, .. } => 1,
             Expect::Clean { .. } => 0,
             Expect::Fatal { .. } | Expect::Recovered { .. } => 1,
         }

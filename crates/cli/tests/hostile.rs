@@ -30,15 +30,7 @@ const MAX_TIME: Duration = Duration::from_secs(20);
 
 /// The manifest's rows: file name and the exit column.
 fn manifest() -> Vec<(String, i32)> {
-    harness::manifest(5)
-        .into_iter()
-        .map(|(name, exit)| {
-            // Issue 13: an empty input is refused as not Matroska/EBML (status 1); the
-            // generator's column still says 0.
-            let exit = if name == "empty.mkv" { "1".to_owned() } else { exit };
-            (name, exit.parse().unwrap())
-        })
-        .collect()
+    harness::manifest(5).into_iter().map(|(name, exit)| (name, exit.parse().unwrap())).collect()
 }
 
 /// How each run is bounded: the `prlimit` prefix (empty after a recorded skip) and GNU time
