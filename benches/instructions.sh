@@ -7,18 +7,21 @@
 #   bash benches/instructions.sh                      # events-small and tokens-small, N = 10000
 #   N=20000 bash benches/instructions.sh events-small
 #
-# Needs valgrind (`apt-get install -y valgrind`).
+# Needs valgrind (`apt-get install -y valgrind`). Builds the `profiling` profile (release with
+# debug info and symbols; `release` itself carries neither), so callgrind_annotate can name
+# functions and lines in $tmp's output if you keep it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-10000}"
 readers=("$@")
 [ "${#readers[@]}" -gt 0 ] || readers=(events-small tokens-small)
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind not found (apt-get install -y valgrind)" >&2; exit 2; }
-cargo build --release -q -p kvs-benches --bin profile
+cargo build --profile profiling -q -p kvs-benches --bin profile
+bin="${CARGO_TARGET_DIR:-target}/profiling/profile"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 count() {
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" target/release/profile "$1" "$2" >/dev/null 2>"$tmp/log"
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" "$bin" "$1" "$2" >/dev/null 2>"$tmp/log"
   sed -n 's/^==[0-9]*== Collected : \([0-9]*\).*/\1/p' "$tmp/log"
 }
 echo "measured $(date -u +%Y-%m-%d) on commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!*.md' 2>/dev/null || echo -dirty), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"

@@ -1,9 +1,11 @@
 //! One reader over one generated input, for a profiler:
 //!
 //! ```sh
-//! cargo build --release -p kvs-benches --bin profile
-//! valgrind --tool=callgrind target/release/profile events-small 5000
+//! cargo build --profile profiling -p kvs-benches --bin profile
+//! valgrind --tool=callgrind target/profiling/profile events-small 5000
 //! ```
+//!
+//! (The `profiling` profile is `release` with debug info and symbols; `release` has neither.)
 //!
 //! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
 //! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `generate-small N` (only

@@ -58,10 +58,17 @@ every fragment completed before. A call that fails, is throttled, stalls, or is 
 before a fragment ends counts; a complete new fragment starts the count again. The default
 is 5 (none with --follow, where an idle live stream is waited for; 0 never gives up).
 
-Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (any
-values do for a local endpoint), or, in a build with the `aws` feature, from the AWS
-default chain (profiles, SSO, instance roles). The region comes from --region, AWS_REGION
-or AWS_DEFAULT_REGION.
+AWS access: HTTPS (rustls) to the region's endpoint, or --endpoint-url (https:// or
+http://). Credentials come from the AWS default chain, as in the AWS CLI: AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, then the profile (--profile, else AWS_PROFILE, else
+`default`) of ~/.aws/credentials and ~/.aws/config (keys, role_arn with source_profile,
+credential_process, SSO after `aws sso login`), web identity (AWS_WEB_IDENTITY_TOKEN_FILE),
+the container role (ECS, EKS) and the instance role (IMDS). The region comes from --region,
+then AWS_REGION / AWS_DEFAULT_REGION, then the profile's `region`, else us-east-1. Against a
+loopback --endpoint-url (127.0.0.1, localhost, [::1]: a local `kvs-mkv serve`) the instance
+and container roles are not asked, and placeholder credentials stand in when neither the
+environment nor a named profile gives any. --ca-bundle FILE (or AWS_CA_BUNDLE) trusts the
+CAs of a PEM file instead of the system's; --no-verify-ssl checks no certificate.
 
 Without --follow the command stops when the service ends the response on a fragment
 boundary and says nothing newer exists (a response cut mid-fragment is resumed); an

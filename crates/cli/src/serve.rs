@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use kvs_local::{
     CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind,
-    SigV4Credentials, Source, UnknownFragment,
+    SigV4Credentials, Source, TlsConfig, UnknownFragment,
 };
 
 /// The help text after the options.
@@ -56,8 +56,16 @@ Authentication (off by default: a local endpoint answers anyone):
                              (wrong secret, altered request, X-Amz-Date more than 5 minutes off).
                              The secret is visible in the process list: use a test-only secret
 
+HTTPS (off by default: plain HTTP):
+  --tls-cert PEM --tls-key PEM  serve HTTPS (rustls) with this certificate chain (server certificate
+                             first) and private key (PKCS#8, PKCS#1 or SEC1); the URL and what
+                             GetDataEndpoint answers become https://. Clients trust it with the
+                             AWS CLI's --ca-bundle CA.pem (kvs-mkv: the same flag), or skip the
+                             check with --no-verify-ssl
+
 Examples:
   kvs-mkv serve --stream demo=testdata/getmedia_basic.mkv
+  kvs-mkv serve --stream demo=capture.mkv --tls-cert server.pem --tls-key server.key
   kvs-mkv serve --stream cam=video.webm --live --port 8080
   kvs-mkv serve --stream demo=capture.mkv --cut-random 7 --throttle-rate 5
   kvs-mkv serve --stream demo=fragments/ --error-after-fragment 3:4000 --listen 0.0.0.0:4567
@@ -158,6 +166,12 @@ pub struct ServeArgs {
     /// Verify the SigV4 signature of every request against this access key id and secret.
     #[arg(long, value_name = "KEY:SECRET", help_heading = "Authentication")]
     require_sigv4: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first).
+    #[arg(long, value_name = "PEM", requires = "tls_key", help_heading = "HTTPS")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert", help_heading = "HTTPS")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -242,6 +256,16 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("kvs-mkv serve: --tls-cert/--tls-key: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let opts = LoadOptions { base_time_ms: args.base_time };
     let mut builder =
         LocalKvs::builder().live(args.live).faults(faults).chunk_size(args.chunk_size).unknown_fragment(
@@ -267,6 +291,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     }
     if let Some(credentials) = &sigv4 {
         builder = builder.require_sigv4(credentials.clone());
+    }
+    let https = tls.is_some();
+    if let Some(t) = tls {
+        builder = builder.tls(t);
     }
     let mut loaded = Vec::new();
     for (name, path) in &args.streams {
@@ -305,6 +333,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         if let Some(c) = &sigv4 {
             modes.push(format!("SigV4 required, key {}", c.access_key_id()));
         }
+        if https {
+            modes.push("HTTPS".to_owned());
+        }
         let modes = if modes.is_empty() { String::new() } else { format!(" ({})", modes.join(", ")) };
         println!("kvs-local listening on {url}{modes}");
         for (name, path, n, skipped) in &loaded {
@@ -327,8 +358,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
                 "  export AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
             ),
         }
+        let ca = if https { " --ca-bundle <the CA of --tls-cert>" } else { "" };
         println!(
-            "  aws kinesis-video-media get-media --endpoint-url {url} --stream-name {first} \
+            "  aws kinesis-video-media get-media --endpoint-url {url}{ca} --stream-name {first} \
              --start-selector StartSelectorType=EARLIEST out.mkv"
         );
         println!("Ctrl-C stops the server.");

@@ -1,8 +1,20 @@
 //! The options that name a Kinesis Video stream and where to start reading it, shared by
-//! `get-media` and `inspect --stream-name`, and the client they build.
+//! `get-media` and `inspect --stream-name`, and the client they build: the AWS default
+//! credential and region chains, HTTPS with rustls.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use aws_config::BehaviorVersion;
+use aws_config::Region;
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use aws_config::provider_config::ProviderConfig;
+use aws_credential_types::Credentials;
 use clap::{Args, ValueEnum};
-use kvs_sdk::{ConsumerError, KvsClient, StartSelector, StreamId};
+use kvs_sdk::{ConsumerError, KvsClient, StartSelector, StreamId, TlsOptions};
 
 /// GetMedia's StartSelectorType.
 #[derive(Clone, Copy, ValueEnum)]
@@ -38,12 +50,9 @@ pub struct StreamArgs {
     /// The stream's ARN.
     #[arg(long)]
     pub stream_arn: Option<String>,
-    /// The control plane's URL (GetDataEndpoint), e.g. a local `kvs-mkv serve`.
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// The region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).
-    #[arg(long)]
-    region: Option<String>,
+    /// Where the service is and which credentials, region and certificates to use.
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// Where to start reading the stream.
     #[arg(long, value_enum, default_value = "NOW")]
     start_selector_type: SelectorType,
@@ -57,6 +66,32 @@ pub struct StreamArgs {
     /// For CONTINUATION_TOKEN: the token of the last fragment read.
     #[arg(long)]
     continuation_token: Option<String>,
+}
+
+/// How the AWS CLI's global options reach the service: endpoint, region, profile and TLS
+/// trust. Credentials come from the AWS default chain (see `get-media --help`).
+#[derive(Args, Clone, Debug, Default)]
+pub struct AwsArgs {
+    /// The control plane's URL (GetDataEndpoint): https:// or http:// (e.g. a local
+    /// `kvs-mkv serve`) [default: the region's AWS endpoint].
+    #[arg(long, value_name = "URL", help_heading = "AWS access")]
+    pub endpoint_url: Option<String>,
+    /// The region [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`, else
+    /// us-east-1].
+    #[arg(long, help_heading = "AWS access")]
+    pub region: Option<String>,
+    /// The named profile of ~/.aws/config and ~/.aws/credentials for credentials and region
+    /// [default: AWS_PROFILE, else `default`].
+    #[arg(long, value_name = "NAME", help_heading = "AWS access")]
+    pub profile: Option<String>,
+    /// Trust the CA certificates in this PEM file instead of the system's roots when
+    /// checking the server's certificate [default: AWS_CA_BUNDLE].
+    #[arg(long, value_name = "FILE", help_heading = "AWS access")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Do not check the server's certificate (the connection is encrypted but the server is
+    /// not authenticated).
+    #[arg(long, conflicts_with = "ca_bundle", help_heading = "AWS access")]
+    pub no_verify_ssl: bool,
 }
 
 impl StreamArgs {
@@ -84,54 +119,133 @@ impl StreamArgs {
         )
     }
 
-    /// The client for this stream's endpoint and region.
+    /// The client for this stream's endpoint, region, profile and certificates.
     pub async fn client(&self) -> Result<KvsClient, String> {
-        client(self.endpoint_url.as_deref(), self.region.as_deref()).await
+        self.aws.client().await
     }
 }
 
-/// The region: `region`, else AWS_REGION, AWS_DEFAULT_REGION, else us-east-1.
-fn resolve_region(region: Option<&str>) -> String {
-    region
-        .map(str::to_owned)
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_owned())
-}
+/// The region when nothing names one.
+const FALLBACK_REGION: &str = "us-east-1";
 
-/// A client for `endpoint_url` (the control plane; AWS's when `None`) in `region`: the AWS
-/// default credential chain with the `aws` feature, else credentials from the environment
-/// (placeholders for a local endpoint).
-pub async fn client(endpoint_url: Option<&str>, region: Option<&str>) -> Result<KvsClient, String> {
-    let region = resolve_region(region);
-    #[cfg(feature = "aws")]
-    {
-        use aws_config::BehaviorVersion;
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region));
-        if let Some(h) = kvs_sdk::default_http_client() {
-            loader = loader.http_client(h);
+impl AwsArgs {
+    /// A client: the AWS default credential chain and region chain (see `get-media --help`),
+    /// HTTPS with the trust these options give.
+    pub async fn client(&self) -> Result<KvsClient, String> {
+        let tls = self.tls_options()?;
+        let http = kvs_sdk::https_client(&tls);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
+        if let Some(name) = &self.profile {
+            loader = loader.profile_name(name);
         }
-        if let Some(url) = endpoint_url {
+        if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if self.endpoint_url.as_deref().is_some_and(is_loopback_url) {
+            // A local endpoint: no instance or container role (no request leaves the machine
+            // for them), and placeholder credentials when nothing names any.
+            let config = ProviderConfig::default().with_http_client(http);
+            if self.region.is_none() {
+                let mut profile_region = ProfileFileRegionProvider::builder().configure(&config);
+                if let Some(name) = &self.profile {
+                    profile_region = profile_region.profile_name(name);
+                }
+                loader = loader.region(
+                    RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                        .or_else(profile_region.build())
+                        .or_else(Region::new(FALLBACK_REGION)),
+                );
+            }
+            let mut profile = ProfileFileCredentialsProvider::builder().configure(&config);
+            if let Some(name) = &self.profile {
+                profile = profile.profile_name(name);
+            }
+            let mut chain = CredentialsProviderChain::first_try(
+                "Environment",
+                EnvironmentVariableCredentialsProvider::new(),
+            )
+            .or_else("Profile", profile.build());
+            if self.profile.is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+                chain = chain.or_else(
+                    "LocalPlaceholder",
+                    Credentials::new("AKIDLOCAL", "local", None, None, "kvs-mkv placeholder"),
+                );
+            }
+            loader = loader.credentials_provider(chain);
+        }
         let sdk = loader.load().await;
-        KvsClient::new(&sdk).map_err(|e| e.to_string())
+        let mut builder = KvsClient::builder().sdk_config(&sdk);
+        if sdk.region().is_none() {
+            builder = builder.region(FALLBACK_REGION);
+        }
+        builder.build().map_err(|e| e.to_string())
     }
-    #[cfg(not(feature = "aws"))]
-    {
-        if endpoint_url.is_none_or(|u| u.starts_with("https:")) {
-            return Err("this build speaks plain HTTP only: give --endpoint-url http://... (e.g. a local \
-                        `kvs-mkv serve`), or build kvs-cli with `--features aws` for AWS"
-                .to_owned());
+
+    /// The certificates to trust: --ca-bundle, else AWS_CA_BUNDLE, else the system's;
+    /// none checked with --no-verify-ssl.
+    fn tls_options(&self) -> Result<TlsOptions, String> {
+        if self.no_verify_ssl {
+            return Ok(TlsOptions::new().no_verify(true));
         }
-        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDLOCAL".to_owned());
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".to_owned());
-        let token = std::env::var("AWS_SESSION_TOKEN").ok();
-        let mut b = KvsClient::builder().region(region).static_credentials(key, secret, token);
-        if let Some(url) = endpoint_url {
-            b = b.endpoint_url(url);
+        let (path, source) = match (&self.ca_bundle, std::env::var_os("AWS_CA_BUNDLE")) {
+            (Some(p), _) => (p.clone(), "--ca-bundle"),
+            (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), "AWS_CA_BUNDLE"),
+            _ => return Ok(TlsOptions::new()),
+        };
+        let pem = std::fs::read(&path).map_err(|e| format!("{source} {}: {e}", path.display()))?;
+        TlsOptions::new().ca_bundle_pem(pem).map_err(|e| format!("{source} {}: {e}", path.display()))
+    }
+}
+
+/// Whether `url`'s host is a loopback address (`127.0.0.0/8`, `[::1]`) or `localhost`.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A client for `endpoint_url` (the control plane; AWS's when `None`) in `region`, with the
+/// default profile and certificates (for commands without the other [`AwsArgs`]).
+pub async fn client(endpoint_url: Option<&str>, region: Option<&str>) -> Result<KvsClient, String> {
+    AwsArgs {
+        endpoint_url: endpoint_url.map(str::to_owned),
+        region: region.map(str::to_owned),
+        ..AwsArgs::default()
+    }
+    .client()
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls() {
+        for url in [
+            "http://127.0.0.1:4567",
+            "https://localhost/x",
+            "http://[::1]:80",
+            "http://127.9.0.1",
+            "https://u@127.0.0.1:1",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
         }
-        b.build().map_err(|e| e.to_string())
+        for url in [
+            "https://kinesisvideo.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4567",
+            "http://[::2]",
+            "http://localhost.example.com",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }

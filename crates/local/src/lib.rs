@@ -19,5 +19,6 @@ pub use server::{
     DEFAULT_IMAGE_QUEUE, DEFAULT_MAX_CONNECTIONS, FragmentInfo, Limits, LocalKvs, MAX_REQUEST_BODY, REGION,
     RunningServer, ServeError, UnknownFragment, default_image_jobs,
 };
+pub use server::{CredentialScope, MAX_RECORDED_SCOPES, TlsConfig, TlsError};
 pub use sigv4::{CredentialsError, SigV4Credentials};
 pub use source::{LoadError, LoadOptions, Source, StoredFragment, StoredFrame, StoredTag};

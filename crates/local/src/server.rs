@@ -30,10 +30,14 @@ use crate::{decimal, faults};
 
 pub(crate) mod conn;
 mod images;
+mod scopes;
+mod tls;
 
 pub use conn::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits, MAX_REQUEST_BODY,
 };
+pub use scopes::{CredentialScope, MAX_RECORDED_SCOPES};
+pub use tls::{TlsConfig, TlsError};
 
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -113,6 +117,7 @@ pub struct Builder {
     sigv4: Option<SigV4Credentials>,
     image_jobs: usize,
     image_queue: usize,
+    tls: Option<TlsConfig>,
 }
 
 impl Default for Builder {
@@ -128,6 +133,7 @@ impl Default for Builder {
             sigv4: None,
             image_jobs: default_image_jobs(),
             image_queue: DEFAULT_IMAGE_QUEUE,
+            tls: None,
         }
     }
 }
@@ -243,6 +249,15 @@ impl Builder {
         self
     }
 
+    /// Serves HTTPS with this certificate and key instead of plain HTTP: the URL (and what
+    /// GetDataEndpoint answers) becomes `https://`. The TLS handshake must end within the
+    /// header timeout.
+    #[must_use]
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Binds the address (`"127.0.0.1:0"` for any free port) and starts serving on the
     /// current tokio runtime.
     ///
@@ -266,7 +281,8 @@ impl Builder {
         }
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let url = self.advertised_url.clone().unwrap_or_else(|| url_for(local_addr));
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let url = self.advertised_url.clone().unwrap_or_else(|| url_for(scheme, local_addr));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             streams,
@@ -285,6 +301,7 @@ impl Builder {
             image_jobs_max: self.image_jobs,
             image_waiting: AtomicUsize::new(0),
             image_queue: self.image_queue,
+            scopes: scopes::ScopeLog::default(),
         });
         let app = Router::new()
             .route("/getDataEndpoint", post(get_data_endpoint))
@@ -293,7 +310,8 @@ impl Builder {
             .route("/getImages", post(images::get_images))
             .fallback(unknown_operation)
             .with_state(Arc::clone(&shared));
-        let serve = conn::serve(listener, app, Arc::clone(&shared), self.limits, shutdown_rx);
+        let acceptor = self.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server));
+        let serve = conn::serve(listener, app, Arc::clone(&shared), self.limits, acceptor, shutdown_rx);
         let task = tokio::spawn(serve);
         Ok(RunningServer { local_addr, url, shutdown: shutdown_tx, task: Some(task), shared })
     }
@@ -304,8 +322,9 @@ fn valid_stream_name(name: &str) -> bool {
     (1..=256).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-/// `http://` + the address, with an unspecified IP (`0.0.0.0`, `::`) replaced by loopback.
-fn url_for(addr: SocketAddr) -> String {
+/// `http://` or `https://` + the address, with an unspecified IP (`0.0.0.0`, `::`) replaced by
+/// loopback.
+fn url_for(scheme: &str, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
             std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
@@ -315,7 +334,7 @@ fn url_for(addr: SocketAddr) -> String {
         }
         other => other,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// The wall clock in epoch milliseconds.
@@ -345,8 +364,8 @@ impl RunningServer {
         self.local_addr
     }
 
-    /// The server's URL (`http://127.0.0.1:PORT`): the endpoint URL for the SDK or the CLI,
-    /// and what GetDataEndpoint answers.
+    /// The server's URL (`http://127.0.0.1:PORT`, `https://` with [`Builder::tls`]): the
+    /// endpoint URL for the SDK or the CLI, and what GetDataEndpoint answers.
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
@@ -380,6 +399,15 @@ impl RunningServer {
     #[must_use]
     pub fn get_media_calls(&self, name: &str) -> Option<u64> {
         self.shared.streams.get(name).map(|s| s.calls.load(Ordering::Relaxed))
+    }
+
+    /// The SigV4 credential scope (access key id, date, region, service) of each signed
+    /// request so far, oldest first; the latest [`MAX_RECORDED_SCOPES`] are kept. Recorded
+    /// whether or not [`Builder::require_sigv4`] is on, so a test can see which credentials
+    /// and region a client picked.
+    #[must_use]
+    pub fn credential_scopes(&self) -> Vec<CredentialScope> {
+        self.shared.scopes.snapshot()
     }
 
     /// Stops accepting connections, ends the responses in progress, and waits (at most 5 s)
@@ -447,6 +475,8 @@ pub(crate) struct Shared {
     /// GetImages calls waiting for a slot.
     pub(crate) image_waiting: AtomicUsize,
     pub(crate) image_queue: usize,
+    /// The credential scopes of signed requests.
+    pub(crate) scopes: scopes::ScopeLog,
 }
 
 impl Shared {

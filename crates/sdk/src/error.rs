@@ -86,6 +86,10 @@ pub enum ConsumerError {
     /// The connection failed or broke (connect, TLS, reset, a body cut mid-way). Retried.
     #[error("transport error: {0}")]
     Transport(#[source] Box<dyn StdError + Send + Sync>),
+    /// The server's TLS certificate was refused (not signed by a trusted CA, not valid for the
+    /// host name, expired). Not retried: trust its CA (a CA bundle) or fix the endpoint.
+    #[error("TLS: the server's certificate is not trusted: {0}")]
+    Tls(String),
     /// The SDK timed out (connect or operation timeout). Retried.
     #[error("timeout: {0}")]
     Timeout(String),
@@ -155,6 +159,7 @@ impl ConsumerError {
             | Self::RetriesExhausted { .. }
             | Self::NoProgress { .. }
             | Self::DocumentTooLarge { .. }
+            | Self::Tls(_)
             | Self::Config(_) => false,
         }
     }
@@ -189,9 +194,25 @@ impl ConsumerError {
                 Self::Timeout(DisplayErrorContext(&err).to_string())
             }
             SdkError::ConstructionFailure(_) => Self::Config(DisplayErrorContext(&err).to_string()),
+            SdkError::DispatchFailure(_) => {
+                let text = DisplayErrorContext(&err).to_string();
+                match certificate_error(&text) {
+                    Some(detail) => Self::Tls(detail.to_owned()),
+                    None => Self::Transport(Box::new(err)),
+                }
+            }
             other => Self::Transport(Box::new(other)),
         }
     }
+}
+
+/// The certificate part of a dispatch failure's text, as rustls words it ("invalid peer
+/// certificate: UnknownIssuer"), up to the end of that error's sentence.
+fn certificate_error(text: &str) -> Option<&str> {
+    let start = text.find("invalid peer certificate")?;
+    let rest = text.get(start..)?;
+    let end = rest.find(['(', ')', '\n']).unwrap_or(rest.len());
+    rest.get(..end).map(str::trim_end)
 }
 
 /// `aws.protocol#InvalidArgumentException:http://...` -> `InvalidArgumentException`.

@@ -4,6 +4,8 @@
 
 mod backoff;
 mod client;
+#[cfg(feature = "rustls")]
+mod client_tls;
 mod consumer;
 mod error;
 #[cfg(feature = "images")]
@@ -17,6 +19,8 @@ pub use aws_sdk_kinesisvideo::types::ApiName;
 pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 pub use backoff::{Backoff, Jitter};
 pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPayload, default_http_client};
+#[cfg(feature = "rustls")]
+pub use client_tls::{TlsOptions, https_client};
 pub use consumer::{
     ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, Fragments, MediaConsumer,
     MediaConsumerBuilder,

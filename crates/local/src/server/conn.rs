@@ -34,6 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
 use crate::api::{ApiError, ServiceErrorKind};
@@ -95,6 +96,7 @@ pub(super) async fn serve(
     router: Router,
     shared: Arc<Shared>,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let permits_total = limits.permits();
@@ -115,6 +117,7 @@ pub(super) async fn serve(
             Ok((stream, _)) => {
                 tokio::spawn(connection(
                     stream,
+                    tls.clone(),
                     router.clone(),
                     Arc::clone(&shared),
                     limits,
@@ -149,18 +152,48 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection, closing it when a timeout of [`Limits`] runs out.
+/// Serves one connection (after a TLS handshake when the server has a certificate), closing
+/// it when a timeout of [`Limits`] runs out.
 async fn connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    shared: Arc<Shared>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let state = Arc::new(ConnState::new());
+    let tracked = Tracked { inner: stream, state: Arc::clone(&state) };
+    let Some(acceptor) = tls else {
+        return serve_http(tracked, state, router, shared, limits, shutdown, permit).await;
+    };
+    // The handshake counts as part of the first request's head: it must end within the
+    // header timeout. A failed one (a plain-HTTP client, a client that refuses the
+    // certificate) just closes the connection.
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(limits.header_timeout, acceptor.accept(tracked)) => r,
+        () = stopped(&mut shutdown) => return,
+    };
+    if let Ok(Ok(tls_stream)) = handshake {
+        serve_http(tls_stream, state, router, shared, limits, shutdown, permit).await;
+    }
+}
+
+/// Serves HTTP/1 on `io` until the connection ends, a timeout runs out or the server stops.
+async fn serve_http<S>(
+    io: S,
+    state: Arc<ConnState>,
     router: Router,
     shared: Arc<Shared>,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
-) {
-    let _ = stream.set_nodelay(true);
-    let state = Arc::new(ConnState::new());
-    let io = TokioIo::new(Tracked { inner: stream, state: Arc::clone(&state) });
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let service = ConnService { router, shared, state: Arc::clone(&state), limits };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(true);
@@ -399,6 +432,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 }
                 Ok(Ok(collected)) => {
                     let body = collected.to_bytes();
+                    this.shared.scopes.record(&parts);
                     match this.shared.refuse_signature(&parts, &body) {
                         Some(response) => response,
                         None => {
