@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use kvs_chunk::{Event, EventDecoder, Events, Limits, Options, TagValue, Track, Warning, WarningKind};
+use kvs_testkit::mkv::{UNKNOWN, doc_start, el, simple_tag};
 
 fn hostile(name: &str) -> Bytes {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/hostile").join(name);
@@ -46,30 +47,6 @@ fn tracks_events(events: &[Event]) -> Vec<&Vec<Track>> {
             _ => None,
         })
         .collect()
-}
-
-/// An element: id, minimal size VINT, body.
-fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
-    let n = body.len() as u64;
-    let w = (1..=8u32).find(|&w| n < (1u64 << (7 * w)) - 1).unwrap();
-    let size = (n | (1u64 << (7 * w))).to_be_bytes();
-    [id, &size[8 - w as usize..], body].concat()
-}
-
-const UNKNOWN: &[u8] = &[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
-
-/// EBML header and an unknown-size Segment header.
-fn doc_start() -> Vec<u8> {
-    [
-        el(&[0x1A, 0x45, 0xDF, 0xA3], &el(&[0x42, 0x82], b"matroska")),
-        vec![0x18, 0x53, 0x80, 0x67],
-        UNKNOWN.to_vec(),
-    ]
-    .concat()
-}
-
-fn simple_tag(name: &str, value: &str) -> Vec<u8> {
-    el(&[0x67, 0xC8], &[el(&[0x45, 0xA3], name.as_bytes()), el(&[0x44, 0x87], value.as_bytes())].concat())
 }
 
 #[test]

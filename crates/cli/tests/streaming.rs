@@ -28,6 +28,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kvs_testkit::mkv::{UNKNOWN, doc_start, el, simple_tag};
+
 /// How long each stream is written at most.
 const SECONDS: u64 = 3;
 /// How many bytes each stream is written at most.
@@ -36,34 +38,11 @@ const BYTES: usize = 48 << 20;
 /// must not make the test weaker or flaky).
 const MIN_BYTES: usize = 2 << 20;
 
-const UNKNOWN: &[u8] = &[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
-
-/// An element: id, minimal size VINT, body.
-fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
-    let n = body.len() as u64;
-    let w = (1..=8u32).find(|&w| n < (1u64 << (7 * w)) - 1).unwrap();
-    let size = (n | (1u64 << (7 * w))).to_be_bytes();
-    [id, &size[8 - w as usize..], body].concat()
-}
-
-fn doc_start() -> Vec<u8> {
-    [
-        el(&[0x1A, 0x45, 0xDF, 0xA3], &el(&[0x42, 0x82], b"matroska")),
-        vec![0x18, 0x53, 0x80, 0x67],
-        UNKNOWN.to_vec(),
-    ]
-    .concat()
-}
-
 fn tracks() -> Vec<u8> {
     let entry =
         [el(&[0xD7], &[1]), el(&[0x73, 0xC5], &[1]), el(&[0x83], &[1]), el(&[0x86], b"V_MS/VFW/FOURCC")]
             .concat();
     el(&[0x16, 0x54, 0xAE, 0x6B], &el(&[0xAE], &entry))
-}
-
-fn simple_tag(name: &str, value: &str) -> Vec<u8> {
-    el(&[0x67, 0xC8], &[el(&[0x45, 0xA3], name.as_bytes()), el(&[0x44, 0x87], value.as_bytes())].concat())
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Vec<u8> {
