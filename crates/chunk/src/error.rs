@@ -34,6 +34,14 @@ pub enum Error {
         /// The absolute offset of the SimpleTag.
         offset: u64,
     },
+    /// The input is not Matroska/EBML: it does not begin with an EBML header (or a
+    /// Segment or top-level Matroska element, for a capture that starts mid-document). A text
+    /// file, an HTML error page, a JSON document. Fatal; nothing was decoded.
+    #[error("not Matroska/EBML: no EBML header at byte offset {offset}")]
+    NotEbml {
+        /// Where the EBML header was expected (0).
+        offset: u64,
+    },
     /// Reading the input failed.
     #[error("read error: {0}")]
     Io(#[from] std::io::Error),
@@ -49,7 +57,7 @@ impl Error {
         match self {
             Error::Ebml(e) => e.is_recoverable(),
             Error::Block { .. } | Error::TimestampOverflow { .. } | Error::InvalidTagValue { .. } => true,
-            Error::Io(_) | Error::Transport(_) => false,
+            Error::NotEbml { .. } | Error::Io(_) | Error::Transport(_) => false,
         }
     }
 
@@ -60,7 +68,8 @@ impl Error {
             Error::Ebml(e) => Some(e.offset),
             Error::Block { offset, .. }
             | Error::TimestampOverflow { offset }
-            | Error::InvalidTagValue { offset, .. } => Some(*offset),
+            | Error::InvalidTagValue { offset, .. }
+            | Error::NotEbml { offset } => Some(*offset),
             Error::Io(_) | Error::Transport(_) => None,
         }
     }

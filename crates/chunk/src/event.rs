@@ -11,6 +11,19 @@ use crate::aws::{ErrorId, FragmentNumber};
 /// and tags, `FragmentEnd` (as soon as the continuation token arrives after a cluster, else
 /// at the end of the document), `DocumentEnd`. A plain Matroska file is one document without
 /// metadata.
+///
+/// A document can hold several fragments one after the other (a merged file, such as the
+/// output of `kvs-mkv merge` or of the Java parser's `OutputSegmentMerger`: one Segment whose
+/// fragments each have their start tags, clusters and end tags). When a Cluster, or a service
+/// start tag (fragment number, server or producer timestamp), follows a fragment's
+/// `FragmentEnd` inside the same document, the next fragment starts: `FragmentStart` (with
+/// its position in the document, from 1), `Tracks` again (the document's tracks, so that each
+/// fragment reads like a document of its own), the non-service tags read between the two
+/// fragments, then `FragmentMetadata`, frames, tags and `FragmentEnd` as above. So every
+/// frame of a document comes between a fragment's start (`DocumentStart` or
+/// `FragmentStart`) and its `FragmentEnd`; no frame ever follows a `FragmentEnd` before the
+/// next start. A document's first fragment has no `FragmentStart`: GetMedia payloads (one
+/// fragment per document) give exactly the same events as before.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -42,6 +55,18 @@ pub enum Event {
     /// Boxed: a `Tag` is twice the size of a `Frame`, and every event is as large as its
     /// largest variant; frames are the hot path, tags are rare.
     Tag(Box<Tag>),
+    /// A further fragment begins inside the same document (a merged file): it follows the
+    /// previous fragment's `FragmentEnd` and is followed by the document's `Tracks` again.
+    /// Never sent for a document's first fragment, which starts with `DocumentStart`.
+    FragmentStart {
+        /// The document's index in the stream.
+        index: u64,
+        /// The fragment's position in the document: 1 for the second fragment, and so on.
+        fragment: u64,
+        /// The absolute offset of the element that started it (its Cluster, or the Tag
+        /// holding its service start tags).
+        offset: u64,
+    },
     /// The service reported an error inside the stream (`AWS_KINESISVIDEO_ERROR_ID`).
     StreamError(StreamError),
     /// The fragment ends: complete when its continuation token arrived.
@@ -214,6 +239,9 @@ pub struct FragmentMetadata {
 pub struct FragmentEnd {
     /// The document's index.
     pub index: u64,
+    /// The fragment's position in its document: 0, or 1, 2 ... after a
+    /// [`Event::FragmentStart`] (a merged file).
+    pub fragment: u64,
     /// `AWS_KINESISVIDEO_MILLIS_BEHIND_NOW`.
     pub millis_behind_now: Option<u64>,
     /// `AWS_KINESISVIDEO_CONTINUATION_TOKEN`: resume GetMedia after this fragment with it.
