@@ -7,10 +7,11 @@ use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
 
 use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
 use crate::block;
+use crate::encoding;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError, Tag, TagValue,
-    Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
+    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 
 pub use kvs_ebml::Options;
@@ -100,6 +101,8 @@ struct Document {
     tracks: Vec<Track>,
     /// Whether a Tracks element has completed in this document.
     tracks_seen: bool,
+    /// Whether a track of `tracks` has encodings to undo on its frames.
+    encoded: bool,
     /// The entries of the Tracks element being read.
     pending_tracks: Vec<Track>,
     /// TrackEntries dropped over `Limits::max_track_entries` in the Tracks being read.
@@ -138,6 +141,7 @@ impl Document {
             timestamp_scale: DEFAULT_TIMESTAMP_SCALE,
             tracks: Vec::new(),
             tracks_seen: false,
+            encoded: false,
             pending_tracks: Vec::new(),
             entries_dropped: 0,
             track: None,
@@ -491,6 +495,15 @@ impl EventDecoder {
                 }
             }
             ids::TRACK_ENTRY => doc.track = Some(Track::default()),
+            ids::CONTENT_ENCODING => {
+                if let Some(t) = &mut doc.track {
+                    if t.content_encodings.len() < encoding::MAX_ENCODINGS {
+                        t.content_encodings.push(ContentEncoding::default());
+                    } else {
+                        t.unsupported_encoding = Some("more than 8 ContentEncodings".to_owned());
+                    }
+                }
+            }
             ids::VIDEO => {
                 if let Some(t) = &mut doc.track {
                     t.video.get_or_insert_with(VideoSettings::default);
@@ -549,7 +562,8 @@ impl EventDecoder {
         let Some(mut doc) = self.doc.take() else { return Ok(()) };
         let result = match h.id {
             ids::TRACK_ENTRY => {
-                if let Some(t) = doc.track.take() {
+                if let Some(mut t) = doc.track.take() {
+                    encoding::finish_track(&mut t, self.limits.max_binary_size);
                     self.add_track(&mut doc, t, h.offset);
                 }
                 Ok(())
@@ -561,6 +575,7 @@ impl EventDecoder {
                     self.queue.push_back(w);
                 }
                 doc.tracks = std::mem::take(&mut doc.pending_tracks);
+                doc.encoded = doc.tracks.iter().any(encoding::decodes_frames);
                 doc.tracks_seen = true;
                 doc.last_declared = None;
                 doc.undeclared_warned.clear();
@@ -790,6 +805,22 @@ impl EventDecoder {
                     track_field(t, id, &value);
                 }
             }
+            (Some(ids::CONTENT_ENCODING | ids::CONTENT_COMPRESSION | ids::CONTENT_ENCRYPTION), id) => {
+                if let Some(e) = doc.track.as_mut().and_then(|t| t.content_encodings.last_mut()) {
+                    match (id, value) {
+                        (ids::CONTENT_ENCODING_ORDER, Value::Unsigned(v)) => e.order = v,
+                        (ids::CONTENT_ENCODING_SCOPE, Value::Unsigned(v)) => e.scope = v,
+                        (ids::CONTENT_ENCODING_TYPE, Value::Unsigned(v)) => e.kind = v,
+                        (ids::CONTENT_COMP_ALGO, Value::Unsigned(v)) => e.comp_algo = Some(v),
+                        // Copied: a track must not pin a read buffer.
+                        (ids::CONTENT_COMP_SETTINGS, Value::Binary(b)) => {
+                            e.comp_settings = Some(Bytes::copy_from_slice(&b));
+                        }
+                        (ids::CONTENT_ENC_ALGO, Value::Unsigned(v)) => e.enc_algo = Some(v),
+                        _ => {}
+                    }
+                }
+            }
             (Some(ids::VIDEO), id) => {
                 if let Some(v) = doc.track.as_mut().and_then(|t| t.video.as_mut()) {
                     let n = value.as_unsigned();
@@ -910,6 +941,23 @@ impl EventDecoder {
             Some(g) => (g.duration, g.references, g.keyframe),
             None => (None, References::default(), false),
         };
+        // The encodings to undo on this block's frames (rare: only tracks that have them).
+        let encodings = if doc.encoded {
+            doc.tracks
+                .iter()
+                .find(|t| t.number == header.track)
+                .filter(|t| encoding::decodes_frames(t))
+                .map(|t| t.content_encodings.as_slice())
+        } else {
+            None
+        };
+        let max = self.limits.max_binary_size;
+        let track = header.track;
+        let decode = |data: Bytes| match encodings {
+            Some(e) => encoding::decode(e, data, max, ContentEncoding::applies_to_frames)
+                .map_err(|what| Error::ContentEncoding { offset, track, what }),
+            None => Ok(data),
+        };
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
             .saturating_add(i128::from(header.relative_timestamp));
@@ -938,7 +986,7 @@ impl EventDecoder {
             let skip = header.len.min(payload.len());
             let mut data = payload;
             bytes::Buf::advance(&mut data, skip);
-            let event = frame(0, 1, timestamp_ns, references, data);
+            let event = frame(0, 1, timestamp_ns, references, decode(data)?);
             if self.queue.is_empty() {
                 return Ok(Some(event));
             }
@@ -948,6 +996,7 @@ impl EventDecoder {
         let default_duration =
             doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
         let mut overflow = false;
+        let mut failed = None;
         let queue = &mut self.queue;
         block::for_each_frame(&payload, &header, |i, count, data| {
             let step =
@@ -956,13 +1005,18 @@ impl EventDecoder {
                 overflow = true;
                 return;
             };
-            queue.push_back(frame(i, count, timestamp_ns, references.clone(), data));
+            match decode(data) {
+                Ok(data) => queue.push_back(frame(i, count, timestamp_ns, references.clone(), data)),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
         })
         .map_err(|kind| Error::Block { offset, kind })?;
         if overflow {
             return Err(Error::TimestampOverflow { offset });
         }
-        Ok(None)
+        failed.map_or(Ok(None), Err)
     }
 }
 

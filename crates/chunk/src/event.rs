@@ -185,6 +185,65 @@ pub struct Track {
     pub video: Option<VideoSettings>,
     /// Audio settings, if the track has an Audio element.
     pub audio: Option<AudioSettings>,
+    /// The track's ContentEncodings, in the order they are undone (highest
+    /// ContentEncodingOrder first). The decoder undoes header stripping and zlib, so frames
+    /// (and CodecPrivate) are the codec's own bytes, as FFmpeg gives them.
+    pub content_encodings: Vec<ContentEncoding>,
+    /// Why the track's frames cannot be decoded, when an encoding is not supported (bzlib or
+    /// lzo1x compression, encryption, an unknown method): its frames are then delivered as
+    /// stored, and tools should refuse to extract them (e.g. `"bzlib compression"`).
+    pub unsupported_encoding: Option<String>,
+}
+
+/// One ContentEncoding of a track (Matroska ContentEncoding), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentEncoding {
+    /// ContentEncodingOrder (0 by default).
+    pub order: u64,
+    /// ContentEncodingScope: 1 frames, 2 CodecPrivate, 4 the next encoding (1 by default).
+    pub scope: u64,
+    /// ContentEncodingType: 0 compression, 1 encryption.
+    pub kind: u64,
+    /// ContentCompAlgo (0 zlib, 1 bzlib, 2 lzo1x, 3 header stripping), for compression.
+    pub comp_algo: Option<u64>,
+    /// ContentCompSettings (for header stripping: the bytes stripped from each frame).
+    pub comp_settings: Option<Bytes>,
+    /// ContentEncAlgo, for encryption.
+    pub enc_algo: Option<u64>,
+}
+
+impl Default for ContentEncoding {
+    fn default() -> Self {
+        Self { order: 0, scope: 1, kind: 0, comp_algo: None, comp_settings: None, enc_algo: None }
+    }
+}
+
+impl ContentEncoding {
+    /// Whether the encoding applies to the frames (scope bit 1).
+    #[must_use]
+    pub const fn applies_to_frames(&self) -> bool {
+        self.scope & 1 != 0
+    }
+
+    /// Whether the encoding applies to CodecPrivate (scope bit 2).
+    #[must_use]
+    pub const fn applies_to_codec_private(&self) -> bool {
+        self.scope & 2 != 0
+    }
+
+    /// What the decoder cannot undo in this encoding, if anything (`"bzlib compression"`,
+    /// `"encryption (ContentEncAlgo 5)"` ...).
+    #[must_use]
+    pub fn unsupported(&self) -> Option<String> {
+        match (self.kind, self.comp_algo.unwrap_or(0)) {
+            (0, 0 | 3) => None,
+            (0, 1) => Some("bzlib compression".to_owned()),
+            (0, 2) => Some("lzo1x compression".to_owned()),
+            (0, n) => Some(format!("compression algorithm {n}")),
+            (1, _) => Some(format!("encryption (ContentEncAlgo {})", self.enc_algo.unwrap_or(0))),
+            (n, _) => Some(format!("ContentEncodingType {n}")),
+        }
+    }
 }
 
 /// One frame.
@@ -211,7 +270,8 @@ pub struct Frame {
     pub lace: (u16, u16),
     /// The absolute offset of the SimpleBlock or Block element.
     pub block_offset: u64,
-    /// The frame's payload: a zero-copy slice of the input.
+    /// The frame's payload: a zero-copy slice of the input (a new buffer for a track whose
+    /// ContentEncodings the decoder undid: header stripping, zlib).
     pub data: Bytes,
 }
 
