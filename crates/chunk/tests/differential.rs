@@ -637,12 +637,39 @@ fn compare_frames(ours: &OurDocument, theirs: &PeerDocument, n: &mut Counts) -> 
         if let Some(d) = b.duration {
             same!(a.duration_ns, Some(d * scale), "{ctx}: BlockDuration (ns)");
         }
-        if a.data != b.data {
+        // The peer gives a frame as stored; kvs-chunk undoes the track's ContentEncodings.
+        let encodings = ours
+            .tracks
+            .last()
+            .and_then(|t| t.iter().find(|t| t.number == a.track))
+            .filter(|t| t.unsupported_encoding.is_none())
+            .map(|t| t.content_encodings.as_slice())
+            .unwrap_or_default();
+        let theirs_decoded = undo_encodings(encodings, &b.data);
+        if a.data[..] != theirs_decoded[..] {
             return Err(format!("{ctx}: bytes differ ({} vs the peer's {})", a.data.len(), b.data.len()));
         }
     }
     n.frames += ours.frames.len();
     Ok(())
+}
+
+/// A stored frame with its ContentEncodings undone (header stripping, zlib), as a test
+/// oracle independent of kvs-chunk's own code.
+fn undo_encodings(encodings: &[kvs_chunk::ContentEncoding], stored: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut data = stored.to_vec();
+    for e in encodings.iter().filter(|e| e.applies_to_frames()) {
+        data = match e.comp_algo.unwrap_or(0) {
+            3 => [e.comp_settings.as_deref().unwrap_or_default(), &data].concat(),
+            _ => {
+                let mut out = Vec::new();
+                flate2::read::ZlibDecoder::new(&data[..]).read_to_end(&mut out).unwrap();
+                out
+            }
+        };
+    }
+    data
 }
 
 /// Decimal seconds with up to three fraction digits to milliseconds, by string arithmetic.

@@ -658,3 +658,27 @@ fn aws_cli_trailer_after_a_real_getmedia_payload() {
     assert_eq!(frags.iter().map(|f| f.frames.len()).sum::<usize>(), 300);
     check_trailer(&payload, AWS_CLI_TRAILER);
 }
+
+#[test]
+fn real_zlib_subtitle_tracks_give_ffmpegs_packets() {
+    // Third-party files whose PGS and VobSub tracks are zlib-compressed (ContentCompAlgo 0):
+    // kvs-chunk's frames have FFmpeg's packet sizes, track by track.
+    let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
+    for name in ["tests__data__subtitles_pgs.mkv", "tests__data__subtitles_vobsub.mkv"] {
+        let Some(path) = kvs_testkit::conformance_path(&format!("matroska-real/matroska-demuxer/{name}"))
+        else {
+            return;
+        };
+        let (tracks, frames) = frames_per_track(&path);
+        let encoded: Vec<u64> =
+            tracks.iter().filter(|t| !t.content_encodings.is_empty()).map(|t| t.number).collect();
+        assert_eq!(encoded, [2, 3], "{name}");
+        assert!(tracks.iter().all(|t| t.unsupported_encoding.is_none()), "{name}");
+        let packets = kvs_testkit::oracle::ffprobe_packets(&ffprobe, &path);
+        for (i, t) in tracks.iter().enumerate() {
+            let ffmpeg: Vec<u64> = packets.iter().filter(|p| p.stream == i as u64).map(|p| p.size).collect();
+            let ours: Vec<u64> = frames[&t.number].iter().map(|f| f.len() as u64).collect();
+            assert_eq!(ours, ffmpeg, "{name}: track {}", t.number);
+        }
+    }
+}
