@@ -285,7 +285,8 @@ fn extra_end_tags_after_a_fragment_start_no_empty_fragment() {
 // ---------------------------------------------------------------------------------------------
 
 /// What `aws kinesis-video-media get-media ... /dev/stdout` prints after the payload (the
-/// AWS CLI's JSON output, indented by 4, one key per line).
+/// AWS CLI's JSON output, indented by 4, one key per line): these exact 36 bytes, captured
+/// from aws-cli 1.45.11 run against a loopback server.
 const AWS_CLI_TRAILER: &[u8] = b"{\n    \"ContentType\": \"video/webm\"\n}\n";
 
 fn check_trailer(payload: &[u8], trailer: &[u8]) {
@@ -645,7 +646,7 @@ fn header_stripped_ffmpeg_frames_give_ffmpegs_packets() {
 
 #[test]
 fn aws_cli_trailer_after_a_real_getmedia_payload() {
-    // `aws kinesis-video-media get-media ... /dev/stdout | cat > out` (AWS CLI 2, against a
+    // `aws kinesis-video-media get-media ... /dev/stdout | cat > out` (aws-cli 1.45.11, against a
     // loopback server sending this capture) wrote the capture followed by exactly
     // AWS_CLI_TRAILER (36 bytes). Every fragment is read, complete, with no error.
     let Some(path) = kvs_testkit::conformance_path("kvs-java/output_get_media.mkv") else { return };
