@@ -127,6 +127,9 @@ struct Document {
     aws: AwsFacts,
     /// The current fragment's position in the document (0, then 1, 2 ... in a merged file).
     fragment: u64,
+    /// Bytes of track text repeated so far in `Tracks` events after `FragmentStart`s: bounded
+    /// by the document's size (see `Document::start_fragment`).
+    tracks_repeated: u64,
     /// Non-service tag events read after the fragment ended: they go to the next fragment
     /// when one starts, else after the `FragmentEnd` when the document ends. Bounded by the
     /// document's tag budget.
@@ -156,6 +159,7 @@ impl Document {
             tag: None,
             aws: AwsFacts::default(),
             fragment: 0,
+            tracks_repeated: 0,
             held_tags: Vec::new(),
         }
     }
@@ -170,7 +174,18 @@ impl Document {
         self.aws = AwsFacts::default();
         self.cluster_seen = false;
         queue.push_back(Event::FragmentStart { index: self.index, fragment: self.fragment, offset });
-        queue.push_back(Event::Tracks(self.tracks.clone()));
+        // Repeating the tracks copies their text: a hostile file of many tiny fragments and
+        // huge track names must not turn a few bytes into megabytes of copies. The copies
+        // stay within 8 times the document's bytes so far (plus 1 MiB), then stop, said so.
+        let weight = self.tracks.iter().map(track_weight).fold(0u64, u64::saturating_add);
+        let budget = offset.saturating_sub(self.offset).saturating_mul(8).saturating_add(1 << 20);
+        let repeated = self.tracks_repeated.saturating_add(weight);
+        if repeated <= budget {
+            self.tracks_repeated = repeated;
+            queue.push_back(Event::Tracks(self.tracks.clone()));
+        } else {
+            queue.push_back(warning(self, offset, WarningKind::TracksNotRepeated));
+        }
         queue.extend(self.held_tags.drain(..));
     }
 
@@ -1023,6 +1038,17 @@ impl EventDecoder {
 /// A warning event about the document.
 fn warning(doc: &Document, offset: u64, kind: WarningKind) -> Event {
     Event::Warning(Warning { index: doc.index, offset, kind })
+}
+
+/// The bytes a copy of `t` duplicates (its text; shared buffers are not copied), plus a
+/// fixed cost per track.
+fn track_weight(t: &Track) -> u64 {
+    let text = [t.codec_id.as_ref(), t.name.as_ref(), t.language.as_ref(), t.unsupported_encoding.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.len() as u64)
+        .fold(0u64, u64::saturating_add);
+    text.saturating_add(256)
 }
 
 /// Sets a TrackEntry field.

@@ -520,6 +520,10 @@ pub enum WarningKind {
         /// The block's track number.
         track: u64,
     },
+    /// A merged document's `FragmentStart` was not followed by the document's `Tracks` again:
+    /// the copies of the tracks repeated for its fragments would have exceeded 8 times the
+    /// document's size (plus 1 MiB), a hostile layout. The fragment uses the last `Tracks`.
+    TracksNotRepeated,
     /// SimpleTags beyond `Limits::max_tags` or `Limits::max_tag_bytes` in one document were
     /// dropped (the service's own tags are still read). Sent at the end of the Tag element
     /// that dropped them.
@@ -544,6 +548,7 @@ impl WarningKind {
             Self::TrackEntriesDropped { .. } => "track-entries-dropped",
             Self::UndeclaredTrack { .. } => "undeclared-track",
             Self::TagsDropped { .. } => "tags-dropped",
+            Self::TracksNotRepeated => "tracks-not-repeated",
         }
     }
 }
@@ -572,6 +577,9 @@ impl std::fmt::Display for WarningKind {
             }
             Self::TagsDropped { count, bytes } => {
                 write!(f, "tag limit reached: {count} SimpleTags ({bytes} bytes) dropped")
+            }
+            Self::TracksNotRepeated => {
+                write!(f, "tracks not repeated for this fragment: too many copies for the document's size")
             }
         }
     }

@@ -49,6 +49,9 @@ pub struct FragmentAssembler {
     current: Option<Fragment>,
 }
 
+// (A fragment after a `FragmentStart` takes the `Tracks` event that follows it; when the
+// decoder did not repeat them, see `WarningKind::TracksNotRepeated`, its tracks stay empty.)
+
 impl FragmentAssembler {
     /// An empty assembler.
     #[must_use]

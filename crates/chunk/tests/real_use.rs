@@ -683,3 +683,34 @@ fn real_zlib_subtitle_tracks_give_ffmpegs_packets() {
         }
     }
 }
+
+#[test]
+fn many_tiny_merged_fragments_do_not_copy_huge_tracks_without_bound() {
+    // A 512 KiB track name and 400 fragments of a few dozen bytes each: repeating the tracks
+    // for every fragment would copy 200 MiB. The copies stay within 8 times the document's
+    // size plus 1 MiB; the rest are refused with a warning, and every frame still arrives.
+    let name = vec![b'n'; 512 << 10];
+    let entry =
+        cat(&[uint(TRACK_NUMBER, 1), uint(TRACK_TYPE, 1), el(CODEC_ID, b"V_TEST"), el(0x536E, &name)]);
+    let mut input = cat(&[header(), open(SEGMENT), info(), el(TRACKS, &el(TRACK_ENTRY, &entry))]);
+    for i in 0..400 {
+        input.extend(cluster(i, &[b"f"]));
+        input.extend(tags(&[("AWS_KINESISVIDEO_CONTINUATION_TOKEN", "t")]));
+    }
+    let (evs, errors) = events(&input, Options::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let copied: usize = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::Tracks(t) => Some(t.iter().map(|t| t.name.as_ref().map_or(0, String::len)).sum::<usize>()),
+            _ => None,
+        })
+        .sum();
+    assert!(copied as u64 <= input.len() as u64 * 8 + (1 << 20) + name.len() as u64, "{copied}");
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::Warning(w) if w.kind == kvs_chunk::WarningKind::TracksNotRepeated))
+    );
+    assert_eq!(evs.iter().filter(|e| matches!(e, Event::Frame(_))).count(), 400);
+    assert_eq!(evs.iter().filter(|e| matches!(e, Event::FragmentEnd(_))).count(), 400);
+}
