@@ -7,10 +7,11 @@ use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
 
 use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
 use crate::block;
+use crate::encoding;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError, Tag, TagValue,
-    Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
+    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 
 pub use kvs_ebml::Options;
@@ -100,6 +101,8 @@ struct Document {
     tracks: Vec<Track>,
     /// Whether a Tracks element has completed in this document.
     tracks_seen: bool,
+    /// Whether a track of `tracks` has encodings to undo on its frames.
+    encoded: bool,
     /// The entries of the Tracks element being read.
     pending_tracks: Vec<Track>,
     /// TrackEntries dropped over `Limits::max_track_entries` in the Tracks being read.
@@ -122,6 +125,15 @@ struct Document {
     group: Option<GroupState>,
     tag: Option<TagState>,
     aws: AwsFacts,
+    /// The current fragment's position in the document (0, then 1, 2 ... in a merged file).
+    fragment: u64,
+    /// Bytes of track text repeated so far in `Tracks` events after `FragmentStart`s: bounded
+    /// by the document's size (see `Document::start_fragment`).
+    tracks_repeated: u64,
+    /// Non-service tag events read after the fragment ended: they go to the next fragment
+    /// when one starts, else after the `FragmentEnd` when the document ends. Bounded by the
+    /// document's tag budget.
+    held_tags: Vec<Event>,
 }
 
 impl Document {
@@ -132,6 +144,7 @@ impl Document {
             timestamp_scale: DEFAULT_TIMESTAMP_SCALE,
             tracks: Vec::new(),
             tracks_seen: false,
+            encoded: false,
             pending_tracks: Vec::new(),
             entries_dropped: 0,
             track: None,
@@ -145,7 +158,51 @@ impl Document {
             group: None,
             tag: None,
             aws: AwsFacts::default(),
+            fragment: 0,
+            tracks_repeated: 0,
+            held_tags: Vec::new(),
         }
+    }
+
+    /// A further fragment begins in this document (a merged file) if the current one has
+    /// ended: queues `FragmentStart`, the document's tracks again and the held tags.
+    fn start_fragment(&mut self, queue: &mut VecDeque<Event>, offset: u64) {
+        if !self.aws.end_sent {
+            return;
+        }
+        self.fragment = self.fragment.saturating_add(1);
+        self.aws = AwsFacts::default();
+        self.cluster_seen = false;
+        queue.push_back(Event::FragmentStart { index: self.index, fragment: self.fragment, offset });
+        // Repeating the tracks copies their text: a hostile file of many tiny fragments and
+        // huge track names must not turn a few bytes into megabytes of copies. The copies
+        // stay within 8 times the document's bytes so far (plus 1 MiB), then stop, said so.
+        let weight = self.tracks.iter().map(track_weight).fold(0u64, u64::saturating_add);
+        let budget = offset.saturating_sub(self.offset).saturating_mul(8).saturating_add(1 << 20);
+        let repeated = self.tracks_repeated.saturating_add(weight);
+        if repeated <= budget {
+            self.tracks_repeated = repeated;
+            queue.push_back(Event::Tracks(self.tracks.clone()));
+        } else {
+            queue.push_back(warning(self, offset, WarningKind::TracksNotRepeated));
+        }
+        queue.extend(self.held_tags.drain(..));
+    }
+
+    /// Records a service tag; a start tag (fragment number, timestamps) read after the
+    /// fragment ended starts the next fragment first.
+    fn record_service(
+        &mut self,
+        queue: &mut VecDeque<Event>,
+        tag: AwsTag,
+        value: &TagValue,
+        offset: u64,
+        tag_offset: u64,
+    ) -> Result<(), Error> {
+        if matches!(tag, AwsTag::FragmentNumber | AwsTag::ServerTimestamp | AwsTag::ProducerTimestamp) {
+            self.start_fragment(queue, tag_offset);
+        }
+        record_aws(&mut self.aws, tag, value, offset)
     }
 }
 
@@ -181,7 +238,31 @@ pub struct EventDecoder {
     stopped: bool,
     resync: bool,
     limits: Limits,
+    /// The input's first bytes, until there are four to check against the ids a Matroska
+    /// stream can begin with.
+    head: Vec<u8>,
+    /// Whether the input's beginning has been checked (or it was empty).
+    head_checked: bool,
+    /// Whether the input was declared ended.
+    finished: bool,
+    /// The JSON trailer after the last document, if the input had one.
+    trailer: Option<(u64, u64)>,
 }
+
+/// The four-byte ids a Matroska stream can begin with: the EBML header, and (for a capture
+/// that begins mid-document) the Segment and its top-level children.
+const STREAM_STARTS: [[u8; 4]; 10] = [
+    [0x1A, 0x45, 0xDF, 0xA3], // EBML
+    [0x18, 0x53, 0x80, 0x67], // Segment
+    [0x1F, 0x43, 0xB6, 0x75], // Cluster
+    [0x16, 0x54, 0xAE, 0x6B], // Tracks
+    [0x15, 0x49, 0xA9, 0x66], // Info
+    [0x12, 0x54, 0xC3, 0x67], // Tags
+    [0x11, 0x4D, 0x9B, 0x74], // SeekHead
+    [0x1C, 0x53, 0xBB, 0x6B], // Cues
+    [0x10, 0x43, 0xA7, 0x70], // Chapters
+    [0x19, 0x41, 0xA4, 0x69], // Attachments
+];
 
 impl Default for EventDecoder {
     fn default() -> Self {
@@ -209,17 +290,61 @@ impl EventDecoder {
             stopped: false,
             resync: opts.resync,
             limits: opts.limits,
+            head: Vec::new(),
+            head_checked: false,
+            finished: false,
+            trailer: None,
         }
     }
 
     /// Appends a chunk of input.
     pub fn feed(&mut self, chunk: Bytes) {
+        if !self.head_checked && self.head.len() < 4 {
+            let take = (4usize.saturating_sub(self.head.len())).min(chunk.len());
+            self.head.extend_from_slice(chunk.get(..take).unwrap_or_default());
+        }
         self.tokenizer.feed(chunk);
     }
 
     /// Declares the end of input.
     pub fn finish(&mut self) {
+        self.finished = true;
         self.tokenizer.finish();
+    }
+
+    /// Whether the input was empty: [`EventDecoder::finish`] was called without a byte fed.
+    /// The decoder then gives no event and no error (an empty GetMedia payload is valid);
+    /// a command reading a file may want to refuse it as not Matroska.
+    #[must_use]
+    pub fn is_empty_input(&self) -> bool {
+        self.finished && self.head.is_empty()
+    }
+
+    /// The JSON trailer that followed the last document, as `(offset, length)`: the
+    /// response the AWS CLI prints after a GetMedia payload written to standard output. It
+    /// is recognised only at the end of input (see [`kvs_ebml::Token::Trailer`]) and gives
+    /// no event.
+    #[must_use]
+    pub fn trailer(&self) -> Option<(u64, u64)> {
+        self.trailer
+    }
+
+    /// Checks the input's first bytes once there are four (or the input ended): `false`
+    /// while undecided.
+    fn check_head(&mut self) -> bool {
+        if self.head_checked {
+            return true;
+        }
+        if self.head.len() < 4 && !self.finished {
+            return false;
+        }
+        self.head_checked = true;
+        let known = STREAM_STARTS.iter().any(|s| s.starts_with(&self.head));
+        if !known && !self.head.is_empty() {
+            self.stopped = true;
+            self.pending = Some(Error::NotEbml { offset: 0 });
+        }
+        true
     }
 
     /// The absolute offset of the next unread byte.
@@ -238,7 +363,7 @@ impl EventDecoder {
     /// stopped at a fatal error.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.queue.is_empty() && (self.stopped || self.tokenizer.is_done())
+        self.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
     }
 
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
@@ -253,7 +378,12 @@ impl EventDecoder {
             if let Some(e) = self.pending.take() {
                 return Err(e);
             }
-            if self.stopped {
+            let head_known = self.check_head();
+            if self.stopped || !head_known {
+                // (A refused input's error is pending: the next turn returns it.)
+                if self.pending.is_some() {
+                    continue;
+                }
                 return Ok(None);
             }
             // The hot path: a SimpleBlock inside a Cluster, whole in the current chunk, goes
@@ -308,6 +438,7 @@ impl EventDecoder {
         if let Some(mut doc) = self.doc.take() {
             let complete = clean && doc.aws.continuation_token.is_some();
             self.end_fragment(&mut doc, complete);
+            self.queue.extend(doc.held_tags.drain(..));
             self.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
         }
     }
@@ -319,6 +450,7 @@ impl EventDecoder {
         doc.aws.end_sent = true;
         self.queue.push_back(Event::FragmentEnd(FragmentEnd {
             index: doc.index,
+            fragment: doc.fragment,
             millis_behind_now: doc.aws.millis_behind_now,
             continuation_token: doc.aws.continuation_token.clone(),
             complete,
@@ -359,6 +491,7 @@ impl EventDecoder {
                 }
                 self.queue.push_back(Event::Resynced { offset, skipped });
             }
+            Token::Trailer { offset, len } => self.trailer = Some((offset, len)),
             _ => {}
         }
         Ok(None)
@@ -377,6 +510,15 @@ impl EventDecoder {
                 }
             }
             ids::TRACK_ENTRY => doc.track = Some(Track::default()),
+            ids::CONTENT_ENCODING => {
+                if let Some(t) = &mut doc.track {
+                    if t.content_encodings.len() < encoding::MAX_ENCODINGS {
+                        t.content_encodings.push(ContentEncoding::default());
+                    } else {
+                        t.unsupported_encoding = Some("more than 8 ContentEncodings".to_owned());
+                    }
+                }
+            }
             ids::VIDEO => {
                 if let Some(t) = &mut doc.track {
                     t.video.get_or_insert_with(VideoSettings::default);
@@ -388,6 +530,7 @@ impl EventDecoder {
                 }
             }
             ids::CLUSTER => {
+                doc.start_fragment(&mut self.queue, h.offset);
                 doc.cluster_timestamp = None;
                 doc.cluster_pending = Some(h.offset);
                 doc.cluster_seen = true;
@@ -434,7 +577,8 @@ impl EventDecoder {
         let Some(mut doc) = self.doc.take() else { return Ok(()) };
         let result = match h.id {
             ids::TRACK_ENTRY => {
-                if let Some(t) = doc.track.take() {
+                if let Some(mut t) = doc.track.take() {
+                    encoding::finish_track(&mut t, self.limits.max_binary_size);
                     self.add_track(&mut doc, t, h.offset);
                 }
                 Ok(())
@@ -446,6 +590,7 @@ impl EventDecoder {
                     self.queue.push_back(w);
                 }
                 doc.tracks = std::mem::take(&mut doc.pending_tracks);
+                doc.encoded = doc.tracks.iter().any(encoding::decodes_frames);
                 doc.tracks_seen = true;
                 doc.last_declared = None;
                 doc.undeclared_warned.clear();
@@ -557,13 +702,15 @@ impl EventDecoder {
     /// counted as dropped.
     fn over_budget_tag(&mut self, doc: &mut Document, st: &SimpleTagState) {
         let name = st.name.as_deref().unwrap_or_default();
-        let Some(tag) = &mut doc.tag else { return };
         if let Some(aws_tag) = AwsTag::from_name(aws::trimmed(name)) {
-            if let Err(e) = record_aws(&mut doc.aws, aws_tag, &st.value, st.offset) {
+            let tag_offset = doc.tag.as_ref().map_or(st.offset, |t| t.offset);
+            let result = doc.record_service(&mut self.queue, aws_tag, &st.value, st.offset, tag_offset);
+            if let (Err(e), Some(tag)) = (result, &mut doc.tag) {
                 tag.error.get_or_insert(e);
             }
             return;
         }
+        let Some(tag) = &mut doc.tag else { return };
         let bytes = (name.len() as u64).saturating_add(st.value.raw().map_or(0, |v| v.len() as u64));
         tag.dropped = tag.dropped.saturating_add(1);
         tag.dropped_bytes = tag.dropped_bytes.saturating_add(bytes);
@@ -575,7 +722,8 @@ impl EventDecoder {
         for st in &tag.simple {
             let name = st.name.as_deref().unwrap_or_default();
             if let Some(aws_tag) = AwsTag::from_name(aws::trimmed(name)) {
-                if let Err(e) = record_aws(&mut doc.aws, aws_tag, &st.value, st.offset) {
+                if let Err(e) = doc.record_service(&mut self.queue, aws_tag, &st.value, st.offset, tag.offset)
+                {
                     first_error.get_or_insert(e);
                 }
                 continue;
@@ -589,7 +737,7 @@ impl EventDecoder {
                 p = ps.parent.filter(|&pp| pp < pi);
             }
             parents.reverse();
-            self.queue.push_back(Event::Tag(Box::new(Tag {
+            let event = Event::Tag(Box::new(Tag {
                 index: doc.index,
                 name: text(name),
                 value: st.value.clone(),
@@ -598,7 +746,12 @@ impl EventDecoder {
                 targets: tag.targets.clone(),
                 parents,
                 offset: st.offset,
-            })));
+            }));
+            if doc.aws.end_sent {
+                doc.held_tags.push(event);
+            } else {
+                self.queue.push_back(event);
+            }
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -665,6 +818,22 @@ impl EventDecoder {
             (Some(ids::TRACK_ENTRY), id) => {
                 if let Some(t) = &mut doc.track {
                     track_field(t, id, &value);
+                }
+            }
+            (Some(ids::CONTENT_ENCODING | ids::CONTENT_COMPRESSION | ids::CONTENT_ENCRYPTION), id) => {
+                if let Some(e) = doc.track.as_mut().and_then(|t| t.content_encodings.last_mut()) {
+                    match (id, value) {
+                        (ids::CONTENT_ENCODING_ORDER, Value::Unsigned(v)) => e.order = v,
+                        (ids::CONTENT_ENCODING_SCOPE, Value::Unsigned(v)) => e.scope = v,
+                        (ids::CONTENT_ENCODING_TYPE, Value::Unsigned(v)) => e.kind = v,
+                        (ids::CONTENT_COMP_ALGO, Value::Unsigned(v)) => e.comp_algo = Some(v),
+                        // Copied: a track must not pin a read buffer.
+                        (ids::CONTENT_COMP_SETTINGS, Value::Binary(b)) => {
+                            e.comp_settings = Some(Bytes::copy_from_slice(&b));
+                        }
+                        (ids::CONTENT_ENC_ALGO, Value::Unsigned(v)) => e.enc_algo = Some(v),
+                        _ => {}
+                    }
                 }
             }
             (Some(ids::VIDEO), id) => {
@@ -787,6 +956,23 @@ impl EventDecoder {
             Some(g) => (g.duration, g.references, g.keyframe),
             None => (None, References::default(), false),
         };
+        // The encodings to undo on this block's frames (rare: only tracks that have them).
+        let encodings = if doc.encoded {
+            doc.tracks
+                .iter()
+                .find(|t| t.number == header.track)
+                .filter(|t| encoding::decodes_frames(t))
+                .map(|t| t.content_encodings.as_slice())
+        } else {
+            None
+        };
+        let max = self.limits.max_binary_size;
+        let track = header.track;
+        let decode = |data: Bytes| match encodings {
+            Some(e) => encoding::decode(e, data, max, ContentEncoding::applies_to_frames)
+                .map_err(|what| Error::ContentEncoding { offset, track, what }),
+            None => Ok(data),
+        };
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
             .saturating_add(i128::from(header.relative_timestamp));
@@ -815,7 +1001,7 @@ impl EventDecoder {
             let skip = header.len.min(payload.len());
             let mut data = payload;
             bytes::Buf::advance(&mut data, skip);
-            let event = frame(0, 1, timestamp_ns, references, data);
+            let event = frame(0, 1, timestamp_ns, references, decode(data)?);
             if self.queue.is_empty() {
                 return Ok(Some(event));
             }
@@ -825,6 +1011,7 @@ impl EventDecoder {
         let default_duration =
             doc.tracks.iter().find(|t| t.number == header.track).and_then(|t| t.default_duration_ns);
         let mut overflow = false;
+        let mut failed = None;
         let queue = &mut self.queue;
         block::for_each_frame(&payload, &header, |i, count, data| {
             let step =
@@ -833,19 +1020,35 @@ impl EventDecoder {
                 overflow = true;
                 return;
             };
-            queue.push_back(frame(i, count, timestamp_ns, references.clone(), data));
+            match decode(data) {
+                Ok(data) => queue.push_back(frame(i, count, timestamp_ns, references.clone(), data)),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
         })
         .map_err(|kind| Error::Block { offset, kind })?;
         if overflow {
             return Err(Error::TimestampOverflow { offset });
         }
-        Ok(None)
+        failed.map_or(Ok(None), Err)
     }
 }
 
 /// A warning event about the document.
 fn warning(doc: &Document, offset: u64, kind: WarningKind) -> Event {
     Event::Warning(Warning { index: doc.index, offset, kind })
+}
+
+/// The bytes a copy of `t` duplicates (its text; shared buffers are not copied), plus a
+/// fixed cost per track.
+fn track_weight(t: &Track) -> u64 {
+    let text = [t.codec_id.as_ref(), t.name.as_ref(), t.language.as_ref(), t.unsupported_encoding.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.len() as u64)
+        .fold(0u64, u64::saturating_add);
+    text.saturating_add(256)
 }
 
 /// Sets a TrackEntry field.

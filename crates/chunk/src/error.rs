@@ -34,6 +34,25 @@ pub enum Error {
         /// The absolute offset of the SimpleTag.
         offset: u64,
     },
+    /// A frame of a track with ContentEncodings could not be decoded (invalid zlib data, or
+    /// more than `Limits::max_binary_size` bytes once decoded); the frame was skipped.
+    #[error("cannot decode frame of track {track} in block at byte offset {offset}: {what}")]
+    ContentEncoding {
+        /// The absolute offset of the block.
+        offset: u64,
+        /// The track number.
+        track: u64,
+        /// What failed.
+        what: &'static str,
+    },
+    /// The input is not Matroska/EBML: it does not begin with an EBML header (or a
+    /// Segment or top-level Matroska element, for a capture that starts mid-document). A text
+    /// file, an HTML error page, a JSON document. Fatal; nothing was decoded.
+    #[error("not Matroska/EBML: no EBML header at byte offset {offset}")]
+    NotEbml {
+        /// Where the EBML header was expected (0).
+        offset: u64,
+    },
     /// Reading the input failed.
     #[error("read error: {0}")]
     Io(#[from] std::io::Error),
@@ -48,8 +67,21 @@ impl Error {
     pub fn is_recoverable(&self) -> bool {
         match self {
             Error::Ebml(e) => e.is_recoverable(),
-            Error::Block { .. } | Error::TimestampOverflow { .. } | Error::InvalidTagValue { .. } => true,
-            Error::Io(_) | Error::Transport(_) => false,
+            Error::Block { .. }
+            | Error::TimestampOverflow { .. }
+            | Error::InvalidTagValue { .. }
+            | Error::ContentEncoding { .. } => true,
+            Error::NotEbml { .. } | Error::Io(_) | Error::Transport(_) => false,
+        }
+    }
+
+    /// The id and Matroska name of the element at fault, where known (for a CRC-32
+    /// mismatch: the element whose data failed the check, e.g. `(0x1F43B675, Some("Cluster"))`).
+    #[must_use]
+    pub fn element(&self) -> Option<(kvs_ebml::ElementId, Option<&'static str>)> {
+        match self {
+            Error::Ebml(e) => e.id.map(|id| (id, e.element_name())),
+            _ => None,
         }
     }
 
@@ -60,7 +92,9 @@ impl Error {
             Error::Ebml(e) => Some(e.offset),
             Error::Block { offset, .. }
             | Error::TimestampOverflow { offset }
-            | Error::InvalidTagValue { offset, .. } => Some(*offset),
+            | Error::InvalidTagValue { offset, .. }
+            | Error::ContentEncoding { offset, .. }
+            | Error::NotEbml { offset } => Some(*offset),
             Error::Io(_) | Error::Transport(_) => None,
         }
     }

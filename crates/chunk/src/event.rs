@@ -11,6 +11,19 @@ use crate::aws::{ErrorId, FragmentNumber};
 /// and tags, `FragmentEnd` (as soon as the continuation token arrives after a cluster, else
 /// at the end of the document), `DocumentEnd`. A plain Matroska file is one document without
 /// metadata.
+///
+/// A document can hold several fragments one after the other (a merged file, such as the
+/// output of `kvs-mkv merge` or of the Java parser's `OutputSegmentMerger`: one Segment whose
+/// fragments each have their start tags, clusters and end tags). When a Cluster, or a service
+/// start tag (fragment number, server or producer timestamp), follows a fragment's
+/// `FragmentEnd` inside the same document, the next fragment starts: `FragmentStart` (with
+/// its position in the document, from 1), `Tracks` again (the document's tracks, so that each
+/// fragment reads like a document of its own), the non-service tags read between the two
+/// fragments, then `FragmentMetadata`, frames, tags and `FragmentEnd` as above. So every
+/// frame of a document comes between a fragment's start (`DocumentStart` or
+/// `FragmentStart`) and its `FragmentEnd`; no frame ever follows a `FragmentEnd` before the
+/// next start. A document's first fragment has no `FragmentStart`: GetMedia payloads (one
+/// fragment per document) give exactly the same events as before.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -42,6 +55,18 @@ pub enum Event {
     /// Boxed: a `Tag` is twice the size of a `Frame`, and every event is as large as its
     /// largest variant; frames are the hot path, tags are rare.
     Tag(Box<Tag>),
+    /// A further fragment begins inside the same document (a merged file): it follows the
+    /// previous fragment's `FragmentEnd` and is followed by the document's `Tracks` again.
+    /// Never sent for a document's first fragment, which starts with `DocumentStart`.
+    FragmentStart {
+        /// The document's index in the stream.
+        index: u64,
+        /// The fragment's position in the document: 1 for the second fragment, and so on.
+        fragment: u64,
+        /// The absolute offset of the element that started it (its Cluster, or the Tag
+        /// holding its service start tags).
+        offset: u64,
+    },
     /// The service reported an error inside the stream (`AWS_KINESISVIDEO_ERROR_ID`).
     StreamError(StreamError),
     /// The fragment ends: complete when its continuation token arrived.
@@ -160,6 +185,65 @@ pub struct Track {
     pub video: Option<VideoSettings>,
     /// Audio settings, if the track has an Audio element.
     pub audio: Option<AudioSettings>,
+    /// The track's ContentEncodings, in the order they are undone (highest
+    /// ContentEncodingOrder first). The decoder undoes header stripping and zlib, so frames
+    /// (and CodecPrivate) are the codec's own bytes, as FFmpeg gives them.
+    pub content_encodings: Vec<ContentEncoding>,
+    /// Why the track's frames cannot be decoded, when an encoding is not supported (bzlib or
+    /// lzo1x compression, encryption, an unknown method): its frames are then delivered as
+    /// stored, and tools should refuse to extract them (e.g. `"bzlib compression"`).
+    pub unsupported_encoding: Option<String>,
+}
+
+/// One ContentEncoding of a track (Matroska ContentEncoding), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentEncoding {
+    /// ContentEncodingOrder (0 by default).
+    pub order: u64,
+    /// ContentEncodingScope: 1 frames, 2 CodecPrivate, 4 the next encoding (1 by default).
+    pub scope: u64,
+    /// ContentEncodingType: 0 compression, 1 encryption.
+    pub kind: u64,
+    /// ContentCompAlgo (0 zlib, 1 bzlib, 2 lzo1x, 3 header stripping), for compression.
+    pub comp_algo: Option<u64>,
+    /// ContentCompSettings (for header stripping: the bytes stripped from each frame).
+    pub comp_settings: Option<Bytes>,
+    /// ContentEncAlgo, for encryption.
+    pub enc_algo: Option<u64>,
+}
+
+impl Default for ContentEncoding {
+    fn default() -> Self {
+        Self { order: 0, scope: 1, kind: 0, comp_algo: None, comp_settings: None, enc_algo: None }
+    }
+}
+
+impl ContentEncoding {
+    /// Whether the encoding applies to the frames (scope bit 1).
+    #[must_use]
+    pub const fn applies_to_frames(&self) -> bool {
+        self.scope & 1 != 0
+    }
+
+    /// Whether the encoding applies to CodecPrivate (scope bit 2).
+    #[must_use]
+    pub const fn applies_to_codec_private(&self) -> bool {
+        self.scope & 2 != 0
+    }
+
+    /// What the decoder cannot undo in this encoding, if anything (`"bzlib compression"`,
+    /// `"encryption (ContentEncAlgo 5)"` ...).
+    #[must_use]
+    pub fn unsupported(&self) -> Option<String> {
+        match (self.kind, self.comp_algo.unwrap_or(0)) {
+            (0, 0 | 3) => None,
+            (0, 1) => Some("bzlib compression".to_owned()),
+            (0, 2) => Some("lzo1x compression".to_owned()),
+            (0, n) => Some(format!("compression algorithm {n}")),
+            (1, _) => Some(format!("encryption (ContentEncAlgo {})", self.enc_algo.unwrap_or(0))),
+            (n, _) => Some(format!("ContentEncodingType {n}")),
+        }
+    }
 }
 
 /// One frame.
@@ -186,7 +270,8 @@ pub struct Frame {
     pub lace: (u16, u16),
     /// The absolute offset of the SimpleBlock or Block element.
     pub block_offset: u64,
-    /// The frame's payload: a zero-copy slice of the input.
+    /// The frame's payload: a zero-copy slice of the input (a new buffer for a track whose
+    /// ContentEncodings the decoder undid: header stripping, zlib).
     pub data: Bytes,
 }
 
@@ -214,6 +299,9 @@ pub struct FragmentMetadata {
 pub struct FragmentEnd {
     /// The document's index.
     pub index: u64,
+    /// The fragment's position in its document: 0, or 1, 2 ... after a
+    /// [`Event::FragmentStart`] (a merged file).
+    pub fragment: u64,
     /// `AWS_KINESISVIDEO_MILLIS_BEHIND_NOW`.
     pub millis_behind_now: Option<u64>,
     /// `AWS_KINESISVIDEO_CONTINUATION_TOKEN`: resume GetMedia after this fragment with it.
@@ -432,6 +520,10 @@ pub enum WarningKind {
         /// The block's track number.
         track: u64,
     },
+    /// A merged document's `FragmentStart` was not followed by the document's `Tracks` again:
+    /// the copies of the tracks repeated for its fragments would have exceeded 8 times the
+    /// document's size (plus 1 MiB), a hostile layout. The fragment uses the last `Tracks`.
+    TracksNotRepeated,
     /// SimpleTags beyond `Limits::max_tags` or `Limits::max_tag_bytes` in one document were
     /// dropped (the service's own tags are still read). Sent at the end of the Tag element
     /// that dropped them.
@@ -456,6 +548,7 @@ impl WarningKind {
             Self::TrackEntriesDropped { .. } => "track-entries-dropped",
             Self::UndeclaredTrack { .. } => "undeclared-track",
             Self::TagsDropped { .. } => "tags-dropped",
+            Self::TracksNotRepeated => "tracks-not-repeated",
         }
     }
 }
@@ -484,6 +577,9 @@ impl std::fmt::Display for WarningKind {
             }
             Self::TagsDropped { count, bytes } => {
                 write!(f, "tag limit reached: {count} SimpleTags ({bytes} bytes) dropped")
+            }
+            Self::TracksNotRepeated => {
+                write!(f, "tracks not repeated for this fragment: too many copies for the document's size")
             }
         }
     }

@@ -2,12 +2,17 @@
 
 use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, StreamError, Tag, Track};
 
-/// One whole fragment (one document of a GetMedia payload).
+/// One whole fragment (one document of a GetMedia payload, or one of the fragments of a
+/// merged document).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fragment {
     /// The document's index in the stream.
     pub index: u64,
-    /// The absolute offset of its first byte.
+    /// The fragment's position in its document: 0 for the first (the only one in a GetMedia
+    /// payload), 1, 2 ... for the next fragments of a merged document.
+    pub fragment: u64,
+    /// The absolute offset of its first byte: the document's for the first fragment, else
+    /// the offset of the element that started it (see [`Event::FragmentStart`]).
     pub offset: u64,
     /// The tracks its document declares (empty for a document without Tracks, such as an
     /// error chunk).
@@ -44,6 +49,9 @@ pub struct FragmentAssembler {
     current: Option<Fragment>,
 }
 
+// (A fragment after a `FragmentStart` takes the `Tracks` event that follows it; when the
+// decoder did not repeat them, see `WarningKind::TracksNotRepeated`, its tracks stay empty.)
+
 impl FragmentAssembler {
     /// An empty assembler.
     #[must_use]
@@ -51,11 +59,15 @@ impl FragmentAssembler {
         Self::default()
     }
 
-    /// Takes one event; returns a fragment when one is complete (at its `FragmentEnd`).
+    /// Takes one event; returns a fragment when one is complete (at its `FragmentEnd`). A
+    /// merged document gives one fragment per `FragmentEnd`.
     pub fn push(&mut self, event: Event) -> Option<Fragment> {
         match event {
             Event::DocumentStart { index, offset } => {
                 self.current = Some(Fragment { index, offset, ..Fragment::default() });
+            }
+            Event::FragmentStart { index, fragment, offset } => {
+                self.current = Some(Fragment { index, fragment, offset, ..Fragment::default() });
             }
             Event::Tracks(tracks) => {
                 if let Some(f) = &mut self.current {

@@ -8,6 +8,7 @@ pub mod block;
 #[cfg(feature = "tokio")]
 pub mod codec;
 mod decoder;
+mod encoding;
 mod error;
 mod event;
 mod fragment;
@@ -18,8 +19,8 @@ pub use aws::{AwsTag, ErrorId, FragmentNumber};
 pub use decoder::{EventDecoder, Options};
 pub use error::Error;
 pub use event::{
-    AudioSettings, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError, Tag, TagValue,
-    Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
+    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
 pub use kvs_ebml::Limits;

@@ -163,9 +163,15 @@ fn every_file_matches_expected_derived_json() {
             );
             // Non-AWS SimpleTags.
             assert_eq!(doc.tags.len() as u64, seg["non_aws_tags"].as_u64().unwrap(), "{ctx}: non-AWS tags");
-            // One FragmentEnd per document, one metadata event when the service wrote any.
-            assert_eq!(doc.fragment_ends, 1, "{ctx}");
-            assert_eq!(doc.metadata_events, usize::from(!seg["fragment_number"].is_null()), "{ctx}");
+            // One FragmentEnd per document, one metadata event when the service wrote any; the
+            // merged file's document holds three fragments (see merged_file_is_read_as_three_fragments).
+            let per_doc = if file == MERGED { 3 } else { 1 };
+            assert_eq!(doc.fragment_ends, per_doc, "{ctx}");
+            assert_eq!(
+                doc.metadata_events,
+                per_doc * usize::from(!seg["fragment_number"].is_null()),
+                "{ctx}"
+            );
         }
         check_fragments(&file, &events, &docs, segments, truncated);
     }
@@ -173,6 +179,10 @@ fn every_file_matches_expected_derived_json() {
 
 /// The fragment-level view (`Fragments`) of a file against the JSON's AWS facts.
 fn check_fragments(file: &str, events: &[Event], docs: &[Doc], segments: &[Value], truncated: bool) {
+    if file == MERGED {
+        // Three fragments in one document: checked by merged_file_is_read_as_three_fragments.
+        return;
+    }
     let frags: Vec<Fragment> = {
         let mut asm = kvs_chunk::FragmentAssembler::new();
         events.iter().filter_map(|e| asm.push(e.clone())).collect()
@@ -183,10 +193,6 @@ fn check_fragments(file: &str, events: &[Event], docs: &[Doc], segments: &[Value
         assert_eq!(f.index, i as u64, "{ctx}");
         assert_eq!(f.offset, doc.offset, "{ctx}");
         assert_eq!(f.end.index, i as u64, "{ctx}");
-        if file == MERGED {
-            // Checked by merged_file_keeps_the_first_fragment_facts.
-            continue;
-        }
         let number = f.fragment_number().map(FragmentNumber::as_str);
         assert_eq!(number, opt_str(&seg["fragment_number"]), "{ctx}: fragment number");
         let meta = f.metadata.clone().unwrap_or_default();
@@ -303,11 +309,11 @@ fn sparse_fragments_are_chunks_0_2_4() {
 }
 
 #[test]
-fn merged_file_keeps_the_first_fragment_facts() {
+fn merged_file_is_read_as_three_fragments() {
     // OutputSegmentMerger's output: one document holding three clusters, each with the
-    // service's start and end Tags of its original fragment. A document is one fragment
-    // here, so the first metadata set and the first continuation token win (the derived
-    // JSON, written by a last-value-wins dumper, lists the last fragment's values).
+    // service's start and end Tags of its original fragment. Each becomes a fragment of its
+    // own: the second and third start with `FragmentStart` after the previous `FragmentEnd`,
+    // and every one of the 180 frames lands in a fragment.
     let Some(input) = load(MERGED) else { return };
     let (events, errors) = decode_all(input.clone());
     assert!(errors.is_empty());
@@ -317,23 +323,55 @@ fn merged_file_keeps_the_first_fragment_facts() {
     assert_eq!(docs[0].frames.len(), 180);
     assert_eq!(docs[0].frames.iter().filter(|f| f.keyframe).count(), 3);
     assert_eq!(docs[0].tags.len(), 21);
-    assert_eq!(docs[0].metadata_events, 1);
+    assert_eq!(docs[0].metadata_events, 3);
+    assert_eq!(docs[0].fragment_ends, 3);
+    // No frame between a FragmentEnd and the next start.
+    let mut open = false;
+    let mut starts = Vec::new();
+    for e in &events {
+        match e {
+            Event::DocumentStart { .. } => open = true,
+            Event::FragmentStart { index, fragment, .. } => {
+                assert!(!open);
+                starts.push((*index, *fragment));
+                open = true;
+            }
+            Event::FragmentEnd(_) => open = false,
+            Event::Frame(_) => assert!(open, "a frame outside a fragment"),
+            _ => {}
+        }
+    }
+    assert_eq!(starts, [(0, 1), (0, 2)]);
     let (frags, errors) = fragments(input);
     assert!(errors.is_empty());
-    assert_eq!(frags.len(), 1);
-    let f = &frags[0];
-    let first = GET_MEDIA_TABLE[0];
-    assert_eq!(f.fragment_number().unwrap().as_str(), first.number);
-    assert_eq!(f.metadata.as_ref().unwrap().server_timestamp_ms, Some(ts_ms(first.server)));
-    assert_eq!(f.metadata.as_ref().unwrap().producer_timestamp_ms, Some(ts_ms(first.producer)));
-    assert_eq!(f.end.millis_behind_now, Some(first.millis_behind_now));
-    assert_eq!(f.end.continuation_token.as_deref(), Some(first.number));
-    assert!(f.is_complete());
-    // The fragment ends at the first continuation token (the first cluster's end Tags): it
-    // holds the first cluster's 60 frames and 7 tags. The other two clusters' frames and
-    // tags follow as events (counted above) after that fragment was handed out.
-    assert_eq!(f.frames.len(), 60);
-    assert_eq!(f.tags.len(), 7);
+    assert_eq!(frags.len(), 3);
+    let rows = [GET_MEDIA_TABLE[0], GET_MEDIA_TABLE[2], GET_MEDIA_TABLE[4]];
+    for (i, (f, row)) in frags.iter().zip(rows).enumerate() {
+        assert_eq!(f.index, 0);
+        assert_eq!(f.fragment, i as u64);
+        assert_eq!(f.end.fragment, i as u64);
+        assert_eq!(f.fragment_number().unwrap().as_str(), row.number);
+        let m = f.metadata.as_ref().unwrap();
+        assert_eq!(m.server_timestamp_ms, Some(ts_ms(row.server)));
+        assert_eq!(m.producer_timestamp_ms, Some(ts_ms(row.producer)));
+        assert_eq!(f.end.millis_behind_now, Some(row.millis_behind_now));
+        assert_eq!(f.end.continuation_token.as_deref(), Some(row.number));
+        assert!(f.is_complete());
+        assert_eq!(f.frames.len(), 60);
+        assert_eq!(f.frames[0].timestamp_ms(), 2000 * i as i64);
+        // Each fragment has the document's track and its own producer tags.
+        assert_eq!(f.tracks, docs[0].tracks);
+        assert_eq!(f.tags.len(), 7);
+    }
+    // The same frame count as FFmpeg.
+    if let Some((_, ffprobe)) = kvs_testkit::ffmpeg() {
+        let dir = kvs_java().unwrap();
+        let packets = kvs_testkit::oracle::ffprobe_packets(&ffprobe, &dir.join(MERGED));
+        assert_eq!(packets.len(), 180);
+        let sizes: Vec<u64> =
+            frags.iter().flat_map(|f| f.frames.iter().map(|x| x.data.len() as u64)).collect();
+        assert_eq!(sizes, packets.iter().map(|p| p.size).collect::<Vec<_>>());
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::ElementId;
 /// [`ErrorKind::CrcMismatch`]) stop the tokenizer unless resynchronisation is enabled; the
 /// tokens before the error have all been delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} at byte offset {offset}{}", match .id { Some(id) => format!(" (element {id})"), None => String::new() })]
+#[error("{kind} at byte offset {offset}{}", element_text(*.id))]
 pub struct Error {
     /// What went wrong.
     pub kind: ErrorKind,
@@ -18,7 +18,26 @@ pub struct Error {
     pub id: Option<ElementId>,
 }
 
+/// ` (element 0x1F43B675 Cluster)`, or without the name for an id the Matroska schema does
+/// not know, or nothing.
+fn element_text(id: Option<ElementId>) -> String {
+    match id {
+        Some(id) => match crate::matroska::name_of(id) {
+            Some(name) => format!(" (element {id} {name})"),
+            None => format!(" (element {id})"),
+        },
+        None => String::new(),
+    }
+}
+
 impl Error {
+    /// The Matroska name of the element at fault (`"Cluster"` for a CRC-32 mismatch in a
+    /// Cluster), where the id is known and the schema names it.
+    #[must_use]
+    pub fn element_name(&self) -> Option<&'static str> {
+        self.id.and_then(crate::matroska::name_of)
+    }
+
     pub(crate) const fn new(kind: ErrorKind, offset: u64, id: Option<ElementId>) -> Self {
         Self { kind, offset, id }
     }
@@ -110,7 +129,9 @@ pub enum ErrorKind {
         /// How many elements were open, the incomplete one included.
         open: u32,
     },
-    /// A CRC-32 element did not match its parent's data (only with CRC verification on).
+    /// A CRC-32 element did not match its parent's data (only with CRC verification on). The
+    /// error's `offset` and `id` are the parent's: the element whose data failed the check
+    /// (see [`Error::element_name`]).
     #[error("CRC-32 mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     CrcMismatch {
         /// The value in the CRC-32 element.

@@ -14,7 +14,7 @@ pub mod writer;
 pub use error::{Error, ErrorKind};
 pub use limits::Limits;
 pub use matroska::{MatroskaSchema, ids};
-pub use reader::{OpenElement, Options, SliceTokenizer, Tokenizer};
+pub use reader::{MAX_TRAILER, OpenElement, Options, SliceTokenizer, Tokenizer};
 pub use schema::{ElementInfo, ElementType, Parent, Schema, TableSchema};
 pub use token::{ElementHeader, Token, Value};
 pub use vint::Size;

@@ -96,6 +96,20 @@ pub(crate) struct Core<S> {
     hashing: bool,
 }
 
+/// The longest JSON trailer recognised after the last document (see [`Token::Trailer`]).
+pub const MAX_TRAILER: usize = 64 * 1024;
+
+/// Whether `buf` (the rest of the input, starting with `{`) reads as a JSON object: UTF-8
+/// text without control characters other than whitespace, ending with `}` (whitespace
+/// after it allowed).
+fn is_json_trailer(buf: &[u8]) -> bool {
+    let text = buf.trim_ascii_end();
+    text.first() == Some(&b'{')
+        && text.last() == Some(&b'}')
+        && std::str::from_utf8(text).is_ok()
+        && text.iter().all(|&c| c >= 0x20 || matches!(c, b'\t' | b'\n' | b'\r'))
+}
+
 #[inline]
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
@@ -254,6 +268,11 @@ impl<S: Schema> Core<S> {
             }
             self.mode = Mode::Done;
             return Ok(Step::Done);
+        }
+        if buf.first() == Some(&b'{')
+            && let Some(step) = self.trailer(buf, eof)
+        {
+            return Ok(step);
         }
 
         // The header.
@@ -426,6 +445,34 @@ impl<S: Schema> Core<S> {
                 Ok(Step::Token(Token::Leaf { header, value }, total))
             }
         }
+    }
+
+    /// A JSON trailer at `buf` (which starts with `{`), at the top level after a document:
+    /// waits for the end of input (at most [`MAX_TRAILER`] bytes), closes what is open (the
+    /// unknown-size masters and the document), then consumes it as [`Token::Trailer`].
+    /// `None` where it is not one: the bytes are then read as elements.
+    #[cold]
+    fn trailer(&mut self, buf: &[u8], eof: bool) -> Option<Step> {
+        // Only after a document, with nothing open but unknown-size masters.
+        if self.offset == 0 || self.stack.iter().any(|o| o.header.size != Size::Unknown) {
+            return None;
+        }
+        if !eof {
+            let max = usize::try_from(self.opts.limits.max_buffered).unwrap_or(usize::MAX).min(MAX_TRAILER);
+            return (buf.len() < max).then(|| Step::NeedMore(buf.len().saturating_add(1)));
+        }
+        if buf.len() > MAX_TRAILER || !is_json_trailer(buf) {
+            return None;
+        }
+        if let Some(open) = self.stack.pop() {
+            return Some(Step::Token(Token::MasterEnd { header: open.header, end: self.offset }, 0));
+        }
+        if self.doc_start.take().is_some() {
+            return Some(Step::Token(Token::DocumentEnd { offset: self.offset }, 0));
+        }
+        let offset = self.offset;
+        self.consume(buf, buf.len());
+        Some(Step::Token(Token::Trailer { offset, len: to_u64(buf.len()) }, buf.len()))
     }
 
     /// The hot path for one kind of leaf: when the next element of `buf` is a complete,

@@ -155,6 +155,18 @@ pub enum Token<B = Bytes> {
         /// The depth that remains open (0: none; 1: the Segment).
         depth: u16,
     },
+    /// The input ends with a JSON object after its last complete document: the response
+    /// the AWS CLI prints after a GetMedia payload written to standard output
+    /// (`{"ContentType": "video/webm"}`, possibly pretty-printed over several lines). At
+    /// most [`MAX_TRAILER`](crate::MAX_TRAILER) bytes of text that starts with `{` at
+    /// the top level (after a document, or where an unknown-size Segment ends) and ends with
+    /// `}` at the end of input. It is not part of any document and is the last token.
+    Trailer {
+        /// The absolute offset of its `{`.
+        offset: u64,
+        /// Its length in bytes, up to the end of input.
+        len: u64,
+    },
 }
 
 impl<B> Token<B> {
@@ -179,6 +191,7 @@ impl<B> Token<B> {
             },
             Token::DocumentEnd { offset } => Token::DocumentEnd { offset },
             Token::Resynced { offset, skipped, depth } => Token::Resynced { offset, skipped, depth },
+            Token::Trailer { offset, len } => Token::Trailer { offset, len },
         }
     }
 }
