@@ -67,6 +67,16 @@ pub enum Expect {
         /// `Frame` events.
         frames: u64,
     },
+    /// The input does not begin like Matroska (no EBML header, Segment or top-level
+    /// element in its first bytes): kvs-ebml's tokenizer, which reads any EBML, stops with
+    /// the error `kind` at byte `offset`; kvs-chunk refuses it at once (`NotEbml at 0`, no
+    /// document, no frame); `kvs-mkv` exits 1.
+    NotEbml {
+        /// The `kvs_ebml::ErrorKind` variant the tokenizer stops with.
+        kind: &'static str,
+        /// The tokenizer's error offset.
+        offset: u64,
+    },
 }
 
 impl Expect {
@@ -75,7 +85,9 @@ impl Expect {
     pub fn ebml(&self) -> String {
         match self {
             Expect::Clean { .. } | Expect::Recovered { .. } => "clean".to_owned(),
-            Expect::Fatal { kind, offset, .. } => format!("{kind} at {offset}"),
+            Expect::Fatal { kind, offset, .. } | Expect::NotEbml { kind, offset } => {
+                format!("{kind} at {offset}")
+            }
         }
     }
 
@@ -91,6 +103,7 @@ impl Expect {
             Expect::Recovered { error, offset, docs, frames } => {
                 (format!("{error} at {offset}"), docs, frames)
             }
+            Expect::NotEbml { .. } => ("NotEbml at 0".to_owned(), &0, &0),
         };
         format!("{errors}; {docs} docs, {frames} frames")
     }
@@ -103,7 +116,7 @@ impl Expect {
         match self {
             Expect::Clean { docs: 0, .. } => 1,
             Expect::Clean { .. } => 0,
-            Expect::Fatal { .. } | Expect::Recovered { .. } => 1,
+            Expect::Fatal { .. } | Expect::Recovered { .. } | Expect::NotEbml { .. } => 1,
         }
     }
 }
@@ -437,7 +450,8 @@ pub fn corpus() -> Result<Vec<HostileInput>, WriteError> {
     // 0x1D16C5 = 1,906,373, far past the end: the input ends inside it. (The test
     // `the_random_inputs_start_as_their_expectations_say` checks these bytes.)
     let random_64k = random(64 << 10, 1);
-    let random_64k_expect = Fatal { kind: "UnexpectedEof", offset: 5 + 0x0FD1, docs: 1, frames: 0 };
+    // kvs-chunk refuses it at once: `21` cannot begin Matroska.
+    let random_64k_expect = Expect::NotEbml { kind: "UnexpectedEof", offset: 5 + 0x0FD1 };
     // The random bytes after the valid fragment (seed 7) start `E7 07 43 45 FF 94 BA`: a
     // Timestamp (an unsigned integer, a descendant of the open unknown-size Segment) with the
     // 6-byte size 3,587,472,069,818, more than the 8 bytes an integer may have.
@@ -467,7 +481,7 @@ pub fn corpus() -> Result<Vec<HostileInput>, WriteError> {
         (
             "zero_lead_id.mkv",
             "the first byte is 0x00 (no VINT marker in an id)",
-            (vec![0x00, 0x81, 0x00], first("InvalidIdLeadByte")),
+            (vec![0x00, 0x81, 0x00], Expect::NotEbml { kind: "InvalidIdLeadByte", offset: 0 }),
         ),
         (
             "zero_lead_id_in_segment.mkv",

@@ -102,6 +102,12 @@ fn mutants(e: Expect) -> Vec<Expect> {
             Expect::Fatal { kind: error, offset, docs, frames },
             Expect::Clean { docs, frames },
         ],
+        Expect::NotEbml { kind, offset } => vec![
+            Expect::NotEbml { kind: if kind == "TooLarge" { "BufferLimit" } else { "TooLarge" }, offset },
+            Expect::NotEbml { kind, offset: offset + 1 },
+            Expect::Fatal { kind, offset, docs: 0, frames: 0 },
+            Expect::Clean { docs: 0, frames: 0 },
+        ],
     }
 }
 

@@ -264,6 +264,17 @@ const STREAM_STARTS: [[u8; 4]; 10] = [
     [0x19, 0x41, 0xA4, 0x69], // Attachments
 ];
 
+/// Whether an input whose first bytes are `head` (up to four; fewer when the input is that
+/// short) can be read as Matroska: it begins with the EBML header, or (a capture taken
+/// mid-document) with a Segment or one of its top-level elements. The decoder refuses any
+/// other input with [`Error::NotEbml`]; a tool can ask the same question before it commits
+/// to reading (an empty `head` is `false`: an empty input has nothing to read).
+#[must_use]
+pub fn is_stream_start(head: &[u8]) -> bool {
+    let head = head.get(..4).unwrap_or(head);
+    !head.is_empty() && STREAM_STARTS.iter().any(|s| s.starts_with(head))
+}
+
 impl Default for EventDecoder {
     fn default() -> Self {
         Self::new()
@@ -339,8 +350,7 @@ impl EventDecoder {
             return false;
         }
         self.head_checked = true;
-        let known = STREAM_STARTS.iter().any(|s| s.starts_with(&self.head));
-        if !known && !self.head.is_empty() {
+        if !self.head.is_empty() && !is_stream_start(&self.head) {
             self.stopped = true;
             self.pending = Some(Error::NotEbml { offset: 0 });
         }

@@ -93,6 +93,16 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether this event begins a fragment: `DocumentStart` (a document's first fragment)
+    /// or `FragmentStart` (a further fragment of a merged document). A consumer that keeps
+    /// per-fragment state resets it here.
+    #[must_use]
+    pub const fn starts_fragment(&self) -> bool {
+        matches!(self, Event::DocumentStart { .. } | Event::FragmentStart { .. })
+    }
+}
+
 /// A track's type (Matroska TrackType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]

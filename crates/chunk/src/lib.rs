@@ -16,7 +16,7 @@ pub mod mux;
 mod read;
 
 pub use aws::{AwsTag, ErrorId, FragmentNumber};
-pub use decoder::{EventDecoder, Options};
+pub use decoder::{EventDecoder, Options, is_stream_start};
 pub use error::Error;
 pub use event::{
     AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,

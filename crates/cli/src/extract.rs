@@ -547,6 +547,14 @@ impl Extractor {
             self.track = None;
             return Ok(());
         };
+        if let Some(why) = &t.unsupported_encoding {
+            return Err(Stop(format!(
+                "{} is stored with {}, which kvs-mkv cannot undo: its frames are not the codec's own bytes, \
+                 so it is not extracted",
+                describe_track(t),
+                crate::escape::escape(why)
+            )));
+        }
         let format = *self.format.get_or_insert_with(|| Self::default_format(t));
         match format {
             Format::Annexb => {
@@ -913,7 +921,7 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         orphans: 0,
     };
     let result = each_event("extract", input, opts, |event, _| match event {
-        Event::DocumentStart { .. } => {
+        Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
             x.document_start();
             Ok(())
         }
@@ -960,7 +968,7 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
     }
     let mut c = Connect::new(dir);
     let result = each_event("extract", input, opts, |event, _| match event {
-        Event::DocumentStart { .. } => {
+        Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
             c.doc_tracks = false;
             Ok(())
         }
@@ -970,6 +978,13 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
                     "this document has no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track: it is not Amazon \
                      Connect audio; use --track and --format instead",
                 ));
+            }
+            if let Some(t) = tracks.iter().find(|t| is_connect(t) && t.unsupported_encoding.is_some()) {
+                return Err(io::Error::other(format!(
+                    "{} is stored with {}, which kvs-mkv cannot undo: not extracted",
+                    describe_track(t),
+                    crate::escape::escape(t.unsupported_encoding.as_deref().unwrap_or_default())
+                )));
             }
             c.set_tracks(tracks)
         }

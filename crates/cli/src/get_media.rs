@@ -148,12 +148,23 @@ impl Stop {
 struct Renumber {
     index: u64,
     offset: u64,
+    /// The current document's offset as the decoder gave it (to place a merged document's
+    /// further fragments at the same distance from `offset`).
+    doc_offset: u64,
 }
 
 impl Renumber {
     fn map(&mut self, event: Event) -> Event {
         match event {
-            Event::DocumentStart { .. } => Event::DocumentStart { index: self.index, offset: self.offset },
+            Event::DocumentStart { offset, .. } => {
+                self.doc_offset = offset;
+                Event::DocumentStart { index: self.index, offset: self.offset }
+            }
+            Event::FragmentStart { fragment, offset, .. } => Event::FragmentStart {
+                index: self.index,
+                fragment,
+                offset: self.offset.saturating_add(offset.saturating_sub(self.doc_offset)),
+            },
             Event::FragmentEnd(mut end) => {
                 end.index = self.index;
                 Event::FragmentEnd(end)
@@ -314,7 +325,7 @@ async fn consume(
                 // --end-timestamp: hold a document's first events until its metadata.
                 let events = match (&mut hold, event) {
                     (Hold::Off, e) => vec![e],
-                    (h @ Hold::Idle, e @ Event::DocumentStart { .. }) => {
+                    (h @ Hold::Idle, e @ (Event::DocumentStart { .. } | Event::FragmentStart { .. })) => {
                         *h = Hold::Holding(vec![e]);
                         Vec::new()
                     }

@@ -301,15 +301,22 @@ impl Inspector {
             let codec = escape(t.codec_id.as_deref().unwrap_or("?"));
             let nice = codec_name(t);
             let name = t.name.as_deref().map(|n| format!("  {}", quoted(n))).unwrap_or_default();
+            // A ContentEncoding the reader cannot undo: the frames are not the codec's bytes.
+            let stored = t
+                .unsupported_encoding
+                .as_deref()
+                .map(|why| format!("  [stored with {}: frames not decoded]", escape(why)))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "  {:>2}  {:<5}  {:<16}  {:<28}  {}{}",
+                "  {:>2}  {:<5}  {:<16}  {:<28}  {}{}{}",
                 t.number,
                 kind(t),
                 codec,
                 nice,
                 track_detail(t),
-                name
+                name,
+                stored
             )?;
         }
         Ok(())
@@ -338,7 +345,7 @@ impl Inspector {
 
     pub fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
         match event {
-            Event::DocumentStart { offset, .. } => {
+            Event::DocumentStart { offset, .. } | Event::FragmentStart { offset, .. } => {
                 self.current = Some(Frag { offset, problems_before: self.problems, ..Frag::default() });
                 self.durations.reset();
             }

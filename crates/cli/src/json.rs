@@ -37,6 +37,12 @@ fn write_line(out: &mut dyn Write, v: &Value) -> io::Result<()> {
 /// numbers than are counted one by one).
 pub fn fragment(s: &Summary) -> Value {
     let mut v = fragment_fields(s);
+    if s.fragment > 0
+        && let Value::Object(map) = &mut v
+    {
+        // A further fragment of a merged document (the key is absent for the first).
+        map.insert("fragment".into(), json!(s.fragment));
+    }
     if s.other_frames > 0
         && let Value::Object(map) = &mut v
     {
@@ -138,21 +144,24 @@ pub fn error_line(e: &kvs_chunk::Error) -> Value {
         kvs_chunk::Error::Block { .. } => "block",
         kvs_chunk::Error::TimestampOverflow { .. } => "timestamp_overflow",
         kvs_chunk::Error::InvalidTagValue { .. } => "invalid_tag_value",
+        kvs_chunk::Error::ContentEncoding { .. } => "content_encoding",
+        kvs_chunk::Error::NotEbml { .. } => "not_ebml",
         kvs_chunk::Error::Io(_) => "read_error",
         _ => "other",
     };
     let mut v = json!({"type": "error", "kind": kind, "offset": e.offset()});
-    if let (Value::Object(map), kvs_chunk::Error::Ebml(inner)) = (&mut v, e) {
-        if let Some(id) = inner.id {
-            map.insert("element".into(), json!(format!("{:#X}", id.0)));
-            if let Some(name) = kvs_ebml::matroska::name_of(id) {
-                map.insert("element_name".into(), json!(name));
-            }
+    if let (Value::Object(map), Some((id, name))) = (&mut v, e.element()) {
+        // The element at fault: for a CRC-32 mismatch, the one whose data failed the check.
+        map.insert("element".into(), json!(format!("{:#X}", id.0)));
+        if let Some(name) = name {
+            map.insert("element_name".into(), json!(name));
         }
-        if let ErrorKind::CrcMismatch { stored, computed } = inner.kind {
-            map.insert("stored_crc32".into(), json!(format!("{stored:08x}")));
-            map.insert("computed_crc32".into(), json!(format!("{computed:08x}")));
-        }
+    }
+    if let (Value::Object(map), kvs_chunk::Error::Ebml(inner)) = (&mut v, e)
+        && let ErrorKind::CrcMismatch { stored, computed } = inner.kind
+    {
+        map.insert("stored_crc32".into(), json!(format!("{stored:08x}")));
+        map.insert("computed_crc32".into(), json!(format!("{computed:08x}")));
     }
     if let Value::Object(map) = &mut v {
         map.insert("recoverable".into(), json!(e.is_recoverable()));
@@ -185,6 +194,9 @@ impl Sink for EventsJson {
             }
             Event::DocumentStart { index, offset } => {
                 json!({"type": "document_start", "index": index, "offset": offset})
+            }
+            Event::FragmentStart { index, fragment, offset } => {
+                json!({"type": "fragment_start", "index": index, "fragment": fragment, "offset": offset})
             }
             Event::Tracks(tracks) => {
                 json!({"type": "tracks", "tracks": tracks.iter().map(track_full).collect::<Vec<_>>()})
@@ -221,13 +233,21 @@ impl Sink for EventsJson {
                 }
                 v
             }
-            Event::FragmentEnd(end) => json!({
-                "type": "fragment_end",
-                "index": end.index,
-                "millis_behind_now": end.millis_behind_now,
-                "continuation_token": end.continuation_token,
-                "complete": end.complete,
-            }),
+            Event::FragmentEnd(end) => {
+                let mut v = json!({
+                    "type": "fragment_end",
+                    "index": end.index,
+                    "millis_behind_now": end.millis_behind_now,
+                    "continuation_token": end.continuation_token,
+                    "complete": end.complete,
+                });
+                if end.fragment > 0
+                    && let Value::Object(map) = &mut v
+                {
+                    map.insert("fragment".into(), json!(end.fragment));
+                }
+                v
+            }
             Event::DocumentEnd { index, offset, end } => {
                 json!({"type": "document_end", "index": index, "offset": offset, "end": end})
             }

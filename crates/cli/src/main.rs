@@ -117,10 +117,6 @@ impl InputArgs {
     }
 }
 
-/// The EBML magic: the id of the EBML header, the first four bytes of every Matroska/WebM
-/// file and of every GetMedia payload.
-pub const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
-
 /// Why an input is refused before anything of it is reported.
 #[derive(Debug)]
 pub enum Refused {
@@ -158,8 +154,9 @@ pub fn not_ebml(name: &str, why: &str) -> String {
 /// it is a regular file.
 ///
 /// The one place that decides what is refused: a path that cannot be opened, or names a
-/// directory, is [`Refused::Open`] (the same for every command); an input whose first four
-/// bytes are not [`EBML_MAGIC`] (an empty file, a text file) is [`Refused::NotEbml`]. The
+/// directory, is [`Refused::Open`] (the same for every command); an empty input, or one whose
+/// first four bytes cannot begin Matroska (`kvs_chunk::is_stream_start`: a text file, an
+/// HTML page) is [`Refused::NotEbml`], as the decoder's `Error::NotEbml` would. The
 /// bytes looked at are put back in front of the reader. The other half of the check, an
 /// input from which no document at all was read, is [`no_document`].
 pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> {
@@ -191,9 +188,10 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> 
     if got == 0 {
         return Err(Refused::NotEbml(not_ebml(&name, "it is empty")));
     }
-    // A shorter input that begins like the magic is EBML cut short: the decoder reports it
-    // as truncated.
-    if seen != EBML_MAGIC && !(got < EBML_MAGIC.len() && EBML_MAGIC.starts_with(seen)) {
+    // The decoder's own rule (`kvs_chunk::is_stream_start`): the EBML header, or a Segment
+    // or top-level element for a capture taken mid-document. A shorter input that begins
+    // like one of them is cut short: the decoder reports it as truncated.
+    if !kvs_chunk::is_stream_start(seen) {
         let hex: Vec<String> = seen.iter().map(|b| format!("{b:02X}")).collect();
         return Err(Refused::NotEbml(not_ebml(
             &name,

@@ -99,7 +99,7 @@ impl Merger {
 
     pub fn event(&mut self, event: Event) -> Result<(), OutError> {
         match event {
-            Event::DocumentStart { .. } => self.doc = Doc::default(),
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => self.doc = Doc::default(),
             Event::Tracks(tracks) => {
                 let tracks = self.dropped.usable_tracks(tracks);
                 let key = TracksKey::of(&tracks);

@@ -120,6 +120,13 @@ pub struct Dropped {
     tag_names: Few<String>,
     /// Tag groups of media-less fragments held for a file not yet open, over the cap.
     unplaced_groups: u64,
+    /// TrackEntries whose ContentEncoding kvs-chunk cannot undo (bzlib, lzo1x, encryption):
+    /// their frames would be unreadable without it, so neither is written.
+    encoded_entries: u64,
+    encoded_frames: u64,
+    encoded_tracks: Few<String>,
+    /// The numbers of such tracks in the current Tracks (at most `Limits::max_track_entries`).
+    current_encoded: Vec<u64>,
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -129,11 +136,18 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 impl Dropped {
     /// The tracks a file can declare: numbers 1 to [`MAX_TRACK_NUMBER`], each once (the
     /// first TrackEntry of a number is kept). What is left out is counted.
+    /// A track stored with an encoding kvs-chunk cannot undo (`Track::unsupported_encoding`)
+    /// is left out too, with its frames.
     pub fn usable_tracks(&mut self, tracks: Vec<Track>) -> Vec<Track> {
         let mut seen = std::collections::HashSet::with_capacity(tracks.len());
         let mut kept = Vec::with_capacity(tracks.len());
+        self.current_encoded.clear();
         for t in tracks {
-            if t.number == 0 || t.number > MAX_TRACK_NUMBER {
+            if let Some(why) = &t.unsupported_encoding {
+                self.encoded_entries = self.encoded_entries.saturating_add(1);
+                self.encoded_tracks.note(format!("{}: {}", t.number, crate::escape::escape(why)));
+                self.current_encoded.push(t.number);
+            } else if t.number == 0 || t.number > MAX_TRACK_NUMBER {
                 self.unaddressable_entries = self.unaddressable_entries.saturating_add(1);
                 self.unaddressable_tracks.note(t.number);
             } else if !seen.insert(t.number) {
@@ -148,7 +162,9 @@ impl Dropped {
 
     /// Counts a frame that was not written: its track is not in the file.
     pub fn frame(&mut self, track: u64) {
-        if track == 0 || track > MAX_TRACK_NUMBER {
+        if self.current_encoded.contains(&track) {
+            self.encoded_frames = self.encoded_frames.saturating_add(1);
+        } else if track == 0 || track > MAX_TRACK_NUMBER {
             self.unaddressable_frames = self.unaddressable_frames.saturating_add(1);
             self.unaddressable_tracks.note(track);
         } else {
@@ -230,6 +246,14 @@ impl Dropped {
                 "{} of tracks numbered 0 or above 2^56-2 (no block can refer to them) not written (track {})",
                 what.join(" and "),
                 self.unaddressable_tracks.show()
+            ));
+        }
+        if self.encoded_entries > 0 {
+            v.push(format!(
+                "{} and {} stored with an encoding kvs-mkv cannot undo not written (track {})",
+                plural(self.encoded_entries, "TrackEntry", "TrackEntries"),
+                plural(self.encoded_frames, "frame", "frames"),
+                self.encoded_tracks.show()
             ));
         }
         if self.unplaced_groups > 0 {

@@ -170,7 +170,7 @@ impl Splitter {
     /// Takes one event; returns what a document became when it ends (or when writing its
     /// file failed: the run goes on with the next document).
     pub fn event(&mut self, event: Event) -> Result<Option<Outcome>, OutError> {
-        if self.doc.failed && !matches!(event, Event::DocumentStart { .. }) {
+        if self.doc.failed && !event.starts_fragment() {
             return Ok(None);
         }
         match self.write(event) {
@@ -181,7 +181,7 @@ impl Splitter {
 
     fn write(&mut self, event: Event) -> Result<Option<Outcome>, OutError> {
         match event {
-            Event::DocumentStart { index, .. } => {
+            Event::DocumentStart { index, .. } | Event::FragmentStart { index, .. } => {
                 self.doc = Doc { index, ..Doc::default() };
                 self.durations.reset();
             }
@@ -311,7 +311,7 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     let mut problems_now = 0u64;
     let result = crate::progress::each_event("split", input, opts, |event, progress| {
         problems_now = progress.problems();
-        if matches!(event, Event::DocumentStart { .. }) {
+        if event.starts_fragment() {
             problems_before = problems_now;
         }
         match splitter.event(event)? {

@@ -11,6 +11,8 @@ pub const MAX_COUNTED_TRACKS: usize = 128;
 #[derive(Debug, Default)]
 pub struct Summary {
     pub index: u64,
+    /// The fragment's position in its document (0; 1, 2 ... in a merged document).
+    pub fragment: u64,
     pub offset: u64,
     pub metadata: FragmentMetadata,
     pub end: FragmentEnd,
@@ -38,6 +40,9 @@ impl Summaries {
         match event {
             Event::DocumentStart { index, offset } => {
                 self.current = Some(Summary { index, offset, ..Summary::default() });
+            }
+            Event::FragmentStart { index, fragment, offset } => {
+                self.current = Some(Summary { index, fragment, offset, ..Summary::default() });
             }
             Event::Tracks(tracks) => {
                 if let Some(s) = &mut self.current {

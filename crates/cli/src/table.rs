@@ -142,6 +142,10 @@ impl Sink for EventsText {
                 self.kvs = false;
                 writeln!(out, "document {index} starts at {offset}")
             }
+            Event::FragmentStart { index, fragment, offset } => {
+                self.kvs = false;
+                writeln!(out, "fragment {fragment} of document {index} starts at {offset}")
+            }
             Event::Tracks(tracks) => {
                 for t in tracks {
                     let size =

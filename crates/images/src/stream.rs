@@ -203,7 +203,7 @@ impl StreamingSampler {
             return;
         }
         match event {
-            Event::DocumentStart { .. } => {
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
                 if self.open {
                     self.pop_last();
                 }

@@ -74,7 +74,7 @@ impl FragmentCollector {
     /// In-stream error chunks give nothing.
     pub fn push(&mut self, event: Event) -> Option<MediaFragment> {
         match event {
-            Event::DocumentStart { .. } => {
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
                 self.current = Some(MediaFragment::default());
                 self.error = false;
             }

@@ -306,9 +306,11 @@ impl<'a> Loader<'a> {
 
     fn event(&mut self, event: Event) -> Result<(), LoadError> {
         match event {
-            Event::DocumentStart { index, .. } => {
+            // Each fragment (a document's first, or a further one of a merged document) is
+            // numbered apart, so that clusters of two fragments are never joined.
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
                 self.flush()?;
-                self.doc = index;
+                self.doc = self.doc.wrapping_add(1);
                 self.doc_tags.clear();
                 self.doc_meta = None;
                 self.doc_error = false;
