@@ -29,6 +29,9 @@ Examples:
   kvs-mkv get-media --stream-name cam --start-selector-type NOW --follow --json
   aws kinesis-video-media get-media --endpoint-url URL --stream-name cam \\
       --start-selector StartSelectorType=EARLIEST /dev/stdout | kvs-mkv fragments -
+(Every reading command ignores the JSON response the AWS CLI prints after the payload.
+Pipe it, or give the AWS CLI a file name: with `/dev/stdout > FILE` its response
+overwrites the first bytes of the payload in FILE.)
 
 The start selector: either the AWS CLI's --start-selector, in its shorthand
   StartSelectorType=NOW | EARLIEST

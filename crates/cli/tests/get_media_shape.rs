@@ -337,3 +337,146 @@ fn help_describes_the_outfile_the_pipe_the_selectors_and_the_give_up_rule() {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
 }
+
+/// The AWS CLI with the payload written to `/dev/stdout` and standard output captured (a
+/// pipe): the payload, then the CLI's JSON response.
+fn aws_get_media_to_stdout(aws: &Path, url: &str) -> Vec<u8> {
+    let out = std::process::Command::new(aws)
+        .args(["kinesis-video-media", "get-media", "--endpoint-url", url, "--stream-name", "cam"])
+        .args(["--start-selector", "StartSelectorType=EARLIEST", "/dev/stdout"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "aws get-media: {}", stderr(&out));
+    out.stdout
+}
+
+/// Runs `kvs-mkv ARGS` with `stdin` on standard input (`None`: no input).
+fn kvs_mkv(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let data = stdin.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// The files of `dir`, by name, with their bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv <command> -`: the AWS CLI
+/// writes the payload and then its JSON response (`{"ContentType": "video/webm"}`) to the
+/// same pipe. Every reading command reads the payload whole, ignores the trailer, and says
+/// and writes exactly what it says and writes for the payload saved to a file.
+#[test]
+fn the_aws_cli_piped_into_every_reading_command_reads_the_payload_and_ignores_its_response() {
+    let Some(aws) = kvs_testkit::aws_cli() else { return };
+    let url = serve(Faults::default());
+    let (body, _) = reference();
+    let piped = aws_get_media_to_stdout(&aws, &url);
+    assert!(piped.starts_with(&body), "the pipe begins with the payload");
+    let trailer = String::from_utf8(piped[body.len()..].to_vec()).unwrap();
+    assert!(trailer.contains("\"ContentType\": \"video/webm\""), "the AWS CLI's response follows: {trailer:?}");
+    let file = temp("piped-payload.mkv");
+    std::fs::write(&file, &body).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+
+    for args in [
+        vec!["fragments", "--json"],
+        vec!["fragments"],
+        vec!["events", "--json"],
+        vec!["inspect", "--color", "never"],
+        vec!["extract", "-o", "-"],
+        vec!["images"]
+            .into_iter()
+            .chain([
+                "--image-selector-type",
+                "PRODUCER_TIMESTAMP",
+                "--start-timestamp",
+                "1511852108.513",
+                "--end-timestamp",
+                "1511852113.513",
+                "--sampling-interval",
+                "1000",
+                "--format",
+                "PNG",
+                "--height-pixels",
+                "32",
+            ])
+            .collect(),
+    ] {
+        let from_file = kvs_mkv(&[&args[..], &[file.as_str()]].concat(), None);
+        let from_pipe = kvs_mkv(&[&args[..], &["-"]].concat(), Some(&piped));
+        assert_eq!(from_file.status.code(), Some(0), "{args:?} on the file: {}", stderr(&from_file));
+        assert_eq!(from_pipe.status.code(), Some(0), "{args:?} on the pipe: {}", stderr(&from_pipe));
+        // (The text names its input: the file's path, or stdin.)
+        let same = from_pipe.stdout == from_file.stdout
+            || String::from_utf8(from_pipe.stdout.clone()).ok()
+                == String::from_utf8(from_file.stdout.clone()).ok().map(|t| t.replace(&file, "stdin"));
+        assert!(same, "{args:?}: the pipe and the file read alike");
+        assert!(!from_pipe.stdout.is_empty(), "{args:?} printed nothing");
+        assert_eq!(stderr(&from_pipe), stderr(&from_file).replace(&file, "stdin"), "{args:?}");
+    }
+    for command in ["split", "merge"] {
+        let (a, b) = (temp(&format!("{command}-file")), temp(&format!("{command}-pipe")));
+        for d in [&a, &b] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let target = |d: &Path| if command == "split" { d.to_path_buf() } else { d.join("all.mkv") };
+        let from_file = kvs_mkv(&[command, &file, "-o", target(&a).to_str().unwrap()], None);
+        let from_pipe = kvs_mkv(&[command, "-", "-o", target(&b).to_str().unwrap()], Some(&piped));
+        assert_eq!(from_file.status.code(), Some(0), "{command}: {}", stderr(&from_file));
+        assert_eq!(from_pipe.status.code(), Some(0), "{command}: {}", stderr(&from_pipe));
+        let written = files(&b);
+        assert_eq!(written.len(), if command == "split" { 5 } else { 1 }, "{command}");
+        assert!(files(&a) == written, "{command}: the same files from the pipe and the file");
+    }
+
+    // Through a real shell pipe, as the README shows it.
+    let kvs = env!("CARGO_BIN_EXE_kvs-mkv");
+    let script = format!(
+        "'{}' kinesis-video-media get-media --endpoint-url '{url}' --stream-name cam \
+         --start-selector StartSelectorType=EARLIEST /dev/stdout | '{kvs}' fragments --json -",
+        aws.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = json_lines(&out.stdout);
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|v| v["complete"] == true), "{listed:?}");
+    assert_eq!(stderr(&out), "", "nothing to report");
+}
