@@ -1099,7 +1099,9 @@ mod tests {
         let at = |name: &str| {
             let i = corpus.iter().find(|i| i.name == name).unwrap();
             let offset = match i.expect {
-                Expect::Fatal { offset, .. } | Expect::Recovered { offset, .. } => offset,
+                Expect::Fatal { offset, .. }
+                | Expect::Recovered { offset, .. }
+                | Expect::NotEbml { offset, .. } => offset,
                 Expect::Clean { .. } => panic!("{name} is clean"),
             };
             i.bytes.get(usize::try_from(offset).unwrap()..).unwrap_or_default().to_vec()

@@ -401,7 +401,10 @@ fn the_aws_cli_piped_into_every_reading_command_reads_the_payload_and_ignores_it
     let piped = aws_get_media_to_stdout(&aws, &url);
     assert!(piped.starts_with(&body), "the pipe begins with the payload");
     let trailer = String::from_utf8(piped[body.len()..].to_vec()).unwrap();
-    assert!(trailer.contains("\"ContentType\": \"video/webm\""), "the AWS CLI's response follows: {trailer:?}");
+    assert!(
+        trailer.contains("\"ContentType\": \"video/webm\""),
+        "the AWS CLI's response follows: {trailer:?}"
+    );
     let file = temp("piped-payload.mkv");
     std::fs::write(&file, &body).unwrap();
     let file = file.to_str().unwrap().to_owned();
