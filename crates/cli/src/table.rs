@@ -45,7 +45,8 @@ impl Sink for FragmentsTable {
         writeln!(
             out,
             "{:>4}  {:>10}  {:<15}  {:<23}  {:<23}  {:>6}  {:>4}  {:>10}  {:>8}  {}",
-            s.index,
+            // A further fragment of a merged document: `0.1`, `0.2` ...
+            if s.fragment > 0 { format!("{}.{}", s.index, s.fragment) } else { s.index.to_string() },
             s.offset,
             s.metadata
                 .fragment_number

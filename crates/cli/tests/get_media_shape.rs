@@ -408,6 +408,8 @@ fn the_aws_cli_piped_into_every_reading_command_reads_the_payload_and_ignores_it
     let file = temp("piped-payload.mkv");
     std::fs::write(&file, &body).unwrap();
     let file = file.to_str().unwrap().to_owned();
+    // What names the input in a command's text: its path, or its file name.
+    let as_stdin = |text: &str| text.replace(&file, "stdin").replace("piped-payload.mkv", "stdin");
 
     for args in [
         vec!["fragments", "--json"],
@@ -440,10 +442,10 @@ fn the_aws_cli_piped_into_every_reading_command_reads_the_payload_and_ignores_it
         // (The text names its input: the file's path, or stdin.)
         let same = from_pipe.stdout == from_file.stdout
             || String::from_utf8(from_pipe.stdout.clone()).ok()
-                == String::from_utf8(from_file.stdout.clone()).ok().map(|t| t.replace(&file, "stdin"));
+                == String::from_utf8(from_file.stdout.clone()).ok().map(|t| as_stdin(&t));
         assert!(same, "{args:?}: the pipe and the file read alike");
         assert!(!from_pipe.stdout.is_empty(), "{args:?} printed nothing");
-        assert_eq!(stderr(&from_pipe), stderr(&from_file).replace(&file, "stdin"), "{args:?}");
+        assert_eq!(stderr(&from_pipe), as_stdin(&stderr(&from_file)), "{args:?}");
     }
     for command in ["split", "merge"] {
         let (a, b) = (temp(&format!("{command}-file")), temp(&format!("{command}-pipe")));

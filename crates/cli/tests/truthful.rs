@@ -555,3 +555,145 @@ fn every_command_gives_ffmpegs_frames_for_every_third_party_file() {
     }
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
+
+/// Every real GetMedia capture of the Java library (`../shared/conformance/kvs-java`), the
+/// Java merger's output among them (one Segment holding three fragments), through every
+/// command that reads a file: the frames FFmpeg counts, every one of them, and fragment
+/// boundaries that `fragments` and `split` agree on.
+#[test]
+fn every_command_gives_ffmpegs_frames_for_every_java_capture_merged_files_included() {
+    let Some(root) = kvs_testkit::conformance_path("kvs-java") else { return };
+    let Some((_, ffprobe)) = kvs_testkit::ffmpeg() else { return };
+    let dir = scratch("kvs-java");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mkv"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 13, "{files:?}");
+    let mut wrong = Vec::new();
+    for path in &files {
+        let p = path.to_str().unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let packets = packet_streams(&ffprobe, path);
+        let want = packets.len() as u64;
+        let mut check = |what: &str, got: u64| {
+            if got != want {
+                wrong.push(format!("{name}: {what} gave {got} frames, FFmpeg {want}"));
+            }
+        };
+
+        // (output-get-media-equal-timecode.mkv is cut inside its last block: the commands
+        // exit 1 and say so, with every frame before the cut.)
+        let out = run(&["fragments", "--json", p]);
+        let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let total: u64 = lines
+            .iter()
+            .map(|v| v["frames"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>())
+            .sum();
+        check("fragments", total);
+        let with_frames =
+            lines.iter().filter(|v| v["frames"].as_object().is_some_and(|m| !m.is_empty())).count();
+
+        let out = run(&["events", "--json", p]);
+        check(
+            "events",
+            text(&out.stdout).lines().filter(|l| l.contains("\"type\":\"frame\"")).count() as u64,
+        );
+
+        let out = run(&["inspect", "--color", "never", p]);
+        let stdout = text(&out.stdout);
+        let summary =
+            stdout.lines().find(|l| l.contains(" of media") || l.contains("0 frames")).unwrap_or_default();
+        check("inspect", frames_in(summary).unwrap_or(0));
+        assert_eq!(stdout.contains("read only in part"), !out.status.success(), "{name}: {stdout}");
+
+        let out_dir = dir.join(format!("{name}.split"));
+        let out = run(&["split", p, "-o", out_dir.to_str().unwrap()]);
+        let written: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+        check("split", written.iter().filter_map(|l| frames_in(l)).sum());
+        assert_eq!(written.len(), with_frames, "{name}: one file per fragment with frames: {written:?}");
+
+        if want > 0 {
+            let merged = dir.join(format!("{name}.merged.mkv"));
+            let out = run(&["merge", p, "-o", merged.to_str().unwrap()]);
+            check("merge", frames_in(&text(&out.stdout)).unwrap_or(0));
+            check(
+                "ffprobe of merge's output",
+                kvs_testkit::oracle::ffprobe_packets(&ffprobe, &merged).len() as u64,
+            );
+
+            // extract: the default (first video) track, as many frames as FFmpeg's stream 0.
+            let raw = dir.join(format!("{name}.h264"));
+            let out = run(&["extract", p, "-f", "raw", "-o", raw.to_str().unwrap()]);
+            let stream0 = packets.iter().filter(|&&k| k == 0).count() as u64;
+            let line = text(&out.stderr);
+            if frames_in(&line) != Some(stream0) {
+                wrong.push(format!("{name}: extract: {line} (FFmpeg: {stream0} in stream 0)"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The stream index of every packet ffprobe reads from `file`; none when it finds no stream
+/// at all (a capture of tags without Tracks, which ffprobe refuses).
+fn packet_streams(ffprobe: &Path, file: &Path) -> Vec<u64> {
+    let out = Command::new(ffprobe)
+        .args(["-v", "error", "-show_entries", "packet=stream_index", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        assert!(
+            run(&["fragments", "--json", file.to_str().unwrap()])
+                .stdout
+                .windows(11)
+                .all(|w| w != b"\"frames\":{\""),
+            "ffprobe refused {} ({}) although kvs-mkv finds frames in it",
+            file.display(),
+            text(&out.stderr)
+        );
+        return Vec::new();
+    }
+    text(&out.stdout).lines().map(|l| l.trim().trim_end_matches(',').parse().unwrap()).collect()
+}
+
+/// The Java merger's file holds three fragments in one Segment: each is a fragment of its
+/// own to `fragments` (the second and third with a `"fragment"` key), and `split` writes
+/// three files of 60 frames.
+#[test]
+fn a_merged_capture_reads_as_its_three_fragments() {
+    let Some(root) = kvs_testkit::conformance_path("kvs-java") else { return };
+    let path = root.join("output_get_media_sparse_fragments_merged.mkv");
+    let p = path.to_str().unwrap();
+    let out = run(&["fragments", "--json", p]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.iter().map(|v| v["index"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 0, 0]);
+    assert_eq!(
+        lines.iter().map(|v| v.get("fragment").and_then(Value::as_u64)).collect::<Vec<_>>(),
+        [None, Some(1), Some(2)]
+    );
+    assert!(lines.iter().all(|v| v["frames"]["1"] == 60 && v["complete"] == true), "{lines:?}");
+    let numbers: std::collections::HashSet<&str> =
+        lines.iter().map(|v| v["fragment_number"].as_str().unwrap()).collect();
+    assert_eq!(numbers.len(), 3, "three fragment numbers");
+    let out = run(&["events", "--json", p]);
+    let starts: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "fragment_start")
+        .collect();
+    assert_eq!(starts.iter().map(|v| v["fragment"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    let out = run(&["inspect", "--color", "never", p]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 fragments (3 complete), 180 frames"), "{stdout}");
+    let dir = scratch("merged-split");
+    let out = run(&["split", p, "-o", dir.to_str().unwrap()]);
+    let files: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files.iter().all(|l| frames_in(l) == Some(60)), "{files:?}");
+}
