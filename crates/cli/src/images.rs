@@ -28,9 +28,10 @@ Examples:
       --end-timestamp 1700000060 --sampling-interval 1000 --format PNG --output-dir frames/
 
 The input is a GetMedia payload or a Matroska/WebM file (`-` for standard input), or a
-stream: --stream-name/--stream-arn call the GetImages API (of AWS in a build with the `aws`
-feature, or of a local `kvs-mkv serve` with --endpoint-url); add --from-get-media to read
-the stream with GetMedia and compute the images here instead.
+stream: --stream-name/--stream-arn call the GetImages API (of AWS, or of a local `kvs-mkv
+serve` with --endpoint-url); add --from-get-media to read the stream with GetMedia and
+compute the images here instead. Credentials (the AWS default chain, --profile), region,
+--ca-bundle and --no-verify-ssl work as in `kvs-mkv get-media --help`.
 
 Timestamps are epoch seconds (a fraction allowed) or ISO 8601, as the AWS CLI takes them.
 Samples are at start, start + interval, ... up to and including the end; each is an image
@@ -70,12 +71,10 @@ pub struct ImagesArgs {
     /// The stream's ARN.
     #[arg(long)]
     stream_arn: Option<String>,
-    /// The control plane's URL (GetDataEndpoint), e.g. a local `kvs-mkv serve`.
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// The region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).
-    #[arg(long)]
-    region: Option<String>,
+    /// Where the service is and which credentials, region and certificates to use (as
+    /// `get-media`).
+    #[command(flatten)]
+    aws: crate::stream_args::AwsArgs,
     /// The clock of the sample times.
     #[arg(long, value_enum)]
     image_selector_type: SelectorArg,
@@ -189,9 +188,9 @@ impl ImagesArgs {
         }
     }
 
-    /// The client for `--endpoint-url` and `--region`.
+    /// The client for the AWS access options (as `get-media` builds it).
     async fn client(&self) -> Result<KvsClient, String> {
-        crate::stream_args::client(self.endpoint_url.as_deref(), self.region.as_deref()).await
+        self.aws.client().await
     }
 }
 

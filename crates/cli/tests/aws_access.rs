@@ -62,9 +62,14 @@ impl Drop for Served {
 }
 
 fn serve_https(dir: &Path) -> Served {
+    serve_https_file(dir, &common::testdata().join("getmedia_basic.mkv"))
+}
+
+/// As [`serve_https`], with `file` as stream `cam`.
+fn serve_https_file(dir: &Path, file: &Path) -> Served {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--stream"])
-        .arg(format!("cam={}", common::testdata().join("getmedia_basic.mkv").display()))
+        .arg(format!("cam={}", file.display()))
         .arg("--tls-cert")
         .arg(dir.join("server.pem"))
         .arg("--tls-key")
@@ -254,14 +259,15 @@ fn aws_cli_reads_through_serve_tls_with_ca_bundle() {
 }
 
 /// A temporary HOME with ~/.aws/config and ~/.aws/credentials holding profiles `alpha` and
-/// `beta`.
+/// `beta` (keys and region), and `empty` (a region, no keys).
 fn aws_home(name: &str) -> PathBuf {
     let home = temp_dir(name);
     let aws = home.join(".aws");
     std::fs::create_dir_all(&aws).unwrap();
     std::fs::write(
         aws.join("config"),
-        "[default]\nregion = sa-east-1\n\n[profile alpha]\nregion = us-west-2\n\n[profile beta]\nregion = eu-west-1\n",
+        "[default]\nregion = sa-east-1\n\n[profile alpha]\nregion = us-west-2\n\n[profile beta]\nregion = eu-west-1\n\n\
+         [profile empty]\nregion = eu-north-1\n",
     )
     .unwrap();
     std::fs::write(
@@ -382,4 +388,176 @@ fn help_documents_the_aws_access_flags() {
     let out = bin().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--tls-cert") && help.contains("--tls-key"), "{help}");
+}
+
+/// The images fixture (10 fps of 320x240 H.264 from producer time 1700000000).
+fn images_fixture() -> PathBuf {
+    common::testdata().join("images").join("h264.mkv")
+}
+
+/// `kvs-mkv images` with a small request (1700000000 to +1 s every 500 ms, JPEG 60 high)
+/// after `source` (a file, or --stream-name and the AWS access options).
+fn images_cmd(source: &[&str]) -> Command {
+    let mut cmd = clean(bin());
+    cmd.arg("images")
+        .args(source)
+        .args(["--image-selector-type", "PRODUCER_TIMESTAMP", "--start-timestamp", "1700000000"])
+        .args(["--end-timestamp", "1700000001", "--sampling-interval", "500", "--format", "JPEG"])
+        .args(["--height-pixels", "60"]);
+    cmd
+}
+
+/// The JSON an `images` run printed, after checking it succeeded.
+fn images_json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn images_reads_https_with_ca_bundle_and_a_profile() {
+    let dir = temp_dir("images-https");
+    make_certificates(&dir);
+    let served = serve_https_file(&dir, &images_fixture());
+    let url = served.1.clone();
+    let ca = dir.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let want = images_json(&images_cmd(&[images_fixture().to_str().unwrap()]).output().unwrap());
+    let list = want["Images"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{want}");
+    assert!(list.iter().all(|i| i["ImageContent"].is_string()), "{want}");
+    let stream = ["--endpoint-url", url.as_str(), "--stream-name", "cam"];
+    let keys = [("AWS_ACCESS_KEY_ID", "AKIDLOCAL"), ("AWS_SECRET_ACCESS_KEY", "local")];
+
+    // GetImages and GetMedia (--from-get-media), trusting the test CA with --ca-bundle.
+    for extra in [&[][..], &["--from-get-media"][..]] {
+        let out = images_cmd(&stream).args(["--ca-bundle", ca]).args(extra).envs(keys).output().unwrap();
+        assert_eq!(images_json(&out), want, "{extra:?}");
+    }
+    // The credentials and region of --profile alpha (a temporary HOME), and AWS_CA_BUNDLE.
+    let home = aws_home("images-profile");
+    let out = images_cmd(&stream)
+        .args(["--profile", "alpha", "--ca-bundle", ca])
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert_eq!(images_json(&out), want);
+    let out =
+        images_cmd(&stream).args(["--profile", "beta"]).env("HOME", &home).env("AWS_CA_BUNDLE", ca).output();
+    assert_eq!(images_json(&out.unwrap()), want);
+    // The system's roots do not know the test CA; --no-verify-ssl checks nothing.
+    let out = images_cmd(&stream).envs(keys).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("certificate is not trusted") && err.contains("UnknownIssuer"), "{err}");
+    let out = images_cmd(&stream).arg("--no-verify-ssl").envs(keys).output().unwrap();
+    assert_eq!(images_json(&out), want);
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn images_signs_with_the_profile_it_is_given() {
+    let home = aws_home("images-scopes");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server = rt.block_on(async {
+        LocalKvs::builder()
+            .stream("cam", Source::file(images_fixture()).unwrap())
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap()
+    });
+    let url = server.url().to_owned();
+    for (args, key, region) in [
+        (&["--profile", "beta"][..], "AKIDBETA", "eu-west-1"),
+        (&["--profile", "alpha", "--region", "ap-south-1"][..], "AKIDALPHA", "ap-south-1"),
+        (&[][..], "AKIDDEFAULT", "sa-east-1"),
+    ] {
+        let before = server.credential_scopes().len();
+        let out = images_cmd(&["--endpoint-url", &url, "--stream-name", "cam"])
+            .args(args)
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        assert_eq!(images_json(&out)["Images"].as_array().unwrap().len(), 3, "{args:?}");
+        let new = server.credential_scopes()[before..].to_vec();
+        assert!(new.iter().any(|s| s.path == "/getImages"), "{args:?}: {new:?}");
+        assert!(new.iter().all(|s| s.access_key_id == key && s.region == region), "{args:?}: {new:?}");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// Arguments, environment, and what the error line must hold.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn an_unknown_profile_or_one_without_keys_fails_at_once_with_one_clear_line() {
+    let home = aws_home("unknown-profile");
+    // A loopback endpoint where nothing listens, and AWS's own (no request may be made).
+    let local = ["--endpoint-url", "http://127.0.0.1:9"];
+    let cases: [Case; 6] = [
+        (&["--profile", "nope"], &[], r#"profile "nope" not found in ~/.aws/config or ~/.aws/credentials"#),
+        (&["--profile", "nope", "--endpoint-url", "http://127.0.0.1:9"], &[], r#"profile "nope" not found"#),
+        (&[], &[("AWS_PROFILE", "nope")], r#"profile "nope" (from AWS_PROFILE) not found in ~/.aws/config"#),
+        (&local, &[("AWS_PROFILE", "nope")], r#"profile "nope" (from AWS_PROFILE) not found"#),
+        (
+            &["--profile", "empty"],
+            &[],
+            r#"no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID), in profile "empty" of"#,
+        ),
+        (
+            &["--profile", "empty", "--endpoint-url", "http://127.0.0.1:9"],
+            &[],
+            r#"no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID), in profile "empty" of"#,
+        ),
+    ];
+    for (args, env, want) in cases {
+        for command in ["get-media", "images"] {
+            let mut cmd = if command == "images" {
+                images_cmd(&["--stream-name", "cam"])
+            } else {
+                let mut c = clean(bin());
+                c.args(["get-media", "--stream-name", "cam", "--start-selector-type", "EARLIEST"]);
+                c
+            };
+            cmd.args(args).envs(env.iter().copied()).env("HOME", &home);
+            let started = std::time::Instant::now();
+            let out = cmd.output().unwrap();
+            let took = started.elapsed();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{command} {args:?} {env:?}: {err}");
+            assert!(took < std::time::Duration::from_secs(5), "{command} {args:?}: {took:?}");
+            assert!(err.contains(want), "{command} {args:?} {env:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{command} {args:?} {env:?}: {err}");
+            assert!(err.starts_with(&format!("kvs-mkv {command}: ")), "{err}");
+            assert!(!err.contains("dispatch failure"), "{err}");
+        }
+    }
+    // The files AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name are the ones reported.
+    let out = clean(bin())
+        .args(["get-media", "--stream-name", "cam", "--profile", "nope"])
+        .env("AWS_CONFIG_FILE", home.join(".aws/config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            r#"profile "nope" not found in {} or /dev/null"#,
+            home.join(".aws/config").display()
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn images_help_documents_the_aws_access_flags() {
+    let out = bin().args(["images", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--profile", "--ca-bundle", "--no-verify-ssl", "--region", "--endpoint-url", "AWS access"] {
+        assert!(help.contains(flag), "images --help lacks {flag}");
+    }
+    assert!(!help.contains("`aws` feature"), "{help}");
 }

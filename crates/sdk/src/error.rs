@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -90,6 +91,11 @@ pub enum ConsumerError {
     /// host name, expired). Not retried: trust its CA (a CA bundle) or fix the endpoint.
     #[error("TLS: the server's certificate is not trusted: {0}")]
     Tls(String),
+    /// The credentials provider gave no credentials (none configured, an unknown or empty
+    /// profile, an expired SSO session, a failing `credential_process`). Not retried: the
+    /// next attempt would ask the same provider.
+    #[error("no AWS credentials: {0}")]
+    Credentials(String),
     /// The SDK timed out (connect or operation timeout). Retried.
     #[error("timeout: {0}")]
     Timeout(String),
@@ -160,6 +166,7 @@ impl ConsumerError {
             | Self::NoProgress { .. }
             | Self::DocumentTooLarge { .. }
             | Self::Tls(_)
+            | Self::Credentials(_)
             | Self::Config(_) => false,
         }
     }
@@ -189,6 +196,12 @@ impl ConsumerError {
                 let status = e.raw().status().as_u16();
                 from_parts(status, None, DisplayErrorContext(&err).to_string())
             }
+            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+                if credentials_error(&err).is_some() =>
+            {
+                let text = credentials_error(&err).map(|e| DisplayErrorContext(e).to_string());
+                Self::Credentials(text.unwrap_or_default())
+            }
             SdkError::TimeoutError(_) => Self::Timeout(DisplayErrorContext(&err).to_string()),
             SdkError::DispatchFailure(ref e) if e.is_timeout() => {
                 Self::Timeout(DisplayErrorContext(&err).to_string())
@@ -204,6 +217,19 @@ impl ConsumerError {
             other => Self::Transport(Box::new(other)),
         }
     }
+}
+
+/// The credentials provider's error among the sources of `err` (the SDK reports a failed
+/// identity resolution as a dispatch failure).
+fn credentials_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a CredentialsError> {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(found) = e.downcast_ref::<CredentialsError>() {
+            return Some(found);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The certificate part of a dispatch failure's text, as rustls words it ("invalid peer

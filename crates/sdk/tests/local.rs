@@ -590,3 +590,46 @@ async fn delivered_frames_are_the_packets_ffprobe_reads_in_the_fixture() {
         }
     }
 }
+
+/// A provider that never has credentials (an unknown profile, an expired SSO session).
+#[derive(Debug)]
+struct NoCredentials;
+
+impl kvs_sdk::sdk::aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> kvs_sdk::sdk::aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        kvs_sdk::sdk::aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            kvs_sdk::sdk::aws_credential_types::provider::error::CredentialsError::invalid_configuration(
+                "profile `nope` was not defined",
+            ),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_credentials_error_ends_the_stream_without_a_retry() {
+    let bytes = payload("getmedia_basic");
+    let server = serve(&bytes, Faults::default()).await;
+    let client = kvs_sdk::KvsClient::builder()
+        .endpoint_url(server.url())
+        .region("us-east-1")
+        .credentials_provider(NoCredentials)
+        .build()
+        .unwrap();
+    let c = MediaConsumer::builder(client, StreamId::name("cam")).start(StartSelector::Earliest).build();
+    let started = std::time::Instant::now();
+    let (r, c) = run(c, LIMIT).await;
+    let e = r.error.unwrap();
+    assert!(matches!(e, ConsumerError::Credentials(_)), "{e:?}");
+    assert!(!e.is_retryable());
+    assert!(e.to_string().starts_with("no AWS credentials: ") && e.to_string().contains("`nope`"), "{e}");
+    assert_eq!(c.metrics().reconnects(), 0);
+    // No request reached the server, and no back-off was waited.
+    assert_eq!(server.get_media_calls("cam"), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    server.shutdown().await;
+}
