@@ -71,7 +71,8 @@ then AWS_REGION / AWS_DEFAULT_REGION, then the profile's `region`, else us-east-
 loopback --endpoint-url (127.0.0.1, localhost, [::1]: a local `kvs-mkv serve`) the instance
 and container roles are not asked, and placeholder credentials stand in when neither the
 environment nor a named profile gives any. --ca-bundle FILE (or AWS_CA_BUNDLE) trusts the
-CAs of a PEM file instead of the system's; --no-verify-ssl checks no certificate.
+CAs of a PEM file instead of the system's; --no-verify-ssl checks no certificate. An unknown
+profile, or a chain that gives no credentials, is reported in one line before any request.
 
 Without --follow the command stops when the service ends the response on a fragment
 boundary and says nothing newer exists (a response cut mid-fragment is resumed); an

@@ -697,3 +697,110 @@ fn a_merged_capture_reads_as_its_three_fragments() {
     assert_eq!(files.len(), 3, "{files:?}");
     assert!(files.iter().all(|l| frames_in(l) == Some(60)), "{files:?}");
 }
+
+/// A plain Matroska file whose video track 1 is stored with `encodings` (a ContentEncodings
+/// element) and an audio track 2 that is not, one cluster with a frame of each.
+fn encoded_mkv(encodings: &[u8]) -> Vec<u8> {
+    use kvs_testkit::mkv::{doc_start, el};
+    let entry = |number: u8, kind: u8, codec: &[u8], extra: &[u8]| {
+        el(
+            &[0xAE],
+            &[el(&[0xD7], &[number]), el(&[0x83], &[kind]), el(&[0x86], codec), extra.to_vec()].concat(),
+        )
+    };
+    let tracks = el(
+        &[0x16, 0x54, 0xAE, 0x6B],
+        &[entry(1, 1, b"V_MPEG4/ISO/AVC", encodings), entry(2, 2, b"A_PCM/INT/LIT", &[])].concat(),
+    );
+    let block = |track: u8, data: &[u8]| el(&[0xA3], &[&[0x80 | track, 0, 0, 0x80][..], data].concat());
+    let cluster =
+        el(&[0x1F, 0x43, 0xB6, 0x75], &[el(&[0xE7], &[0]), block(1, b"stored"), block(2, b"pcm!")].concat());
+    [doc_start(), tracks, cluster].concat()
+}
+
+/// ContentEncodings: a track stored with an encoding kvs-mkv cannot undo (bzlib) is named in
+/// `inspect`, refused by `extract` and left out of `split` with a warning, while the other
+/// track is written; a track mkvmerge compressed with zlib gives the original's frames.
+#[test]
+fn encoded_tracks_are_decoded_or_refused_never_passed_off_as_the_codecs_bytes() {
+    use kvs_testkit::mkv::el;
+    let dir = scratch("encodings");
+    // ContentEncoding > ContentCompression > ContentCompAlgo 1 (bzlib).
+    let bzlib = el(&[0x6D, 0x80], &el(&[0x62, 0x40], &el(&[0x50, 0x34], &el(&[0x42, 0x54], &[1]))));
+    let file = dir.join("bzlib.mkv");
+    std::fs::write(&file, encoded_mkv(&bzlib)).unwrap();
+    let p = file.to_str().unwrap();
+
+    let out = run(&["inspect", "--color", "never", p]);
+    assert!(
+        text(&out.stdout).contains("[stored with bzlib compression: frames not decoded]"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = run(&["extract", p, "--track", "1", "-f", "raw", "-o", dir.join("x.bin").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bzlib compression") && err.contains("cannot undo"), "{err}");
+    // The default track (the first video) is that one too: refused, not written as stored.
+    let out = run(&["extract", p, "-f", "raw", "-o", dir.join("y.bin").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+    let split_dir = dir.join("split");
+    let out = run(&["split", p, "-o", split_dir.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stored with an encoding kvs-mkv cannot undo") && err.contains("1: bzlib compression"),
+        "{err}"
+    );
+    let written: Vec<PathBuf> = std::fs::read_dir(&split_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), 1);
+    let back = run(&["events", "--json", written[0].to_str().unwrap()]);
+    let back = text(&back.stdout);
+    assert!(back.contains("\"type\":\"frame\",\"track\":2"), "{back}");
+    assert!(!back.contains("\"track\":1"), "the bzlib track is left out: {back}");
+
+    // zlib, written by MKVToolNix: the frames are the uncompressed original's, byte for byte.
+    let Some((ffmpeg, _)) = kvs_testkit::ffmpeg() else { return };
+    let Some(mkvmerge) = kvs_testkit::tool("mkvmerge", "apt-get install -y mkvtoolnix") else { return };
+    let original = dir.join("plain.mkv");
+    let made = Command::new(ffmpeg)
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-t", "1"])
+        .args(["-c:v", "libx264", "-g", "5", "-y"])
+        .arg(&original)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let zlib = dir.join("zlib.mkv");
+    let made = Command::new(mkvmerge)
+        .args(["-q", "-o", zlib.to_str().unwrap(), "--compression", "0:zlib"])
+        .arg(&original)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stdout));
+    let frames = |path: &Path| -> Vec<String> {
+        let out = run(&["events", "--json", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"type\":\"frame\""))
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                format!("{} {}", v["size"], v["crc32"])
+            })
+            .collect()
+    };
+    assert!(
+        std::fs::read(&zlib).unwrap().windows(2).any(|w| w == [0x6D, 0x80]),
+        "mkvmerge wrote ContentEncodings"
+    );
+    let want = frames(&original);
+    assert!(!want.is_empty());
+    assert_eq!(frames(&zlib), want);
+    let a = dir.join("a.h264");
+    let b = dir.join("b.h264");
+    assert!(run(&["extract", original.to_str().unwrap(), "-o", a.to_str().unwrap()]).status.success());
+    let out = run(&["extract", zlib.to_str().unwrap(), "-o", b.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "the same Annex B from both");
+}
