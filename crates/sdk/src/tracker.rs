@@ -291,7 +291,10 @@ impl Tracker {
     /// Takes one decoded event of the current connection.
     pub fn push(&mut self, event: Event) {
         match event {
-            Event::DocumentStart { .. } => {
+            // A document's first fragment, or a further one of a merged document (never in
+            // the service's payloads, but a faulty endpoint can send one): each fragment is
+            // held, deduplicated and checkpointed alike.
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
                 self.abort_open();
                 self.doc = Doc::Holding { held: vec![event], metadata: None };
             }

@@ -507,3 +507,29 @@ fn start_selector_in_the_aws_cli_shape() {
         );
     }
 }
+
+/// A document holding several fragments (the Java merger's output, which a faulty endpoint
+/// could send): each fragment is delivered, checkpointed and deduplicated on its own.
+#[test]
+fn a_merged_document_is_tracked_fragment_by_fragment() {
+    let Some(java) = kvs_testkit::conformance_path("kvs-java") else { return };
+    let bytes = std::fs::read(java.join("output_get_media_sparse_fragments_merged.mkv")).unwrap();
+    let expected = direct(&bytes);
+    assert_eq!(expected.len(), 3);
+    let metrics = Metrics::new();
+    let mut t = Tracker::new(
+        StreamId::name("s"),
+        StartSelector::Earliest,
+        Granularity::Events,
+        ErrorPolicy::Surface,
+        metrics.clone(),
+    );
+    let summary = feed(&mut t, &bytes);
+    assert_eq!(summary.delivered, 3);
+    assert_eq!(from_events(&drain(&mut t)), expected);
+    assert_eq!(t.position().last.as_ref().unwrap().fragment_number, expected[2].0);
+    // Sent again: nothing new.
+    let summary = feed(&mut t, &bytes);
+    assert_eq!(summary.delivered, 0);
+    assert_eq!(metrics.duplicates_skipped(), 3);
+}
