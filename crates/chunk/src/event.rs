@@ -583,7 +583,7 @@ impl std::fmt::Display for WarningKind {
                 write!(f, "Tracks has too many TrackEntries: {dropped} dropped")
             }
             Self::UndeclaredTrack { track } => {
-                write!(f, "block for track {track}, which Tracks does not declare")
+                write!(f, "block for track {track}, which no Tracks read so far declares")
             }
             Self::TagsDropped { count, bytes } => {
                 write!(f, "tag limit reached: {count} SimpleTags ({bytes} bytes) dropped")

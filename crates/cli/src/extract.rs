@@ -920,13 +920,27 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         ever_chosen: false,
         orphans: 0,
     };
+    let mut late = crate::progress::LateTracks::new(&input, opts);
     let result = each_event("extract", input, opts, |event, _| match event {
-        Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
+        Event::DocumentStart { offset, .. } => {
+            x.document_start();
+            late.document(offset);
+            Ok(())
+        }
+        Event::FragmentStart { .. } => {
             x.document_start();
             Ok(())
         }
         Event::Tracks(tracks) => x.tracks(&tracks),
-        Event::Frame(f) => x.frame(&f),
+        Event::Frame(f) => {
+            if !x.doc_tracks
+                && let Some(tracks) = late.fetch()
+            {
+                // The document's Tracks come after its frames: read ahead in the file.
+                x.tracks(&tracks)?;
+            }
+            x.frame(&f)
+        }
         Event::Tag(t) if t.name == "MimeType" => {
             x.mime = t.value.as_text().and_then(|m| parse_mime(&m));
             Ok(())

@@ -39,6 +39,8 @@ struct Doc {
     /// input ns - output ns, once its first cluster has been seen.
     shift: Option<i64>,
     clusters: u64,
+    /// A Tracks event came for this document (or was read ahead).
+    saw_tracks: bool,
 }
 
 /// The name of the `n`th output: `OUT.mkv`, `OUT-1.mkv`, `OUT-2.mkv`, ...
@@ -68,6 +70,8 @@ pub struct Merger {
     finished: Vec<FileStats>,
     /// What was left out of the files.
     pub dropped: Dropped,
+    /// Tracks read ahead for a document whose frames come before them.
+    pub late: crate::progress::LateTracks,
 }
 
 impl Merger {
@@ -84,6 +88,7 @@ impl Merger {
             pending: Vec::new(),
             finished: Vec::new(),
             dropped: Dropped::default(),
+            late: crate::progress::LateTracks::default(),
         }
     }
 
@@ -99,17 +104,12 @@ impl Merger {
 
     pub fn event(&mut self, event: Event) -> Result<(), OutError> {
         match event {
-            Event::DocumentStart { .. } | Event::FragmentStart { .. } => self.doc = Doc::default(),
-            Event::Tracks(tracks) => {
-                let tracks = self.dropped.usable_tracks(tracks);
-                let key = TracksKey::of(&tracks);
-                if self.key.as_ref().is_some_and(|k| *k != key) {
-                    self.close_file()?;
-                }
-                self.key = Some(key);
-                self.durations.tracks(&tracks);
-                self.doc.tracks = tracks;
+            Event::DocumentStart { offset, .. } => {
+                self.doc = Doc::default();
+                self.late.document(offset);
             }
+            Event::FragmentStart { .. } => self.doc = Doc::default(),
+            Event::Tracks(tracks) => self.set_tracks(tracks)?,
             Event::FragmentMetadata(m) => self.doc.metadata = Some(m),
             Event::Tag(t) => {
                 if self.doc.clusters == 0 {
@@ -119,7 +119,15 @@ impl Merger {
                 }
             }
             Event::StreamError(e) => self.doc.error = Some(e),
-            Event::Cluster { timestamp, timestamp_scale, .. } => self.cluster(timestamp, timestamp_scale)?,
+            Event::Cluster { timestamp, timestamp_scale, .. } => {
+                if !self.doc.saw_tracks
+                    && let Some(tracks) = self.late.fetch()
+                {
+                    // The document's Tracks come after its clusters: read ahead in the file.
+                    self.set_tracks(tracks)?;
+                }
+                self.cluster(timestamp, timestamp_scale)?;
+            }
             Event::Frame(f) => {
                 let Some(shift) = self.doc.shift else { return Ok(()) };
                 let Some(file) = self.file.as_mut() else { return Ok(()) };
@@ -157,6 +165,19 @@ impl Merger {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    fn set_tracks(&mut self, tracks: Vec<Track>) -> Result<(), OutError> {
+        let tracks = self.dropped.usable_tracks(tracks);
+        let key = TracksKey::of(&tracks);
+        if self.key.as_ref().is_some_and(|k| *k != key) {
+            self.close_file()?;
+        }
+        self.key = Some(key);
+        self.durations.tracks(&tracks);
+        self.doc.tracks = tracks;
+        self.doc.saw_tracks = true;
         Ok(())
     }
 
@@ -235,7 +256,9 @@ finished and the merge continues in OUT-1.mkv, then OUT-2.mkv, ... The files wri
 printed on stdout. Ctrl-C finishes the current file cleanly and stops. So that every file
 reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
 kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
-are left out, with one warning line per kind on stderr.
+are left out, with one warning line per kind on stderr. A document whose Tracks come after
+its clusters (valid Matroska: players find them through the SeekHead) has them read ahead
+when the input is a regular file (not standard input).
 
 Damaged input (junk, a malformed or over-long element) is skipped: each skip is
 reported on stderr with its offset and size, and the exit status is 1; --strict stops at
@@ -255,6 +278,7 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     };
     crate::progress::catch_ctrl_c();
     let mut merger = Merger::new(&args.output);
+    merger.late = crate::progress::LateTracks::new(&input, args.read.options());
     let opts = args.read.options();
     let result = crate::progress::each_event("merge", input, opts, |event, _| merger.event(event));
     let (files, dropped) = merger.finish();

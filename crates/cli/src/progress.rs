@@ -11,6 +11,68 @@ use kvs_chunk::{Event, Options, ReadEvents};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// The Tracks of a document read ahead, for a regular file whose document has its Tracks
+/// after its first Cluster (a valid layout: players find them through the SeekHead; a
+/// streaming reader meets the frames first). A command that writes frames asks for them
+/// at the first frame or Cluster of a document that has had no Tracks yet, once per
+/// document; standard input cannot be read ahead.
+#[derive(Debug, Default)]
+pub struct LateTracks {
+    /// The input, when it is a regular file.
+    path: Option<PathBuf>,
+    opts: Options,
+    /// The current document's offset, and whether it was looked ahead already.
+    doc: Option<u64>,
+    tried: bool,
+    /// Documents read ahead (shown in a note at the end).
+    pub read_ahead: u64,
+}
+
+impl LateTracks {
+    /// For `input` read with `opts` (nothing is read ahead for standard input or a pipe).
+    pub fn new(input: &Input, opts: Options) -> Self {
+        let path = input.len.is_some().then(|| input.path.clone());
+        Self { path, opts, ..Self::default() }
+    }
+
+    /// A document begins at `offset`.
+    pub fn document(&mut self, offset: u64) {
+        self.doc = Some(offset);
+        self.tried = false;
+    }
+
+    /// The current document's Tracks, read ahead from the file (`None` for standard input,
+    /// when it has none, or when it was asked already for this document).
+    pub fn fetch(&mut self) -> Option<Vec<kvs_chunk::Track>> {
+        if self.tried {
+            return None;
+        }
+        self.tried = true;
+        let tracks = tracks_ahead(self.path.as_deref()?, self.doc?, self.opts);
+        if tracks.is_some() {
+            self.read_ahead = self.read_ahead.saturating_add(1);
+        }
+        tracks
+    }
+}
+
+/// The first Tracks of the document at `offset` of the regular file `path`: read from there
+/// to that document's end at most (once per such document, so at most twice the file).
+fn tracks_ahead(path: &Path, offset: u64, opts: Options) -> Option<Vec<kvs_chunk::Track>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let reader = io::BufReader::with_capacity(256 * 1024, file);
+    for item in ReadEvents::with_options(reader, opts.resync(false)) {
+        match item {
+            Ok(Event::Tracks(tracks)) => return Some(tracks),
+            Ok(Event::DocumentEnd { .. } | Event::FragmentStart { .. }) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
 /// Catches Ctrl-C: the first one asks the running command to finish its current file and
 /// stop; a second one exits at once.
 pub fn catch_ctrl_c() {

@@ -54,6 +54,8 @@ struct Doc {
     path: Option<PathBuf>,
     /// Writing this document's file failed (already reported).
     failed: bool,
+    /// A Tracks event came for this document (or was read ahead).
+    saw_tracks: bool,
 }
 
 /// Splits events into one file per document.
@@ -65,6 +67,8 @@ pub struct Splitter {
     durations: Durations,
     /// What was left out of the files.
     pub dropped: Dropped,
+    /// Tracks read ahead for a document whose frames come before them.
+    pub late: crate::progress::LateTracks,
 }
 
 /// `20171128T065509.126Z`.
@@ -122,6 +126,7 @@ impl Splitter {
             doc: Doc::default(),
             durations: Durations::default(),
             dropped: Dropped::default(),
+            late: crate::progress::LateTracks::default(),
         }
     }
 
@@ -181,15 +186,16 @@ impl Splitter {
 
     fn write(&mut self, event: Event) -> Result<Option<Outcome>, OutError> {
         match event {
-            Event::DocumentStart { index, .. } | Event::FragmentStart { index, .. } => {
+            Event::DocumentStart { index, offset } => {
+                self.doc = Doc { index, ..Doc::default() };
+                self.durations.reset();
+                self.late.document(offset);
+            }
+            Event::FragmentStart { index, .. } => {
                 self.doc = Doc { index, ..Doc::default() };
                 self.durations.reset();
             }
-            Event::Tracks(tracks) => {
-                let tracks = self.dropped.usable_tracks(tracks);
-                self.durations.tracks(&tracks);
-                self.doc.tracks = tracks;
-            }
+            Event::Tracks(tracks) => self.set_tracks(tracks),
             Event::FragmentMetadata(m) => self.doc.metadata = Some(m),
             Event::StreamError(e) => self.doc.error = Some(e),
             Event::Tag(t) => {
@@ -203,6 +209,13 @@ impl Splitter {
                 let ns = i64::try_from(u128::from(timestamp).saturating_mul(u128::from(timestamp_scale)))
                     .unwrap_or(i64::MAX);
                 self.doc.scale = timestamp_scale;
+                if self.doc.file.is_none()
+                    && !self.doc.saw_tracks
+                    && let Some(tracks) = self.late.fetch()
+                {
+                    // The document's Tracks come after its clusters: read ahead in the file.
+                    self.set_tracks(tracks);
+                }
                 if self.doc.file.is_none() {
                     let path = self.unique_path(&base_name(&self.doc, ns.div_euclid(1_000_000)));
                     let f = MkvFile::create(&path, &self.doc.tracks, timestamp_scale)?;
@@ -247,6 +260,13 @@ impl Splitter {
         Ok(None)
     }
 
+    fn set_tracks(&mut self, tracks: Vec<Track>) {
+        let tracks = self.dropped.usable_tracks(tracks);
+        self.durations.tracks(&tracks);
+        self.doc.tracks = tracks;
+        self.doc.saw_tracks = true;
+    }
+
     /// Finishes a document left open (input ended or interrupted before its end); returns
     /// it and what was left out of the files.
     pub fn finish(mut self) -> (Result<Option<FileStats>, OutError>, Dropped) {
@@ -279,7 +299,9 @@ line per file is printed on stdout. A fragment with no frames (an in-stream erro
 writes no file. Ctrl-C finishes the file being written and stops. So that every file reads
 back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
 kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
-are left out, with one warning line per kind on stderr.
+are left out, with one warning line per kind on stderr. A document whose Tracks come after
+its clusters (valid Matroska: players find them through the SeekHead) has them read ahead
+when the input is a regular file (not standard input).
 
 Damaged input (junk, a malformed or over-long element) is skipped: each skip is
 reported on stderr with its offset and size, and the exit status is 1; --strict stops at
@@ -302,6 +324,7 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     }
     crate::progress::catch_ctrl_c();
     let mut splitter = Splitter::new(&args.output_dir);
+    splitter.late = crate::progress::LateTracks::new(&input, args.read.options());
     let mut written = 0u64;
     let mut failed = 0u64;
     let opts = args.read.options();

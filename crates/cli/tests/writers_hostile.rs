@@ -562,7 +562,7 @@ fn frames_of_undeclared_tracks_are_not_written_and_counted_once() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         let err = text(&o.stderr);
         // The decoder's warning (the first, then a count), and the writer's one line.
-        assert!(err.contains("warning: block for track 5, which Tracks does not declare"), "{err}");
+        assert!(err.contains("warning: block for track 5, which no Tracks read so far declares"), "{err}");
         let lines: Vec<&str> =
             err.lines().filter(|l| l.contains("not declare") && l.contains("not written")).collect();
         assert_eq!(lines.len(), 1, "{err}");
