@@ -644,6 +644,14 @@ fn tracks_no_block_can_refer_to_are_skipped_with_a_warning() {
 // ---------------------------------------------------------------------------------------
 // extract: frames before Tracks.
 
+/// `kvs-mkv ARGS` with standard input from `input` (a stream: nothing can be read ahead).
+fn run_stdin(args: &[&std::ffi::OsStr], input: &std::path::Path) -> Output {
+    bin().args(args).stdin(std::fs::File::open(input).unwrap()).output().unwrap()
+}
+
+/// On standard input the frames that come before their document's Tracks cannot be placed:
+/// counted, and nothing extracted. From a regular file the Tracks are read ahead and every
+/// frame is extracted.
 #[test]
 fn extract_fails_when_every_frame_comes_before_tracks() {
     let dir = scratch("tracks-after-frames");
@@ -652,6 +660,9 @@ fn extract_fails_when_every_frame_comes_before_tracks() {
     for format in ["raw", "wav"] {
         let out = dir.join(format!("x.{format}"));
         let o = run(&[os("extract"), input.as_os_str(), os("-f"), os(format), os("-o"), out.as_os_str()]);
+        assert!(o.status.success(), "{format}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("2 frames"), "{format}: read ahead: {}", text(&o.stderr));
+        let o = run_stdin(&[os("extract"), os("-"), os("-f"), os(format), os("-o"), out.as_os_str()], &input);
         assert_eq!(o.status.code(), Some(1), "{format}: {}", text(&o.stderr));
         let err = text(&o.stderr);
         assert!(err.contains("2 frames came before any Tracks"), "{format}: {err}");
@@ -685,10 +696,15 @@ fn extract_fails_when_every_frame_comes_before_tracks() {
     ]);
     let input = write_input(&dir, &[late, good]);
     let out = dir.join("y.wav");
-    let o = run(&[os("extract"), input.as_os_str(), os("-o"), out.as_os_str()]);
+    let o = run_stdin(&[os("extract"), os("-"), os("-o"), out.as_os_str()], &input);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("1 frame came before any Tracks"), "{}", text(&o.stderr));
     assert_eq!(tags_in(&wav(&out).2), [3]);
+    // From the file, the first document's Tracks are read ahead: both frames.
+    let o = run(&[os("extract"), input.as_os_str(), os("-o"), out.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("before any Tracks"), "{}", text(&o.stderr));
+    assert_eq!(tags_in(&wav(&out).2), [1, 3]);
 }
 
 // ---------------------------------------------------------------------------------------
