@@ -24,7 +24,7 @@ pub use event::{
 };
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
 pub use kvs_ebml::Limits;
-pub use read::{Events, ReadEvents};
+pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};
 
 /// The workspace README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -1,4 +1,7 @@
 //! `kvs-mkv`: read Kinesis Video Streams GetMedia payloads and Matroska files.
+// The doc comments of the argument structs are the `--help` text, printed as written:
+// `<ContactId>` there is a placeholder for the user, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
