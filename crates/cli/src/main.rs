@@ -17,7 +17,6 @@ mod inspect;
 mod json;
 mod live;
 mod merge;
-mod mkvout;
 mod progress;
 mod serve;
 mod split;
