@@ -38,7 +38,8 @@ use clap::ValueEnum;
 use kvs_chunk::{Event, Frame, Track, TrackType};
 use kvs_mux::adts::{ADTS_MAX_PAYLOAD, Adts, adts, adts_header};
 use kvs_mux::annexb::{AnnexB, parameter_sets};
-use kvs_mux::wav::{Contact, Pcm, WavFile, is_connect, parse_mime, pcm, pcm_with};
+use kvs_mux::connect::ConnectWriter;
+use kvs_mux::wav::{WavFile, is_connect, parse_mime, pcm, pcm_with};
 
 use crate::escape::escape;
 use crate::progress::{Input, each_event, exit_status};
@@ -366,153 +367,6 @@ impl Extractor {
     }
 }
 
-/// A WAV file written in connect mode: where, its layout, its audio so far.
-struct Written {
-    path: PathBuf,
-    pcm: Pcm,
-    bytes: u64,
-}
-
-/// Connect mode: both call-audio tracks per ContactId.
-struct Connect {
-    dir: PathBuf,
-    contact: Option<Contact>,
-    /// The contact the open files belong to.
-    open_contact: Option<Contact>,
-    tracks: Vec<Track>,
-    /// The open files: track number and index into `written`.
-    files: Vec<(u64, usize, WavFile)>,
-    /// Every file of this run, in the order they were created.
-    written: Vec<Written>,
-    /// (ContactId, track number) to its index in `written`.
-    by_key: std::collections::HashMap<(Contact, u64), usize>,
-    /// Every file name used in this run, with the last `-<n>` added to it.
-    names: std::collections::HashMap<String, u64>,
-    mime: Option<(u32, u16)>,
-    /// Whether the current document has had a Tracks event.
-    doc_tracks: bool,
-    frames: u64,
-    orphans: u64,
-}
-
-impl Connect {
-    fn new(dir: PathBuf) -> Self {
-        Self {
-            dir,
-            contact: None,
-            open_contact: None,
-            tracks: Vec::new(),
-            files: Vec::new(),
-            written: Vec::new(),
-            by_key: std::collections::HashMap::new(),
-            names: std::collections::HashMap::new(),
-            mime: None,
-            doc_tracks: false,
-            frames: 0,
-            orphans: 0,
-        }
-    }
-
-    /// Finishes the open files (they can be reopened to append).
-    fn close(&mut self) -> io::Result<()> {
-        for (_, i, f) in self.files.drain(..) {
-            let (_, bytes) = f.finish().map_err(|e| match e {
-                kvs_mux::WavError::Io(e) => e,
-                other => io::Error::other(other),
-            })?;
-            if let Some(w) = self.written.get_mut(i) {
-                w.bytes = bytes;
-            }
-        }
-        self.open_contact = None;
-        Ok(())
-    }
-
-    fn set_tracks(&mut self, tracks: Vec<Track>) -> io::Result<()> {
-        self.doc_tracks = true;
-        if tracks != self.tracks {
-            // The open files were made for the previous list.
-            self.close()?;
-            self.tracks = tracks;
-        }
-        Ok(())
-    }
-
-    /// A file name for `contact`'s `track` not used yet in this run:
-    /// `<contact>_<name>.wav`; when that is taken, `-<track number>` is added (then
-    /// `-<track number>-<n>`, counted in the map: no linear probe).
-    fn new_name(&mut self, contact: &Contact, track: &Track) -> String {
-        let name = track.name.as_deref().unwrap_or("AUDIO");
-        let plain = format!("{}_{name}", contact.file_part());
-        if !self.names.contains_key(&plain) {
-            self.names.insert(plain.clone(), 1);
-            return plain;
-        }
-        let base = format!("{plain}-{}", track.number);
-        let Some(&last) = self.names.get(&base) else {
-            self.names.insert(base.clone(), 1);
-            return base;
-        };
-        let mut n = last;
-        let name = loop {
-            n = n.saturating_add(1);
-            let candidate = format!("{base}-{n}");
-            if !self.names.contains_key(&candidate) || n == u64::MAX {
-                break candidate;
-            }
-        };
-        self.names.insert(base, n);
-        self.names.insert(name.clone(), 1);
-        name
-    }
-
-    /// The open file for track `number` of the current contact, opened (created, or
-    /// reopened to append when this contact's track was written before) if need be.
-    fn file_for(&mut self, number: u64) -> io::Result<Option<&mut WavFile>> {
-        if let Some(pos) = self.files.iter().position(|(n, _, _)| *n == number) {
-            return Ok(self.files.get_mut(pos).map(|(_, _, f)| f));
-        }
-        let Some(track) = self.tracks.iter().rfind(|t| t.number == number && is_connect(t)).cloned() else {
-            return Ok(None);
-        };
-        let Some(pcm) = pcm_with(&track, self.mime) else { return Ok(None) };
-        let contact = self.contact.clone().unwrap_or_else(|| Contact::of("no-contact-id"));
-        let key = (contact.clone(), number);
-        match self.by_key.get(&key).and_then(|&i| Some((i, self.written.get(i)?))) {
-            Some((i, w)) if w.pcm == pcm => {
-                self.files.push((number, i, WavFile::reopen(&w.path, pcm, w.bytes)?));
-            }
-            // New, or its audio format changed: a file of its own.
-            _ => {
-                let name = self.new_name(&contact, &track);
-                let path = self.dir.join(format!("{name}.wav"));
-                let file = WavFile::create(&path, pcm)?;
-                let i = self.written.len();
-                self.written.push(Written { path, pcm, bytes: 0 });
-                self.by_key.insert(key, i);
-                self.files.push((number, i, file));
-            }
-        }
-        Ok(self.files.last_mut().map(|(_, _, f)| f))
-    }
-
-    fn frame(&mut self, f: &Frame) -> io::Result<()> {
-        if !self.doc_tracks {
-            self.orphans = self.orphans.saturating_add(1);
-            return Ok(());
-        }
-        if self.open_contact != self.contact {
-            self.close()?;
-            self.open_contact = self.contact.clone();
-        }
-        if let Some(w) = self.file_for(f.track)? {
-            w.write(&f.data)?;
-            self.frames = self.frames.saturating_add(1);
-        }
-        Ok(())
-    }
-}
-
 pub fn run(args: &ExtractArgs) -> ExitCode {
     let input = match Input::open(&args.input) {
         Ok(i) => i,
@@ -599,56 +453,57 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         eprintln!("kvs-mkv extract: cannot create the directory {}: {e}", dir.display());
         return ExitCode::from(2);
     }
-    let mut c = Connect::new(dir);
+    let mut c = ConnectWriter::new(&dir);
     let result = each_event("extract", input, opts, |event, _| match event {
         Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
-            c.doc_tracks = false;
+            c.document_start();
             Ok(())
         }
         Event::Tracks(tracks) => {
             if !tracks.iter().any(is_connect) {
-                return Err(io::Error::other(
+                return Err(
                     "this document has no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track: it is not Amazon \
-                     Connect audio; use --track and --format instead",
-                ));
+                     Connect audio; use --track and --format instead"
+                        .to_owned(),
+                );
             }
             if let Some(t) = tracks.iter().find(|t| is_connect(t) && t.unsupported_encoding.is_some()) {
-                return Err(io::Error::other(format!(
+                return Err(format!(
                     "{} is stored with {}, which kvs-mkv cannot undo: not extracted",
                     describe_track(t),
                     crate::escape::escape(t.unsupported_encoding.as_deref().unwrap_or_default())
-                )));
+                ));
             }
-            c.set_tracks(tracks)
+            c.set_tracks(tracks).map_err(|e| e.to_string())
         }
         Event::Tag(t) if t.name == "ContactId" => {
-            c.contact = t.value.as_text().map(|v| Contact::of(v.trim_end_matches('\0')));
+            c.set_contact(t.value.as_text().as_deref());
             Ok(())
         }
         Event::Tag(t) if t.name == "MimeType" => {
-            c.mime = t.value.as_text().and_then(|m| parse_mime(&m));
+            c.set_mime(t.value.as_text().and_then(|m| parse_mime(&m)));
             Ok(())
         }
-        Event::Frame(f) => c.frame(&f),
+        Event::Frame(f) => c.frame(&f).map_err(|e| e.to_string()),
         _ => Ok(()),
     });
-    let closed = c.close();
+    let closed = c.close().map_err(|e| e.to_string());
     // Every file written, once, with its whole audio: true even when the run stopped.
-    for w in &c.written {
+    for w in c.written() {
         println!("{}\t{} bytes of audio", w.path.display(), w.bytes);
     }
-    if c.orphans > 0 {
-        let n = if c.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", c.orphans) };
+    if c.orphans() > 0 {
+        let n = if c.orphans() == 1 { "1 frame".to_owned() } else { format!("{} frames", c.orphans()) };
         eprintln!("kvs-mkv extract: {n} came before any Tracks of their document: not extracted");
     }
-    let files = if c.written.len() == 1 { "file" } else { "files" };
-    eprintln!("kvs-mkv extract: {} WAV {files} in {}", c.written.len(), c.dir.display());
+    let files = if c.written().len() == 1 { "file" } else { "files" };
+    eprintln!("kvs-mkv extract: {} WAV {files} in {}", c.written().len(), c.dir().display());
     match (result, closed) {
         (Err(e), _) | (Ok(_), Err(e)) => {
             eprintln!("kvs-mkv extract: {e}");
             ExitCode::FAILURE
         }
-        (Ok(_), Ok(())) if c.frames == 0 && c.orphans > 0 => {
+        (Ok(_), Ok(())) if c.frames() == 0 && c.orphans() > 0 => {
             eprintln!(
                 "kvs-mkv extract: nothing extracted: every frame came before the Tracks of its document"
             );

@@ -4,6 +4,7 @@
 
 pub mod adts;
 pub mod annexb;
+pub mod connect;
 pub mod merge;
 pub mod mkv;
 pub mod split;
@@ -12,6 +13,7 @@ pub mod wav;
 
 pub use adts::Adts;
 pub use annexb::AnnexB;
+pub use connect::ConnectWriter;
 pub use merge::Merger;
 pub use mkv::{Dropped, FileStats, MkvFile, OutError};
 pub use split::{Outcome, Splitter};

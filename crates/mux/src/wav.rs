@@ -110,6 +110,7 @@ pub fn pcm(track: &Track) -> Option<Pcm> {
 }
 
 /// A WAV file whose sizes are patched when it is finished.
+#[derive(Debug)]
 pub struct WavFile {
     path: PathBuf,
     out: BufWriter<File>,

@@ -172,3 +172,41 @@ fn the_splitter_takes_tracks_read_ahead_and_skips_a_fragment_without_frames() {
     }
     assert_eq!(skipped, Some((0, "no frames")));
 }
+
+#[test]
+fn the_connect_writer_writes_both_call_tracks_per_contact() {
+    use kvs_mux::ConnectWriter;
+    use kvs_mux::wav::parse_mime;
+    let dir = scratch("connect");
+    let input = bytes::Bytes::from_static(include_bytes!("../../../testdata/connect_audio.mkv"));
+    let mut c = ConnectWriter::new(&dir);
+    for e in Events::new(input) {
+        match e.unwrap() {
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => c.document_start(),
+            Event::Tracks(t) => c.set_tracks(t).unwrap(),
+            Event::Tag(t) if t.name == "ContactId" => c.set_contact(t.value.as_text().as_deref()),
+            Event::Tag(t) if t.name == "MimeType" => {
+                c.set_mime(t.value.as_text().and_then(|m| parse_mime(&m)))
+            }
+            Event::Frame(f) => c.frame(&f).unwrap(),
+            _ => {}
+        }
+    }
+    c.close().unwrap();
+    assert_eq!(c.orphans(), 0);
+    assert!(c.frames() > 0);
+    let names: Vec<String> =
+        c.written().iter().map(|w| w.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        names,
+        [
+            "5f0c9a3e-1b2d-4c6e-8f7a-0d1e2f3a4b5c_AUDIO_FROM_CUSTOMER.wav",
+            "5f0c9a3e-1b2d-4c6e-8f7a-0d1e2f3a4b5c_AUDIO_TO_CUSTOMER.wav"
+        ]
+    );
+    for w in c.written() {
+        assert_eq!(w.bytes, 15360);
+        assert_eq!(std::fs::metadata(&w.path).unwrap().len(), 44 + w.bytes);
+        assert_eq!((w.pcm.rate, w.pcm.channels, w.pcm.bits), (8000, 1, 16));
+    }
+}
