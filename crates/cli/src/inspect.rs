@@ -11,8 +11,8 @@ use clap::ValueEnum;
 use kvs_chunk::{Event, FragmentMetadata, StreamError, Track, TrackType};
 
 use crate::escape::{escape, quoted};
-use crate::mkvout::Durations;
 use crate::progress::{Input, each_event, exit_status};
+use kvs_mux::mkv::Durations;
 
 pub const AFTER_HELP: &str = "\
 Prints the tracks (codec, size, frame or sample rate), then one row per fragment: its
@@ -213,7 +213,7 @@ fn codec_name(t: &Track) -> String {
         "V_VP9" => "VP9".to_owned(),
         "V_AV1" => "AV1".to_owned(),
         "V_MJPEG" => "Motion JPEG".to_owned(),
-        "A_AAC" if crate::extract::is_connect(t) => "16-bit PCM (Amazon Connect)".to_owned(),
+        "A_AAC" if kvs_mux::wav::is_connect(t) => "16-bit PCM (Amazon Connect)".to_owned(),
         "A_AAC" => "AAC".to_owned(),
         "A_OPUS" => "Opus".to_owned(),
         "A_VORBIS" => "Vorbis".to_owned(),
@@ -262,7 +262,7 @@ fn track_detail(t: &Track) -> String {
         if let Some(b) = a.bit_depth {
             parts.push(format!("{b}-bit"));
         }
-    } else if crate::extract::is_connect(t) {
+    } else if kvs_mux::wav::is_connect(t) {
         parts.push("8000 Hz mono (assumed: no Audio element)".to_owned());
     }
     parts.join("  ")

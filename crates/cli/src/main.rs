@@ -20,7 +20,6 @@ mod inspect;
 mod json;
 mod live;
 mod merge;
-mod mkvout;
 mod progress;
 mod serve;
 mod split;

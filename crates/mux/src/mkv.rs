@@ -1,4 +1,5 @@
-//! Writing playable Matroska files from events: the output side of `split` and `merge`.
+//! Writing playable Matroska files from events: the muxer under [`Merger`](crate::Merger)
+//! and [`Splitter`](crate::Splitter) (`kvs-mkv merge` and `kvs-mkv split`).
 //!
 //! A file is an EBML header and one Segment (its size patched when the file is finished)
 //! holding a SeekHead (Info, Tracks, Cues), Info (TimestampScale, Duration patched at the
@@ -20,7 +21,8 @@
 //! - a tag whose name or value is larger than the reader accepts (1 MiB for a TagString,
 //!   32 MiB for a TagBinary) is not written.
 //!
-//! What was left out is counted in [`Dropped`] and reported once per run, one line per kind.
+//! What was left out is counted in [`Dropped`]; [`Dropped::lines`] gives one line per kind,
+//! for the caller to report once per run.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -102,7 +104,7 @@ impl<T: PartialEq + std::fmt::Display> Few<T> {
 }
 
 /// What the writers left out of their files so that kvs-mkv (and other readers) can read
-/// them, counted over a run and reported once ([`Dropped::report`]).
+/// them, counted over a run and reported once ([`Dropped::lines`]).
 #[derive(Debug, Default, Clone)]
 pub struct Dropped {
     /// Frames of tracks the file does not declare, and the first few of those tracks.
@@ -145,7 +147,7 @@ impl Dropped {
         for t in tracks {
             if let Some(why) = &t.unsupported_encoding {
                 self.encoded_entries = self.encoded_entries.saturating_add(1);
-                self.encoded_tracks.note(format!("{}: {}", t.number, crate::escape::escape(why)));
+                self.encoded_tracks.note(format!("{}: {}", t.number, crate::text::escape(why)));
                 self.current_encoded.push(t.number);
             } else if t.number == 0 || t.number > MAX_TRACK_NUMBER {
                 self.unaddressable_entries = self.unaddressable_entries.saturating_add(1);
@@ -195,7 +197,7 @@ impl Dropped {
             if value || strings {
                 self.tags = self.tags.saturating_add(1);
                 let head: String = t.name.chars().take(64).collect();
-                let shown = crate::escape::escape(&head);
+                let shown = crate::text::escape(&head);
                 let size = t.value.raw().map_or(0, |b| len64(b.len())).max(len64(t.name.len()));
                 self.tag_names.note(format!("{shown} ({size} bytes)"));
                 return false;
@@ -210,14 +212,8 @@ impl Dropped {
         self.unplaced_groups = self.unplaced_groups.saturating_add(groups);
     }
 
-    /// Writes one line per kind of thing left out on stderr (`kvs-mkv COMMAND: ...`).
-    pub fn report(&self, command: &str) {
-        for line in self.lines() {
-            eprintln!("kvs-mkv {command}: {line}");
-        }
-    }
-
-    /// The lines [`Dropped::report`] writes.
+    /// One line per kind of thing left out (none when nothing was), e.g.
+    /// `2 frames of tracks that Tracks does not declare not written (track 7)`.
     pub fn lines(&self) -> Vec<String> {
         let mut v = Vec::new();
         if self.undeclared_frames > 0 {
@@ -310,10 +306,15 @@ impl TracksKey {
 /// One SimpleTag with its nested ones.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimpleTag {
+    /// TagName.
     pub name: String,
+    /// TagString or TagBinary.
     pub value: TagValue,
+    /// TagLanguage.
     pub language: Option<String>,
+    /// TagDefault.
     pub default: Option<bool>,
+    /// The SimpleTags nested in this one.
     pub children: Vec<SimpleTag>,
 }
 
@@ -331,7 +332,9 @@ impl SimpleTag {
 /// One Tag element: its Targets and SimpleTags.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagGroup {
+    /// What the tags are about.
     pub targets: Targets,
+    /// Its SimpleTags, in order.
     pub tags: Vec<SimpleTag>,
 }
 
@@ -343,6 +346,7 @@ pub struct TagCollector {
 }
 
 impl TagCollector {
+    /// Adds one tag event.
     pub fn push(&mut self, tag: &Tag) {
         let node = SimpleTag {
             name: tag.name.clone(),
@@ -360,6 +364,7 @@ impl TagCollector {
         }
     }
 
+    /// The groups collected so far, leaving none.
     pub fn take(&mut self) -> Vec<TagGroup> {
         std::mem::take(&mut self.groups)
     }
@@ -439,10 +444,15 @@ const CLUSTER_HEADER_LEN: u64 = 12;
 /// What a finished file holds.
 #[derive(Debug, Clone, Default)]
 pub struct FileStats {
+    /// Where it was written.
     pub path: PathBuf,
+    /// Frames (blocks) written.
     pub frames: u64,
+    /// Clusters written.
     pub clusters: u64,
+    /// The file's size.
     pub bytes: u64,
+    /// The end of its last frame (timestamp plus duration), in ns.
     pub duration_ns: u64,
 }
 
@@ -861,6 +871,7 @@ pub struct Durations {
 }
 
 impl Durations {
+    /// Takes the DefaultDurations of a new track list.
     pub fn tracks(&mut self, tracks: &[Track]) {
         self.default = tracks.iter().filter_map(|t| Some((t.number, t.default_duration_ns?))).collect();
     }
@@ -883,14 +894,10 @@ impl Durations {
         d
     }
 
+    /// Forgets the frames seen (a new document or file begins).
     pub fn reset(&mut self) {
         self.last.clear();
     }
-}
-
-/// Writes `e` as one line on stderr (the command's way to report an output error).
-pub fn report(command: &str, e: &OutError) {
-    eprintln!("kvs-mkv {command}: {e}");
 }
 
 #[cfg(test)]

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod adts;
+pub mod annexb;
+pub mod connect;
+pub mod merge;
+pub mod mkv;
+pub mod split;
+mod text;
+pub mod wav;
+
+pub use adts::Adts;
+pub use annexb::AnnexB;
+pub use connect::ConnectWriter;
+pub use merge::Merger;
+pub use mkv::{Dropped, FileStats, MkvFile, OutError};
+pub use split::{Outcome, Splitter};
+pub use wav::{Pcm, WavError, WavFile};
