@@ -62,6 +62,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the input ended inside an element: a truncated file, or a connection cut
+    /// mid-fragment (everything complete before it was delivered). So callers need not reach
+    /// into [`kvs_ebml::Error`] to tell a cut from damage.
+    #[must_use]
+    pub fn is_eof(&self) -> bool {
+        matches!(self, Error::Ebml(e) if e.is_eof())
+    }
+
     /// Whether decoding goes on after this error (a bad block or tag value, a CRC mismatch).
     #[must_use]
     pub fn is_recoverable(&self) -> bool {

@@ -300,9 +300,7 @@ fn run(command: &str, args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
 fn describe(e: &kvs_chunk::Error, resync: bool, strict_flag: bool) -> String {
     use kvs_ebml::ErrorKind;
     let hint = match e {
-        kvs_chunk::Error::Ebml(inner) if inner.is_eof() => {
-            " (the input is truncated; everything before it was read)".to_owned()
-        }
+        _ if e.is_eof() => " (the input is truncated; everything before it was read)".to_owned(),
         kvs_chunk::Error::Ebml(inner) if matches!(inner.kind, ErrorKind::CrcMismatch { .. }) => {
             let element = inner
                 .id

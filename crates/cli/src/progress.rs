@@ -322,9 +322,10 @@ pub fn each_event_until<E>(
                     progress.bar.suspend(|| eprintln!("{line}"));
                 }
                 progress.problem();
-                match &e {
-                    kvs_chunk::Error::Ebml(inner) if inner.is_eof() => ended.truncated = true,
-                    _ => ended.errors = ended.errors.saturating_add(1),
+                if e.is_eof() {
+                    ended.truncated = true;
+                } else {
+                    ended.errors = ended.errors.saturating_add(1);
                 }
                 ended.input_errors = true;
             }

@@ -277,7 +277,7 @@ impl StreamingSampler {
                 None => break,
                 Some(Ok(event)) => self.push_event(event),
                 Some(Err(e)) if e.is_recoverable() => {}
-                Some(Err(kvs_chunk::Error::Ebml(e))) if e.is_eof() => break,
+                Some(Err(e)) if e.is_eof() => break,
                 Some(Err(kvs_chunk::Error::Io(e))) => return Err(ImagesError::Io(e)),
                 Some(Err(e)) => return Err(ImagesError::Media(e)),
             }

@@ -186,7 +186,7 @@ impl Timeline {
                     }
                 }
                 Err(e) if e.is_recoverable() => {}
-                Err(kvs_chunk::Error::Ebml(e)) if e.is_eof() => break,
+                Err(e) if e.is_eof() => break,
                 Err(kvs_chunk::Error::Io(e)) => return Err(ImagesError::Io(e)),
                 Err(e) => return Err(ImagesError::Media(e)),
             }

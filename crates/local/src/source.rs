@@ -290,7 +290,7 @@ impl<'a> Loader<'a> {
             let event = match item {
                 Ok(e) => e,
                 Err(e) if e.is_recoverable() => continue,
-                Err(kvs_chunk::Error::Ebml(e)) if e.is_eof() => {
+                Err(e) if e.is_eof() => {
                     // A fragment cut by the end of the file: drop it, keep the rest.
                     if self.pending.take().is_some() {
                         self.skipped = self.skipped.saturating_add(1);

@@ -617,7 +617,7 @@ impl Driver {
                     self.metrics.decode_error();
                     tracing::warn!(error = %e, "malformed element skipped");
                 }
-                Err(kvs_chunk::Error::Ebml(e)) if finishing && e.is_eof() => out.truncated = true,
+                Err(e) if finishing && e.is_eof() => out.truncated = true,
                 Err(e) => {
                     self.metrics.decode_error();
                     tracing::warn!(error = %e, "malformed payload");
