@@ -203,6 +203,17 @@ fn tracker(granularity: Granularity, policy: ErrorPolicy) -> Tracker {
     Tracker::new(StreamId::name("s"), StartSelector::Earliest, granularity, policy, Metrics::new())
 }
 
+/// An event-mode tracker that surfaces errors, counting into `metrics`.
+fn events_tracker(metrics: &Metrics) -> Tracker {
+    Tracker::new(
+        StreamId::name("s"),
+        StartSelector::Earliest,
+        Granularity::Events,
+        ErrorPolicy::Surface,
+        metrics.clone(),
+    )
+}
+
 fn feed(t: &mut Tracker, bytes: &[u8]) -> kvs_sdk::ConnectionSummary {
     let mut d = kvs_chunk::EventDecoder::new();
     d.feed(Bytes::copy_from_slice(bytes));
@@ -345,13 +356,7 @@ fn a_cut_fragment_is_aborted_then_delivered_in_full() {
     let expected = direct(&full);
     assert_eq!(expected.len(), 3);
     let metrics = Metrics::new();
-    let mut t = Tracker::new(
-        StreamId::name("s"),
-        StartSelector::Earliest,
-        Granularity::Events,
-        ErrorPolicy::Surface,
-        metrics.clone(),
-    );
+    let mut t = events_tracker(&metrics);
     let summary = feed(&mut t, &s.bytes);
     assert!(summary.cut);
     assert_eq!(summary.delivered, 2);
@@ -517,13 +522,7 @@ fn a_merged_document_is_tracked_fragment_by_fragment() {
     let expected = direct(&bytes);
     assert_eq!(expected.len(), 3);
     let metrics = Metrics::new();
-    let mut t = Tracker::new(
-        StreamId::name("s"),
-        StartSelector::Earliest,
-        Granularity::Events,
-        ErrorPolicy::Surface,
-        metrics.clone(),
-    );
+    let mut t = events_tracker(&metrics);
     let summary = feed(&mut t, &bytes);
     assert_eq!(summary.delivered, 3);
     assert_eq!(from_events(&drain(&mut t)), expected);
