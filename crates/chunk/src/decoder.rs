@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
 
-use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
+use crate::aws::{self, AwsFacts, AwsTag};
 use crate::block;
 use crate::encoding;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
-    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, Frame, References, Tag, TagValue, Targets, Track,
+    TrackType, VideoSettings, Warning, WarningKind,
 };
 
 pub use kvs_ebml::Options;
@@ -25,22 +25,6 @@ const MAX_TRACK_NUMBER: u64 = (1 << 56) - 2;
 
 /// Undeclared track numbers warned about per document; later ones are not reported again.
 const MAX_UNDECLARED_WARNINGS: usize = 16;
-
-/// The service facts of the current fragment.
-#[derive(Default)]
-struct AwsFacts {
-    fragment_number: Option<FragmentNumber>,
-    server_ms: Option<i64>,
-    producer_ms: Option<i64>,
-    millis_behind_now: Option<u64>,
-    continuation_token: Option<String>,
-    error_id: Option<ErrorId>,
-    error_raw_id: Option<String>,
-    error_code: Option<String>,
-    metadata_sent: bool,
-    error_sent: bool,
-    end_sent: bool,
-}
 
 /// A SimpleTag being read.
 #[derive(Default)]
@@ -202,7 +186,7 @@ impl Document {
         if matches!(tag, AwsTag::FragmentNumber | AwsTag::ServerTimestamp | AwsTag::ProducerTimestamp) {
             self.start_fragment(queue, tag_offset);
         }
-        record_aws(&mut self.aws, tag, value, offset)
+        self.aws.record(tag, value, offset)
     }
 }
 
@@ -663,29 +647,10 @@ impl EventDecoder {
         result
     }
 
-    /// After a Tags element: send what the service's tags made complete.
+    /// After a Tags element: send what the service's tags made complete, and end the
+    /// fragment when they carried its continuation token after a Cluster.
     fn after_tags(&mut self, doc: &mut Document) {
-        let a = &mut doc.aws;
-        if !a.metadata_sent
-            && (a.fragment_number.is_some() || a.server_ms.is_some() || a.producer_ms.is_some())
-        {
-            a.metadata_sent = true;
-            self.queue.push_back(Event::FragmentMetadata(FragmentMetadata {
-                fragment_number: a.fragment_number.clone(),
-                server_timestamp_ms: a.server_ms,
-                producer_timestamp_ms: a.producer_ms,
-            }));
-        }
-        if !a.error_sent && (a.error_id.is_some() || a.error_raw_id.is_some() || a.error_code.is_some()) {
-            a.error_sent = true;
-            self.queue.push_back(Event::StreamError(StreamError {
-                fragment_number: a.fragment_number.clone(),
-                id: a.error_id,
-                raw_id: a.error_raw_id.clone(),
-                code: a.error_code.clone(),
-            }));
-        }
-        if a.continuation_token.is_some() && doc.cluster_seen {
+        if doc.aws.after_tags(&mut self.queue) && doc.cluster_seen {
             self.end_fragment(doc, true);
         }
     }
@@ -1080,23 +1045,4 @@ fn track_field(t: &mut Track, id: ElementId, value: &Value) {
 fn text(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|&c| c != 0).map_or(0, |p| p.saturating_add(1));
     String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
-}
-
-/// Records one service tag's value.
-fn record_aws(a: &mut AwsFacts, tag: AwsTag, value: &TagValue, offset: u64) -> Result<(), Error> {
-    let raw = value.raw().unwrap_or_default();
-    let invalid = || Error::InvalidTagValue { tag, offset };
-    match tag {
-        AwsTag::FragmentNumber => a.fragment_number = Some(FragmentNumber::new(text(aws::trimmed(raw)))),
-        AwsTag::ServerTimestamp => a.server_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
-        AwsTag::ProducerTimestamp => a.producer_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
-        AwsTag::MillisBehindNow => a.millis_behind_now = Some(aws::parse_u64(raw).ok_or_else(invalid)?),
-        AwsTag::ContinuationToken => a.continuation_token = Some(text(aws::trimmed(raw))),
-        AwsTag::ErrorId | AwsTag::ExceptionErrorCode => match aws::parse_u64(raw) {
-            Some(n) => a.error_id = Some(ErrorId::from_u64(n)),
-            None => a.error_raw_id = Some(text(aws::trimmed(raw))),
-        },
-        AwsTag::ErrorCode | AwsTag::ExceptionMessage => a.error_code = Some(text(aws::trimmed(raw))),
-    }
-    Ok(())
 }
