@@ -211,17 +211,19 @@ impl Document {
 /// ```
 pub struct EventDecoder {
     tokenizer: Tokenizer,
-    queue: VecDeque<Event>,
+    /// The queue and limits the document's handlers write with: a field apart from `doc`,
+    /// so that both are borrowed at once and the document stays in place for every token.
+    out: Sink,
     /// Ids of the open masters, outermost first.
     path: Vec<ElementId>,
-    /// Boxed so that taking it out for a token moves a pointer, not the whole state.
+    /// The open document, borrowed in place by the handlers beside `out`; boxed, as it is
+    /// large and absent between documents.
     doc: Option<Box<Document>>,
     next_index: u64,
     /// A fatal error, returned once the events before it have been delivered.
     pending: Option<Error>,
     stopped: bool,
     resync: bool,
-    limits: Limits,
     /// The input's first bytes, until there are four to check against the ids a Matroska
     /// stream can begin with.
     head: Vec<u8>,
@@ -277,14 +279,13 @@ impl EventDecoder {
     pub fn with_options(opts: Options) -> Self {
         Self {
             tokenizer: Tokenizer::with_options(opts),
-            queue: VecDeque::new(),
+            out: Sink { queue: VecDeque::new(), limits: opts.limits },
             path: Vec::new(),
             doc: None,
             next_index: 0,
             pending: None,
             stopped: false,
             resync: opts.resync,
-            limits: opts.limits,
             head: Vec::new(),
             head_checked: false,
             finished: false,
@@ -357,7 +358,7 @@ impl EventDecoder {
     /// stopped at a fatal error.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
+        self.out.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
     }
 
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
@@ -366,7 +367,7 @@ impl EventDecoder {
     /// fragment ends as incomplete), then the error, then `Ok(None)` for ever.
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
-            if let Some(e) = self.queue.pop_front() {
+            if let Some(e) = self.out.queue.pop_front() {
                 return Ok(Some(e));
             }
             if let Some(e) = self.pending.take() {
@@ -385,10 +386,8 @@ impl EventDecoder {
             if self.path.last() == Some(&ids::CLUSTER)
                 && let Some((h, payload)) = self.tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
             {
-                let Some(mut doc) = self.doc.take() else { continue };
-                let result = self.emit_block(&mut doc, payload, h.offset, None);
-                self.doc = Some(doc);
-                match result? {
+                let Some(doc) = self.doc.as_deref_mut() else { continue };
+                match self.out.emit_block(doc, payload, h.offset, None)? {
                     Some(event) => return Ok(Some(event)),
                     None => continue,
                 }
@@ -431,24 +430,10 @@ impl EventDecoder {
         self.path.clear();
         if let Some(mut doc) = self.doc.take() {
             let complete = clean && doc.aws.continuation_token.is_some();
-            self.end_fragment(&mut doc, complete);
-            self.queue.extend(doc.held_tags.drain(..));
-            self.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
+            self.out.end_fragment(&mut doc, complete);
+            self.out.queue.extend(doc.held_tags.drain(..));
+            self.out.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
         }
-    }
-
-    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
-        if doc.aws.end_sent {
-            return;
-        }
-        doc.aws.end_sent = true;
-        self.queue.push_back(Event::FragmentEnd(FragmentEnd {
-            index: doc.index,
-            fragment: doc.fragment,
-            millis_behind_now: doc.aws.millis_behind_now,
-            continuation_token: doc.aws.continuation_token.clone(),
-            complete,
-        }));
     }
 
     fn parent(&self) -> Option<ElementId> {
@@ -464,18 +449,28 @@ impl EventDecoder {
                 let index = self.next_index;
                 self.next_index = index.saturating_add(1);
                 self.doc = Some(Box::new(Document::new(index, offset)));
-                self.queue.push_back(Event::DocumentStart { index, offset });
+                self.out.queue.push_back(Event::DocumentStart { index, offset });
             }
             Token::DocumentEnd { offset } => self.close_document(offset, true),
             Token::MasterStart(h) => {
-                self.on_master_start(&h);
+                let parent = self.parent();
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    self.out.on_master_start(doc, parent, &h);
+                }
                 self.path.push(h.id);
             }
             Token::MasterEnd { header, .. } => {
                 self.path.pop();
-                return self.on_master_end(&header).map(|()| None);
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    self.out.on_master_end(doc, &header)?;
+                }
             }
-            Token::Leaf { header, value } => return self.on_leaf(&header, value),
+            Token::Leaf { header, value } => {
+                let parent = self.parent();
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    return self.out.on_leaf(doc, parent, &header, value);
+                }
+            }
             Token::Resynced { offset, skipped, depth } => {
                 self.path.truncate(usize::from(depth));
                 if let Some(doc) = &mut self.doc {
@@ -483,17 +478,37 @@ impl EventDecoder {
                     doc.group = None;
                     doc.tag = None;
                 }
-                self.queue.push_back(Event::Resynced { offset, skipped });
+                self.out.queue.push_back(Event::Resynced { offset, skipped });
             }
             Token::Trailer { offset, len } => self.trailer = Some((offset, len)),
             _ => {}
         }
         Ok(None)
     }
+}
 
-    fn on_master_start(&mut self, h: &ElementHeader) {
-        let parent = self.parent();
-        let Some(doc) = &mut self.doc else { return };
+/// Where the document's handlers send events, and the limits they keep to.
+struct Sink {
+    queue: VecDeque<Event>,
+    limits: Limits,
+}
+
+impl Sink {
+    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
+        if doc.aws.end_sent {
+            return;
+        }
+        doc.aws.end_sent = true;
+        self.queue.push_back(Event::FragmentEnd(FragmentEnd {
+            index: doc.index,
+            fragment: doc.fragment,
+            millis_behind_now: doc.aws.millis_behind_now,
+            continuation_token: doc.aws.continuation_token.clone(),
+            complete,
+        }));
+    }
+
+    fn on_master_start(&mut self, doc: &mut Document, parent: Option<ElementId>, h: &ElementHeader) {
         match h.id {
             ids::TRACKS => {
                 doc.pending_tracks.clear();
@@ -567,20 +582,19 @@ impl EventDecoder {
         }
     }
 
-    fn on_master_end(&mut self, h: &ElementHeader) -> Result<(), Error> {
-        let Some(mut doc) = self.doc.take() else { return Ok(()) };
-        let result = match h.id {
+    fn on_master_end(&mut self, doc: &mut Document, h: &ElementHeader) -> Result<(), Error> {
+        match h.id {
             ids::TRACK_ENTRY => {
                 if let Some(mut t) = doc.track.take() {
                     encoding::finish_track(&mut t, self.limits.max_binary_size);
-                    self.add_track(&mut doc, t, h.offset);
+                    self.add_track(doc, t, h.offset);
                 }
                 Ok(())
             }
             ids::TRACKS => {
                 if doc.entries_dropped > 0 {
                     let dropped = doc.entries_dropped;
-                    let w = warning(&doc, h.offset, WarningKind::TrackEntriesDropped { dropped });
+                    let w = warning(doc, h.offset, WarningKind::TrackEntriesDropped { dropped });
                     self.queue.push_back(w);
                 }
                 doc.tracks = std::mem::take(&mut doc.pending_tracks);
@@ -595,11 +609,11 @@ impl EventDecoder {
                 Some(g) => {
                     let dropped = g.references_seen.saturating_sub(g.references.len() as u64);
                     if dropped > 0 {
-                        let w = warning(&doc, h.offset, WarningKind::ReferencesDropped { dropped });
+                        let w = warning(doc, h.offset, WarningKind::ReferencesDropped { dropped });
                         self.queue.push_back(w);
                     }
                     if g.extra_blocks > 0 {
-                        let w = warning(&doc, h.offset, WarningKind::ExtraBlocks { dropped: g.extra_blocks });
+                        let w = warning(doc, h.offset, WarningKind::ExtraBlocks { dropped: g.extra_blocks });
                         self.queue.push_back(w);
                     }
                     match g.block {
@@ -609,7 +623,7 @@ impl EventDecoder {
                                 keyframe: g.references_seen == 0,
                                 references: References::from(g.references),
                             };
-                            self.emit_block(&mut doc, payload, offset, Some(info))
+                            self.emit_block(doc, payload, offset, Some(info))
                                 .map(|direct| self.queue_direct(direct))
                         }
                         None => Ok(()),
@@ -619,7 +633,7 @@ impl EventDecoder {
             },
             ids::SIMPLE_TAG => match doc.tag.as_mut().and_then(|tag| tag.open.pop()) {
                 Some(OpenTag::Over(st)) => {
-                    self.over_budget_tag(&mut doc, &st);
+                    self.over_budget_tag(doc, &st);
                     Ok(())
                 }
                 _ => Ok(()),
@@ -627,10 +641,10 @@ impl EventDecoder {
             ids::TAG => match doc.tag.take() {
                 Some(mut tag) => {
                     let error = tag.error.take();
-                    let result = self.finish_tag(&mut doc, &tag);
+                    let result = self.finish_tag(doc, &tag);
                     if tag.dropped > 0 {
                         let kind = WarningKind::TagsDropped { count: tag.dropped, bytes: tag.dropped_bytes };
-                        let w = warning(&doc, tag.offset, kind);
+                        let w = warning(doc, tag.offset, kind);
                         self.queue.push_back(w);
                     }
                     error.map_or(result, Err)
@@ -638,13 +652,11 @@ impl EventDecoder {
                 None => Ok(()),
             },
             ids::TAGS => {
-                self.after_tags(&mut doc);
+                self.after_tags(doc);
                 Ok(())
             }
             _ => Ok(()),
-        };
-        self.doc = Some(doc);
-        result
+        }
     }
 
     /// After a Tags element: send what the service's tags made complete, and end the
@@ -739,15 +751,7 @@ impl EventDecoder {
         }
     }
 
-    fn on_leaf(&mut self, h: &ElementHeader, value: Value) -> Result<Option<Event>, Error> {
-        let parent = self.parent();
-        let Some(mut doc) = self.doc.take() else { return Ok(None) };
-        let result = self.on_leaf_in(&mut doc, parent, h, value);
-        self.doc = Some(doc);
-        result
-    }
-
-    fn on_leaf_in(
+    fn on_leaf(
         &mut self,
         doc: &mut Document,
         parent: Option<ElementId>,
