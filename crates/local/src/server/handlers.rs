@@ -10,8 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::body::{MediaBody, Start};
-use super::state::Shared;
-use super::{ACCOUNT_ID, REGION, UnknownFragment};
+use super::state::{ACCOUNT_ID, REGION, Shared, UnknownFragment};
 use crate::api::{
     API_NAMES, ApiError, GetDataEndpointRequest, GetMediaRequest, ServiceErrorKind, StartSelector, StreamRef,
     insert_request_id,

@@ -35,12 +35,9 @@ pub use conn::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits, MAX_REQUEST_BODY,
 };
 pub use scopes::{CredentialScope, MAX_RECORDED_SCOPES};
+pub use state::{ACCOUNT_ID, REGION, UnknownFragment};
 pub use tls::{TlsConfig, TlsError};
 
-/// The account id in the ARNs the server makes up.
-pub const ACCOUNT_ID: &str = "000000000000";
-/// The region in the ARNs the server makes up.
-pub const REGION: &str = "us-east-1";
 /// The default size of the HTTP chunks a GetMedia body is sent in.
 pub const DEFAULT_CHUNK_SIZE: usize = 32 * 1024;
 /// The default number of GetImages calls waiting for a decoding slot (beyond
@@ -52,19 +49,6 @@ pub const DEFAULT_IMAGE_QUEUE: usize = 32;
 #[must_use]
 pub fn default_image_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
-/// What a GetMedia call naming a fragment the stream does not have (`FRAGMENT_NUMBER` or
-/// `CONTINUATION_TOKEN` with a well-formed number) gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UnknownFragment {
-    /// 200 with one in-stream error chunk: `AWS_KINESISVIDEO_ERROR_ID` 4000 ("Requested
-    /// fragment is not found") and the requested number as `AWS_KINESISVIDEO_FRAGMENT_NUMBER`.
-    /// The documented meaning of error 4000, and what GetMediaForFragmentList is seen doing.
-    #[default]
-    ErrorChunk,
-    /// 400 `InvalidArgumentException`.
-    InvalidArgument,
 }
 
 /// Why a server could not start.

@@ -11,13 +11,31 @@ use axum::response::Response;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{ACCOUNT_ID, REGION, UnknownFragment, scopes};
+use super::scopes;
 use crate::api::{ApiError, ServiceErrorKind, StreamRef};
 use crate::decimal;
 use crate::faults::{Faults, SplitMix64};
 use crate::render::{self, RenderError};
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
+
+/// The account id in the ARNs the server makes up.
+pub const ACCOUNT_ID: &str = "000000000000";
+/// The region in the ARNs the server makes up.
+pub const REGION: &str = "us-east-1";
+
+/// What a GetMedia call naming a fragment the stream does not have (`FRAGMENT_NUMBER` or
+/// `CONTINUATION_TOKEN` with a well-formed number) gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownFragment {
+    /// 200 with one in-stream error chunk: `AWS_KINESISVIDEO_ERROR_ID` 4000 ("Requested
+    /// fragment is not found") and the requested number as `AWS_KINESISVIDEO_FRAGMENT_NUMBER`.
+    /// The documented meaning of error 4000, and what GetMediaForFragmentList is seen doing.
+    #[default]
+    ErrorChunk,
+    /// 400 `InvalidArgumentException`.
+    InvalidArgument,
+}
 
 /// State shared by every request.
 #[derive(Debug)]
