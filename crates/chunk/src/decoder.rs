@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
 
-use crate::aws::{self, AwsTag, ErrorId, FragmentNumber};
+use crate::aws::{self, AwsFacts, AwsTag};
 use crate::block;
 use crate::encoding;
 use crate::error::Error;
 use crate::event::{
-    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
-    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, Frame, References, Tag, TagValue, Targets, Track,
+    TrackType, VideoSettings, Warning, WarningKind,
 };
 
 pub use kvs_ebml::Options;
@@ -25,22 +25,6 @@ const MAX_TRACK_NUMBER: u64 = (1 << 56) - 2;
 
 /// Undeclared track numbers warned about per document; later ones are not reported again.
 const MAX_UNDECLARED_WARNINGS: usize = 16;
-
-/// The service facts of the current fragment.
-#[derive(Default)]
-struct AwsFacts {
-    fragment_number: Option<FragmentNumber>,
-    server_ms: Option<i64>,
-    producer_ms: Option<i64>,
-    millis_behind_now: Option<u64>,
-    continuation_token: Option<String>,
-    error_id: Option<ErrorId>,
-    error_raw_id: Option<String>,
-    error_code: Option<String>,
-    metadata_sent: bool,
-    error_sent: bool,
-    end_sent: bool,
-}
 
 /// A SimpleTag being read.
 #[derive(Default)]
@@ -202,7 +186,7 @@ impl Document {
         if matches!(tag, AwsTag::FragmentNumber | AwsTag::ServerTimestamp | AwsTag::ProducerTimestamp) {
             self.start_fragment(queue, tag_offset);
         }
-        record_aws(&mut self.aws, tag, value, offset)
+        self.aws.record(tag, value, offset)
     }
 }
 
@@ -227,17 +211,19 @@ impl Document {
 /// ```
 pub struct EventDecoder {
     tokenizer: Tokenizer,
-    queue: VecDeque<Event>,
+    /// The queue and limits the document's handlers write with: a field apart from `doc`,
+    /// so that both are borrowed at once and the document stays in place for every token.
+    out: Sink,
     /// Ids of the open masters, outermost first.
     path: Vec<ElementId>,
-    /// Boxed so that taking it out for a token moves a pointer, not the whole state.
+    /// The open document, borrowed in place by the handlers beside `out`; boxed, as it is
+    /// large and absent between documents.
     doc: Option<Box<Document>>,
     next_index: u64,
     /// A fatal error, returned once the events before it have been delivered.
     pending: Option<Error>,
     stopped: bool,
     resync: bool,
-    limits: Limits,
     /// The input's first bytes, until there are four to check against the ids a Matroska
     /// stream can begin with.
     head: Vec<u8>,
@@ -293,14 +279,13 @@ impl EventDecoder {
     pub fn with_options(opts: Options) -> Self {
         Self {
             tokenizer: Tokenizer::with_options(opts),
-            queue: VecDeque::new(),
+            out: Sink { queue: VecDeque::new(), limits: opts.limits },
             path: Vec::new(),
             doc: None,
             next_index: 0,
             pending: None,
             stopped: false,
             resync: opts.resync,
-            limits: opts.limits,
             head: Vec::new(),
             head_checked: false,
             finished: false,
@@ -373,7 +358,7 @@ impl EventDecoder {
     /// stopped at a fatal error.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
+        self.out.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
     }
 
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
@@ -382,7 +367,7 @@ impl EventDecoder {
     /// fragment ends as incomplete), then the error, then `Ok(None)` for ever.
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
-            if let Some(e) = self.queue.pop_front() {
+            if let Some(e) = self.out.queue.pop_front() {
                 return Ok(Some(e));
             }
             if let Some(e) = self.pending.take() {
@@ -401,10 +386,8 @@ impl EventDecoder {
             if self.path.last() == Some(&ids::CLUSTER)
                 && let Some((h, payload)) = self.tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
             {
-                let Some(mut doc) = self.doc.take() else { continue };
-                let result = self.emit_block(&mut doc, payload, h.offset, None);
-                self.doc = Some(doc);
-                match result? {
+                let Some(doc) = self.doc.as_deref_mut() else { continue };
+                match self.out.emit_block(doc, payload, h.offset, None)? {
                     Some(event) => return Ok(Some(event)),
                     None => continue,
                 }
@@ -447,24 +430,10 @@ impl EventDecoder {
         self.path.clear();
         if let Some(mut doc) = self.doc.take() {
             let complete = clean && doc.aws.continuation_token.is_some();
-            self.end_fragment(&mut doc, complete);
-            self.queue.extend(doc.held_tags.drain(..));
-            self.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
+            self.out.end_fragment(&mut doc, complete);
+            self.out.queue.extend(doc.held_tags.drain(..));
+            self.out.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
         }
-    }
-
-    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
-        if doc.aws.end_sent {
-            return;
-        }
-        doc.aws.end_sent = true;
-        self.queue.push_back(Event::FragmentEnd(FragmentEnd {
-            index: doc.index,
-            fragment: doc.fragment,
-            millis_behind_now: doc.aws.millis_behind_now,
-            continuation_token: doc.aws.continuation_token.clone(),
-            complete,
-        }));
     }
 
     fn parent(&self) -> Option<ElementId> {
@@ -480,18 +449,28 @@ impl EventDecoder {
                 let index = self.next_index;
                 self.next_index = index.saturating_add(1);
                 self.doc = Some(Box::new(Document::new(index, offset)));
-                self.queue.push_back(Event::DocumentStart { index, offset });
+                self.out.queue.push_back(Event::DocumentStart { index, offset });
             }
             Token::DocumentEnd { offset } => self.close_document(offset, true),
             Token::MasterStart(h) => {
-                self.on_master_start(&h);
+                let parent = self.parent();
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    self.out.on_master_start(doc, parent, &h);
+                }
                 self.path.push(h.id);
             }
             Token::MasterEnd { header, .. } => {
                 self.path.pop();
-                return self.on_master_end(&header).map(|()| None);
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    self.out.on_master_end(doc, &header)?;
+                }
             }
-            Token::Leaf { header, value } => return self.on_leaf(&header, value),
+            Token::Leaf { header, value } => {
+                let parent = self.parent();
+                if let Some(doc) = self.doc.as_deref_mut() {
+                    return self.out.on_leaf(doc, parent, &header, value);
+                }
+            }
             Token::Resynced { offset, skipped, depth } => {
                 self.path.truncate(usize::from(depth));
                 if let Some(doc) = &mut self.doc {
@@ -499,17 +478,37 @@ impl EventDecoder {
                     doc.group = None;
                     doc.tag = None;
                 }
-                self.queue.push_back(Event::Resynced { offset, skipped });
+                self.out.queue.push_back(Event::Resynced { offset, skipped });
             }
             Token::Trailer { offset, len } => self.trailer = Some((offset, len)),
             _ => {}
         }
         Ok(None)
     }
+}
 
-    fn on_master_start(&mut self, h: &ElementHeader) {
-        let parent = self.parent();
-        let Some(doc) = &mut self.doc else { return };
+/// Where the document's handlers send events, and the limits they keep to.
+struct Sink {
+    queue: VecDeque<Event>,
+    limits: Limits,
+}
+
+impl Sink {
+    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
+        if doc.aws.end_sent {
+            return;
+        }
+        doc.aws.end_sent = true;
+        self.queue.push_back(Event::FragmentEnd(FragmentEnd {
+            index: doc.index,
+            fragment: doc.fragment,
+            millis_behind_now: doc.aws.millis_behind_now,
+            continuation_token: doc.aws.continuation_token.clone(),
+            complete,
+        }));
+    }
+
+    fn on_master_start(&mut self, doc: &mut Document, parent: Option<ElementId>, h: &ElementHeader) {
         match h.id {
             ids::TRACKS => {
                 doc.pending_tracks.clear();
@@ -583,20 +582,19 @@ impl EventDecoder {
         }
     }
 
-    fn on_master_end(&mut self, h: &ElementHeader) -> Result<(), Error> {
-        let Some(mut doc) = self.doc.take() else { return Ok(()) };
-        let result = match h.id {
+    fn on_master_end(&mut self, doc: &mut Document, h: &ElementHeader) -> Result<(), Error> {
+        match h.id {
             ids::TRACK_ENTRY => {
                 if let Some(mut t) = doc.track.take() {
                     encoding::finish_track(&mut t, self.limits.max_binary_size);
-                    self.add_track(&mut doc, t, h.offset);
+                    self.add_track(doc, t, h.offset);
                 }
                 Ok(())
             }
             ids::TRACKS => {
                 if doc.entries_dropped > 0 {
                     let dropped = doc.entries_dropped;
-                    let w = warning(&doc, h.offset, WarningKind::TrackEntriesDropped { dropped });
+                    let w = warning(doc, h.offset, WarningKind::TrackEntriesDropped { dropped });
                     self.queue.push_back(w);
                 }
                 doc.tracks = std::mem::take(&mut doc.pending_tracks);
@@ -611,11 +609,11 @@ impl EventDecoder {
                 Some(g) => {
                     let dropped = g.references_seen.saturating_sub(g.references.len() as u64);
                     if dropped > 0 {
-                        let w = warning(&doc, h.offset, WarningKind::ReferencesDropped { dropped });
+                        let w = warning(doc, h.offset, WarningKind::ReferencesDropped { dropped });
                         self.queue.push_back(w);
                     }
                     if g.extra_blocks > 0 {
-                        let w = warning(&doc, h.offset, WarningKind::ExtraBlocks { dropped: g.extra_blocks });
+                        let w = warning(doc, h.offset, WarningKind::ExtraBlocks { dropped: g.extra_blocks });
                         self.queue.push_back(w);
                     }
                     match g.block {
@@ -625,7 +623,7 @@ impl EventDecoder {
                                 keyframe: g.references_seen == 0,
                                 references: References::from(g.references),
                             };
-                            self.emit_block(&mut doc, payload, offset, Some(info))
+                            self.emit_block(doc, payload, offset, Some(info))
                                 .map(|direct| self.queue_direct(direct))
                         }
                         None => Ok(()),
@@ -635,7 +633,7 @@ impl EventDecoder {
             },
             ids::SIMPLE_TAG => match doc.tag.as_mut().and_then(|tag| tag.open.pop()) {
                 Some(OpenTag::Over(st)) => {
-                    self.over_budget_tag(&mut doc, &st);
+                    self.over_budget_tag(doc, &st);
                     Ok(())
                 }
                 _ => Ok(()),
@@ -643,10 +641,10 @@ impl EventDecoder {
             ids::TAG => match doc.tag.take() {
                 Some(mut tag) => {
                     let error = tag.error.take();
-                    let result = self.finish_tag(&mut doc, &tag);
+                    let result = self.finish_tag(doc, &tag);
                     if tag.dropped > 0 {
                         let kind = WarningKind::TagsDropped { count: tag.dropped, bytes: tag.dropped_bytes };
-                        let w = warning(&doc, tag.offset, kind);
+                        let w = warning(doc, tag.offset, kind);
                         self.queue.push_back(w);
                     }
                     error.map_or(result, Err)
@@ -654,38 +652,17 @@ impl EventDecoder {
                 None => Ok(()),
             },
             ids::TAGS => {
-                self.after_tags(&mut doc);
+                self.after_tags(doc);
                 Ok(())
             }
             _ => Ok(()),
-        };
-        self.doc = Some(doc);
-        result
+        }
     }
 
-    /// After a Tags element: send what the service's tags made complete.
+    /// After a Tags element: send what the service's tags made complete, and end the
+    /// fragment when they carried its continuation token after a Cluster.
     fn after_tags(&mut self, doc: &mut Document) {
-        let a = &mut doc.aws;
-        if !a.metadata_sent
-            && (a.fragment_number.is_some() || a.server_ms.is_some() || a.producer_ms.is_some())
-        {
-            a.metadata_sent = true;
-            self.queue.push_back(Event::FragmentMetadata(FragmentMetadata {
-                fragment_number: a.fragment_number.clone(),
-                server_timestamp_ms: a.server_ms,
-                producer_timestamp_ms: a.producer_ms,
-            }));
-        }
-        if !a.error_sent && (a.error_id.is_some() || a.error_raw_id.is_some() || a.error_code.is_some()) {
-            a.error_sent = true;
-            self.queue.push_back(Event::StreamError(StreamError {
-                fragment_number: a.fragment_number.clone(),
-                id: a.error_id,
-                raw_id: a.error_raw_id.clone(),
-                code: a.error_code.clone(),
-            }));
-        }
-        if a.continuation_token.is_some() && doc.cluster_seen {
+        if doc.aws.after_tags(&mut self.queue) && doc.cluster_seen {
             self.end_fragment(doc, true);
         }
     }
@@ -774,15 +751,7 @@ impl EventDecoder {
         }
     }
 
-    fn on_leaf(&mut self, h: &ElementHeader, value: Value) -> Result<Option<Event>, Error> {
-        let parent = self.parent();
-        let Some(mut doc) = self.doc.take() else { return Ok(None) };
-        let result = self.on_leaf_in(&mut doc, parent, h, value);
-        self.doc = Some(doc);
-        result
-    }
-
-    fn on_leaf_in(
+    fn on_leaf(
         &mut self,
         doc: &mut Document,
         parent: Option<ElementId>,
@@ -1080,23 +1049,4 @@ fn track_field(t: &mut Track, id: ElementId, value: &Value) {
 fn text(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|&c| c != 0).map_or(0, |p| p.saturating_add(1));
     String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
-}
-
-/// Records one service tag's value.
-fn record_aws(a: &mut AwsFacts, tag: AwsTag, value: &TagValue, offset: u64) -> Result<(), Error> {
-    let raw = value.raw().unwrap_or_default();
-    let invalid = || Error::InvalidTagValue { tag, offset };
-    match tag {
-        AwsTag::FragmentNumber => a.fragment_number = Some(FragmentNumber::new(text(aws::trimmed(raw)))),
-        AwsTag::ServerTimestamp => a.server_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
-        AwsTag::ProducerTimestamp => a.producer_ms = Some(aws::parse_timestamp_ms(raw).ok_or_else(invalid)?),
-        AwsTag::MillisBehindNow => a.millis_behind_now = Some(aws::parse_u64(raw).ok_or_else(invalid)?),
-        AwsTag::ContinuationToken => a.continuation_token = Some(text(aws::trimmed(raw))),
-        AwsTag::ErrorId | AwsTag::ExceptionErrorCode => match aws::parse_u64(raw) {
-            Some(n) => a.error_id = Some(ErrorId::from_u64(n)),
-            None => a.error_raw_id = Some(text(aws::trimmed(raw))),
-        },
-        AwsTag::ErrorCode | AwsTag::ExceptionMessage => a.error_code = Some(text(aws::trimmed(raw))),
-    }
-    Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use kvs_sdk::{ConsumerEvent, ErrorPolicy, MediaConsumer};
 
-use crate::inspect::Inspector;
+use crate::inspector::Inspector;
 use crate::progress::{Progress, catch_ctrl_c, interrupted};
 use crate::stream_args::StreamArgs;
 

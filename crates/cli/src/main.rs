@@ -17,6 +17,7 @@ mod extract;
 mod get_media;
 mod images;
 mod inspect;
+mod inspector;
 mod json;
 mod live;
 mod merge;

@@ -36,7 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use super::Shared;
+use super::state::Shared;
 use crate::api::{ApiError, ServiceErrorKind};
 
 /// The default [`Limits::header_timeout`]: 10 s.

@@ -19,7 +19,7 @@ use kvs_images::{
     ImageSelector, ImagesError, ImagesRequest, SampleOptions, ServiceErrorKind as ImagesErrorKind, Timeline,
 };
 
-use super::{Shared, StreamState};
+use super::state::{Shared, StreamState};
 use crate::api::{ApiError, ServiceErrorKind, StreamRef, insert_request_id};
 
 /// The namespace the service appends to `x-amzn-ErrorType`.

@@ -1,8 +1,15 @@
 //! The tags the Kinesis Video Streams service writes into GetMedia output, and exact parsers
 //! for their values.
+//!
+//! What Kinesis Video Streams adds to Matroska lives here: the tag vocabulary and parsers in
+//! this file, and in `facts` what the tags mean to a fragment (the decoder's KVS rules).
 
 use std::cmp::Ordering;
 use std::fmt;
+
+mod facts;
+
+pub(crate) use facts::AwsFacts;
 
 /// A service-written tag this crate interprets. Both spellings (GetMedia and
 /// GetMediaForFragmentList) map to the same variant.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use tokio::sync::watch;
 
+use super::state::{Shared, StreamState};
 use crate::faults::{CutStyle, ErrorAfterFragment};
 use crate::render;
-use crate::server::{Shared, StreamState};
 
 /// How long a reset waits for the bytes before it to be flushed.
 const RESET_FLUSH_DELAY: Duration = Duration::from_millis(50);

@@ -1,14 +1,10 @@
-//! The tokenizer: one sans-IO state machine ([`Core`]) and two thin shells over it, the
-//! streaming [`Tokenizer`] (input as [`Bytes`] chunks, payloads as zero-copy slices) and the
-//! borrowed [`SliceTokenizer`] (one in-memory `&[u8]`).
+//! The sans-IO state machine shared by both shells: modes, the stack of open elements, the
+//! step functions and resynchronisation.
 
-use std::collections::VecDeque;
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
-
 use crate::error::{Error, ErrorKind};
-use crate::matroska::{MatroskaSchema, ids};
+use crate::matroska::ids;
 use crate::schema::{ElementType, Parent, Schema};
 use crate::token::{ElementHeader, Token, Value};
 use crate::vint::{self, Size, VintError};
@@ -50,7 +46,8 @@ impl Options {
     }
 }
 
-/// A master element that is open, as [`Tokenizer::open_elements`] shows it.
+/// A master element that is open, as
+/// [`Tokenizer::open_elements`](super::Tokenizer::open_elements) shows it.
 #[derive(Debug, Clone)]
 pub struct OpenElement {
     /// Its header.
@@ -111,7 +108,7 @@ fn is_json_trailer(buf: &[u8]) -> bool {
 }
 
 #[inline]
-fn to_u64(n: usize) -> u64 {
+pub(super) fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
@@ -193,6 +190,11 @@ impl<S: Schema> Core<S> {
 
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.mode, Mode::Done)
+    }
+
+    /// Whether the machine is scanning for the next top-level element after an error.
+    pub(crate) fn is_resyncing(&self) -> bool {
+        matches!(self.mode, Mode::Resync { .. })
     }
 
     /// One step over `buf`, the unconsumed input starting at `self.offset`. `eof` says that
@@ -636,316 +638,5 @@ fn be_float(p: &[u8]) -> f64 {
         f64::from_be_bytes(b)
     } else {
         0.0
-    }
-}
-
-/// The streaming tokenizer: feed [`Bytes`] chunks of any size, pull [`Token`]s.
-///
-/// Running out of input is not an error: [`Tokenizer::next_token`] returns `Ok(None)` until
-/// more is fed. After [`Tokenizer::finish`], an element cut short is reported as
-/// [`ErrorKind::UnexpectedEof`]. Payloads that lie inside one input chunk come out as
-/// zero-copy slices of it; an element whose header or payload spans chunks is gathered once.
-///
-/// ```
-/// use bytes::Bytes;
-/// use kvs_ebml::{Token, Tokenizer, ids};
-///
-/// // EBML header { DocType "webm" }, then a Segment of unknown size holding an empty Cluster.
-/// let data = b"\x1A\x45\xDF\xA3\x87\x42\x82\x84webm\x18\x53\x80\x67\xFF\x1F\x43\xB6\x75\x80";
-/// let mut tokenizer = Tokenizer::new();
-/// let mut starts = Vec::new();
-/// for chunk in data.chunks(3) {
-///     tokenizer.feed(Bytes::copy_from_slice(chunk));
-///     while let Some(token) = tokenizer.next_token()? {
-///         if let Token::MasterStart(h) = token {
-///             starts.push(h.id);
-///         }
-///     }
-/// }
-/// tokenizer.finish();
-/// while let Some(_token) = tokenizer.next_token()? {}
-/// assert_eq!(starts, [ids::EBML, ids::SEGMENT, ids::CLUSTER]);
-/// # Ok::<(), kvs_ebml::Error>(())
-/// ```
-pub struct Tokenizer<S: Schema = MatroskaSchema> {
-    core: Core<S>,
-    chunks: VecDeque<Bytes>,
-    queued: u64,
-    eof: bool,
-}
-
-impl Default for Tokenizer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Tokenizer {
-    /// A tokenizer for Matroska/WebM with default [`Options`].
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_schema(MatroskaSchema::new(), Options::default())
-    }
-
-    /// A tokenizer for Matroska/WebM with the given options.
-    #[must_use]
-    pub fn with_options(opts: Options) -> Self {
-        Self::with_schema(MatroskaSchema::new(), opts)
-    }
-}
-
-impl<S: Schema> Tokenizer<S> {
-    /// A tokenizer for any EBML document type.
-    pub fn with_schema(schema: S, opts: Options) -> Self {
-        Self { core: Core::new(schema, opts), chunks: VecDeque::new(), queued: 0, eof: false }
-    }
-
-    /// Appends a chunk of input. Empty chunks are ignored.
-    pub fn feed(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.queued = self.queued.saturating_add(to_u64(chunk.len()));
-            self.chunks.push_back(chunk);
-        }
-    }
-
-    /// Declares the end of input: what is still open is closed or reported.
-    pub fn finish(&mut self) {
-        self.eof = true;
-    }
-
-    /// Whether every token has been returned (after [`Tokenizer::finish`]).
-    #[must_use]
-    pub fn is_done(&self) -> bool {
-        self.core.is_done()
-    }
-
-    /// The absolute offset of the next unconsumed byte.
-    #[must_use]
-    pub fn offset(&self) -> u64 {
-        self.core.offset()
-    }
-
-    /// Bytes fed but not yet consumed.
-    #[must_use]
-    pub fn buffered(&self) -> u64 {
-        self.queued
-    }
-
-    /// The masters open now, outermost first.
-    pub fn open_elements(&self) -> impl Iterator<Item = &ElementHeader> {
-        self.core.open_elements().map(|o| &o.header)
-    }
-
-    /// The next token, `Ok(None)` when more input is needed (or, after
-    /// [`Tokenizer::finish`], when the input is exhausted).
-    pub fn next_token(&mut self) -> Result<Option<Token>, Error> {
-        loop {
-            let eof = self.eof && self.chunks.len() <= 1;
-            let window: &[u8] = self.chunks.front().map_or(&[], |b| b.as_ref());
-            match self.core.step(window, eof)? {
-                Step::Token(token, consumed) => {
-                    if self.chunks.front().is_some_and(|f| f.len() == consumed) {
-                        // The token ends the front chunk (a gathered element always does):
-                        // its payload is the chunk itself, without a reference count to
-                        // touch, and a gathered buffer stays a plain one.
-                        let front = self.chunks.pop_front().unwrap_or_default();
-                        self.queued = self.queued.saturating_sub(to_u64(consumed));
-                        return Ok(Some(token.map_payload(|r| tail_of(front, r))));
-                    }
-                    let chunks = &self.chunks;
-                    let token = token.map_payload(|r| chunks.front().map(|f| f.slice(r)).unwrap_or_default());
-                    self.advance(consumed);
-                    return Ok(Some(token));
-                }
-                Step::Progress(consumed) => self.advance(consumed),
-                Step::NeedMore(n) => {
-                    if self.chunks.len() <= 1 {
-                        return Ok(None);
-                    }
-                    let have = self.queued;
-                    if have < to_u64(n) && !self.eof {
-                        return Ok(None);
-                    }
-                    self.gather(usize::try_from(have.min(to_u64(n))).unwrap_or(n));
-                }
-                Step::Done => return Ok(None),
-            }
-        }
-    }
-
-    /// A fast path for a caller that expects many leaves of one kind (a demuxer reading
-    /// SimpleBlocks): if the next element is a complete `Binary` element `id` (a one-byte id)
-    /// directly inside the open master `parent`, and the input holds all of it in one chunk,
-    /// returns its header and payload exactly as [`Tokenizer::next_token`] would have
-    /// returned them in a [`Token::Leaf`] with a [`Value::Binary`], without building the
-    /// token. Otherwise returns `None` and consumes nothing: call [`Tokenizer::next_token`].
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use kvs_ebml::{Token, Tokenizer, ids};
-    ///
-    /// // A Cluster of unknown size with two SimpleBlocks (ids 0xA3) of two bytes each.
-    /// let data = b"\x1F\x43\xB6\x75\xFF\xA3\x82\x81\x00\xA3\x82\x81\x01";
-    /// let mut tokenizer = Tokenizer::new();
-    /// tokenizer.feed(Bytes::from_static(data));
-    /// tokenizer.finish();
-    /// let mut payloads = Vec::new();
-    /// loop {
-    ///     if let Some((_header, payload)) = tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER) {
-    ///         payloads.push(payload);
-    ///         continue;
-    ///     }
-    ///     match tokenizer.next_token()? {
-    ///         Some(_token) => {}
-    ///         None => break,
-    ///     }
-    /// }
-    /// assert_eq!(payloads, [&b"\x81\x00"[..], &b"\x81\x01"[..]]);
-    /// # Ok::<(), kvs_ebml::Error>(())
-    /// ```
-    #[inline]
-    pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
-        let front = self.chunks.front()?;
-        let (header, range) = self.core.step_leaf_fast(front, id, parent)?;
-        let end = range.end;
-        if end == front.len() {
-            let front = self.chunks.pop_front().unwrap_or_default();
-            self.queued = self.queued.saturating_sub(to_u64(end));
-            return Some((header, tail_of(front, range)));
-        }
-        let payload = front.slice(range);
-        self.advance(end);
-        Some((header, payload))
-    }
-
-    #[inline]
-    fn advance(&mut self, mut n: usize) {
-        self.queued = self.queued.saturating_sub(to_u64(n));
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else { return };
-            if n < front.len() {
-                bytes::Buf::advance(front, n);
-                return;
-            }
-            n = n.saturating_sub(front.len());
-            self.chunks.pop_front();
-        }
-    }
-
-    /// Makes the first `n` queued bytes one contiguous chunk (one copy).
-    fn gather(&mut self, n: usize) {
-        let mut joined = BytesMut::with_capacity(n);
-        while joined.len() < n {
-            let Some(mut chunk) = self.chunks.pop_front() else { break };
-            let want = n.saturating_sub(joined.len());
-            if chunk.len() > want {
-                let rest = chunk.split_off(want);
-                self.chunks.push_front(rest);
-            }
-            joined.extend_from_slice(&chunk);
-        }
-        self.chunks.push_front(joined.freeze());
-    }
-}
-
-/// The bytes `r` of `chunk`: the chunk itself, advanced, when they run to its end (no
-/// reference count touched), else a slice of it.
-#[inline]
-fn tail_of(mut chunk: Bytes, r: Range<usize>) -> Bytes {
-    if r.end == chunk.len() && r.start <= r.end {
-        bytes::Buf::advance(&mut chunk, r.start);
-        chunk
-    } else {
-        chunk.slice(r)
-    }
-}
-
-/// A tokenizer over one in-memory buffer: payloads borrow from it.
-///
-/// It is an [`Iterator`] of `Result<Token<&[u8]>, Error>`; after a fatal error (without
-/// resynchronisation) it ends.
-///
-/// ```
-/// use kvs_ebml::{SliceTokenizer, Token, ids};
-///
-/// let data = b"\x1A\x45\xDF\xA3\x84\x42\x86\x81\x01";
-/// let tokens: Vec<_> = SliceTokenizer::new(data).collect::<Result<_, _>>()?;
-/// assert!(matches!(tokens[2], Token::Leaf { header, .. } if header.id == ids::EBML_VERSION));
-/// # Ok::<(), kvs_ebml::Error>(())
-/// ```
-pub struct SliceTokenizer<'a, S: Schema = MatroskaSchema> {
-    core: Core<S>,
-    input: &'a [u8],
-    pos: usize,
-    stopped: bool,
-}
-
-impl<'a> SliceTokenizer<'a> {
-    /// A Matroska/WebM tokenizer over `input` with default options.
-    #[must_use]
-    pub fn new(input: &'a [u8]) -> Self {
-        Self::with_schema(input, MatroskaSchema::new(), Options::default())
-    }
-
-    /// A Matroska/WebM tokenizer over `input` with the given options.
-    #[must_use]
-    pub fn with_options(input: &'a [u8], opts: Options) -> Self {
-        Self::with_schema(input, MatroskaSchema::new(), opts)
-    }
-}
-
-impl<'a, S: Schema> SliceTokenizer<'a, S> {
-    /// A tokenizer for any EBML document type over `input`.
-    pub fn with_schema(input: &'a [u8], schema: S, opts: Options) -> Self {
-        Self { core: Core::new(schema, opts), input, pos: 0, stopped: false }
-    }
-
-    /// The absolute offset of the next unconsumed byte.
-    #[must_use]
-    pub fn offset(&self) -> u64 {
-        self.core.offset()
-    }
-
-    /// The masters open now, outermost first.
-    pub fn open_elements(&self) -> impl Iterator<Item = &ElementHeader> {
-        self.core.open_elements().map(|o| &o.header)
-    }
-
-    /// The next token, or `Ok(None)` at the end.
-    pub fn next_token(&mut self) -> Result<Option<Token<&'a [u8]>>, Error> {
-        loop {
-            let rest = self.input.get(self.pos..).unwrap_or_default();
-            match self.core.step(rest, true)? {
-                Step::Token(token, consumed) => {
-                    self.pos = self.pos.saturating_add(consumed);
-                    return Ok(Some(token.map_payload(|r| rest.get(r).unwrap_or_default())));
-                }
-                Step::Progress(consumed) => self.pos = self.pos.saturating_add(consumed),
-                Step::NeedMore(_) | Step::Done => return Ok(None),
-            }
-        }
-    }
-}
-
-impl<'a, S: Schema> Iterator for SliceTokenizer<'a, S> {
-    type Item = Result<Token<&'a [u8]>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.stopped {
-            return None;
-        }
-        match self.next_token() {
-            Ok(Some(t)) => Some(Ok(t)),
-            Ok(None) => {
-                self.stopped = true;
-                None
-            }
-            Err(e) => {
-                if !e.is_recoverable() && !matches!(self.core.mode, Mode::Resync { .. }) {
-                    self.stopped = true;
-                }
-                Some(Err(e))
-            }
-        }
     }
 }
