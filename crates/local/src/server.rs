@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
+use kvs_chunk::{Codec, PcmKind, Track};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -661,20 +662,15 @@ impl StreamState {
 
 /// The stream's MediaType from its first track's codec.
 fn media_type(source: &Source) -> String {
-    let codec = source
-        .fragments()
-        .first()
-        .and_then(|f| f.tracks.first())
-        .and_then(|t| t.codec_id.clone())
-        .unwrap_or_default();
-    match codec.as_str() {
-        "V_MPEG4/ISO/AVC" => "video/h264",
-        "V_MPEGH/ISO/HEVC" => "video/h265",
-        "V_VP8" => "video/vp8",
-        "V_VP9" => "video/vp9",
-        "A_AAC" => "audio/aac",
-        "A_OPUS" => "audio/opus",
-        "A_PCM/INT/LIT" => "audio/L16",
+    let codec = source.fragments().first().and_then(|f| f.tracks.first()).and_then(Track::codec);
+    match codec {
+        Some(Codec::H264) => "video/h264",
+        Some(Codec::H265) => "video/h265",
+        Some(Codec::Vp8) => "video/vp8",
+        Some(Codec::Vp9) => "video/vp9",
+        Some(Codec::Aac) => "audio/aac",
+        Some(Codec::Opus) => "audio/opus",
+        Some(Codec::Pcm(PcmKind::IntLittle)) => "audio/L16",
         _ => "video/webm",
     }
     .to_owned()
