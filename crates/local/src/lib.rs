@@ -4,7 +4,6 @@
 
 pub mod api;
 mod body;
-pub mod decimal;
 pub mod faults;
 pub mod render;
 pub mod sample;

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
-use kvs_chunk::{Codec, PcmKind, Track};
+use kvs_chunk::{Codec, FragmentNumber, PcmKind, Track};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -23,11 +23,10 @@ use crate::api::{
     insert_request_id,
 };
 use crate::body::{MediaBody, Start};
-use crate::faults::{Faults, SplitMix64};
+use crate::faults::{self, Faults, SplitMix64};
 use crate::render::{self, RenderError};
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
-use crate::{decimal, faults};
 
 pub(crate) mod conn;
 mod images;
@@ -593,7 +592,7 @@ pub(crate) struct StreamState {
     creation_time_ms: i64,
     media_type: String,
     pub(crate) fragments: Vec<Served>,
-    by_number: HashMap<String, usize>,
+    by_number: HashMap<FragmentNumber, usize>,
     throttle: Mutex<VecDeque<Instant>>,
     calls: AtomicU64,
 }
@@ -612,7 +611,7 @@ impl StreamState {
             let head = render::fragment_head(f, server_ms, producer_ms)?;
             let offset = u64::try_from(f.server_timestamp_ms.saturating_sub(first_server)).unwrap_or(0);
             latest_offset = latest_offset.max(offset);
-            by_number.entry(decimal::canonical(&f.fragment_number).to_owned()).or_insert(i);
+            by_number.entry(FragmentNumber::new(f.fragment_number.as_str())).or_insert(i);
             fragments.push(Served {
                 number: f.fragment_number.clone(),
                 server_ms,
@@ -642,7 +641,7 @@ impl StreamState {
 
     /// The index of a fragment number, if it is available.
     fn index_of(&self, number: &str, available: usize) -> Option<usize> {
-        self.by_number.get(decimal::canonical(number)).copied().filter(|&i| i < available)
+        self.by_number.get(&FragmentNumber::new(number)).copied().filter(|&i| i < available)
     }
 
     /// Applies the throttle: whether one more call fits the last second.
