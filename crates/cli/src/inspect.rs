@@ -10,9 +10,9 @@ use anstyle::{AnsiColor, Style};
 use clap::ValueEnum;
 use kvs_chunk::{Codec, Event, FragmentMetadata, StreamError, Track, TrackType};
 
-use crate::escape::{escape, quoted};
 use crate::progress::{Input, each_event, exit_status};
 use kvs_mux::mkv::Durations;
+use kvs_mux::text::{escape, quoted};
 
 pub const AFTER_HELP: &str = "\
 Prints the tracks (codec, size, frame or sample rate), then one row per fragment: its
@@ -143,7 +143,7 @@ fn time(ms: i64) -> String {
     if ms.abs() < 100_000_000_000 {
         return format!("+{}", secs(ms));
     }
-    crate::table::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
+    kvs_mux::text::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
 }
 
 /// `2.000 s`.
