@@ -6,6 +6,7 @@ pub mod error;
 pub mod limits;
 pub mod matroska;
 mod reader;
+pub mod rng;
 pub mod schema;
 pub mod token;
 pub mod vint;
