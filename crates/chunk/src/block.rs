@@ -100,17 +100,10 @@ enum VintFail {
 
 /// A VINT value (marker removed; the all-ones pattern is a value here, not "unknown").
 fn read_vint(data: &[u8]) -> Result<(u64, usize), VintFail> {
-    let first = *data.first().ok_or(VintFail::Short)?;
-    if first == 0 {
-        return Err(VintFail::Invalid);
-    }
-    let w = first.leading_zeros() as usize;
-    let bytes = data.get(..=w).ok_or(VintFail::Short)?;
-    let mut value = u64::from(first) & (0xFFu64 >> w.saturating_add(1));
-    for &b in bytes.iter().skip(1) {
-        value = (value << 8) | u64::from(b);
-    }
-    Ok((value, w.saturating_add(1)))
+    kvs_ebml::vint::read_value(data).map_err(|e| match e {
+        kvs_ebml::vint::VintError::Incomplete(_) => VintFail::Short,
+        _ => VintFail::Invalid,
+    })
 }
 
 /// The most frames one block can lace (the count byte holds count - 1).

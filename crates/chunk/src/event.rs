@@ -130,20 +130,31 @@ pub enum TrackType {
     Other(u64),
 }
 
+/// The Matroska TrackType value of each named type: the one table both ways read.
+const TRACK_TYPE_NUMBERS: [(TrackType, u64); 8] = [
+    (TrackType::Video, 1),
+    (TrackType::Audio, 2),
+    (TrackType::Complex, 3),
+    (TrackType::Logo, 16),
+    (TrackType::Subtitle, 17),
+    (TrackType::Buttons, 18),
+    (TrackType::Control, 32),
+    (TrackType::Metadata, 33),
+];
+
 impl TrackType {
     /// The type for a TrackType value.
     #[must_use]
-    pub const fn from_u64(v: u64) -> Self {
-        match v {
-            1 => Self::Video,
-            2 => Self::Audio,
-            3 => Self::Complex,
-            16 => Self::Logo,
-            17 => Self::Subtitle,
-            18 => Self::Buttons,
-            32 => Self::Control,
-            33 => Self::Metadata,
-            other => Self::Other(other),
+    pub fn from_u64(v: u64) -> Self {
+        TRACK_TYPE_NUMBERS.iter().find(|(_, n)| *n == v).map_or(Self::Other(v), |(t, _)| *t)
+    }
+
+    /// The Matroska TrackType value of this type, or `None` for [`TrackType::Unknown`].
+    #[must_use]
+    pub fn number(self) -> Option<u64> {
+        match self {
+            Self::Other(v) => Some(v),
+            kind => TRACK_TYPE_NUMBERS.iter().find(|(t, _)| *t == kind).map(|(_, n)| *n),
         }
     }
 }

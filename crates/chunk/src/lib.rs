@@ -7,6 +7,7 @@ pub mod aws;
 pub mod block;
 #[cfg(feature = "tokio")]
 pub mod codec;
+mod codec_id;
 mod decoder;
 mod encoding;
 mod error;
@@ -16,6 +17,7 @@ pub mod mux;
 mod read;
 
 pub use aws::{AwsTag, ErrorId, FragmentNumber};
+pub use codec_id::{Codec, PcmKind};
 pub use decoder::{EventDecoder, Options, is_stream_start};
 pub use error::Error;
 pub use event::{

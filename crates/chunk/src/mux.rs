@@ -41,23 +41,6 @@ pub fn write_ebml_header(w: &mut Writer, doc_type: &str) -> Result<(), WriteErro
     })
 }
 
-/// The Matroska TrackType value of a track type, if it has one.
-#[must_use]
-pub fn track_type_value(kind: TrackType) -> Option<u64> {
-    Some(match kind {
-        TrackType::Video => 1,
-        TrackType::Audio => 2,
-        TrackType::Complex => 3,
-        TrackType::Logo => 16,
-        TrackType::Subtitle => 17,
-        TrackType::Buttons => 18,
-        TrackType::Control => 32,
-        TrackType::Metadata => 33,
-        TrackType::Other(v) => v,
-        _ => return None,
-    })
-}
-
 /// How [`write_track_entry`] fills in what a decoded track may lack.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrackEntryOptions {
@@ -91,8 +74,8 @@ pub fn write_track_entry(w: &mut Writer, t: &Track, opts: TrackEntryOptions) -> 
         } else if let Some(uid) = t.uid {
             w.unsigned(ids::TRACK_UID, uid)?;
         }
-        let kind = track_type_value(t.kind)
-            .or_else(|| opts.infer_type.then_some(if t.video.is_some() { 1 } else { 2 }));
+        let inferred = || if t.video.is_some() { TrackType::Video } else { TrackType::Audio };
+        let kind = t.kind.number().or_else(|| opts.infer_type.then(inferred).and_then(TrackType::number));
         if let Some(v) = kind {
             w.unsigned(ids::TRACK_TYPE, v)?;
         }
@@ -252,7 +235,7 @@ mod tests {
             decoded,
             [0x16, 0x54, 0xAE, 0x6B, 0x8C, 0xAE, 0x8A, 0xD7, 0x81, 2, 0x73, 0xC5, 0x81, 9, 0x83, 0x81, 2]
         );
-        assert_eq!(track_type_value(TrackType::Other(7)), Some(7));
+        assert_eq!(TrackType::Other(7).number(), Some(7));
     }
 
     #[test]

@@ -520,7 +520,7 @@ macro_rules! same {
 }
 
 /// kvs-chunk's track type as the Matroska TrackType number the peer reads, written here from
-/// the specification (not `kvs_chunk::mux::track_type_value`: the test must not borrow the
+/// the specification (not `kvs_chunk::TrackType::number`: the test must not borrow the
 /// mapping it checks).
 fn track_type_value(t: TrackType) -> Option<u64> {
     Some(match t {

@@ -31,7 +31,7 @@ impl Diagnostics {
     pub fn new(command: &str, input: &str) -> Self {
         let command = if command.is_empty() { "kvs-mkv".to_owned() } else { format!("kvs-mkv {command}") };
         Self {
-            prefix: format!("{command}: {}", crate::escape::escape(input)),
+            prefix: format!("{command}: {}", kvs_mux::text::escape(input)),
             kinds: Vec::new(),
             resync: false,
             strict_flag: false,
@@ -91,7 +91,7 @@ impl Diagnostics {
     /// A decoder warning: the line to print now (the first of its kind), or `None`.
     pub fn warning(&mut self, w: &Warning) -> Option<String> {
         let first = self.count(w.kind.name().to_owned(), Some(w.offset), true);
-        first.then(|| format!("{}: warning: {}", self.prefix, crate::escape::escape(&w.to_string())))
+        first.then(|| format!("{}: warning: {}", self.prefix, kvs_mux::text::escape(&w.to_string())))
     }
 
     /// One line per kind seen more than once: how many in all.

@@ -41,8 +41,8 @@ use kvs_mux::annexb::{AnnexB, parameter_sets};
 use kvs_mux::connect::ConnectWriter;
 use kvs_mux::wav::{WavFile, is_connect, parse_mime, pcm, pcm_with};
 
-use crate::escape::escape;
 use crate::progress::{Input, each_event, exit_status};
+use kvs_mux::text::escape;
 
 /// The output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -216,7 +216,7 @@ impl Extractor {
                 "{} is stored with {}, which kvs-mkv cannot undo: its frames are not the codec's own bytes, \
                  so it is not extracted",
                 describe_track(t),
-                crate::escape::escape(why)
+                kvs_mux::text::escape(why)
             )));
         }
         let format = *self.format.get_or_insert_with(|| Self::default_format(t));
@@ -471,7 +471,7 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
                 return Err(format!(
                     "{} is stored with {}, which kvs-mkv cannot undo: not extracted",
                     describe_track(t),
-                    crate::escape::escape(t.unsupported_encoding.as_deref().unwrap_or_default())
+                    kvs_mux::text::escape(t.unsupported_encoding.as_deref().unwrap_or_default())
                 ));
             }
             c.set_tracks(tracks).map_err(|e| e.to_string())

@@ -469,7 +469,7 @@ fn error_line(out: &mut dyn Write, s: Summary, json_lines: bool) -> io::Result<(
             "{:>4}  in-stream error {}: {}",
             s.index,
             e.and_then(|e| e.id).map_or_else(|| "?".to_owned(), |i| i.to_string()),
-            crate::escape::escape(e.and_then(|e| e.code.as_deref()).unwrap_or(""))
+            kvs_mux::text::escape(e.and_then(|e| e.code.as_deref()).unwrap_or(""))
         )
     }
 }

@@ -4,10 +4,9 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::{Event, FragmentMetadata, StreamError, Track, TrackType};
+use kvs_chunk::{Codec, Event, FragmentMetadata, StreamError, Track, TrackType};
 use kvs_mux::mkv::Durations;
-
-use crate::escape::{escape, quoted};
+use kvs_mux::text::{escape, quoted};
 
 /// Text with an optional style.
 #[derive(Clone, Copy)]
@@ -95,7 +94,7 @@ fn time(ms: i64) -> String {
     if ms.abs() < 100_000_000_000 {
         return format!("+{}", secs(ms));
     }
-    crate::table::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
+    kvs_mux::text::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
 }
 
 /// `2.000 s`.
@@ -140,10 +139,9 @@ fn ns_to_ms(ns: i64) -> i64 {
 
 /// A human name for a codec, with what the CodecPrivate says (H.264 profile and level).
 fn codec_name(t: &Track) -> String {
-    let id = t.codec_id.as_deref().unwrap_or("?");
     let cp = t.codec_private.as_deref().unwrap_or(&[]);
-    match id {
-        "V_MPEG4/ISO/AVC" => {
+    match t.codec() {
+        Some(Codec::H264) => {
             let profile = match cp.get(1) {
                 Some(66) => "Baseline",
                 Some(77) => "Main",
@@ -160,18 +158,19 @@ fn codec_name(t: &Track) -> String {
                 (p, Some(l)) => format!("H.264 {p}@{l}"),
             }
         }
-        "V_MPEGH/ISO/HEVC" => "H.265".to_owned(),
-        "V_VP8" => "VP8".to_owned(),
-        "V_VP9" => "VP9".to_owned(),
-        "V_AV1" => "AV1".to_owned(),
-        "V_MJPEG" => "Motion JPEG".to_owned(),
-        "A_AAC" if kvs_mux::wav::is_connect(t) => "16-bit PCM (Amazon Connect)".to_owned(),
-        "A_AAC" => "AAC".to_owned(),
-        "A_OPUS" => "Opus".to_owned(),
-        "A_VORBIS" => "Vorbis".to_owned(),
-        "A_MPEG/L3" => "MP3".to_owned(),
-        "A_MS/ACM" => "ACM audio".to_owned(),
-        s if s.starts_with("A_PCM") => "PCM".to_owned(),
+        Some(Codec::H265) => "H.265".to_owned(),
+        Some(Codec::Vp8) => "VP8".to_owned(),
+        Some(Codec::Vp9) => "VP9".to_owned(),
+        Some(Codec::Av1) => "AV1".to_owned(),
+        Some(Codec::MotionJpeg) => "Motion JPEG".to_owned(),
+        Some(Codec::Aac) if kvs_mux::wav::is_connect(t) => "16-bit PCM (Amazon Connect)".to_owned(),
+        Some(Codec::Aac) => "AAC".to_owned(),
+        Some(Codec::Opus) => "Opus".to_owned(),
+        Some(Codec::Vorbis) => "Vorbis".to_owned(),
+        Some(Codec::Mp3) => "MP3".to_owned(),
+        Some(Codec::MsAcm) => "ACM audio".to_owned(),
+        Some(Codec::Pcm(_)) => "PCM".to_owned(),
+        // The old profile-naming AAC ids keep the raw CodecID alone, as before.
         _ => String::new(),
     }
 }

@@ -12,7 +12,6 @@ use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
 mod diag;
-mod escape;
 mod extract;
 mod get_media;
 mod images;
@@ -150,7 +149,7 @@ impl Refused {
 /// The message for an input that is not EBML (`name`: as shown to the user; `why`: what
 /// was found).
 pub fn not_ebml(name: &str, why: &str) -> String {
-    format!("{}: not Matroska/EBML ({why})", escape::escape(name))
+    format!("{}: not Matroska/EBML ({why})", kvs_mux::text::escape(name))
 }
 
 /// Opens `path` (`-` is standard input) for reading as Matroska/EBML, with its length when
@@ -168,12 +167,15 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> 
         (Box::new(io::stdin().lock()), None)
     } else {
         let file = File::open(path)
-            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", escape::escape(&name))))?;
+            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", kvs_mux::text::escape(&name))))?;
         let meta = file
             .metadata()
-            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", escape::escape(&name))))?;
+            .map_err(|e| Refused::Open(format!("cannot open {}: {e}", kvs_mux::text::escape(&name))))?;
         if meta.is_dir() {
-            return Err(Refused::Open(format!("cannot open {}: it is a directory", escape::escape(&name))));
+            return Err(Refused::Open(format!(
+                "cannot open {}: it is a directory",
+                kvs_mux::text::escape(&name)
+            )));
         }
         (Box::new(file), meta.is_file().then_some(meta.len()))
     };
@@ -184,7 +186,9 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Refused> 
             Ok(0) => break,
             Ok(n) => got = got.saturating_add(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Refused::Open(format!("cannot read {}: {e}", escape::escape(&name)))),
+            Err(e) => {
+                return Err(Refused::Open(format!("cannot read {}: {e}", kvs_mux::text::escape(&name))));
+            }
         }
     }
     let seen = head.get(..got).unwrap_or_default();

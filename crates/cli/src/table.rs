@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use kvs_chunk::{Event, TagValue};
 
 use crate::Sink;
-use crate::escape::{escape, quoted};
 use crate::summary::Summaries;
+use kvs_mux::text::{escape, iso_ms, quoted};
 
 /// `fragments` without `--json`: a table.
 #[derive(Default)]
@@ -90,27 +90,6 @@ fn shorten(n: &str) -> String {
     let head: String = n.chars().take(6).collect();
     let tail: String = n.chars().skip(n.chars().count().saturating_sub(6)).collect();
     format!("{head}…{tail}")
-}
-
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
-pub fn iso_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = doe.saturating_sub(doe / 1460).saturating_add(doe / 36_524).saturating_sub(doe / 146_096) / 365;
-    let y = yoe.saturating_add(era.saturating_mul(400));
-    let doy =
-        doe.saturating_sub(365_i64.saturating_mul(yoe).saturating_add(yoe / 4).saturating_sub(yoe / 100));
-    let mp = (5_i64.saturating_mul(doy).saturating_add(2)) / 153;
-    let d = doy.saturating_sub((153_i64.saturating_mul(mp).saturating_add(2)) / 5).saturating_add(1);
-    let m = if mp < 10 { mp.saturating_add(3) } else { mp.saturating_sub(9) };
-    let y = if m <= 2 { y.saturating_add(1) } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
 }
 
 /// Whether a time in epoch milliseconds looks absolute (after 1973-03-03): producers may
@@ -214,14 +193,6 @@ impl Sink for EventsText {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_ms(1_511_852_109_126), "2017-11-28T06:55:09.126Z");
-        assert_eq!(iso_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso_ms(-1), "1969-12-31T23:59:59.999Z");
-    }
 
     #[test]
     fn times_rendered_alike() {

@@ -7,6 +7,7 @@ mod id;
 pub mod limits;
 pub mod matroska;
 mod reader;
+pub mod rng;
 pub mod schema;
 pub mod token;
 pub mod vint;

@@ -59,22 +59,32 @@ impl Size {
     }
 }
 
-/// Reads a VINT element size from the start of `buf`.
+/// Reads a VINT from the start of `buf` as a plain number: the data bits with the marker
+/// removed, the all-ones pattern included (an EBML lace size or a block's track number, where
+/// it is a value and not the unknown-size marker).
 ///
-/// Returns the size and the number of bytes it occupied.
+/// Returns the value and the number of bytes it occupied.
 #[inline]
-pub fn read_size(buf: &[u8]) -> Result<(Size, usize), VintError> {
+pub fn read_value(buf: &[u8]) -> Result<(u64, usize), VintError> {
     let first = *buf.first().ok_or(VintError::Incomplete(1))?;
     let w = width(first).ok_or(VintError::ZeroLeadByte)?;
     let bytes = buf.get(..w).ok_or(VintError::Incomplete(w))?;
     // Strip the marker bit from the first byte: w <= 8, so the shift is in range.
     let mut value = u64::from(first) & (0xFFu64 >> w);
-    let mut all_ones = value == (0xFFu64 >> w);
     for &b in bytes.iter().skip(1) {
         value = (value << 8) | u64::from(b);
-        all_ones &= b == 0xFF;
     }
-    if all_ones { Ok((Size::Unknown, w)) } else { Ok((Size::Known(value), w)) }
+    Ok((value, w))
+}
+
+/// Reads a VINT element size from the start of `buf`.
+///
+/// Returns the size and the number of bytes it occupied.
+#[inline]
+pub fn read_size(buf: &[u8]) -> Result<(Size, usize), VintError> {
+    let (value, w) = read_value(buf)?;
+    // All data bits set (7 per byte, w <= 8 so the shift is in range): the unknown size.
+    if value == u64::MAX >> (64 - 7 * w) { Ok((Size::Unknown, w)) } else { Ok((Size::Known(value), w)) }
 }
 
 /// Reads an element id from the start of `buf`, with its marker bits, as Matroska writes ids.

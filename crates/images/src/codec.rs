@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use kvs_chunk::Track;
 use kvs_chunk::annexb::{ParameterSets, START_CODE, nal_units};
+use kvs_chunk::{Codec, Track};
 
 /// The video codecs this crate decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,9 +21,9 @@ impl VideoCodec {
     /// The codec of a Matroska CodecID, if it is one this crate decodes.
     #[must_use]
     pub fn from_codec_id(codec_id: &str) -> Option<Self> {
-        match codec_id {
-            "V_MPEG4/ISO/AVC" => Some(Self::H264),
-            "V_MPEGH/ISO/HEVC" => Some(Self::H265),
+        match Codec::of(codec_id)? {
+            Codec::H264 => Some(Self::H264),
+            Codec::H265 => Some(Self::H265),
             _ => None,
         }
     }

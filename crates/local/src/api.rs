@@ -263,7 +263,7 @@ impl StartSelector {
             let n = field.as_deref().ok_or_else(|| {
                 ApiError::invalid(format!("{name} is required when StartSelectorType is {kind}"))
             })?;
-            if crate::decimal::is_fragment_number(n) {
+            if kvs_chunk::FragmentNumber::new(n).is_well_formed() {
                 Ok(n.to_owned())
             } else {
                 Err(ApiError::invalid(format!("{name} {n:?} is not a fragment number (1 to 128 digits)")))

@@ -3,7 +3,6 @@
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod decimal;
 pub mod faults;
 pub mod render;
 pub mod sample;

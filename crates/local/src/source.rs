@@ -19,13 +19,33 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use kvs_chunk::{Event, Events, FragmentMetadata, TagValue, Track};
-
-use crate::decimal;
+use kvs_chunk::{Event, Events, FragmentMetadata, FragmentNumber, TagValue, Track};
 
 /// The default base of synthesized timestamps, in epoch milliseconds (2023-11-14T22:13:20Z):
 /// a plain file's cluster at time `t` ms gets the timestamp `DEFAULT_BASE_TIME_MS + t`.
 pub const DEFAULT_BASE_TIME_MS: i64 = 1_700_000_000_000;
+
+/// The first synthesized fragment number (a real one, from the GetMedia documentation's
+/// examples), used when the backing data carries none.
+pub const BASE_FRAGMENT_NUMBER: &str = "91343852333181432392682062607743920146159169392";
+
+/// The difference between consecutive synthesized fragment numbers.
+pub const FRAGMENT_NUMBER_STRIDE: u64 = 1_000_000_000_000_000_003;
+
+/// The `k`th synthesized fragment number: `BASE_FRAGMENT_NUMBER + k * FRAGMENT_NUMBER_STRIDE`.
+#[must_use]
+pub fn synthesized(k: u64) -> Option<String> {
+    let mut n = FragmentNumber::new(BASE_FRAGMENT_NUMBER);
+    // k * stride may overflow u64: add it in steps of at most u64::MAX / stride.
+    let step = u64::MAX / FRAGMENT_NUMBER_STRIDE;
+    let mut left = k;
+    while left > 0 {
+        let take = left.min(step);
+        n = n.checked_add(take.checked_mul(FRAGMENT_NUMBER_STRIDE)?)?;
+        left = left.checked_sub(take)?;
+    }
+    Some(n.as_str().to_owned())
+}
 
 /// How to load backing data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -381,11 +401,14 @@ impl<'a> Loader<'a> {
             units_to_ms(p.cluster_timestamp, p.timestamp_scale).ok_or_else(|| self.out_of_range())?;
         let meta = p.meta.unwrap_or_default();
         let fragment_number = match meta.fragment_number {
-            Some(n) if decimal::is_fragment_number(n.as_str()) => n.as_str().to_owned(),
+            Some(n) if n.is_well_formed() => n.as_str().to_owned(),
             _ => match self.out.last() {
-                Some(last) => decimal::add(&last.fragment_number, decimal::FRAGMENT_NUMBER_STRIDE)
-                    .ok_or_else(|| self.out_of_range())?,
-                None => decimal::BASE_FRAGMENT_NUMBER.to_owned(),
+                Some(last) => FragmentNumber::new(last.fragment_number.as_str())
+                    .checked_add(FRAGMENT_NUMBER_STRIDE)
+                    .ok_or_else(|| self.out_of_range())?
+                    .as_str()
+                    .to_owned(),
+                None => BASE_FRAGMENT_NUMBER.to_owned(),
             },
         };
         let (server, producer) = match (meta.server_timestamp_ms, meta.producer_timestamp_ms) {
@@ -477,4 +500,24 @@ fn frame_span_ms(frames: &[StoredFrame]) -> u64 {
     let gaps = u64::try_from(frames.len().saturating_sub(1)).unwrap_or(1).max(1);
     let gap_ns = span_ns.checked_div(gaps).unwrap_or(0);
     (span_ns.saturating_add(gap_ns) / 1_000_000).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn synthesized_numbers_increase() {
+        let a = synthesized(0).unwrap();
+        assert_eq!(a, BASE_FRAGMENT_NUMBER);
+        let b = synthesized(1).unwrap();
+        assert_eq!(b, "91343852333181432392682062608743920146159169395");
+        let c = synthesized(1_000_000).unwrap();
+        let [a, b, c] = [a, b, c].map(FragmentNumber::new);
+        assert!(a < b);
+        assert!(b < c);
+        assert_eq!(c.as_str().len(), 47);
+        assert!(c.is_well_formed());
+    }
 }

@@ -166,7 +166,7 @@ async fn error_after_fragment_sends_an_error_chunk_and_ends() {
     assert_eq!(errors[0].code.as_deref(), Some("Internal error"));
     assert_eq!(
         errors[0].fragment_number.as_ref().unwrap().as_str(),
-        kvs_local::decimal::synthesized(3).unwrap()
+        kvs_local::source::synthesized(3).unwrap()
     );
     let frags = fragments(&payload);
     assert_eq!(frags.iter().filter(|f| f.is_complete()).count(), 3, "fragments 0, 1, 2, then the error");

@@ -14,7 +14,7 @@ use aws_sdk_kinesisvideomedia::primitives::DateTime;
 use aws_sdk_kinesisvideomedia::types::{StartSelector, StartSelectorType};
 use common::*;
 use kvs_chunk::{ErrorId, TagValue};
-use kvs_local::decimal::synthesized;
+use kvs_local::source::synthesized;
 use kvs_local::{LoadOptions, LocalKvs, RunningServer, Source, UnknownFragment};
 
 /// The sample (plain MKV) as `plain` and the committed GetMedia fixture as `basic`.

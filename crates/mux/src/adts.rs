@@ -13,7 +13,7 @@
 //! assert_eq!(header.map(|h| h[..2].to_vec()), Some(vec![0xFF, 0xF1]));
 //! ```
 
-use kvs_chunk::Track;
+use kvs_chunk::{Codec, Track};
 
 use crate::wav::is_connect;
 
@@ -90,7 +90,7 @@ pub fn parse_asc(asc: &[u8]) -> Option<Adts> {
 /// `A_AAC/MPEG2/LC`-style codec id with the Audio element's rate and channels.
 pub fn adts(track: &Track) -> Option<Adts> {
     let codec = track.codec_id.as_deref()?;
-    if !codec.starts_with("A_AAC") || is_connect(track) {
+    if !matches!(Codec::of(codec), Some(Codec::Aac | Codec::AacLegacy)) || is_connect(track) {
         return None;
     }
     if let Some(cp) = track.codec_private.as_deref().filter(|c| !c.is_empty()) {

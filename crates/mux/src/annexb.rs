@@ -18,8 +18,8 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::Track;
 use kvs_chunk::annexb::{ParameterSets, START_CODE, configuration_version, is_parameter_set, nal_units};
+use kvs_chunk::{Codec, Track};
 
 /// Parses an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), version 1 only.
 pub fn parse_avcc(cp: &[u8]) -> Option<ParameterSets> {
@@ -40,9 +40,9 @@ pub fn parse_hvcc(cp: &[u8]) -> Option<ParameterSets> {
 /// The parameter sets of a track, if it is H.264 or H.265 with a usable CodecPrivate.
 pub fn parameter_sets(track: &Track) -> Option<ParameterSets> {
     let cp = track.codec_private.as_deref()?;
-    match track.codec_id.as_deref()? {
-        "V_MPEG4/ISO/AVC" => parse_avcc(cp),
-        "V_MPEGH/ISO/HEVC" => parse_hvcc(cp),
+    match track.codec()? {
+        Codec::H264 => parse_avcc(cp),
+        Codec::H265 => parse_hvcc(cp),
         _ => None,
     }
 }

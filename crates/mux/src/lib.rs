@@ -8,7 +8,7 @@ pub mod connect;
 pub mod merge;
 pub mod mkv;
 pub mod split;
-mod text;
+pub mod text;
 pub mod wav;
 
 pub use adts::Adts;

@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use kvs_chunk::Track;
+use kvs_chunk::{Codec, PcmKind, Track};
 
 /// What went wrong while writing a WAV file.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +86,10 @@ pub fn pcm_with(track: &Track, mime: Option<(u32, u16)>) -> Option<Pcm> {
 
 /// The PCM layout of a track, if it carries PCM (or Connect's PCM-in-A_AAC).
 pub fn pcm(track: &Track) -> Option<Pcm> {
-    let codec = track.codec_id.as_deref().unwrap_or("");
-    let (float, big_endian, default_bits) = match codec {
-        "A_PCM/INT/LIT" => (false, false, 16),
-        "A_PCM/INT/BIG" => (false, true, 16),
-        "A_PCM/FLOAT/IEEE" => (true, false, 32),
+    let (float, big_endian, default_bits) = match track.codec() {
+        Some(Codec::Pcm(PcmKind::IntLittle)) => (false, false, 16),
+        Some(Codec::Pcm(PcmKind::IntBig)) => (false, true, 16),
+        Some(Codec::Pcm(PcmKind::Float)) => (true, false, 32),
         _ if is_connect(track) => (false, false, 16),
         _ => return None,
     };

@@ -4,6 +4,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use kvs_ebml::rng::SplitMix64;
+
 /// Exponential back-off with full jitter: after the `n`th consecutive failure the consumer
 /// waits a uniformly random time in `[0, min(cap, base * 2^(n-1))]`.
 ///
@@ -62,17 +64,18 @@ impl Backoff {
     }
 }
 
-/// A small pseudo-random source for jitter (SplitMix64): not for cryptography.
+/// A small pseudo-random source for jitter (the workspace's SplitMix64,
+/// [`kvs_ebml::rng::SplitMix64`]): not for cryptography.
 #[derive(Debug, Clone)]
 pub struct Jitter {
-    state: u64,
+    rng: SplitMix64,
 }
 
 impl Jitter {
     /// A source with a fixed seed (reproducible delays, for tests).
     #[must_use]
     pub const fn new(seed: u64) -> Self {
-        Self { state: seed }
+        Self { rng: SplitMix64::new(seed) }
     }
 
     /// A source seeded from the process's random hasher keys.
@@ -85,20 +88,14 @@ impl Jitter {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.rng.next_u64()
     }
 
-    /// A value in `[0, max]`.
+    /// A value in `[0, max]` (multiply-shift, one draw).
     pub fn below_inclusive(&mut self, max: u64) -> u64 {
-        let r = self.next_u64();
         match max.checked_add(1) {
-            // Multiply-shift: uniform enough for jitter, no division, no bias worth noting.
-            Some(span) => u64::try_from((u128::from(r).wrapping_mul(u128::from(span))) >> 64).unwrap_or(max),
-            None => r,
+            Some(span) => self.rng.below(span),
+            None => self.rng.next_u64(),
         }
     }
 }

@@ -99,22 +99,67 @@ impl FragmentNumber {
         Self(s.into())
     }
 
-    fn significant(&self) -> &str {
+    /// The number without leading zeros (`"0"` for zero): the form that equality, order and
+    /// hashing compare.
+    #[must_use]
+    pub fn canonical(&self) -> &str {
         let t = self.0.trim_start_matches('0');
         if t.is_empty() && !self.0.is_empty() { "0" } else { t }
+    }
+
+    /// Whether the number is well-formed: 1 to 128 ASCII digits (the service's pattern
+    /// `^[0-9]+$` and length limit).
+    #[must_use]
+    pub fn is_well_formed(&self) -> bool {
+        (1..=128).contains(&self.0.len()) && self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// `self + addend`, computed digit by digit on the decimal text; `None` if the number is
+    /// not a string of ASCII decimal digits.
+    ///
+    /// ```
+    /// use kvs_chunk::FragmentNumber;
+    ///
+    /// let n = FragmentNumber::new("91343852333181432392682062607743920146159169392");
+    /// assert_eq!(n.checked_add(8).unwrap().as_str(), "91343852333181432392682062607743920146159169400");
+    /// assert_eq!(FragmentNumber::new("999").checked_add(1).unwrap().as_str(), "1000");
+    /// assert_eq!(FragmentNumber::new("12a").checked_add(1), None);
+    /// ```
+    #[must_use]
+    pub fn checked_add(&self, addend: u64) -> Option<Self> {
+        let digits = &self.0;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(digits.len().saturating_add(20));
+        let mut carry = addend;
+        for b in digits.bytes().rev() {
+            let d = u64::from(b.wrapping_sub(b'0'));
+            // carry < 2^64 / 10 after the first step; d + carry % 10 < 20.
+            let low = carry % 10;
+            let sum = d.checked_add(low)?;
+            carry = (carry / 10).checked_add(sum / 10)?;
+            out.push(b'0'.checked_add(u8::try_from(sum % 10).ok()?)?);
+        }
+        while carry > 0 {
+            out.push(b'0'.checked_add(u8::try_from(carry % 10).ok()?)?);
+            carry /= 10;
+        }
+        out.reverse();
+        String::from_utf8(out).ok().map(Self)
     }
 }
 
 impl Ord for FragmentNumber {
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.significant(), other.significant());
+        let (a, b) = (self.canonical(), other.canonical());
         a.len().cmp(&b.len()).then_with(|| a.cmp(b))
     }
 }
 
 impl PartialEq for FragmentNumber {
     fn eq(&self, other: &Self) -> bool {
-        self.significant() == other.significant()
+        self.canonical() == other.canonical()
     }
 }
 
@@ -122,7 +167,7 @@ impl Eq for FragmentNumber {}
 
 impl std::hash::Hash for FragmentNumber {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.significant().hash(state);
+        self.canonical().hash(state);
     }
 }
 
@@ -322,6 +367,21 @@ mod tests {
         assert!(a < b);
         assert!(FragmentNumber::new("9") < FragmentNumber::new("10"));
         assert_eq!(FragmentNumber::new("007").cmp(&FragmentNumber::new("7")), Ordering::Equal);
+    }
+
+    #[test]
+    fn fragment_numbers_add_with_carries() {
+        let add = |n: &str, k: u64| FragmentNumber::new(n).checked_add(k).map(|s| s.as_str().to_owned());
+        assert_eq!(add("0", 0).as_deref(), Some("0"));
+        assert_eq!(add("1", u64::MAX).as_deref(), Some("18446744073709551616"));
+        assert_eq!(add("18446744073709551615", u64::MAX).as_deref(), Some("36893488147419103230"));
+        assert_eq!(add("", 1), None);
+        assert_eq!(FragmentNumber::new("007").canonical(), "7");
+        assert_eq!(FragmentNumber::new("000").canonical(), "0");
+        assert!(FragmentNumber::new("0123").is_well_formed());
+        assert!(!FragmentNumber::new("12x").is_well_formed());
+        assert!(!FragmentNumber::new("").is_well_formed());
+        assert!(!FragmentNumber::new("1".repeat(129)).is_well_formed());
     }
 
     #[test]

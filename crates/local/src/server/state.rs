@@ -13,11 +13,11 @@ use tokio::time::Instant;
 
 use super::scopes;
 use crate::api::{ApiError, ServiceErrorKind, StreamRef};
-use crate::decimal;
 use crate::faults::{Faults, SplitMix64};
 use crate::render::{self, RenderError};
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
+use kvs_chunk::{Codec, FragmentNumber, PcmKind, Track};
 
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -175,7 +175,7 @@ pub(crate) struct StreamState {
     pub(super) creation_time_ms: i64,
     pub(super) media_type: String,
     pub(crate) fragments: Vec<Served>,
-    by_number: HashMap<String, usize>,
+    by_number: HashMap<FragmentNumber, usize>,
     throttle: Mutex<VecDeque<Instant>>,
     pub(super) calls: AtomicU64,
 }
@@ -199,7 +199,7 @@ impl StreamState {
             let head = render::fragment_head(f, server_ms, producer_ms)?;
             let offset = u64::try_from(f.server_timestamp_ms.saturating_sub(first_server)).unwrap_or(0);
             latest_offset = latest_offset.max(offset);
-            by_number.entry(decimal::canonical(&f.fragment_number).to_owned()).or_insert(i);
+            by_number.entry(FragmentNumber::new(f.fragment_number.as_str())).or_insert(i);
             fragments.push(Served {
                 number: f.fragment_number.clone(),
                 server_ms,
@@ -229,7 +229,7 @@ impl StreamState {
 
     /// The index of a fragment number, if it is available.
     pub(super) fn index_of(&self, number: &str, available: usize) -> Option<usize> {
-        self.by_number.get(decimal::canonical(number)).copied().filter(|&i| i < available)
+        self.by_number.get(&FragmentNumber::new(number)).copied().filter(|&i| i < available)
     }
 
     /// Applies the throttle: whether one more call fits the last second.
@@ -249,20 +249,15 @@ impl StreamState {
 
 /// The stream's MediaType from its first track's codec.
 fn media_type(source: &Source) -> String {
-    let codec = source
-        .fragments()
-        .first()
-        .and_then(|f| f.tracks.first())
-        .and_then(|t| t.codec_id.clone())
-        .unwrap_or_default();
-    match codec.as_str() {
-        "V_MPEG4/ISO/AVC" => "video/h264",
-        "V_MPEGH/ISO/HEVC" => "video/h265",
-        "V_VP8" => "video/vp8",
-        "V_VP9" => "video/vp9",
-        "A_AAC" => "audio/aac",
-        "A_OPUS" => "audio/opus",
-        "A_PCM/INT/LIT" => "audio/L16",
+    let codec = source.fragments().first().and_then(|f| f.tracks.first()).and_then(Track::codec);
+    match codec {
+        Some(Codec::H264) => "video/h264",
+        Some(Codec::H265) => "video/h265",
+        Some(Codec::Vp8) => "video/vp8",
+        Some(Codec::Vp9) => "video/vp9",
+        Some(Codec::Aac) => "audio/aac",
+        Some(Codec::Opus) => "audio/opus",
+        Some(Codec::Pcm(PcmKind::IntLittle)) => "audio/L16",
         _ => "video/webm",
     }
     .to_owned()
