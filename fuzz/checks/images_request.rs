@@ -1,5 +1,5 @@
 //! The check of the `images_request` fuzz target, shared with the stable test
-//! `benches/tests/fuzz_images_request.rs` (through `#[path]`): the input becomes a GetImages
+//! `crates/images/tests/fuzz_regressions.rs` (through `#[path]`): the input becomes a GetImages
 //! request (every field, garbage included), `ImagesRequest::plan` validates it against
 //! default limits; it must answer (a plan or a typed error) without panicking, and a plan must
 //! be coherent: its page lies inside its samples, is no longer than `MaxResults`, sample times

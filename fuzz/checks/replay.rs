@@ -1,7 +1,7 @@
 //! Replaying the fuzz targets' inputs through their checks on stable Rust, shared (with
 //! `#[path]`) by the tests that do it: `crates/ebml/tests/fuzz_regressions.rs` (`tokenizer`),
 //! `crates/chunk/tests/fuzz_regressions.rs` (`block`, `decoder`, `aws_tags`) and
-//! `benches/tests/fuzz_images_request.rs` (`images_request`).
+//! `crates/images/tests/fuzz_regressions.rs` (`images_request`).
 //!
 //! Two sets of inputs per target:
 //!
@@ -24,7 +24,7 @@ pub const TARGETS: &[(&str, usize, &str)] = &[
     ("block", 15, "crates/chunk/tests/fuzz_regressions.rs"),
     ("decoder", 12, "crates/chunk/tests/fuzz_regressions.rs"),
     ("aws_tags", 15, "crates/chunk/tests/fuzz_regressions.rs"),
-    ("images_request", 6, "benches/tests/fuzz_images_request.rs"),
+    ("images_request", 6, "crates/images/tests/fuzz_regressions.rs"),
 ];
 
 /// At most this many local corpus files are replayed per target, so that a large corpus does

@@ -2,7 +2,7 @@
 //! timestamps, interval, sizes, MaxResults, FormatConfig, NextToken); `ImagesRequest::plan`
 //! must validate it without panicking, and a plan must be coherent (page, sample times,
 //! NextToken round trip). The check is `fuzz/checks/images_request.rs`, shared with the stable
-//! test `benches/tests/fuzz_images_request.rs`, which replays `fuzz/regressions/images_request/`.
+//! test `crates/images/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/images_request/`.
 
 #![no_main]
 

@@ -10,16 +10,16 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-#[path = "../../fuzz/checks/images_request.rs"]
+#[path = "../../../fuzz/checks/images_request.rs"]
 mod images_request;
 
-#[path = "../../fuzz/checks/replay.rs"]
+#[path = "../../../fuzz/checks/replay.rs"]
 mod replay;
 
 use std::path::Path;
 
 #[test]
 fn images_request_regressions_and_local_corpus() {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     replay::replay(&fuzz, "images_request", images_request::check);
 }
