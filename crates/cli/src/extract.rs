@@ -394,31 +394,24 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
         orphans: 0,
     };
     let mut late = crate::progress::LateTracks::new(&input, opts);
-    let result = each_event("extract", input, opts, |event, _| match event {
-        Event::DocumentStart { offset, .. } => {
-            x.document_start();
-            late.document(offset);
-            Ok(())
+    let result = each_event("extract", input, opts, |event, _| {
+        if let Some(tracks) = late.before(&event, !x.doc_tracks) {
+            // The document's Tracks come after its clusters: read ahead in the file.
+            x.tracks(&tracks)?;
         }
-        Event::FragmentStart { .. } => {
-            x.document_start();
-            Ok(())
-        }
-        Event::Tracks(tracks) => x.tracks(&tracks),
-        Event::Frame(f) => {
-            if !x.doc_tracks
-                && let Some(tracks) = late.fetch()
-            {
-                // The document's Tracks come after its frames: read ahead in the file.
-                x.tracks(&tracks)?;
+        match event {
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
+                x.document_start();
+                Ok(())
             }
-            x.frame(&f)
+            Event::Tracks(tracks) => x.tracks(&tracks),
+            Event::Frame(f) => x.frame(&f),
+            Event::Tag(t) if t.name == "MimeType" => {
+                x.mime = t.value.as_text().and_then(|m| parse_mime(&m));
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        Event::Tag(t) if t.name == "MimeType" => {
-            x.mime = t.value.as_text().and_then(|m| parse_mime(&m));
-            Ok(())
-        }
-        _ => Ok(()),
     });
     let ended = match result {
         Ok(ended) => ended,

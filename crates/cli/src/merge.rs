@@ -57,15 +57,9 @@ pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     let mut late = crate::progress::LateTracks::new(&input, args.read.options());
     let opts = args.read.options();
     let result = crate::progress::each_event("merge", input, opts, |event, _| {
-        match &event {
-            Event::DocumentStart { offset, .. } => late.document(*offset),
-            Event::Cluster { .. } if merger.needs_tracks() => {
-                if let Some(tracks) = late.fetch() {
-                    // The document's Tracks come after its clusters: read ahead in the file.
-                    merger.event(Event::Tracks(tracks))?;
-                }
-            }
-            _ => {}
+        if let Some(tracks) = late.before(&event, merger.needs_tracks()) {
+            // The document's Tracks come after its clusters: read ahead in the file.
+            merger.event(Event::Tracks(tracks))?;
         }
         merger.event(event)
     });

@@ -13,9 +13,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// The Tracks of a document read ahead, for a regular file whose document has its Tracks
 /// after its first Cluster (a valid layout: players find them through the SeekHead; a
-/// streaming reader meets the frames first). A command that writes frames asks for them
-/// at the first frame or Cluster of a document that has had no Tracks yet, once per
-/// document; standard input cannot be read ahead.
+/// streaming reader meets the frames first). A command that writes frames shows it each
+/// event first ([`LateTracks::before`]); standard input cannot be read ahead.
 #[derive(Debug, Default)]
 pub struct LateTracks {
     /// The input, when it is a regular file.
@@ -24,8 +23,6 @@ pub struct LateTracks {
     /// The current document's offset, and whether it was looked ahead already.
     doc: Option<u64>,
     tried: bool,
-    /// Documents read ahead (shown in a note at the end).
-    pub read_ahead: u64,
 }
 
 impl LateTracks {
@@ -35,24 +32,22 @@ impl LateTracks {
         Self { path, opts, ..Self::default() }
     }
 
-    /// A document begins at `offset`.
-    pub fn document(&mut self, offset: u64) {
-        self.doc = Some(offset);
-        self.tried = false;
-    }
-
-    /// The current document's Tracks, read ahead from the file (`None` for standard input,
-    /// when it has none, or when it was asked already for this document).
-    pub fn fetch(&mut self) -> Option<Vec<kvs_chunk::Track>> {
-        if self.tried {
-            return None;
+    /// Takes each event before the command does: at a Cluster of a document that has had
+    /// no Tracks yet (`missing`), its Tracks read ahead in the file, once per document, to
+    /// be given to the command before the Cluster.
+    pub fn before(&mut self, event: &Event, missing: bool) -> Option<Vec<kvs_chunk::Track>> {
+        match event {
+            Event::DocumentStart { offset, .. } => {
+                self.doc = Some(*offset);
+                self.tried = false;
+                None
+            }
+            Event::Cluster { .. } if missing && !self.tried => {
+                self.tried = true;
+                tracks_ahead(self.path.as_deref()?, self.doc?, self.opts)
+            }
+            _ => None,
         }
-        self.tried = true;
-        let tracks = tracks_ahead(self.path.as_deref()?, self.doc?, self.opts);
-        if tracks.is_some() {
-            self.read_ahead = self.read_ahead.saturating_add(1);
-        }
-        tracks
     }
 }
 

@@ -69,15 +69,9 @@ pub fn run(args: &SplitArgs) -> std::process::ExitCode {
         if event.starts_fragment() {
             problems_before = problems_now;
         }
-        match &event {
-            Event::DocumentStart { offset, .. } => late.document(*offset),
-            Event::Cluster { .. } if splitter.needs_tracks() => {
-                if let Some(tracks) = late.fetch() {
-                    // The document's Tracks come after its clusters: read ahead in the file.
-                    splitter.event(Event::Tracks(tracks))?;
-                }
-            }
-            _ => {}
+        if let Some(tracks) = late.before(&event, splitter.needs_tracks()) {
+            // The document's Tracks come after its clusters: read ahead in the file.
+            splitter.event(Event::Tracks(tracks))?;
         }
         match splitter.event(event)? {
             Some(Outcome::Written { stats, kvs, complete }) => {

@@ -99,11 +99,18 @@ fn clean(mut cmd: Command) -> Command {
     cmd
 }
 
-fn get_media(url: &str, extra: &[&str]) -> Output {
+/// `kvs-mkv get-media --endpoint-url URL --json --start-selector-type EARLIEST --stream-name
+/// cam`, with no AWS_* variable of this test's environment.
+fn get_media_cmd(url: &str) -> Command {
     let mut cmd = clean(bin());
     cmd.args(["get-media", "--endpoint-url", url, "--json", "--start-selector-type", "EARLIEST"])
-        .args(["--stream-name", "cam"])
-        .args(extra)
+        .args(["--stream-name", "cam"]);
+    cmd
+}
+
+fn get_media(url: &str, extra: &[&str]) -> Output {
+    let mut cmd = get_media_cmd(url);
+    cmd.args(extra)
         .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_CONFIG_FILE", "/dev/null")
@@ -137,18 +144,7 @@ fn get_media_reads_https_with_ca_bundle_refuses_an_unknown_ca_and_skips_checks_o
     assert_eq!(fragment_lines(&out), want);
 
     // The same CA from AWS_CA_BUNDLE.
-    let mut cmd = clean(bin());
-    let out = cmd
-        .args([
-            "get-media",
-            "--endpoint-url",
-            &url,
-            "--json",
-            "--start-selector-type",
-            "EARLIEST",
-            "--stream-name",
-            "cam",
-        ])
+    let out = get_media_cmd(&url)
         .env("AWS_CA_BUNDLE", &ca)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
@@ -294,19 +290,8 @@ fn profile_aws_profile_and_region_pick_the_signing_key_and_region() {
     let url = server.url().to_owned();
     let run = |args: &[&str], env: &[(&str, &str)]| {
         let before = server.credential_scopes().len();
-        let mut cmd = clean(bin());
-        cmd.args([
-            "get-media",
-            "--endpoint-url",
-            &url,
-            "--json",
-            "--start-selector-type",
-            "EARLIEST",
-            "--stream-name",
-            "cam",
-        ])
-        .args(args)
-        .env("HOME", &home);
+        let mut cmd = get_media_cmd(&url);
+        cmd.args(args).env("HOME", &home);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -344,20 +329,7 @@ fn profile_aws_profile_and_region_pick_the_signing_key_and_region() {
     // Nothing names a region or keys (an empty HOME): us-east-1 and the local placeholder.
     let empty = temp_dir("empty-home");
     let before = server.credential_scopes().len();
-    let out = clean(bin())
-        .args([
-            "get-media",
-            "--endpoint-url",
-            &url,
-            "--json",
-            "--start-selector-type",
-            "EARLIEST",
-            "--stream-name",
-            "cam",
-        ])
-        .env("HOME", &empty)
-        .output()
-        .unwrap();
+    let out = get_media_cmd(&url).env("HOME", &empty).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let last = server.credential_scopes()[before..].to_vec();
     assert!(
