@@ -967,7 +967,8 @@ impl Sink {
                 discardable: simple && header.discardable(),
                 duration_ns,
                 references,
-                lace: (u16::try_from(i).unwrap_or(u16::MAX), u16::try_from(count).unwrap_or(u16::MAX)),
+                lace_index: u16::try_from(i).unwrap_or(u16::MAX),
+                lace_count: u16::try_from(count).unwrap_or(u16::MAX),
                 block_offset: offset,
                 data,
             })

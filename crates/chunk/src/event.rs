@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::aws::{ErrorId, FragmentNumber};
+use crate::ids::{ContinuationToken, ErrorId, FragmentNumber};
 
 /// One event, in stream order.
 ///
@@ -67,8 +67,10 @@ pub enum Event {
         /// holding its service start tags).
         offset: u64,
     },
-    /// The service reported an error inside the stream (`AWS_KINESISVIDEO_ERROR_ID`).
-    StreamError(StreamError),
+    /// The service reported an error inside the stream: an error chunk
+    /// (`AWS_KINESISVIDEO_ERROR_ID`, or GetMediaForFragmentList's
+    /// `AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE`).
+    ErrorChunk(ErrorChunk),
     /// The fragment ends: complete when its continuation token arrived.
     FragmentEnd(FragmentEnd),
     /// The document ends.
@@ -161,6 +163,7 @@ impl TrackType {
 
 /// Video settings of a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct VideoSettings {
     /// PixelWidth.
     pub width: Option<u64>,
@@ -172,8 +175,17 @@ pub struct VideoSettings {
     pub display_height: Option<u64>,
 }
 
+impl VideoSettings {
+    /// Settings with PixelWidth and PixelHeight, no display size.
+    #[must_use]
+    pub fn new(width: u64, height: u64) -> Self {
+        Self { width: Some(width), height: Some(height), ..Self::default() }
+    }
+}
+
 /// Audio settings of a track.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AudioSettings {
     /// SamplingFrequency in Hz.
     pub sampling_frequency: Option<f64>,
@@ -183,8 +195,20 @@ pub struct AudioSettings {
     pub bit_depth: Option<u64>,
 }
 
+impl AudioSettings {
+    /// Settings with SamplingFrequency and Channels, no BitDepth.
+    #[must_use]
+    pub fn new(sampling_frequency: f64, channels: u64) -> Self {
+        Self { sampling_frequency: Some(sampling_frequency), channels: Some(channels), bit_depth: None }
+    }
+}
+
 /// A track (Matroska TrackEntry).
+///
+/// Built by the decoder; to make one elsewhere, start from [`Track::new`] and set the other
+/// fields (the struct is `#[non_exhaustive]`, so new fields are not breaking changes).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Track {
     /// TrackNumber, as blocks refer to it.
     pub number: u64,
@@ -216,8 +240,26 @@ pub struct Track {
     pub unsupported_encoding: Option<String>,
 }
 
+impl Track {
+    /// A track numbered `number`, of type `kind`, with CodecID `codec_id`; every other field
+    /// empty.
+    ///
+    /// ```
+    /// use kvs_chunk::{Codec, Track, TrackType, VideoSettings};
+    ///
+    /// let mut t = Track::new(1, TrackType::Video, "V_MPEG4/ISO/AVC");
+    /// t.video = Some(VideoSettings::new(1280, 720));
+    /// assert_eq!(t.codec(), Some(Codec::H264));
+    /// ```
+    #[must_use]
+    pub fn new(number: u64, kind: TrackType, codec_id: impl Into<String>) -> Self {
+        Self { number, kind, codec_id: Some(codec_id.into()), ..Self::default() }
+    }
+}
+
 /// One ContentEncoding of a track (Matroska ContentEncoding), as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContentEncoding {
     /// ContentEncodingOrder (0 by default).
     pub order: u64,
@@ -268,7 +310,12 @@ impl ContentEncoding {
 }
 
 /// One frame.
+///
+/// Built by the decoder; to make one elsewhere (a test, a writer's input), start from
+/// [`Frame::new`] or `Frame::default()` and set the fields (the struct is `#[non_exhaustive]`,
+/// so new fields are not breaking changes).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Frame {
     /// The track number.
     pub track: u64,
@@ -287,8 +334,10 @@ pub struct Frame {
     /// at most [`Limits::max_references`](kvs_ebml::Limits::max_references) of them; the
     /// frames of one lace share one list.
     pub references: References,
-    /// The frame's index within its lace and the lace's frame count (0 of 1 when unlaced).
-    pub lace: (u16, u16),
+    /// The frame's index within its lace, from 0 (0 when unlaced).
+    pub lace_index: u16,
+    /// The number of frames in its lace (1 when unlaced).
+    pub lace_count: u16,
     /// The absolute offset of the SimpleBlock or Block element.
     pub block_offset: u64,
     /// The frame's payload: a zero-copy slice of the input (a new buffer for a track whose
@@ -296,7 +345,42 @@ pub struct Frame {
     pub data: Bytes,
 }
 
+impl Default for Frame {
+    fn default() -> Self {
+        Self {
+            track: 0,
+            timestamp_ns: 0,
+            keyframe: false,
+            invisible: false,
+            discardable: false,
+            duration_ns: None,
+            references: References::default(),
+            lace_index: 0,
+            lace_count: 1,
+            block_offset: 0,
+            data: Bytes::new(),
+        }
+    }
+}
+
 impl Frame {
+    /// An unlaced frame of `track` at `timestamp_ns` holding `data`, every other field at
+    /// its default (not a keyframe, no flags, no duration, no references, offset 0).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kvs_chunk::Frame;
+    ///
+    /// let mut f = Frame::new(1, 40_000_000, Bytes::from_static(b"\x00\x00\x00\x01"));
+    /// f.keyframe = true;
+    /// assert_eq!((f.lace_index, f.lace_count), (0, 1));
+    /// assert_eq!(f.timestamp_ms(), 40);
+    /// ```
+    #[must_use]
+    pub fn new(track: u64, timestamp_ns: i64, data: Bytes) -> Self {
+        Self { track, timestamp_ns, data, ..Self::default() }
+    }
+
     /// The timestamp in whole milliseconds (rounded towards negative infinity).
     #[must_use]
     pub const fn timestamp_ms(&self) -> i64 {
@@ -306,6 +390,7 @@ impl Frame {
 
 /// The service's metadata of one fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct FragmentMetadata {
     /// `AWS_KINESISVIDEO_FRAGMENT_NUMBER`.
     pub fragment_number: Option<FragmentNumber>,
@@ -317,6 +402,7 @@ pub struct FragmentMetadata {
 
 /// The end of a fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct FragmentEnd {
     /// The document's index.
     pub index: u64,
@@ -326,15 +412,17 @@ pub struct FragmentEnd {
     /// `AWS_KINESISVIDEO_MILLIS_BEHIND_NOW`.
     pub millis_behind_now: Option<u64>,
     /// `AWS_KINESISVIDEO_CONTINUATION_TOKEN`: resume GetMedia after this fragment with it.
-    pub continuation_token: Option<String>,
+    pub continuation_token: Option<ContinuationToken>,
     /// Whether the continuation token arrived: false for a cut stream, a truncated capture
     /// or a plain Matroska file.
     pub complete: bool,
 }
 
-/// An in-stream error reported by the service.
+/// An error chunk: an in-stream error reported by the service (the payload of
+/// [`Event::ErrorChunk`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StreamError {
+#[non_exhaustive]
+pub struct ErrorChunk {
     /// The fragment number the error chunk carries, if any.
     pub fragment_number: Option<FragmentNumber>,
     /// `AWS_KINESISVIDEO_ERROR_ID` (or a numeric `..._EXCEPTION_ERROR_CODE`).
@@ -379,6 +467,7 @@ impl TagValue {
 
 /// What a tag applies to (Matroska Targets).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Targets {
     /// TargetTypeValue (50 = episode/track level by default).
     pub type_value: Option<u64>,
@@ -392,6 +481,7 @@ pub struct Targets {
 
 /// A SimpleTag that is not one of the service's own.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Tag {
     /// The document's index.
     pub index: u64,
@@ -489,6 +579,7 @@ impl<'a> IntoIterator for &'a References {
 
 /// Something in the input that breaks a rule, read around by the decoder.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Warning {
     /// The document's index.
     pub index: u64,

@@ -13,17 +13,18 @@ mod encoding;
 mod error;
 mod event;
 mod fragment;
+mod ids;
 pub mod mux;
 mod read;
 
-pub use aws::{AwsTag, ErrorId, FragmentNumber};
 pub use codec_id::{Codec, PcmKind};
 pub use decoder::{EventDecoder, Options, is_stream_start};
 pub use error::Error;
 pub use event::{
-    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, ErrorChunk,
     Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
+pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
 pub use kvs_ebml::Limits;
 pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};

@@ -133,7 +133,7 @@ fn every_file_matches_expected_derived_json() {
                 assert!(doc.clusters.iter().all(|c| c.2 == scale), "{ctx}: timestamp scale");
             }
             // Frames per track and keyframes (no file here uses lacing: one frame per block).
-            assert!(doc.frames.iter().all(|f| f.lace == (0, 1)), "{ctx}: unexpected lacing");
+            assert!(doc.frames.iter().all(|f| (f.lace_index, f.lace_count) == (0, 1)), "{ctx}: unexpected lacing");
             let mut blocks = json_u64_map(&seg["blocks_per_track"]);
             let mut simple_blocks = seg["simple_blocks"].as_u64().unwrap();
             if last_cut {
@@ -585,7 +585,7 @@ fn plain_mkv_has_no_metadata() {
         let (events, errors) = decode_all(read(&dir.join(file)));
         assert!(errors.is_empty(), "{file}");
         let metadata =
-            events.iter().filter(|e| matches!(e, Event::FragmentMetadata(_) | Event::StreamError(_))).count();
+            events.iter().filter(|e| matches!(e, Event::FragmentMetadata(_) | Event::ErrorChunk(_))).count();
         assert_eq!(metadata, 0, "{file}");
         assert_eq!(events.iter().filter(|e| matches!(e, Event::Frame(_))).count(), frames, "{file}");
         let ends: Vec<_> = events

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{Event, StreamError, TagValue, Track, TrackType};
+use kvs_chunk::{Event, ErrorChunk, TagValue, Track, TrackType};
 use serde_json::{Value, json};
 
 use crate::Sink;
@@ -59,7 +59,7 @@ fn fragment_fields(s: &Summary) -> Value {
         "server_timestamp_ms": s.metadata.server_timestamp_ms,
         "producer_timestamp_ms": s.metadata.producer_timestamp_ms,
         "millis_behind_now": s.end.millis_behind_now,
-        "continuation_token": s.end.continuation_token,
+        "continuation_token": s.end.continuation_token.as_ref().map(ToString::to_string),
         "complete": s.end.complete,
         "tracks": s.tracks.iter().map(track_brief).collect::<Vec<_>>(),
         "frames": s.frames,
@@ -111,7 +111,7 @@ fn tag(name: &str, value: &TagValue) -> Value {
     }
 }
 
-fn stream_error(e: &StreamError) -> Value {
+fn stream_error(e: &ErrorChunk) -> Value {
     json!({
         "id": e.id.map(|i| i.code()),
         "code": e.code,
@@ -223,7 +223,7 @@ impl Sink for EventsJson {
                 }
                 v
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 let mut v = json!({
                     "type": "stream_error",
                     "fragment_number": e.fragment_number.as_ref().map(ToString::to_string),
@@ -238,7 +238,7 @@ impl Sink for EventsJson {
                     "type": "fragment_end",
                     "index": end.index,
                     "millis_behind_now": end.millis_behind_now,
-                    "continuation_token": end.continuation_token,
+                    "continuation_token": end.continuation_token.as_ref().map(ToString::to_string),
                     "complete": end.complete,
                 });
                 if end.fragment > 0

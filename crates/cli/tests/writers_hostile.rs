@@ -130,47 +130,32 @@ fn doc(parts: &[Part]) -> Vec<u8> {
 }
 
 fn video(number: u64, codec: &str, private: &[u8]) -> Track {
-    Track {
-        number,
-        uid: Some(number.max(1)),
-        kind: TrackType::Video,
-        codec_id: Some(codec.to_owned()),
-        codec_private: Some(Bytes::copy_from_slice(private)),
-        video: Some(VideoSettings { width: Some(640), height: Some(360), ..VideoSettings::default() }),
-        ..Track::default()
-    }
+    let mut t = Track::new(number, TrackType::Video, codec);
+    t.uid = Some(number.max(1));
+    t.codec_private = Some(Bytes::copy_from_slice(private));
+    t.video = Some(VideoSettings::new(640, 360));
+    t
+}
+
+/// 8000 Hz mono 16-bit audio: `codec`, numbered `number`.
+fn audio(number: u64, codec: &str) -> Track {
+    let mut t = Track::new(number, TrackType::Audio, codec);
+    t.uid = Some(number);
+    let mut audio = AudioSettings::new(8000.0, 1);
+    audio.bit_depth = Some(16);
+    t.audio = Some(audio);
+    t
 }
 
 /// A Connect-shaped audio track: `A_AAC` named `name`, 8000 Hz mono 16-bit PCM inside.
 fn connect_track(number: u64, name: &str) -> Track {
-    Track {
-        number,
-        uid: Some(number),
-        kind: TrackType::Audio,
-        codec_id: Some("A_AAC".to_owned()),
-        name: Some(name.to_owned()),
-        audio: Some(AudioSettings {
-            sampling_frequency: Some(8000.0),
-            channels: Some(1),
-            bit_depth: Some(16),
-        }),
-        ..Track::default()
-    }
+    let mut t = audio(number, "A_AAC");
+    t.name = Some(name.to_owned());
+    t
 }
 
 fn pcm_track(number: u64) -> Track {
-    Track {
-        number,
-        uid: Some(number),
-        kind: TrackType::Audio,
-        codec_id: Some("A_PCM/INT/LIT".to_owned()),
-        audio: Some(AudioSettings {
-            sampling_frequency: Some(8000.0),
-            channels: Some(1),
-            bit_depth: Some(16),
-        }),
-        ..Track::default()
-    }
+    audio(number, "A_PCM/INT/LIT")
 }
 
 /// `AVCC_640X360`'s H.264 access unit of `len` bytes (4-byte NAL length prefix).

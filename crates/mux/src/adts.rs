@@ -173,22 +173,13 @@ mod tests {
     #[test]
     fn adts_fields_of_tracks() {
         use kvs_chunk::{AudioSettings, TrackType};
-        let mut t = Track {
-            number: 2,
-            kind: TrackType::Audio,
-            codec_id: Some("A_AAC".into()),
-            codec_private: Some(vec![0x11, 0x90].into()),
-            ..Track::default()
-        };
+        let mut t = Track::new(2, TrackType::Audio, "A_AAC");
+        t.codec_private = Some(vec![0x11, 0x90].into());
         assert_eq!(adts(&t), Some(Adts { profile: 1, sampling_index: 3, channels: 2 }));
         // Without an AudioSpecificConfig: from the codec id and the Audio element.
         t.codec_private = None;
         t.codec_id = Some("A_AAC/MPEG4/LC/SBR".into());
-        t.audio = Some(AudioSettings {
-            sampling_frequency: Some(44100.0),
-            channels: Some(2),
-            ..AudioSettings::default()
-        });
+        t.audio = Some(AudioSettings::new(44100.0, 2));
         assert_eq!(adts(&t), Some(Adts { profile: 1, sampling_index: 7, channels: 2 }));
         // Amazon Connect's PCM in A_AAC is not AAC.
         t.name = Some("AUDIO_FROM_CUSTOMER".into());

@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_writer_for_a_track_and_one_for_none() {
-        let track = Track { number: 1, codec_id: Some("V_MPEG4/ISO/AVC".into()), ..Track::default() };
+        let track = Track::new(1, kvs_chunk::TrackType::Video, "V_MPEG4/ISO/AVC");
         assert!(AnnexB::for_track(&track).is_none(), "no CodecPrivate");
         let ps = ParameterSets { length_size: 4, nals: vec![vec![0x67, 1], vec![0x68, 2]], hevc: false };
         let w = AnnexB::new(ps);

@@ -318,14 +318,14 @@ mod tests {
 
     #[test]
     fn pcm_layouts_and_connect_tracks() {
-        let mut t = Track { number: 1, codec_id: Some("A_AAC".into()), ..Track::default() };
+        let mut t = Track::new(1, kvs_chunk::TrackType::Unknown, "A_AAC");
         assert_eq!(pcm(&t), None, "AAC is not PCM");
         t.name = Some("AUDIO_TO_CUSTOMER".into());
         assert!(is_connect(&t));
         let want = Pcm { rate: 8000, channels: 1, bits: 16, float: false, big_endian: false };
         assert_eq!(pcm(&t), Some(want));
         assert_eq!(pcm_with(&t, Some((16000, 2))), Some(Pcm { rate: 16000, channels: 2, ..want }));
-        let be = Track { number: 2, codec_id: Some("A_PCM/INT/BIG".into()), ..Track::default() };
+        let be = Track::new(2, kvs_chunk::TrackType::Unknown, "A_PCM/INT/BIG");
         assert_eq!(pcm(&be).map(|p| p.big_endian), Some(true));
     }
 

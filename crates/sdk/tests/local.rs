@@ -34,7 +34,7 @@ async fn numbers_of(client: &kvs_sdk::KvsClient, stream: &StreamId, selector: &S
     while let Some(e) = events.next().await {
         if let Event::FragmentEnd(end) = e.unwrap() {
             assert!(end.complete);
-            numbers.push(end.continuation_token.unwrap());
+            numbers.push(end.continuation_token.unwrap().into_string());
         }
     }
     numbers

@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 
-use super::{AwsTag, ErrorId, FragmentNumber, parse_timestamp_ms, parse_u64, trimmed};
+use super::{AwsTag, parse_timestamp_ms, parse_u64, trimmed};
+use crate::ids::{ContinuationToken, ErrorId, FragmentNumber};
 use crate::error::Error;
-use crate::event::{Event, FragmentMetadata, StreamError, TagValue};
+use crate::event::{Event, FragmentMetadata, ErrorChunk, TagValue};
 
 /// The service facts of the current fragment, as its `AWS_KINESISVIDEO_*` tags give them,
 /// and which of the events they make have been sent.
@@ -15,7 +16,7 @@ pub(crate) struct AwsFacts {
     pub(crate) server_ms: Option<i64>,
     pub(crate) producer_ms: Option<i64>,
     pub(crate) millis_behind_now: Option<u64>,
-    pub(crate) continuation_token: Option<String>,
+    pub(crate) continuation_token: Option<ContinuationToken>,
     pub(crate) error_id: Option<ErrorId>,
     pub(crate) error_raw_id: Option<String>,
     pub(crate) error_code: Option<String>,
@@ -36,7 +37,9 @@ impl AwsFacts {
                 self.producer_ms = Some(parse_timestamp_ms(raw).ok_or_else(invalid)?)
             }
             AwsTag::MillisBehindNow => self.millis_behind_now = Some(parse_u64(raw).ok_or_else(invalid)?),
-            AwsTag::ContinuationToken => self.continuation_token = Some(trimmed_text(raw)),
+            AwsTag::ContinuationToken => {
+                self.continuation_token = Some(ContinuationToken::new(trimmed_text(raw)));
+            }
             AwsTag::ErrorId | AwsTag::ExceptionErrorCode => match parse_u64(raw) {
                 Some(n) => self.error_id = Some(ErrorId::from_u64(n)),
                 None => self.error_raw_id = Some(trimmed_text(raw)),
@@ -46,7 +49,7 @@ impl AwsFacts {
         Ok(())
     }
 
-    /// After a Tags element: queues the `FragmentMetadata` and `StreamError` events the
+    /// After a Tags element: queues the `FragmentMetadata` and `ErrorChunk` events the
     /// service's tags have made complete (each once per fragment). Returns whether the
     /// fragment's continuation token has been read (which ends a fragment whose Cluster has
     /// begun).
@@ -65,7 +68,7 @@ impl AwsFacts {
             && (self.error_id.is_some() || self.error_raw_id.is_some() || self.error_code.is_some())
         {
             self.error_sent = true;
-            queue.push_back(Event::StreamError(StreamError {
+            queue.push_back(Event::ErrorChunk(ErrorChunk {
                 fragment_number: self.fragment_number.clone(),
                 id: self.error_id,
                 raw_id: self.error_raw_id.clone(),

@@ -296,8 +296,8 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
                 if doc.is_none() {
                     return Err(format!("item {i}: frame outside a document"));
                 }
-                if f.lace.0 >= f.lace.1 || usize::from(f.lace.1) > block::MAX_LACED_FRAMES {
-                    return Err(format!("item {i}: lace {:?}", f.lace));
+                if f.lace_index >= f.lace_count || usize::from(f.lace_count) > block::MAX_LACED_FRAMES {
+                    return Err(format!("item {i}: lace {} of {}", f.lace_index, f.lace_count));
                 }
                 if f.data.len() > input.len() || f.block_offset >= input.len() as u64 {
                     return Err(format!("item {i}: frame of {} bytes at {}", f.data.len(), f.block_offset));
@@ -310,7 +310,7 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
                     return Err(format!("item {i}: frame is not a slice of the input"));
                 }
             }
-            Event::Tracks(_) | Event::Cluster { .. } | Event::Tag(_) | Event::StreamError(_)
+            Event::Tracks(_) | Event::Cluster { .. } | Event::Tag(_) | Event::ErrorChunk(_)
                 if doc.is_none() =>
             {
                 return Err(format!("item {i}: {event:?} outside a document"));
@@ -425,7 +425,8 @@ fn ref_timestamp_ms(raw: &[u8]) -> Option<i64> {
 /// The `aws_tags` target: byte 0 is a split point; the whole input goes through every value
 /// parser (against references); the two halves are compared as fragment numbers.
 pub fn check_aws(data: &[u8]) {
-    use kvs_chunk::aws::{self, AwsTag, ErrorId, FragmentNumber};
+    use kvs_chunk::aws::{self, AwsTag};
+    use kvs_chunk::{ErrorId, FragmentNumber};
 
     let trimmed = aws::trimmed(data);
     assert_eq!(trimmed, ref_trimmed(data), "trimmed({data:?})");
