@@ -59,7 +59,7 @@ impl tokio_util::codec::Decoder for MkvCodec {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), kvs_chunk::Error> {
 /// use futures_util::StreamExt;
-/// use kvs_chunk::{Event, codec::read_events};
+/// use kvs_chunk::{Event, read_events};
 ///
 /// let input: &[u8] = b"\x1A\x45\xDF\xA3\x80\x18\x53\x80\x67\xFF";
 /// let mut events = read_events(input);

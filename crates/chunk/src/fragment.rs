@@ -1,6 +1,6 @@
 //! Fragment granularity: all of a fragment's events in one value.
 
-use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, ErrorChunk, Tag, Track};
+use crate::{Error, ErrorChunk, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, Tag, Track};
 
 /// One whole fragment (one document of a GetMedia payload, or one of the fragments of a
 /// merged document).

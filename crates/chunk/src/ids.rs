@@ -108,7 +108,6 @@ impl fmt::Display for FragmentNumber {
     }
 }
 
-
 /// A continuation token (`AWS_KINESISVIDEO_CONTINUATION_TOKEN`): resume GetMedia after the
 /// fragment that carried it (start selector `CONTINUATION_TOKEN`).
 ///
@@ -286,4 +285,3 @@ impl fmt::Display for ErrorId {
         }
     }
 }
-

@@ -6,7 +6,7 @@ pub mod annexb;
 pub mod aws;
 pub mod block;
 #[cfg(feature = "tokio")]
-pub mod codec;
+mod codec;
 mod codec_id;
 mod decoder;
 mod encoding;
@@ -17,15 +17,17 @@ mod ids;
 pub mod mux;
 mod read;
 
+#[cfg(feature = "tokio")]
+pub use codec::{EventStream, FragmentStream, MkvCodec, read_events};
 pub use codec_id::{Codec, PcmKind};
 pub use decoder::{EventDecoder, Options, is_stream_start};
 pub use error::Error;
 pub use event::{
-    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, ErrorChunk,
-    Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
+    AudioSettings, ContentEncoding, ErrorChunk, Event, FragmentEnd, FragmentMetadata, Frame, References, Tag,
+    TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
-pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use fragment::{Fragment, FragmentAssembler, Fragments};
+pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use kvs_ebml::Limits;
 pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};
 

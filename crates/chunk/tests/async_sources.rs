@@ -19,8 +19,8 @@ use std::io::{ErrorKind, Read};
 use bytes::Bytes;
 use common::{Item, items, read};
 use futures_util::{StreamExt, stream};
-use kvs_chunk::codec::{EventStream, FragmentStream, read_events};
 use kvs_chunk::{Error, Event, Events, Fragment, Fragments, ReadEvents};
+use kvs_chunk::{EventStream, FragmentStream, read_events};
 
 /// Every conformance file and every `testdata/*.mkv`, with the in-memory reader's items.
 fn corpus() -> Vec<(String, Bytes, Vec<Item>)> {

@@ -133,7 +133,10 @@ fn every_file_matches_expected_derived_json() {
                 assert!(doc.clusters.iter().all(|c| c.2 == scale), "{ctx}: timestamp scale");
             }
             // Frames per track and keyframes (no file here uses lacing: one frame per block).
-            assert!(doc.frames.iter().all(|f| (f.lace_index, f.lace_count) == (0, 1)), "{ctx}: unexpected lacing");
+            assert!(
+                doc.frames.iter().all(|f| (f.lace_index, f.lace_count) == (0, 1)),
+                "{ctx}: unexpected lacing"
+            );
             let mut blocks = json_u64_map(&seg["blocks_per_track"]);
             let mut simple_blocks = seg["simple_blocks"].as_u64().unwrap();
             if last_cut {

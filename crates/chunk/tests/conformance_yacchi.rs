@@ -84,7 +84,10 @@ fn every_fixture_matches_readme() {
         assert_eq!(clusters, exp["clusters"].as_u64().unwrap(), "{fixture}: clusters");
         let frames: Vec<_> =
             events.iter().filter_map(|e| if let Event::Frame(f) = e { Some(f) } else { None }).collect();
-        assert!(frames.iter().all(|f| (f.lace_index, f.lace_count) == (0, 1)), "{fixture}: no lacing in these fixtures");
+        assert!(
+            frames.iter().all(|f| (f.lace_index, f.lace_count) == (0, 1)),
+            "{fixture}: no lacing in these fixtures"
+        );
         assert_eq!(frames.len() as u64, exp["simple_blocks"].as_u64().unwrap(), "{fixture}: simple blocks");
 
         // Fragments: as many as documents, and together they hold every frame.

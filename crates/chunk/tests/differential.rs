@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use kvs_chunk::{
-    Event, Events, FragmentEnd, FragmentMetadata, Frame, ErrorChunk, Tag, TagValue, Track, TrackType,
+    ErrorChunk, Event, Events, FragmentEnd, FragmentMetadata, Frame, Tag, TagValue, Track, TrackType,
 };
 use matroska_demuxer::{Frame as PeerFrame, MatroskaFile, SimpleTag, TrackEntry};
 

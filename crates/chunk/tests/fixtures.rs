@@ -107,7 +107,11 @@ fn fragment_matches(
     assert_eq!(meta.server_timestamp_ms, want.server_timestamp_ms, "{ctx}: server ts");
     assert_eq!(meta.producer_timestamp_ms, want.producer_timestamp_ms, "{ctx}: producer ts");
     assert_eq!(got.end.millis_behind_now, want.millis_behind_now, "{ctx}: millis behind now");
-    assert_eq!(got.end.continuation_token.as_deref(), want.continuation_token.as_deref(), "{ctx}: continuation token");
+    assert_eq!(
+        got.end.continuation_token.as_deref(),
+        want.continuation_token.as_deref(),
+        "{ctx}: continuation token"
+    );
     assert_eq!(got.is_complete(), want.complete, "{ctx}: complete");
     // Cluster timestamp and TimestampScale.
     assert_eq!(clusters.first().map(|c| c.0), want.cluster_timestamp, "{ctx}: cluster timestamp");

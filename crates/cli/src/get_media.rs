@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{Event, FragmentMetadata, ErrorChunk};
+use kvs_chunk::{ErrorChunk, Event, FragmentMetadata};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;

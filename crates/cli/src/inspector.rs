@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::{Codec, Event, FragmentMetadata, ErrorChunk, Track, TrackType};
+use kvs_chunk::{Codec, ErrorChunk, Event, FragmentMetadata, Track, TrackType};
 use kvs_mux::mkv::Durations;
 use kvs_mux::text::{escape, quoted};
 

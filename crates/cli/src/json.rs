@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{Event, ErrorChunk, TagValue, Track, TrackType};
+use kvs_chunk::{ErrorChunk, Event, TagValue, Track, TrackType};
 use serde_json::{Value, json};
 
 use crate::Sink;

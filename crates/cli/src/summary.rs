@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kvs_chunk::{Event, FragmentEnd, FragmentMetadata, ErrorChunk, TagValue, Track};
+use kvs_chunk::{ErrorChunk, Event, FragmentEnd, FragmentMetadata, TagValue, Track};
 
 /// The most track numbers counted one by one in a fragment.
 pub const MAX_COUNTED_TRACKS: usize = 128;

@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kvs_chunk::{Event, FragmentMetadata, ErrorChunk, Track};
+use kvs_chunk::{ErrorChunk, Event, FragmentMetadata, Track};
 
 use crate::mkv::{
     Dropped, Durations, FileStats, MAX_PENDING_TAG_GROUPS, MkvFile, OutError, TagCollector, TagGroup,

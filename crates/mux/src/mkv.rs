@@ -31,9 +31,7 @@ use std::path::{Path, PathBuf};
 use kvs_chunk::mux::{
     TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_tag_value, write_tracks,
 };
-use kvs_chunk::{
-    FragmentEnd, FragmentMetadata, Frame, ErrorChunk, Tag, TagValue, Targets, Track, TrackType,
-};
+use kvs_chunk::{ErrorChunk, FragmentEnd, FragmentMetadata, Frame, Tag, TagValue, Targets, Track, TrackType};
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, write_header};
 use kvs_ebml::{Writer, ids};
 

@@ -276,8 +276,8 @@ impl MediaPayload {
 
     /// kvs-chunk events straight from the body.
     #[must_use]
-    pub fn into_events(self) -> kvs_chunk::codec::EventStream<Self> {
-        kvs_chunk::codec::EventStream::new(self)
+    pub fn into_events(self) -> kvs_chunk::EventStream<Self> {
+        kvs_chunk::EventStream::new(self)
     }
 }
 

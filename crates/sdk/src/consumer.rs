@@ -266,8 +266,8 @@ impl MediaConsumer {
 
     /// Only the complete fragments (use with [`MediaConsumerBuilder::fragments_only`]):
     /// other items are skipped; errors end the stream as usual.
-    pub fn into_fragments(self) -> Fragments {
-        Fragments { inner: self }
+    pub fn into_fragments(self) -> LiveFragments {
+        LiveFragments { inner: self }
     }
 }
 
@@ -299,11 +299,11 @@ impl Stream for MediaConsumer {
 
 /// The complete fragments of a [`MediaConsumer`] (see [`MediaConsumer::into_fragments`]).
 #[derive(Debug)]
-pub struct Fragments {
+pub struct LiveFragments {
     inner: MediaConsumer,
 }
 
-impl Fragments {
+impl LiveFragments {
     /// The position after the last fragment yielded.
     #[must_use]
     pub fn position(&self) -> Position {
@@ -317,7 +317,7 @@ impl Fragments {
     }
 }
 
-impl Stream for Fragments {
+impl Stream for LiveFragments {
     type Item = Result<kvs_chunk::Fragment, ConsumerError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -22,7 +22,7 @@ pub use client::{DEFAULT_ENDPOINT_MAX_AGE, KvsClient, KvsClientBuilder, MediaPay
 #[cfg(feature = "rustls")]
 pub use client_tls::{TlsOptions, https_client};
 pub use consumer::{
-    ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, Fragments, MediaConsumer,
+    ConsumerItem, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_RAW_DOCUMENT, LiveFragments, MediaConsumer,
     MediaConsumerBuilder,
 };
 pub use error::{ConsumerError, ThrottleKind};

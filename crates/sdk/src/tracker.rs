@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kvs_chunk::{Event, Fragment, FragmentAssembler, FragmentMetadata, FragmentNumber, ErrorChunk};
+use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentAssembler, FragmentMetadata, FragmentNumber};
 
 use crate::error::ConsumerError;
 use crate::metrics::Metrics;

@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 
 use super::{AwsTag, parse_timestamp_ms, parse_u64, trimmed};
-use crate::ids::{ContinuationToken, ErrorId, FragmentNumber};
 use crate::error::Error;
-use crate::event::{Event, FragmentMetadata, ErrorChunk, TagValue};
+use crate::event::{ErrorChunk, Event, FragmentMetadata, TagValue};
+use crate::ids::{ContinuationToken, ErrorId, FragmentNumber};
 
 /// The service facts of the current fragment, as its `AWS_KINESISVIDEO_*` tags give them,
 /// and which of the events they make have been sent.
