@@ -9,8 +9,8 @@
 # this proves that the targets compile, link with libFuzzer (built from C++ by libfuzzer-sys)
 # and pass their seeds, not that they fuzz well: fuzz/run.sh does the fuzzing. Uses
 # fuzz/Cargo.lock (--locked) and its own target directory, fuzz/target/ (cargo-fuzz's builds
-# go to fuzz/target/<host triple>/, these to fuzz/target/release/). Network: crates.io only,
-# on the first build.
+# go to fuzz/target/<host triple>/, these to fuzz/target/release/), or $CARGO_TARGET_DIR where
+# that is set. Network: crates.io only, on the first build.
 set -euo pipefail
 
 fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +24,7 @@ fi
 
 echo "fuzz/ci-build.sh: $(cargo --version), $(rustc --version)"
 cargo build --manifest-path Cargo.toml --release --bins --locked
+bin_dir="${CARGO_TARGET_DIR:-target}/release"
 
 for t in $targets; do
     inputs=(regressions/"$t"/*)
@@ -32,7 +33,7 @@ for t in $targets; do
         exit 1
     fi
     # Files (not a directory) as arguments: libFuzzer runs each once and exits.
-    if ! out=$(target/release/"$t" "${inputs[@]}" 2>&1); then
+    if ! out=$("$bin_dir/$t" "${inputs[@]}" 2>&1); then
         echo "$out" >&2
         echo "fuzz target $t fails on its regression inputs" >&2
         exit 1

@@ -3,12 +3,11 @@
 //! reference; byte 0 splits the rest into two `FragmentNumber`s whose order must be total,
 //! numeric, and consistent with equality and hashing.
 //!
-//! The check is `crates/chunk/tests/fuzzing/mod.rs`, shared with the stable test
-//! `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/aws_tags/`.
+//! The check is `kvs_checks::fuzzing` (`crates/checks/src/fuzzing.rs`), shared with the stable
+//! test `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/aws_tags/`.
 
 #![no_main]
 
-#[path = "../../crates/chunk/tests/fuzzing/mod.rs"]
-mod fuzzing;
+use kvs_checks::fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::check_aws(data));

@@ -3,12 +3,11 @@
 //! (header fields, frame count, every frame's offset and size, every error kind), hand out
 //! zero-copy slices that tile the payload, and never panic.
 //!
-//! The check is `crates/chunk/tests/fuzzing/mod.rs`, shared with the stable test
-//! `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/block/`.
+//! The check is `kvs_checks::fuzzing` (`crates/checks/src/fuzzing.rs`), shared with the stable
+//! test `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/block/`.
 
 #![no_main]
 
-#[path = "../../crates/chunk/tests/fuzzing/mod.rs"]
-mod fuzzing;
+use kvs_checks::fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::check_block(data));

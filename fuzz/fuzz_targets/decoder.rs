@@ -4,12 +4,11 @@
 //! events and errors, the events must be well formed (documents paired, one FragmentEnd per
 //! document, frames inside the input), and nothing may panic, hang or run away.
 //!
-//! The check is `crates/chunk/tests/fuzzing/mod.rs`, shared with the stable test
-//! `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/decoder/`.
+//! The check is `kvs_checks::fuzzing` (`crates/checks/src/fuzzing.rs`), shared with the stable
+//! test `crates/chunk/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/decoder/`.
 
 #![no_main]
 
-#[path = "../../crates/chunk/tests/fuzzing/mod.rs"]
-mod fuzzing;
+use kvs_checks::fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::check_decoder(data));

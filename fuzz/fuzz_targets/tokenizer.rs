@@ -4,13 +4,12 @@
 //! `SliceTokenizer` gives on the whole input; the events must also be well nested. No panic,
 //! hang or runaway is allowed on any input.
 //!
-//! The check itself is `crates/ebml/tests/common/differential.rs`, shared with the stable test
-//! `crates/ebml/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/tokenizer/` and
-//! `fuzz/corpus/tokenizer/`.
+//! The check itself is `kvs_checks::differential` (`crates/checks/src/differential.rs`), shared
+//! with the stable test `crates/ebml/tests/fuzz_regressions.rs`, which replays
+//! `fuzz/regressions/tokenizer/` and `fuzz/corpus/tokenizer/`.
 
 #![no_main]
 
-#[path = "../../crates/ebml/tests/common/differential.rs"]
-mod differential;
+use kvs_checks::differential;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| differential::check(data));

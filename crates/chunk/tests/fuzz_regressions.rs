@@ -1,7 +1,7 @@
 //! Replays the kvs-chunk fuzz targets' inputs on stable Rust through the same checks as the
-//! fuzz targets (`tests/fuzzing/mod.rs`): for `block`, `decoder` and `aws_tags`, every
+//! fuzz targets (`kvs_checks::fuzzing`): for `block`, `decoder` and `aws_tags`, every
 //! committed file of `fuzz/regressions/<target>/` (hand-made seeds and minimised fuzzer finds;
-//! each target must have at least the number listed in `fuzz/checks/replay.rs`, so a clean
+//! each target must have at least the number listed in `kvs_checks::replay`, so a clean
 //! checkout always replays them), then the local corpus `fuzz/corpus/<target>/`.
 //!
 //! The local corpus is optional: it is ignored by git and grown by `fuzz/run.sh`. Where it is
@@ -9,7 +9,7 @@
 //! there, up to 3,000 of its files per target are replayed after the committed ones.
 //!
 //! `every_fuzz_target_has_committed_regression_inputs` also checks the other two replays'
-//! sets (tokenizer in kvs-ebml, images_request in kvs-benches) and that no fuzz target is
+//! sets (tokenizer in kvs-ebml, images_request in kvs-images) and that no fuzz target is
 //! without a replay.
 
 #![allow(
@@ -20,10 +20,7 @@
     clippy::arithmetic_side_effects
 )]
 
-mod fuzzing;
-
-#[path = "../../../fuzz/checks/replay.rs"]
-mod replay;
+use kvs_checks::{fuzzing, replay};
 
 use std::path::{Path, PathBuf};
 
@@ -46,7 +43,7 @@ fn aws_tags_regressions_and_local_corpus() {
     replay::replay(&fuzz_dir(), "aws_tags", fuzzing::check_aws);
 }
 
-/// Every target of `fuzz/fuzz_targets/` is listed in `fuzz/checks/replay.rs`, has at least
+/// Every target of `fuzz/fuzz_targets/` is listed in `kvs_checks::replay::TARGETS`, has at least
 /// that many committed regression inputs, and is replayed by the test file listed there.
 #[test]
 fn every_fuzz_target_has_committed_regression_inputs() {
@@ -64,8 +61,8 @@ fn every_fuzz_target_has_committed_regression_inputs() {
         assert!(committed >= at_least, "{target}: {committed} inputs in {}, want {at_least}", dir.display());
         let source = std::fs::read_to_string(fuzz.join("..").join(test_file)).unwrap();
         assert!(
-            source.contains("fuzz/checks/replay.rs\"]") && source.contains(&format!("\"{target}\"")),
-            "{test_file} does not replay {target} with fuzz/checks/replay.rs"
+            source.contains("replay::replay(") && source.contains(&format!("\"{target}\"")),
+            "{test_file} does not replay {target} with kvs_checks::replay"
         );
     }
 }

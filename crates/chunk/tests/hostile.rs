@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kvs_chunk::{Error, Event, EventDecoder, Events, Options, ReadEvents};
 
-#[path = "../../ebml/tests/common/hostile.rs"]
-mod harness;
+use kvs_checks::hostile as harness;
 
 use harness::{manifest, read};
 

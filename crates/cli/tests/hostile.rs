@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-#[path = "../../ebml/tests/common/hostile.rs"]
-mod harness;
+use kvs_checks::hostile as harness;
 
 use harness::{MAX_PEAK_KIB, dir, limit_prefix, wait_or_kill};
 

@@ -17,7 +17,7 @@ mod common;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use common::differential::{Event, first_difference, slice_events, split, stream_events};
+use kvs_checks::differential::{Event, first_difference, slice_events, split, stream_events};
 use kvs_ebml::matroska::ELEMENTS;
 use kvs_ebml::writer::{MasterSize, SizeWidth};
 use kvs_ebml::{
@@ -352,11 +352,11 @@ proptest! {
         let (data, _) = write_tree(&tree(&shapes));
         let data = Bytes::from(mutate(&data, &damage));
         for resync in [false, true] {
-            let opts = common::differential::options_from_flags(flags).resync(resync);
+            let opts = kvs_checks::differential::options_from_flags(flags).resync(resync);
             let whole = slice_events(&data, opts);
             let streamed = stream_events(chunked(&data, &sizes), opts);
             prop_assert_eq!(first_difference(&whole, &streamed), None, "resync {}", resync);
-            if let Err(e) = common::differential::check_invariants(&whole, data.len() as u64) {
+            if let Err(e) = kvs_checks::differential::check_invariants(&whole, data.len() as u64) {
                 panic!("{e}");
             }
         }

@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use common::differential::{XorShift, first_difference, slice_events, split, stream_events};
 use common::{conformance_dir, mkv_files};
+use kvs_checks::differential::{XorShift, first_difference, slice_events, split, stream_events};
 use kvs_ebml::{ElementHeader, ElementId, Error, ErrorKind, Options, Size, SliceTokenizer, Token, ids};
 
 /// The element names `EXPECTED_derived.json` counts, with their ids (it says `Timecode` for

@@ -13,8 +13,8 @@
 mod common;
 
 use bytes::Bytes;
-use common::differential::{first_difference, slice_events, split, stream_events};
 use common::{ebml_header, getmedia_stream, master_starts, outline, tag, tokens};
+use kvs_checks::differential::{first_difference, slice_events, split, stream_events};
 use kvs_ebml::writer::{MasterSize, SizeWidth, write_header};
 use kvs_ebml::{
     ElementId, Error, ErrorKind, Limits, Options, Size, SliceTokenizer, Token, Tokenizer, Value, Writer, ids,

@@ -2,7 +2,7 @@
 //! check as `fuzz/fuzz_targets/tokenizer.rs` (streaming `Tokenizer` in chunks versus
 //! `SliceTokenizer` on the whole input, with and without resynchronisation): every committed
 //! file of `fuzz/regressions/tokenizer/` (hand-made seeds and minimised fuzzer finds; at least
-//! the number listed in `fuzz/checks/replay.rs`, so a clean checkout always replays them),
+//! the number listed in `kvs_checks::replay`, so a clean checkout always replays them),
 //! then the local corpus `fuzz/corpus/tokenizer/`.
 //!
 //! The local corpus is optional: it is ignored by git and grown by `fuzz/run.sh`. Where it is
@@ -17,10 +17,7 @@
     clippy::arithmetic_side_effects
 )]
 
-mod common;
-
-#[path = "../../../fuzz/checks/replay.rs"]
-mod replay;
+use kvs_checks::replay;
 
 use std::path::{Path, PathBuf};
 
@@ -30,14 +27,14 @@ fn fuzz_dir() -> PathBuf {
 
 #[test]
 fn fuzz_regressions_and_local_corpus_pass_the_differential_check() {
-    replay::replay(&fuzz_dir(), "tokenizer", common::differential::check);
+    replay::replay(&fuzz_dir(), "tokenizer", kvs_checks::differential::check);
 }
 
 /// The regression inputs are not vacuous: between them they reach the tokens and errors the
 /// check is about.
 #[test]
 fn fuzz_regressions_cover_errors_resync_and_documents() {
-    use common::differential::{chunks_from_seed, options_from_flags, stream_events};
+    use kvs_checks::differential::{chunks_from_seed, options_from_flags, stream_events};
     use kvs_ebml::Token;
     let dir = fuzz_dir().join("regressions/tokenizer");
     let files = replay::files(&dir);

@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kvs_ebml::{Error, Options, SliceTokenizer, Tokenizer};
 
-#[path = "common/hostile.rs"]
-mod harness;
+use kvs_checks::hostile as harness;
 
 use harness::{dir, manifest, read};
 

@@ -12,8 +12,8 @@
 mod common;
 
 use bytes::Bytes;
-use common::differential::{first_difference, slice_events, split, stream_events};
 use common::{outline, tokens};
+use kvs_checks::differential::{first_difference, slice_events, split, stream_events};
 use kvs_ebml::{Error, ErrorKind, Options, Token, ids};
 
 /// 0x80 is a valid one-byte id (Matroska's ChapterDisplay): RFC 8794 section 5 forbade

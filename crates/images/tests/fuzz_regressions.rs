@@ -1,6 +1,6 @@
 //! Replays the `images_request` fuzz target's inputs on stable Rust through its check
-//! (`fuzz/checks/images_request.rs`): every committed file of
-//! `fuzz/regressions/images_request/` (at least the number listed in `fuzz/checks/replay.rs`,
+//! (`kvs_checks::images_request`): every committed file of
+//! `fuzz/regressions/images_request/` (at least the number listed in `kvs_checks::replay`,
 //! so a clean checkout always replays them), then the local corpus
 //! `fuzz/corpus/images_request/`.
 //!
@@ -10,11 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-#[path = "../../../fuzz/checks/images_request.rs"]
-mod images_request;
-
-#[path = "../../../fuzz/checks/replay.rs"]
-mod replay;
+use kvs_checks::{images_request, replay};
 
 use std::path::Path;
 

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)] // each test crate uses a subset
 
-pub mod differential;
-
 use std::path::{Path, PathBuf};
 
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};

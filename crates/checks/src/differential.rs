@@ -1,6 +1,8 @@
-//! The differential check shared by `tests/fuzz_regressions.rs` (through `tests/common`) and the
-//! cargo-fuzz target `fuzz/fuzz_targets/tokenizer.rs` (through `#[path]`): one source of truth,
-//! nothing new exposed by the library. It needs only `kvs_ebml` and `bytes`.
+//! The differential check of the tokenizer, shared by kvs-ebml's tests
+//! (`crates/ebml/tests/fuzz_regressions.rs` replays the fuzz inputs through [`check`]; the
+//! chunking, conformance, edge-case and issue tests use its pieces), the kvs-chunk checks
+//! (`fuzzing`) and the cargo-fuzz target `fuzz/fuzz_targets/tokenizer.rs`: one source
+//! of truth, nothing new exposed by the library. It needs only `kvs_ebml` and `bytes`.
 //!
 //! The check: the streaming `Tokenizer`, fed the input in chunks chosen by a seed, gives exactly
 //! the events (tokens and errors) the `SliceTokenizer` gives on the whole input, with and without
@@ -8,8 +10,6 @@
 //! also takes the `Tokenizer::next_leaf_in` fast path on every other pull, for one of a few
 //! (element, parent) pairs in turn, so the fast path must give exactly what `next_token`
 //! gives, and refuse what it cannot take.
-
-#![allow(dead_code)] // each user needs a subset
 
 use bytes::Bytes;
 use kvs_ebml::{ElementId, Error, ErrorKind, Limits, Options, SliceTokenizer, Token, Tokenizer, Value, ids};

@@ -1,7 +1,7 @@
-//! The checks of the kvs-chunk fuzz targets, shared by `tests/fuzz_regressions.rs` (as a
-//! module of the test crate) and `fuzz/fuzz_targets/{block,decoder,aws_tags}.rs` (through
-//! `#[path]`): one source of truth, nothing new exposed by the library. It needs only
-//! `kvs_chunk`, `kvs_ebml` and `bytes`.
+//! The checks of the kvs-chunk fuzz targets, shared by `crates/chunk/tests/fuzz_regressions.rs`
+//! and `fuzz/fuzz_targets/{block,decoder,aws_tags}.rs`: one source of truth, nothing new
+//! exposed by the library. It needs only `kvs_chunk` (without its tokio adapters), `kvs_ebml`,
+//! `bytes` and the tokenizer check [`crate::differential`] (chunkings and option flags).
 //!
 //! - [`check_block`]: a block payload's header and frames, against a naive reference
 //!   implementation of RFC 9559's lacing written here with wide integers and no shortcuts.
@@ -10,24 +10,14 @@
 //! - [`check_aws`]: the AWS tag value parsers against references; `FragmentNumber`'s order is
 //!   a total order consistent with its equality.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
-#![allow(dead_code)] // each user needs a subset
-
-#[path = "../../../ebml/tests/common/differential.rs"]
-pub mod differential;
-
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use kvs_chunk::block::{self, BlockError, BlockHeader, Lacing};
 use kvs_chunk::{Event, EventDecoder, Events, FragmentAssembler, ReadEvents};
+
+use crate::differential;
 
 // ---------------------------------------------------------------------------------------------
 // Blocks and lacing.

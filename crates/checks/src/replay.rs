@@ -1,5 +1,5 @@
-//! Replaying the fuzz targets' inputs through their checks on stable Rust, shared (with
-//! `#[path]`) by the tests that do it: `crates/ebml/tests/fuzz_regressions.rs` (`tokenizer`),
+//! Replaying the fuzz targets' inputs through their checks on stable Rust, shared by the tests
+//! that do it: `crates/ebml/tests/fuzz_regressions.rs` (`tokenizer`),
 //! `crates/chunk/tests/fuzz_regressions.rs` (`block`, `decoder`, `aws_tags`) and
 //! `crates/images/tests/fuzz_regressions.rs` (`images_request`).
 //!
@@ -12,8 +12,6 @@
 //!   by git and optional: where it is missing or empty (a clean checkout, CI) it is simply not
 //!   part of the replay, and the test is the committed set alone. Where it is there, its first
 //!   [`CORPUS_CAP`] files (in name order) are replayed too.
-
-#![allow(dead_code)] // each test crate uses a subset
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +50,7 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 pub fn minimum(target: &str) -> usize {
     match TARGETS.iter().find(|(t, _, _)| *t == target) {
         Some(&(_, at_least, _)) => at_least,
-        None => panic!("fuzz target {target} is not in fuzz/checks/replay.rs TARGETS"),
+        None => panic!("fuzz target {target} is not in crates/checks/src/replay.rs TARGETS"),
     }
 }
 

@@ -1,12 +1,10 @@
 //! The check of the `images_request` fuzz target, shared with the stable test
-//! `crates/images/tests/fuzz_regressions.rs` (through `#[path]`): the input becomes a GetImages
+//! `crates/images/tests/fuzz_regressions.rs`: the input becomes a GetImages
 //! request (every field, garbage included), `ImagesRequest::plan` validates it against
 //! default limits; it must answer (a plan or a typed error) without panicking, and a plan must
 //! be coherent: its page lies inside its samples, is no longer than `MaxResults`, sample times
 //! run from the start to the end by the interval, and its `NextToken` resumes exactly where the
 //! page ended (and only for the same request).
-
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use kvs_images::{ImageFormat, ImageSelector, ImagesRequest, Limits};
 
@@ -42,6 +40,8 @@ impl Fields<'_> {
     }
 }
 
+/// The check: `data` as a GetImages request, planned; a plan must be coherent (see the module
+/// documentation). Panics on a failure.
 pub fn check(data: &[u8]) {
     let mut f = Fields(data);
     let selector =

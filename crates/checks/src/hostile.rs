@@ -1,11 +1,9 @@
 //! The harness of the hostile-corpus tests, shared by the `hostile` tests of kvs-ebml,
-//! kvs-chunk and kvs-cli (through `#[path]`): where the corpus is, its manifest's columns (the
+//! kvs-chunk and kvs-cli: where the corpus is, its manifest's columns (the
 //! expectations `kvs_benches::hostile` writes from each input's defect), and running a child
 //! process under the 64 MiB data limit (`prlimit`) and a time limit, with its peak resident
 //! memory read back. A missing `prlimit` or `/proc` fails the test under `CI=true` and is a
 //! visible, logged skip of that bound elsewhere (`kvs_testkit::skip`), never a silent one.
-
-#![allow(dead_code)] // each user needs a subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,7 +14,7 @@ use bytes::Bytes;
 /// The memory bound of the issue: 64 MiB.
 pub const MAX_PEAK_KIB: u64 = 64 * 1024;
 
-/// `testdata/hostile/` (every user is a crate under `crates/`).
+/// `testdata/hostile/` (from this crate's directory, `crates/checks/`).
 pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/hostile")
 }
