@@ -5,10 +5,10 @@
 pub mod api;
 pub mod faults;
 pub mod render;
-pub mod sample;
 mod server;
 pub mod sigv4;
 pub mod source;
+pub mod synthetic;
 
 pub use api::{ServiceErrorKind, StartSelector};
 pub use faults::{CutStyle, ErrorAfterFragment, FailWith, Faults};
