@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod annexb;
 pub mod aws;
 pub mod block;
@@ -24,7 +25,7 @@ pub use event::{
     AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
     Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
-pub use fragment::{Fragment, FragmentAssembler, Fragments};
+pub use fragment::{ClusterStart, Fragment, FragmentAssembler, FragmentStats, Fragments, MAX_COUNTED_TRACKS};
 pub use kvs_ebml::Limits;
 pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};
 
