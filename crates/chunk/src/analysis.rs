@@ -91,7 +91,6 @@ pub enum RowStatus {
 
 /// Something wrong against the fragment before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Finding {
     /// Producer time skips ahead of where the previous fragment ended: `ms` missing.
     Gap {
@@ -329,6 +328,9 @@ impl StreamAnalysis {
 }
 
 #[cfg(test)]
+// The event structs are set field by field (not built by literal) so that the tests do not
+// depend on every field they have; fixture numbers are small.
+#[allow(clippy::field_reassign_with_default, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::{FragmentMetadata, FragmentStats};
@@ -345,7 +347,7 @@ mod tests {
         stats.first_ns = Some(first_ms * 1_000_000);
         stats.last_ns = Some((end_ms - 33) * 1_000_000);
         stats.end_ns = Some(end_ms * 1_000_000);
-        let mut f = Fragment { metadata: Some(metadata), stats, ..Fragment::default() };
+        let mut f = Fragment { metadata: Some(metadata), stats: Box::new(stats), ..Fragment::default() };
         f.end.complete = complete;
         f.end.millis_behind_now = Some(42);
         f

@@ -132,13 +132,17 @@ pub struct Fragment {
     pub tracks: Vec<Track>,
     /// The service's metadata, if the document had any.
     pub metadata: Option<FragmentMetadata>,
-    /// The first cluster's start (its timestamp is where the fragment's media begins).
+    /// The first cluster's start (its timestamp is where the fragment's media begins); when
+    /// that cluster's timestamp does not fit an `i64` in nanoseconds, the first cluster's
+    /// whose does.
     pub first_cluster: Option<ClusterStart>,
     /// The frames, in stream order (none when assembled
     /// [`without frames`](FragmentAssembler::without_frames)).
     pub frames: Vec<Frame>,
-    /// What the frames add up to (filled whether the frames are kept or not).
-    pub stats: FragmentStats,
+    /// What the frames add up to (filled whether the frames are kept or not). Boxed: a
+    /// fragment travels inside enums (a consumer's events), and the statistics are half of
+    /// its size.
+    pub stats: Box<FragmentStats>,
     /// The non-service tags, in stream order.
     pub tags: Vec<Tag>,
     /// In-stream errors.
@@ -262,7 +266,7 @@ impl FragmentAssembler {
             Event::Cluster { offset, timestamp, timestamp_scale } => {
                 if let Some(f) = &mut self.current {
                     f.stats.clusters = f.stats.clusters.saturating_add(1);
-                    if f.first_cluster.is_none() {
+                    if f.first_cluster.is_none_or(|c| c.timestamp_ns().is_none()) {
                         f.first_cluster = Some(ClusterStart { offset, timestamp, timestamp_scale });
                     }
                 }
@@ -363,6 +367,9 @@ impl<I: Iterator<Item = Result<Event, Error>>> Iterator for Fragments<I> {
 }
 
 #[cfg(test)]
+// The event structs are set field by field (not built by literal) so that the tests do not
+// depend on every field they have; fixture numbers are small.
+#[allow(clippy::field_reassign_with_default, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use bytes::Bytes;
@@ -397,7 +404,8 @@ mod tests {
 
     #[test]
     fn stats_are_the_same_with_and_without_frames() {
-        let frames = vec![frame(1, true, 5_000_000, 10), frame(1, false, 38_000_000, 4), frame(2, true, 5_000_000, 3)];
+        let frames =
+            vec![frame(1, true, 5_000_000, 10), frame(1, false, 38_000_000, 4), frame(2, true, 5_000_000, 3)];
         let mut with = FragmentAssembler::new();
         let mut without = FragmentAssembler::without_frames();
         let a = events(frames.clone()).into_iter().find_map(|e| with.push(e));
