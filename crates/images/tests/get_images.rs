@@ -457,6 +457,27 @@ fn live_sampling_matches_the_whole_timeline() {
 }
 
 #[test]
+fn live_sampling_of_whole_fragments_matches_the_events() {
+    let r = request(BASE - 300, BASE + 4300, 200, ImageFormat::Jpeg).height_pixels(48);
+    let whole = get(h264(), &r.clone().max_results(100));
+    let mut live = kvs_images::LiveSampler::new(&r, &SampleOptions::default()).unwrap();
+    let bytes = Bytes::from(std::fs::read(testdata("images/h264.mkv")).unwrap());
+    let mut got = Vec::new();
+    for (i, fragment) in kvs_chunk::Fragments::new(kvs_chunk::Events::new(bytes)).enumerate() {
+        let fragment = fragment.unwrap();
+        assert!(fragment.first_cluster_timestamp_ns().is_some());
+        got.extend(live.push_fragment(&fragment));
+        if i == 0 {
+            // An error chunk is no fragment to sample: it settles nothing.
+            let error = Fragment::of_stream_error(kvs_chunk::StreamError::default());
+            assert!(live.push_fragment(&error).is_empty());
+        }
+    }
+    got.extend(live.finish());
+    assert_eq!(got, whole.images);
+}
+
+#[test]
 fn malformed_and_truncated_input() {
     let bytes = std::fs::read(testdata("images/h264.mkv")).unwrap();
     // Cut in the middle of the third fragment: the complete frames before the cut are used.
