@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 
-use crate::{Fragment, FragmentNumber, Frame, StreamError, Track};
+use crate::{Fragment, FragmentNumber, Frame, ErrorChunk, Track};
 
 /// The most track numbers whose last frame [`Durations`] remembers (per document).
 const MAX_TIMED_TRACKS: usize = 256;
@@ -79,7 +79,7 @@ pub struct Reading {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowStatus {
     /// An in-stream error chunk (its first error).
-    Error(StreamError),
+    Error(ErrorChunk),
     /// A KVS fragment whose continuation token arrived.
     Complete,
     /// A KVS fragment (it has a fragment number) without its continuation token: the
@@ -392,7 +392,7 @@ mod tests {
     fn error_chunks_plain_documents_and_reading() {
         let mut a = StreamAnalysis::new();
         a.push(&fragment("1", 1_000_000, 0, 2000, true), Reading::default());
-        let mut e = StreamError::default();
+        let mut e = ErrorChunk::default();
         e.fragment_number = Some(FragmentNumber::new("9"));
         let r = a.push(&Fragment::of_stream_error(e.clone()), Reading::default());
         assert_eq!(r.status, RowStatus::Error(e));

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::Durations;
-use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, StreamError, Tag, Track};
+use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, ErrorChunk, Tag, Track};
 
 /// The most track numbers whose frames [`FragmentStats`] counts one by one; frames on
 /// further track numbers (a producer can write a new one in every block) are counted
@@ -146,7 +146,7 @@ pub struct Fragment {
     /// The non-service tags, in stream order.
     pub tags: Vec<Tag>,
     /// In-stream errors.
-    pub errors: Vec<StreamError>,
+    pub errors: Vec<ErrorChunk>,
     /// The end: millis-behind-now, continuation token, completeness.
     pub end: FragmentEnd,
 }
@@ -155,7 +155,7 @@ impl Fragment {
     /// The fragment an in-stream error reported outside the event stream stands for (a
     /// consumer's error chunk): no media, the error's fragment number, the error.
     #[must_use]
-    pub fn of_stream_error(error: StreamError) -> Self {
+    pub fn of_stream_error(error: ErrorChunk) -> Self {
         let mut metadata = FragmentMetadata::default();
         metadata.fragment_number.clone_from(&error.fragment_number);
         Self { metadata: Some(metadata), errors: vec![error], ..Self::default() }
@@ -194,7 +194,7 @@ impl Fragment {
 
     /// The first in-stream error, if any.
     #[must_use]
-    pub fn error(&self) -> Option<&StreamError> {
+    pub fn error(&self) -> Option<&ErrorChunk> {
         self.errors.first()
     }
 }
@@ -285,7 +285,7 @@ impl FragmentAssembler {
                     f.tags.push(*tag);
                 }
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 if let Some(f) = &mut self.current {
                     f.errors.push(e);
                 }
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn a_stream_error_stands_for_a_fragment() {
-        let mut e = StreamError::default();
+        let mut e = ErrorChunk::default();
         e.code = Some("x".to_owned());
         let f = Fragment::of_stream_error(e.clone());
         assert_eq!(f.error(), Some(&e));

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{Event, Fragment, FragmentMetadata, StreamError};
+use kvs_chunk::{Event, Fragment, FragmentMetadata, ErrorChunk};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
@@ -184,7 +184,7 @@ impl Renumber {
     }
 
     /// The line of an in-stream error chunk: a document of its own in the contract.
-    fn error_summary(&mut self, e: StreamError) -> Fragment {
+    fn error_summary(&mut self, e: ErrorChunk) -> Fragment {
         let index = self.index;
         self.index = self.index.saturating_add(1);
         Fragment { index, offset: self.offset, ..Fragment::of_stream_error(e) }
@@ -394,7 +394,7 @@ async fn consume(
                 }
                 true
             }
-            Ok(ConsumerEvent::StreamError(e)) => {
+            Ok(ConsumerEvent::ErrorChunk(e)) => {
                 let r = error_line(&mut out, numbers.error_summary(e), json_lines);
                 write(&mut out, r)
             }

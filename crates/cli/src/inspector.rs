@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use kvs_chunk::analysis::{Finding, Reading, RowStatus, StreamAnalysis};
-use kvs_chunk::{Codec, Event, Fragment, FragmentAssembler, StreamError, Track, TrackType};
+use kvs_chunk::{Codec, Event, Fragment, FragmentAssembler, ErrorChunk, Track, TrackType};
 use kvs_mux::text::{escape, quoted};
 
 /// Text with an optional style.
@@ -290,7 +290,7 @@ impl Inspector {
     }
 
     /// A fragment reported outside the event stream (a live stream's in-stream error).
-    pub fn stream_error(&mut self, out: &mut dyn Write, e: StreamError) -> io::Result<()> {
+    pub fn stream_error(&mut self, out: &mut dyn Write, e: ErrorChunk) -> io::Result<()> {
         self.row(out, &Fragment::of_stream_error(e), Reading::default())
     }
 

@@ -469,7 +469,7 @@ fn live_sampling_of_whole_fragments_matches_the_events() {
         got.extend(live.push_fragment(&fragment));
         if i == 0 {
             // An error chunk is no fragment to sample: it settles nothing.
-            let error = Fragment::of_stream_error(kvs_chunk::StreamError::default());
+            let error = Fragment::of_stream_error(kvs_chunk::ErrorChunk::default());
             assert!(live.push_fragment(&error).is_empty());
         }
     }
