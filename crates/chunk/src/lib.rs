@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod annexb;
 pub mod aws;
 pub mod block;
@@ -26,7 +27,7 @@ pub use event::{
     AudioSettings, ContentEncoding, ErrorChunk, Event, FragmentEnd, FragmentMetadata, Frame, References, Tag,
     TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
-pub use fragment::{Fragment, FragmentAssembler, Fragments};
+pub use fragment::{ClusterStart, Fragment, FragmentAssembler, FragmentStats, Fragments, MAX_COUNTED_TRACKS};
 pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use kvs_ebml::Limits;
 pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};

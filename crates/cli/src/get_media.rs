@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{ErrorChunk, Event, FragmentMetadata};
+use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentMetadata};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
-use crate::summary::Summary;
 use crate::{Sink, json, table};
 
 pub const AFTER_HELP: &str = "\
@@ -185,13 +184,10 @@ impl Renumber {
     }
 
     /// The line of an in-stream error chunk: a document of its own in the contract.
-    fn error_summary(&mut self, e: ErrorChunk) -> Summary {
+    fn error_summary(&mut self, e: ErrorChunk) -> Fragment {
         let index = self.index;
         self.index = self.index.saturating_add(1);
-        let mut s = Summary { index, offset: self.offset, ..Summary::default() };
-        s.metadata.fragment_number = e.fragment_number.clone();
-        s.error = Some(e);
-        s
+        Fragment { index, offset: self.offset, ..Fragment::of_error_chunk(e) }
     }
 }
 
@@ -458,12 +454,12 @@ fn write(out: &mut dyn Write, r: io::Result<()>) -> bool {
     }
 }
 
-fn error_line(out: &mut dyn Write, s: Summary, json_lines: bool) -> io::Result<()> {
+fn error_line(out: &mut dyn Write, s: Fragment, json_lines: bool) -> io::Result<()> {
     if json_lines {
         serde_json::to_writer(&mut *out, &json::fragment(&s))?;
         out.write_all(b"\n")
     } else {
-        let e = s.error.as_ref();
+        let e = s.error();
         writeln!(
             out,
             "{:>4}  in-stream error {}: {}",

@@ -1,11 +1,13 @@
 //! The `inspect` report: [`Inspector`] turns decoder events (from a file, stdin or a live
-//! stream) into the tracks, a table of fragments, and what looks wrong.
+//! stream) into the tracks, a table of fragments, and what looks wrong. The numbers and
+//! findings are kvs-chunk's [`StreamAnalysis`] over fragments assembled without their
+//! frames; this module paints them.
 
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::{Codec, ErrorChunk, Event, FragmentMetadata, Track, TrackType};
-use kvs_mux::mkv::Durations;
+use kvs_chunk::analysis::{Finding, Reading, RowStatus, StreamAnalysis};
+use kvs_chunk::{Codec, ErrorChunk, Event, Fragment, FragmentAssembler, Track, TrackType};
 use kvs_mux::text::{escape, quoted};
 
 /// Text with an optional style.
@@ -29,63 +31,19 @@ const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Y
 const BAD: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red))).bold();
 const GOOD: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 
-/// One fragment being gathered.
-#[derive(Default)]
-struct Frag {
-    offset: u64,
-    metadata: FragmentMetadata,
-    frames: u64,
-    keys: u64,
-    bytes: u64,
-    first_ns: Option<i64>,
-    end_ns: Option<i64>,
-    error: Option<ErrorChunk>,
-    /// Problems in the input before it began (see [`Inspector::problems`]).
-    problems_before: u64,
-}
-
-/// What the next fragment is compared with.
-struct Prev {
-    producer_ms: Option<i64>,
-    first_ns: Option<i64>,
-    end_ns: Option<i64>,
-}
-
-/// Totals for the closing summary.
-#[derive(Default)]
-struct Totals {
-    fragments: u64,
-    complete: u64,
-    incomplete: u64,
-    errors: u64,
-    gaps: u64,
-    gap_ms: i64,
-    jumps: u64,
-    frames: u64,
-    bytes: u64,
-    media_ns: i64,
-    resyncs: u64,
-    /// Documents without KVS fragment tags (plain Matroska/WebM).
-    plain: u64,
-    /// Rows with damage inside them.
-    damaged: u64,
-    /// Rows the input ended or stopped inside of.
-    cut: u64,
-}
-
 /// Renders events as the `inspect` report.
 pub struct Inspector {
     paint: Paint,
     name: String,
     tracks: Option<Vec<Track>>,
-    current: Option<Frag>,
-    durations: Durations,
-    prev: Option<Prev>,
-    totals: Totals,
+    assembler: FragmentAssembler,
+    analysis: StreamAnalysis,
     header_done: bool,
     /// Problems in the input so far (decoder errors, skipped parts), set by the caller
     /// before each event: a row whose document saw the count rise is marked damaged.
     pub problems: u64,
+    /// `problems` when the fragment in progress began.
+    problems_at_start: u64,
 }
 
 /// `2017-11-28 06:55:08.513`, or `+5.000 s` for a producer time that is clearly relative
@@ -135,6 +93,20 @@ fn short_number(n: &str) -> String {
 
 fn ns_to_ms(ns: i64) -> i64 {
     ns.div_euclid(1_000_000)
+}
+
+/// The note of a finding: `gap of 3.000 s before it`, `timestamps jump +10.000 s`.
+fn finding_text(finding: Finding) -> String {
+    match finding {
+        Finding::Gap { ms } => format!("gap of {} before it", secs(ms)),
+        Finding::ProducerTimeBack { ms } => format!("producer time goes back {}", secs(ms)),
+        Finding::TimestampsRestart { first_ms, after_ms } => {
+            format!("timestamps restart: {first_ms} after {after_ms}")
+        }
+        Finding::TimestampsJump { ms } => {
+            format!("timestamps jump {}{}", if ms > 0 { "+" } else { "" }, secs(ms))
+        }
+    }
 }
 
 /// A human name for a codec, with what the CodecPrivate says (H.264 profile and level).
@@ -225,12 +197,11 @@ impl Inspector {
             paint: Paint { on: color },
             name,
             tracks: None,
-            current: None,
-            durations: Durations::default(),
-            prev: None,
-            totals: Totals::default(),
+            assembler: FragmentAssembler::without_frames(),
+            analysis: StreamAnalysis::new(),
             header_done: false,
             problems: 0,
+            problems_at_start: 0,
         }
     }
 
@@ -295,191 +266,94 @@ impl Inspector {
     }
 
     pub fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
-        match event {
-            Event::DocumentStart { offset, .. } | Event::FragmentStart { offset, .. } => {
-                self.current = Some(Frag { offset, problems_before: self.problems, ..Frag::default() });
-                self.durations.reset();
+        match &event {
+            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
+                self.problems_at_start = self.problems
             }
-            Event::Tracks(tracks) => {
-                self.durations.tracks(&tracks);
-                if self.tracks.as_ref() != Some(&tracks) {
-                    self.print_tracks(out, &tracks, self.totals.fragments)?;
-                    self.tracks = Some(tracks);
-                    self.header_done = false;
-                }
-            }
-            Event::FragmentMetadata(m) => {
-                if let Some(f) = &mut self.current {
-                    f.metadata = m;
-                }
-            }
-            Event::Frame(frame) => {
-                if let Some(f) = &mut self.current {
-                    f.frames = f.frames.saturating_add(1);
-                    f.keys = f.keys.saturating_add(u64::from(frame.keyframe));
-                    f.bytes = f.bytes.saturating_add(u64::try_from(frame.data.len()).unwrap_or(0));
-                    let ts = frame.timestamp_ns;
-                    let d = i64::try_from(self.durations.of(&frame, ts)).unwrap_or(0);
-                    f.first_ns = Some(f.first_ns.map_or(ts, |v| v.min(ts)));
-                    let end = ts.saturating_add(d);
-                    f.end_ns = Some(f.end_ns.map_or(end, |v| v.max(end)));
-                }
-            }
-            Event::ErrorChunk(e) => {
-                if let Some(f) = &mut self.current {
-                    f.error.get_or_insert(e);
-                }
-            }
-            Event::FragmentEnd(end) => {
-                if let Some(f) = self.current.take() {
-                    self.row(out, f, end.complete, end.millis_behind_now, false)?;
-                }
+            Event::Tracks(tracks) if self.tracks.as_ref() != Some(tracks) => {
+                self.print_tracks(out, tracks, self.analysis.totals().fragments)?;
+                self.tracks = Some(tracks.clone());
+                self.header_done = false;
             }
             Event::Resynced { offset, skipped } => {
-                self.totals.resyncs = self.totals.resyncs.saturating_add(1);
+                self.analysis.resynced();
                 let msg = format!("      skipped {skipped} malformed bytes; resumed at byte {offset}");
                 writeln!(out, "{}", self.p(BAD, &msg))?;
             }
             _ => {}
+        }
+        if let Some(f) = self.assembler.push(event) {
+            let damaged = self.problems > self.problems_at_start;
+            self.row(out, &f, Reading { damaged, cut: false })?;
         }
         Ok(())
     }
 
     /// A fragment reported outside the event stream (a live stream's in-stream error).
     pub fn stream_error(&mut self, out: &mut dyn Write, e: ErrorChunk) -> io::Result<()> {
-        let mut f = Frag::default();
-        f.metadata.fragment_number = e.fragment_number.clone();
-        f.problems_before = self.problems;
-        f.error = Some(e);
-        self.row(out, f, false, None, false)
+        self.row(out, &Fragment::of_error_chunk(e), Reading::default())
     }
 
-    /// One row of the table: `cut` when the input ended (or reading stopped) inside it.
-    fn row(
-        &mut self,
-        out: &mut dyn Write,
-        f: Frag,
-        complete: bool,
-        behind: Option<u64>,
-        cut: bool,
-    ) -> io::Result<()> {
+    /// One row of the table.
+    fn row(&mut self, out: &mut dyn Write, f: &Fragment, reading: Reading) -> io::Result<()> {
         self.header(out)?;
-        let index = self.totals.fragments;
-        self.totals.fragments = self.totals.fragments.saturating_add(1);
-        self.totals.frames = self.totals.frames.saturating_add(f.frames);
-        self.totals.bytes = self.totals.bytes.saturating_add(f.bytes);
-        let duration_ns = match (f.first_ns, f.end_ns) {
-            (Some(a), Some(b)) => b.saturating_sub(a).max(0),
-            _ => 0,
-        };
-        self.totals.media_ns = self.totals.media_ns.saturating_add(duration_ns);
-
+        let r = self.analysis.push(f, reading);
         let mut notes: Vec<String> = Vec::new();
-        if let Some(e) = &f.error {
-            self.totals.errors = self.totals.errors.saturating_add(1);
-            let id = e.id.map_or_else(
-                || escape(e.raw_id.as_deref().unwrap_or("?")).into_owned(),
-                |i| i.code().to_string(),
-            );
-            let code = escape(e.code.as_deref().unwrap_or(""));
-            notes.push(self.p(BAD, &format!("ERROR {id} {code}")).trim_end().to_owned());
-        } else if complete {
-            self.totals.complete = self.totals.complete.saturating_add(1);
-        } else if f.metadata.fragment_number.is_some() {
-            self.totals.incomplete = self.totals.incomplete.saturating_add(1);
-            notes.push(self.p(WARN, "INCOMPLETE (no continuation token)"));
-        } else {
-            // No KVS fragment tags: a plain Matroska/WebM document, complete when read whole.
-            self.totals.plain = self.totals.plain.saturating_add(1);
+        match &r.status {
+            RowStatus::Error(e) => {
+                let id = e.id.map_or_else(
+                    || escape(e.raw_id.as_deref().unwrap_or("?")).into_owned(),
+                    |i| i.code().to_string(),
+                );
+                let code = escape(e.code.as_deref().unwrap_or(""));
+                notes.push(self.p(BAD, &format!("ERROR {id} {code}")).trim_end().to_owned());
+            }
+            RowStatus::Incomplete => notes.push(self.p(WARN, "INCOMPLETE (no continuation token)")),
+            RowStatus::Complete | RowStatus::Plain => {}
         }
-        if self.problems > f.problems_before {
-            self.totals.damaged = self.totals.damaged.saturating_add(1);
+        if r.damaged {
             notes.push(self.p(BAD, "DAMAGED (part of it was unreadable or skipped)"));
         }
-        if cut {
-            self.totals.cut = self.totals.cut.saturating_add(1);
+        if r.cut {
             notes.push(self.p(BAD, "NOT READ TO ITS END"));
         }
-        if f.error.is_none() {
-            self.compare(&f, duration_ns, &mut notes);
-            self.prev = Some(Prev {
-                producer_ms: f.metadata.producer_timestamp_ms,
-                first_ns: f.first_ns,
-                end_ns: f.end_ns,
-            });
+        for finding in &r.findings {
+            notes.push(self.p(WARN, &finding_text(*finding)));
         }
-        let number = f.metadata.fragment_number.as_ref().map_or_else(
-            || if f.error.is_some() { "-".to_owned() } else { format!("@{}", f.offset) },
+        let error = matches!(r.status, RowStatus::Error(_));
+        let number = r.fragment_number.as_ref().map_or_else(
+            || if error { "-".to_owned() } else { format!("@{}", r.offset) },
             |n| escape(&short_number(n.as_str())).into_owned(),
         );
         let dash = || "-".to_owned();
         let row = format!(
             "{:>4}  {:<13}  {:<23}  {:<23}  {:>9}  {:>6}  {:>4}  {:>10}  {:>9}  ",
-            index,
+            r.row,
             number,
-            f.metadata.producer_timestamp_ms.map_or_else(dash, time),
-            f.metadata.server_timestamp_ms.map_or_else(dash, time),
-            if f.frames == 0 { dash() } else { secs(ns_to_ms(duration_ns)) },
-            f.frames,
-            f.keys,
-            size(f.bytes),
-            behind.map_or_else(dash, |b| secs(i64::try_from(b).unwrap_or(i64::MAX))),
+            r.producer_timestamp_ms.map_or_else(dash, time),
+            r.server_timestamp_ms.map_or_else(dash, time),
+            if r.frames == 0 { dash() } else { secs(ns_to_ms(r.duration_ns)) },
+            r.frames,
+            r.keyframes,
+            size(r.bytes),
+            r.millis_behind_now.map_or_else(dash, |b| secs(i64::try_from(b).unwrap_or(i64::MAX))),
         );
         let line = format!("{row}{}", notes.join("; "));
         writeln!(out, "{}", line.trim_end())?;
         out.flush()
     }
 
-    /// Gaps in producer time and jumps in media time against the previous fragment.
-    fn compare(&mut self, f: &Frag, duration_ns: i64, notes: &mut Vec<String>) {
-        let Some(prev) = &self.prev else { return };
-        let tolerance_ms = |d_ns: i64| ns_to_ms(d_ns / 4).max(250);
-        let prev_duration = match (prev.first_ns, prev.end_ns) {
-            (Some(a), Some(b)) => b.saturating_sub(a),
-            _ => 0,
-        };
-        let tol = tolerance_ms(prev_duration.max(duration_ns));
-        // Producer time: the next fragment should start where the previous one ended.
-        let producer_gap = match (prev.producer_ms, f.metadata.producer_timestamp_ms) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a.saturating_add(ns_to_ms(prev_duration)))),
-            _ => None,
-        };
-        if let Some(gap) = producer_gap {
-            if gap > tol {
-                self.totals.gaps = self.totals.gaps.saturating_add(1);
-                self.totals.gap_ms = self.totals.gap_ms.saturating_add(gap);
-                notes.push(self.p(WARN, &format!("gap of {} before it", secs(gap))));
-            } else if gap < tol.saturating_neg() {
-                notes.push(self.p(WARN, &format!("producer time goes back {}", secs(gap.saturating_neg()))));
-            }
-        }
-        // Media time: frames should continue from the previous fragment, as far as the
-        // producer time says.
-        if let (Some(end), Some(first)) = (prev.end_ns, f.first_ns) {
-            let media_gap = ns_to_ms(first.saturating_sub(end));
-            let unexplained = media_gap.saturating_sub(producer_gap.unwrap_or(0));
-            if unexplained.abs() > tol {
-                self.totals.jumps = self.totals.jumps.saturating_add(1);
-                let text = if first <= prev.first_ns.unwrap_or(i64::MIN) {
-                    format!("timestamps restart: {} after {}", ns_to_ms(first), ns_to_ms(end))
-                } else {
-                    format!("timestamps jump {}{}", if unexplained > 0 { "+" } else { "" }, secs(unexplained))
-                };
-                notes.push(self.p(WARN, &text));
-            }
-        }
-    }
-
     /// The closing summary: what was read, and whether it was all there is (`ended`: how
     /// the reading ended).
     pub fn finish(&mut self, out: &mut dyn Write, ended: &crate::progress::Ended) -> io::Result<()> {
-        if let Some(f) = self.current.take() {
+        if let Some(f) = self.assembler.finish() {
             // A document the input stopped inside of (no FragmentEnd).
-            self.row(out, f, false, None, true)?;
+            let damaged = self.problems > self.problems_at_start;
+            self.row(out, &f, Reading { damaged, cut: true })?;
         }
-        let t = &self.totals;
+        let t = *self.analysis.totals();
         let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let kvs = t.fragments.saturating_sub(t.plain);
+        let kvs = t.kvs_fragments();
         let what = if t.fragments == 0 && self.tracks.is_none() {
             None
         } else if kvs == 0 {

@@ -3,21 +3,25 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{ErrorChunk, Event, TagValue, Track, TrackType};
+use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentAssembler, TagValue, Track, TrackType};
 use serde_json::{Value, json};
 
 use crate::Sink;
-use crate::summary::{Summaries, Summary};
 
 /// `fragments --json`.
-#[derive(Default)]
 pub struct FragmentsJson {
-    summaries: Summaries,
+    fragments: FragmentAssembler,
+}
+
+impl Default for FragmentsJson {
+    fn default() -> Self {
+        Self { fragments: FragmentAssembler::without_frames() }
+    }
 }
 
 impl Sink for FragmentsJson {
     fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
-        if let Some(s) = self.summaries.push(event) {
+        if let Some(s) = self.fragments.push(event) {
             write_line(out, &fragment(&s))?;
         }
         Ok(())
@@ -35,7 +39,7 @@ fn write_line(out: &mut dyn Write, v: &Value) -> io::Result<()> {
 
 /// The JSON object of one fragment (`other_frames` only when frames came on more track
 /// numbers than are counted one by one).
-pub fn fragment(s: &Summary) -> Value {
+pub fn fragment(s: &Fragment) -> Value {
     let mut v = fragment_fields(s);
     if s.fragment > 0
         && let Value::Object(map) = &mut v
@@ -43,29 +47,29 @@ pub fn fragment(s: &Summary) -> Value {
         // A further fragment of a merged document (the key is absent for the first).
         map.insert("fragment".into(), json!(s.fragment));
     }
-    if s.other_frames > 0
+    if s.stats.other_frames > 0
         && let Value::Object(map) = &mut v
     {
-        map.insert("other_frames".into(), json!(s.other_frames));
+        map.insert("other_frames".into(), json!(s.stats.other_frames));
     }
     v
 }
 
-fn fragment_fields(s: &Summary) -> Value {
+fn fragment_fields(s: &Fragment) -> Value {
     json!({
         "index": s.index,
         "offset": s.offset,
-        "fragment_number": s.metadata.fragment_number.as_ref().map(ToString::to_string),
-        "server_timestamp_ms": s.metadata.server_timestamp_ms,
-        "producer_timestamp_ms": s.metadata.producer_timestamp_ms,
+        "fragment_number": s.fragment_number().map(ToString::to_string),
+        "server_timestamp_ms": s.server_timestamp_ms(),
+        "producer_timestamp_ms": s.producer_timestamp_ms(),
         "millis_behind_now": s.end.millis_behind_now,
         "continuation_token": s.end.continuation_token.as_ref().map(ToString::to_string),
         "complete": s.end.complete,
         "tracks": s.tracks.iter().map(track_brief).collect::<Vec<_>>(),
-        "frames": s.frames,
-        "keyframes": s.keyframes,
-        "tags": s.tags.iter().map(|(n, v)| tag(n, v)).collect::<Vec<_>>(),
-        "error": s.error.as_ref().map(stream_error),
+        "frames": s.stats.frames,
+        "keyframes": s.stats.keyframes,
+        "tags": s.tags.iter().map(|t| tag(&t.name, &t.value)).collect::<Vec<_>>(),
+        "error": s.error().map(stream_error),
     })
 }
 

@@ -24,7 +24,6 @@ mod progress;
 mod serve;
 mod split;
 mod stream_args;
-mod summary;
 mod table;
 
 const TOUR: &str = "\

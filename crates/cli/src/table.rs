@@ -2,22 +2,26 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{Event, TagValue};
+use kvs_chunk::{Event, FragmentAssembler, TagValue};
 
 use crate::Sink;
-use crate::summary::Summaries;
 use kvs_mux::text::{escape, iso_ms, quoted};
 
 /// `fragments` without `--json`: a table.
-#[derive(Default)]
 pub struct FragmentsTable {
-    summaries: Summaries,
+    fragments: FragmentAssembler,
     header_done: bool,
+}
+
+impl Default for FragmentsTable {
+    fn default() -> Self {
+        Self { fragments: FragmentAssembler::without_frames(), header_done: false }
+    }
 }
 
 impl Sink for FragmentsTable {
     fn event(&mut self, out: &mut dyn Write, event: Event) -> io::Result<()> {
-        let Some(s) = self.summaries.push(event) else { return Ok(()) };
+        let Some(s) = self.fragments.push(event) else { return Ok(()) };
         if !self.header_done {
             self.header_done = true;
             writeln!(
@@ -34,12 +38,13 @@ impl Sink for FragmentsTable {
                 "behind"
             )?;
         }
-        let frames: u64 = s.frames.values().sum::<u64>().saturating_add(s.other_frames);
-        let keys: u64 = s.keyframes.values().sum();
-        let status = match (&s.error, s.end.complete) {
+        let frames: u64 = s.stats.frames.values().sum::<u64>().saturating_add(s.stats.other_frames);
+        // Keyframes on the track numbers counted one by one, as the JSON `keyframes`.
+        let keys: u64 = s.stats.keyframes.values().sum();
+        let status = match (s.error(), s.end.complete) {
             (Some(e), _) => format!("error {}", e.id.map_or_else(|| "?".to_owned(), |i| i.to_string())),
             (None, true) => "complete".to_owned(),
-            (None, false) if s.metadata.fragment_number.is_none() => "-".to_owned(),
+            (None, false) if s.fragment_number().is_none() => "-".to_owned(),
             (None, false) => "INCOMPLETE".to_owned(),
         };
         writeln!(
@@ -48,20 +53,17 @@ impl Sink for FragmentsTable {
             // A further fragment of a merged document: `0.1`, `0.2` ...
             if s.fragment > 0 { format!("{}.{}", s.index, s.fragment) } else { s.index.to_string() },
             s.offset,
-            s.metadata
-                .fragment_number
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |n| escape(&shorten(n.as_str())).into_owned()),
-            s.metadata.producer_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
-            s.metadata.server_timestamp_ms.map_or_else(|| "-".to_owned(), iso_ms),
+            s.fragment_number().map_or_else(|| "-".to_owned(), |n| escape(&shorten(n.as_str())).into_owned()),
+            s.producer_timestamp_ms().map_or_else(|| "-".to_owned(), iso_ms),
+            s.server_timestamp_ms().map_or_else(|| "-".to_owned(), iso_ms),
             frames,
             keys,
-            s.bytes,
+            s.stats.bytes,
             s.end.millis_behind_now.map_or_else(|| "-".to_owned(), |m| format!("{m} ms")),
             status
         )?;
-        for (name, value) in &s.tags {
-            writeln!(out, "      tag {} = {}", escape(name), tag_text(value))?;
+        for t in &s.tags {
+            writeln!(out, "      tag {} = {}", escape(&t.name), tag_text(&t.value))?;
         }
         Ok(())
     }

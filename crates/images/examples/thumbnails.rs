@@ -12,7 +12,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions, Timeline};
+use kvs_images::{FragmentClock, ImageFormat, ImageSelector, ImagesRequest, SampleOptions, Timeline};
 
 /// GetImages answers at most 300 s per request.
 const WINDOW_MS: i64 = 300_000;

@@ -23,4 +23,4 @@ pub use request::{
 };
 pub use sample::{Image, ImageError, ImagesPage, SampleOptions};
 pub use stream::{DEFAULT_MAX_HELD_BYTES, FRAME_COST, StreamLimits, StreamingSampler, sample_reader};
-pub use timeline::{FragmentCollector, MediaFragment, Timeline};
+pub use timeline::{FragmentClock, Timeline};

@@ -1,14 +1,15 @@
-//! Sampling media as it arrives (a live GetMedia stream), sans I/O: push events or
-//! fragments in, take the images whose time has passed out.
+//! Sampling media as it arrives (a live GetMedia stream), sans I/O: push kvs-chunk
+//! [`Fragment`]s (or events, gathered by a [`FragmentAssembler`]) in, take the images whose
+//! time has passed out.
 
 use std::collections::VecDeque;
 
-use kvs_chunk::Event;
+use kvs_chunk::{Event, Fragment, FragmentAssembler};
 
 use crate::error::ImagesError;
 use crate::request::{ImageSelector, ImagesRequest, Plan};
 use crate::sample::{Image, SampleOptions};
-use crate::timeline::{FragmentCollector, MediaFragment, Timeline};
+use crate::timeline::{FragmentClock, Timeline, samplable};
 
 /// Samples a stream of fragments as they arrive.
 ///
@@ -24,7 +25,7 @@ pub struct LiveSampler {
     plan: Plan,
     pending: VecDeque<i64>,
     timeline: Timeline,
-    collector: FragmentCollector,
+    assembler: FragmentAssembler,
     keyframes_only: bool,
 }
 
@@ -41,7 +42,7 @@ impl LiveSampler {
             plan,
             pending,
             timeline: Timeline::new(),
-            collector: FragmentCollector::new(),
+            assembler: FragmentAssembler::new(),
             keyframes_only: options.keyframes_only,
         })
     }
@@ -64,21 +65,26 @@ impl LiveSampler {
         self.pending.is_empty()
     }
 
-    /// Takes one kvs-chunk event; returns the images it settles.
+    /// Takes one kvs-chunk event (gathered into fragments by a [`FragmentAssembler`]);
+    /// returns the images it settles.
     pub fn push_event(&mut self, event: Event) -> Vec<Image> {
-        match self.collector.push(event) {
-            Some(fragment) => self.push_fragment(fragment),
+        match self.assembler.push(event) {
+            Some(fragment) => self.push_fragment(&fragment),
             None => Vec::new(),
         }
     }
 
     /// Drops the fragment whose events were being pushed (it was cut; it comes again).
     pub fn abort_fragment(&mut self) {
-        self.collector.abort();
+        self.assembler.abort();
     }
 
-    /// Takes one whole fragment; returns the images it settles.
-    pub fn push_fragment(&mut self, fragment: MediaFragment) -> Vec<Image> {
+    /// Takes one whole fragment; returns the images it settles. A fragment without frames
+    /// (an in-stream error chunk among them) settles nothing.
+    pub fn push_fragment(&mut self, fragment: &Fragment) -> Vec<Image> {
+        if !samplable(fragment) {
+            return Vec::new();
+        }
         let selector = self.plan.selector;
         let start = fragment
             .frames
@@ -86,7 +92,7 @@ impl LiveSampler {
             .filter_map(|f| fragment.time_ns(f.timestamp_ns, selector))
             .min()
             .map(|ns| ns.div_euclid(1_000_000));
-        self.timeline.push(fragment);
+        self.timeline.push(fragment.clone());
         match start {
             Some(horizon) => self.settle(|t| t < horizon),
             None => Vec::new(),
@@ -95,7 +101,7 @@ impl LiveSampler {
 
     /// The stream ended: every sample left is settled with what has arrived.
     pub fn finish(&mut self) -> Vec<Image> {
-        if let Some(f) = self.collector.finish() {
+        if let Some(f) = self.assembler.finish().filter(samplable) {
             self.timeline.push(f);
         }
         self.settle(|_| true)
@@ -123,7 +129,7 @@ impl LiveSampler {
         };
         let next = next_ms.saturating_mul(1_000_000);
         let selector = self.plan.selector;
-        let ends_before = |f: &MediaFragment| {
+        let ends_before = |f: &Fragment| {
             f.frames
                 .iter()
                 .filter_map(|fr| f.time_ns(fr.timestamp_ns, selector))

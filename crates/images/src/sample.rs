@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use kvs_chunk::Frame;
+use kvs_chunk::{Fragment, Frame};
 
 use crate::codec::{self, CodecConfig};
 use crate::error::ImagesError;
 use crate::render;
 use crate::request::{ImageSelector, ImagesRequest, Limits, Plan};
-use crate::timeline::{MediaFragment, Timeline};
+use crate::timeline::{FragmentClock, Timeline};
 
 /// How a request is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,7 +123,7 @@ impl Timeline {
 /// `i` (none when absent) have had their data dropped: no decoding run starts at or passes
 /// through them.
 pub(crate) fn sample_fragments(
-    fragments: &[MediaFragment],
+    fragments: &[Fragment],
     floors: &[usize],
     plan: &Plan,
     times: &[i64],
@@ -217,7 +217,7 @@ fn median_gap(sorted: &[i64]) -> Option<i64> {
 
 /// How long the last of `frames` (by time) is shown: its BlockDuration, else its track's
 /// DefaultDuration, else the median frame interval.
-fn last_duration(fragment: &MediaFragment, last: Option<&Frame>, times: &[i64]) -> Option<i64> {
+fn last_duration(fragment: &Fragment, last: Option<&Frame>, times: &[i64]) -> Option<i64> {
     let last = last?;
     let own = last.duration_ns.filter(|d| *d > 0).or_else(|| {
         fragment.tracks.iter().find(|t| t.number == last.track).and_then(|t| t.default_duration_ns)
@@ -226,7 +226,7 @@ fn last_duration(fragment: &MediaFragment, last: Option<&Frame>, times: &[i64]) 
 }
 
 impl<'a> Index<'a> {
-    pub(crate) fn new(fragments: &'a [MediaFragment], floors: &[usize], selector: ImageSelector) -> Self {
+    pub(crate) fn new(fragments: &'a [Fragment], floors: &[usize], selector: ImageSelector) -> Self {
         let mut index = Self { frames: Vec::new(), spans: Vec::new(), configs: Vec::new() };
         // Spans whose end is unknown yet (filled with the overall median frame interval).
         let mut open: Vec<(usize, i64)> = Vec::new();

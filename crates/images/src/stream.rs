@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 
 use bytes::Bytes;
-use kvs_chunk::{Event, Frame, ReadEvents};
+use kvs_chunk::{ClusterStart, Event, Fragment, Frame, ReadEvents};
 
 use crate::error::ImagesError;
 use crate::request::{ImagesRequest, Plan};
 use crate::sample::{Content, Image, ImagesPage, Index, SampleOptions, sample_fragments};
-use crate::timeline::MediaFragment;
+use crate::timeline::FragmentClock;
 
 /// The default [`StreamLimits::max_held_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_HELD_BYTES: usize = 256 * 1024 * 1024;
@@ -125,7 +125,7 @@ pub struct StreamingSampler {
     pending: VecDeque<i64>,
     settled: BTreeMap<i64, Image>,
     /// Fragments held, in stream order; the last one is in progress when `open`.
-    held: Vec<MediaFragment>,
+    held: Vec<Fragment>,
     /// Per held fragment, how many of its leading frames have had their data dropped.
     floors: Vec<usize>,
     open: bool,
@@ -207,7 +207,7 @@ impl StreamingSampler {
                 if self.open {
                     self.pop_last();
                 }
-                self.held.push(MediaFragment::default());
+                self.held.push(Fragment::default());
                 self.floors.push(0);
                 self.open = true;
                 self.error = false;
@@ -220,17 +220,14 @@ impl StreamingSampler {
             }
             Event::FragmentMetadata(m) => {
                 if let Some(f) = self.current_mut() {
-                    f.producer_timestamp_ms = m.producer_timestamp_ms;
-                    f.server_timestamp_ms = m.server_timestamp_ms;
+                    f.metadata = Some(m);
                 }
             }
-            Event::Cluster { timestamp, timestamp_scale, .. } => {
+            Event::Cluster { offset, timestamp, timestamp_scale } => {
                 if let Some(f) = self.current_mut()
-                    && f.cluster_timestamp_ns.is_none()
+                    && f.first_cluster.is_none_or(|c| c.timestamp_ns().is_none())
                 {
-                    f.cluster_timestamp_ns = u128::from(timestamp)
-                        .checked_mul(u128::from(timestamp_scale))
-                        .and_then(|ns| i64::try_from(ns).ok());
+                    f.first_cluster = Some(ClusterStart { offset, timestamp, timestamp_scale });
                 }
             }
             Event::Frame(frame) => self.push_frame(frame),
@@ -286,9 +283,9 @@ impl StreamingSampler {
     }
 
     /// The fragment in progress (a new one if none is).
-    fn current_mut(&mut self) -> Option<&mut MediaFragment> {
+    fn current_mut(&mut self) -> Option<&mut Fragment> {
         if !self.open {
-            self.held.push(MediaFragment::default());
+            self.held.push(Fragment::default());
             self.floors.push(0);
             self.open = true;
             self.keyframes = [None, None];
@@ -453,7 +450,7 @@ impl StreamingSampler {
     }
 }
 
-fn fragment_bytes(f: &MediaFragment) -> usize {
+fn fragment_bytes(f: &Fragment) -> usize {
     f.frames.iter().map(|fr| fr.data.len().saturating_add(FRAME_COST)).fold(0, usize::saturating_add)
 }
 

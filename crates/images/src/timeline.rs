@@ -1,53 +1,49 @@
-//! Media on the request's clock: fragments gathered from kvs-chunk events, each frame placed
-//! at its producer or server time.
+//! Media on the request's clock: kvs-chunk [`Fragment`]s (from a [`FragmentAssembler`]),
+//! each frame placed at its producer or server time.
 
 use std::io::Read;
 
 use bytes::Bytes;
-use kvs_chunk::{Event, Events, Frame, ReadEvents, Track, TrackType};
+use kvs_chunk::{Event, Events, Fragment, FragmentAssembler, ReadEvents, Track, TrackType};
 
 use crate::error::ImagesError;
 use crate::request::ImageSelector;
 
-/// One fragment's media (for a GetMedia payload, one document; for a plain Matroska file,
-/// the whole Segment).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MediaFragment {
-    /// `AWS_KINESISVIDEO_PRODUCER_TIMESTAMP`, epoch ms.
-    pub producer_timestamp_ms: Option<i64>,
-    /// `AWS_KINESISVIDEO_SERVER_TIMESTAMP`, epoch ms.
-    pub server_timestamp_ms: Option<i64>,
-    /// The first Cluster's timestamp, ns (the fragment's timestamps count from it).
-    pub cluster_timestamp_ns: Option<i64>,
-    /// The tracks the fragment's document declares.
-    pub tracks: Vec<Track>,
-    /// Every frame, in stream (decode) order.
-    pub frames: Vec<Frame>,
+/// A fragment's media on a request's clock (implemented for [`Fragment`]).
+pub trait FragmentClock {
+    /// The time of a frame timestamp on `selector`'s clock, ns since the epoch: the
+    /// fragment's timestamp plus the frame's offset from the fragment's first cluster (or,
+    /// without one, its earliest frame). Without service timestamps (a plain Matroska file)
+    /// both clocks are the frame's own timestamp.
+    fn time_ns(&self, frame_timestamp_ns: i64, selector: ImageSelector) -> Option<i64>;
+
+    /// The track images come from: the first video track (by TrackType, or by a `V_` codec
+    /// id when the type is missing).
+    fn video_track(&self) -> Option<&Track>;
 }
 
-impl MediaFragment {
-    /// The time of a frame timestamp on `selector`'s clock, ns since the epoch:
-    /// the fragment's timestamp plus the frame's offset from the fragment's first cluster.
-    /// Without service timestamps (a plain Matroska file) both clocks are the frame's own
-    /// timestamp.
-    #[must_use]
-    pub fn time_ns(&self, frame_timestamp_ns: i64, selector: ImageSelector) -> Option<i64> {
+impl FragmentClock for Fragment {
+    fn time_ns(&self, frame_timestamp_ns: i64, selector: ImageSelector) -> Option<i64> {
+        let (producer, server) = (self.producer_timestamp_ms(), self.server_timestamp_ms());
         let base_ms = match selector {
-            ImageSelector::ProducerTimestamp => self.producer_timestamp_ms.or(self.server_timestamp_ms),
-            ImageSelector::ServerTimestamp => self.server_timestamp_ms.or(self.producer_timestamp_ms),
+            ImageSelector::ProducerTimestamp => producer.or(server),
+            ImageSelector::ServerTimestamp => server.or(producer),
         };
         let Some(base_ms) = base_ms else { return Some(frame_timestamp_ns) };
-        let origin = match self.cluster_timestamp_ns {
+        let origin = match self.first_cluster_timestamp_ns() {
             Some(c) => c,
-            None => self.frames.iter().map(|f| f.timestamp_ns).min().unwrap_or(frame_timestamp_ns),
+            None => self
+                .frames
+                .iter()
+                .map(|f| f.timestamp_ns)
+                .min()
+                .or(self.stats.first_ns)
+                .unwrap_or(frame_timestamp_ns),
         };
         base_ms.checked_mul(1_000_000)?.checked_add(frame_timestamp_ns.checked_sub(origin)?)
     }
 
-    /// The track images come from: the first video track (by TrackType, or by a `V_` codec
-    /// id when the type is missing).
-    #[must_use]
-    pub fn video_track(&self) -> Option<&Track> {
+    fn video_track(&self) -> Option<&Track> {
         self.tracks.iter().find(|t| t.kind == TrackType::Video).or_else(|| {
             self.tracks.iter().find(|t| {
                 t.kind == TrackType::Unknown && t.codec_id.as_deref().is_some_and(|c| c.starts_with("V_"))
@@ -56,72 +52,10 @@ impl MediaFragment {
     }
 }
 
-/// Gathers kvs-chunk events into [`MediaFragment`]s (push events in, take fragments out).
-#[derive(Debug, Default)]
-pub struct FragmentCollector {
-    current: Option<MediaFragment>,
-    error: bool,
-}
-
-impl FragmentCollector {
-    /// An empty collector.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Takes one event; returns a fragment at its end (`FragmentEnd`), if it had frames.
-    /// In-stream error chunks give nothing.
-    pub fn push(&mut self, event: Event) -> Option<MediaFragment> {
-        match event {
-            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
-                self.current = Some(MediaFragment::default());
-                self.error = false;
-            }
-            Event::Tracks(tracks) => self.current_mut().tracks = tracks,
-            Event::FragmentMetadata(m) => {
-                let f = self.current_mut();
-                f.producer_timestamp_ms = m.producer_timestamp_ms;
-                f.server_timestamp_ms = m.server_timestamp_ms;
-            }
-            Event::Cluster { timestamp, timestamp_scale, .. } => {
-                let f = self.current_mut();
-                if f.cluster_timestamp_ns.is_none() {
-                    f.cluster_timestamp_ns = u128::from(timestamp)
-                        .checked_mul(u128::from(timestamp_scale))
-                        .and_then(|ns| i64::try_from(ns).ok());
-                }
-            }
-            Event::Frame(frame) => self.current_mut().frames.push(frame),
-            Event::ErrorChunk(_) => self.error = true,
-            Event::FragmentEnd(_) => return self.take(),
-            _ => {}
-        }
-        None
-    }
-
-    /// The fragment in progress, cut short (at the end of the input): returned if it has
-    /// frames, whose data are complete.
-    pub fn finish(&mut self) -> Option<MediaFragment> {
-        self.take()
-    }
-
-    /// Drops the fragment in progress (it will be delivered again, as a consumer does after
-    /// a cut).
-    pub fn abort(&mut self) {
-        self.current = None;
-        self.error = false;
-    }
-
-    fn current_mut(&mut self) -> &mut MediaFragment {
-        self.current.get_or_insert_with(MediaFragment::default)
-    }
-
-    fn take(&mut self) -> Option<MediaFragment> {
-        let f = self.current.take()?;
-        let error = std::mem::take(&mut self.error);
-        (!error && !f.frames.is_empty()).then_some(f)
-    }
+/// Whether a fragment has media to sample: frames, and no in-stream error (an error chunk
+/// gives no fragment to sample).
+pub(crate) fn samplable(fragment: &Fragment) -> bool {
+    fragment.errors.is_empty() && !fragment.frames.is_empty()
 }
 
 /// The media a GetImages request samples: fragments in stream order.
@@ -139,7 +73,7 @@ impl FragmentCollector {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
-    fragments: Vec<MediaFragment>,
+    fragments: Vec<Fragment>,
 }
 
 impl Timeline {
@@ -176,12 +110,12 @@ impl Timeline {
     pub fn from_events(
         events: impl IntoIterator<Item = Result<Event, kvs_chunk::Error>>,
     ) -> Result<Self, ImagesError> {
-        let mut collector = FragmentCollector::new();
+        let mut assembler = FragmentAssembler::new();
         let mut timeline = Self::new();
         for item in events {
             match item {
                 Ok(event) => {
-                    if let Some(f) = collector.push(event) {
+                    if let Some(f) = assembler.push(event).filter(samplable) {
                         timeline.push(f);
                     }
                 }
@@ -191,20 +125,21 @@ impl Timeline {
                 Err(e) => return Err(ImagesError::Media(e)),
             }
         }
-        if let Some(f) = collector.finish() {
+        // The fragment in progress, cut short at the end of the input: its frames are whole.
+        if let Some(f) = assembler.finish().filter(samplable) {
             timeline.push(f);
         }
         Ok(timeline)
     }
 
     /// Appends a fragment.
-    pub fn push(&mut self, fragment: MediaFragment) {
+    pub fn push(&mut self, fragment: Fragment) {
         self.fragments.push(fragment);
     }
 
     /// The fragments, in stream order.
     #[must_use]
-    pub fn fragments(&self) -> &[MediaFragment] {
+    pub fn fragments(&self) -> &[Fragment] {
         &self.fragments
     }
 

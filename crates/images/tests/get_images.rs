@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use kvs_chunk::Fragment;
 use kvs_images::{
-    ImageError, ImageFormat, ImageSelector, ImagesPage, ImagesRequest, Limits, MediaFragment, SampleOptions,
+    ImageError, ImageFormat, ImageSelector, ImagesPage, ImagesRequest, Limits, SampleOptions,
     ServiceErrorKind, Timeline,
 };
 
@@ -148,7 +149,7 @@ fn open_gop_leading_pictures_are_decoded() {
 }
 
 fn timeline_fragment_starts(t: &Timeline) -> Vec<i64> {
-    t.fragments().iter().map(|f| f.producer_timestamp_ms.unwrap()).collect()
+    t.fragments().iter().map(|f| f.producer_timestamp_ms().unwrap()).collect()
 }
 
 #[test]
@@ -204,14 +205,14 @@ fn media_error_for_audio_only_and_undecodable_video() {
 
     // getmedia_basic.mkv: real SPS/PPS, but frames of random bytes.
     let fake = load("getmedia_basic.mkv");
-    let first = fake.fragments()[0].producer_timestamp_ms.unwrap();
+    let first = fake.fragments()[0].producer_timestamp_ms().unwrap();
     let page = get(&fake, &request(first, first + 2000, 500, ImageFormat::Png));
     assert_eq!(page.images.len(), 5);
     assert!(page.images.iter().all(|i| i.error == Some(ImageError::MediaError)), "{page:?}");
 
     // An unsupported codec.
     let mut t = h264().clone();
-    let mut fragments: Vec<MediaFragment> = t.fragments().to_vec();
+    let mut fragments: Vec<Fragment> = t.fragments().to_vec();
     for f in &mut fragments {
         for track in &mut f.tracks {
             track.codec_id = Some("V_VP9".into());
@@ -228,8 +229,8 @@ fn media_error_for_audio_only_and_undecodable_video() {
 
 #[test]
 fn corrupt_frames_give_media_errors_or_images_never_a_panic() {
-    let mut fragments: Vec<MediaFragment> = h265().fragments().to_vec();
-    let mut h264_fragments: Vec<MediaFragment> = h264().fragments().to_vec();
+    let mut fragments: Vec<Fragment> = h265().fragments().to_vec();
+    let mut h264_fragments: Vec<Fragment> = h264().fragments().to_vec();
     for f in fragments.iter_mut().chain(h264_fragments.iter_mut()) {
         for (i, frame) in f.frames.iter_mut().enumerate() {
             let mut data = frame.data.to_vec();
@@ -279,7 +280,7 @@ fn server_clock_is_the_producer_clock_shifted() {
 fn plain_matroska_uses_the_frames_own_timestamps() {
     let mut t = Timeline::new();
     for f in h264().fragments() {
-        t.push(MediaFragment { producer_timestamp_ms: None, server_timestamp_ms: None, ..f.clone() });
+        t.push(Fragment { metadata: None, ..f.clone() });
     }
     // The fixture's cluster timestamps count from 0 ms.
     for selector in [ImageSelector::ProducerTimestamp, ImageSelector::ServerTimestamp] {
@@ -452,6 +453,27 @@ fn live_sampling_matches_the_whole_timeline() {
     assert!(!live.is_done());
     got.extend(live.finish());
     assert!(live.is_done());
+    assert_eq!(got, whole.images);
+}
+
+#[test]
+fn live_sampling_of_whole_fragments_matches_the_events() {
+    let r = request(BASE - 300, BASE + 4300, 200, ImageFormat::Jpeg).height_pixels(48);
+    let whole = get(h264(), &r.clone().max_results(100));
+    let mut live = kvs_images::LiveSampler::new(&r, &SampleOptions::default()).unwrap();
+    let bytes = Bytes::from(std::fs::read(testdata("images/h264.mkv")).unwrap());
+    let mut got = Vec::new();
+    for (i, fragment) in kvs_chunk::Fragments::new(kvs_chunk::Events::new(bytes)).enumerate() {
+        let fragment = fragment.unwrap();
+        assert!(fragment.first_cluster_timestamp_ns().is_some());
+        got.extend(live.push_fragment(&fragment));
+        if i == 0 {
+            // An error chunk is no fragment to sample: it settles nothing.
+            let error = Fragment::of_error_chunk(kvs_chunk::ErrorChunk::default());
+            assert!(live.push_fragment(&error).is_empty());
+        }
+    }
+    got.extend(live.finish());
     assert_eq!(got, whole.images);
 }
 

@@ -857,46 +857,9 @@ pub fn group(tags: Vec<SimpleTag>) -> Vec<TagGroup> {
 /// without media before the first frame).
 pub const MAX_PENDING_TAG_GROUPS: usize = 4096;
 
-/// The most track numbers whose last frame [`Durations`] remembers (per document).
-const MAX_TIMED_TRACKS: usize = 256;
-
-/// An estimate of each track's frame duration, from durations, DefaultDuration or the
-/// spacing of its frames.
-#[derive(Debug, Default, Clone)]
-pub struct Durations {
-    last: std::collections::HashMap<u64, (i64, u64)>,
-    default: std::collections::HashMap<u64, u64>,
-}
-
-impl Durations {
-    /// Takes the DefaultDurations of a new track list.
-    pub fn tracks(&mut self, tracks: &[Track]) {
-        self.default = tracks.iter().filter_map(|t| Some((t.number, t.default_duration_ns?))).collect();
-    }
-
-    /// The duration of `frame` (at `timestamp_ns`), best known.
-    pub fn of(&mut self, frame: &Frame, timestamp_ns: i64) -> u64 {
-        let spacing = self.last.get(&frame.track).map_or(0, |&(prev_ts, prev_d)| {
-            let d = timestamp_ns.saturating_sub(prev_ts);
-            if d > 0 { u64::try_from(d).unwrap_or(0) } else { prev_d }
-        });
-        let d = frame
-            .duration_ns
-            .or_else(|| self.default.get(&frame.track).copied())
-            .filter(|&d| d > 0)
-            .unwrap_or(spacing);
-        // Bounded: a producer can put every block on a new track number.
-        if self.last.len() < MAX_TIMED_TRACKS || self.last.contains_key(&frame.track) {
-            self.last.insert(frame.track, (timestamp_ns, d));
-        }
-        d
-    }
-
-    /// Forgets the frames seen (a new document or file begins).
-    pub fn reset(&mut self) {
-        self.last.clear();
-    }
-}
+/// The frame-duration estimate merge, split and `inspect` share (its home is kvs-chunk's
+/// analysis, which `inspect`'s numbers come from).
+pub use kvs_chunk::analysis::Durations;
 
 #[cfg(test)]
 mod tests {

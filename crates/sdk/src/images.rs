@@ -309,9 +309,7 @@ impl LiveImages {
             match item {
                 Some(Ok(ConsumerEvent::Event(event))) => self.ready.extend(self.sampler.push_event(event)),
                 Some(Ok(ConsumerEvent::Fragment(fragment))) => {
-                    for event in fragment_events(fragment) {
-                        self.ready.extend(self.sampler.push_event(event));
-                    }
+                    self.ready.extend(self.sampler.push_fragment(&fragment));
                 }
                 Some(Ok(ConsumerEvent::FragmentAborted { .. })) => self.sampler.abort_fragment(),
                 Some(Ok(_)) => {}
@@ -326,18 +324,4 @@ impl LiveImages {
             }
         }
     }
-}
-
-/// The events of a whole fragment (fragment-mode consumers), enough for the sampler: its
-/// tracks, metadata, frames and end. Without its cluster timestamp the first frame's
-/// time stands in.
-fn fragment_events(f: kvs_chunk::Fragment) -> Vec<kvs_chunk::Event> {
-    use kvs_chunk::Event;
-    let mut events = vec![Event::DocumentStart { index: f.index, offset: f.offset }, Event::Tracks(f.tracks)];
-    if let Some(m) = f.metadata {
-        events.push(Event::FragmentMetadata(m));
-    }
-    events.extend(f.frames.into_iter().map(Event::Frame));
-    events.push(Event::FragmentEnd(f.end));
-    events
 }
