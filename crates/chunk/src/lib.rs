@@ -13,7 +13,6 @@ mod encoding;
 mod error;
 mod event;
 mod fragment;
-pub mod mux;
 mod read;
 
 pub use aws::{AwsTag, ErrorId, FragmentNumber};
