@@ -502,7 +502,9 @@ pub fn connect_event(c: &mut ConnectWriter, event: Event) -> Result<(), ConnectE
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    // Fields are assigned after `default()`: kvs-chunk's event structs are built that way
+    // outside kvs-chunk (no struct literals).
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::field_reassign_with_default)]
     use std::path::Path;
 
     use bytes::Bytes;
@@ -531,7 +533,7 @@ mod tests {
         t.number = number;
         t.kind = if codec.starts_with('V') { TrackType::Video } else { TrackType::Audio };
         t.codec_id = Some(codec.to_owned());
-        t.codec_private = private.map(|p| Bytes::copy_from_slice(p));
+        t.codec_private = private.map(Bytes::copy_from_slice);
         t
     }
 
