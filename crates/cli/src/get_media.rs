@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{Event, FragmentMetadata, StreamError};
+use kvs_chunk::{Event, FragmentMetadata, ErrorChunk};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
@@ -185,7 +185,7 @@ impl Renumber {
     }
 
     /// The line of an in-stream error chunk: a document of its own in the contract.
-    fn error_summary(&mut self, e: StreamError) -> Summary {
+    fn error_summary(&mut self, e: ErrorChunk) -> Summary {
         let index = self.index;
         self.index = self.index.saturating_add(1);
         let mut s = Summary { index, offset: self.offset, ..Summary::default() };
@@ -398,7 +398,7 @@ async fn consume(
                 }
                 true
             }
-            Ok(ConsumerEvent::StreamError(e)) => {
+            Ok(ConsumerEvent::ErrorChunk(e)) => {
                 let r = error_line(&mut out, numbers.error_summary(e), json_lines);
                 write(&mut out, r)
             }

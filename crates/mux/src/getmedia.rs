@@ -147,7 +147,7 @@ fn producer_tags(w: &mut Writer, tags: &[SimpleTag]) -> Result<(), WriteError> {
 
 /// A frame's index in its lace and the lace's frame count (the one place that reads them).
 fn lace_of(f: &Frame) -> (usize, usize) {
-    (usize::from(f.lace.0), usize::from(f.lace.1))
+    (usize::from(f.lace_index), usize::from(f.lace_count))
 }
 
 /// How many frames from the start of `frames` form one lace (1 for an unlaced frame).
