@@ -90,13 +90,13 @@ impl Default for LargeFrames {
 }
 
 /// Writes a Matroska EBML header, as ffmpeg and the KVS producer SDK write it (the one
-/// [`kvs_chunk::mux::write_ebml_header`] writes).
+/// [`kvs_mux::elements::write_ebml_header`] writes).
 ///
 /// # Errors
 ///
 /// Never in practice (as [`Writer::master`]).
 pub fn write_ebml_header(w: &mut Writer) -> Result<(), WriteError> {
-    kvs_chunk::mux::write_ebml_header(w, "matroska")
+    kvs_mux::elements::write_ebml_header(w, "matroska")
 }
 
 /// The bare walker: no schema, no limits, no tokens, the practical speed limit of any EBML

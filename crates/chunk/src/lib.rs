@@ -15,7 +15,6 @@ mod error;
 mod event;
 mod fragment;
 mod ids;
-pub mod mux;
 mod read;
 
 #[cfg(feature = "tokio")]

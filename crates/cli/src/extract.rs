@@ -29,20 +29,20 @@
 //! document cannot be extracted: they are counted and reported, and when nothing at all
 //! could be extracted the exit status is 1.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use kvs_chunk::{Event, Frame, Track, TrackType};
-use kvs_mux::adts::{ADTS_MAX_PAYLOAD, Adts, adts, adts_header};
-use kvs_mux::annexb::{AnnexB, parameter_sets};
+use kvs_chunk::Track;
+use kvs_mux::adts::ADTS_MAX_PAYLOAD;
 use kvs_mux::connect::ConnectWriter;
-use kvs_mux::wav::{WavFile, is_connect, parse_mime, pcm, pcm_with};
+use kvs_mux::extract::{
+    ConnectError, ExtractError, ExtractFormat, Notice, Output, TrackExtractor, connect_event,
+};
+use kvs_mux::text::escape;
 
 use crate::progress::{Input, each_event, exit_status};
-use kvs_mux::text::escape;
 
 /// The output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,56 +109,13 @@ reported on stderr with its offset and size, and the exit status is 1; --strict 
 the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
 file or a directory gives status 2.";
 
-/// Where the output goes.
-enum Sink {
-    Stream(Box<dyn Write>),
-    Wav(WavFile),
-}
-
-/// The state of a single-track extraction.
-struct Extractor {
-    selector: Option<String>,
-    format: Option<Format>,
-    output: PathBuf,
-    track: Option<Track>,
-    /// The Annex B writer (parameter sets), for `--format annexb`.
-    annexb: Option<AnnexB>,
-    /// The ADTS fields, for `--format adts`.
-    adts: Option<Adts>,
-    /// AAC frames too large for an ADTS header (not written).
-    too_large: u64,
-    sink: Option<Sink>,
-    frames: u64,
-    bytes: u64,
-    /// Rate and channels from a MimeType tag.
-    mime: Option<(u32, u16)>,
-    /// Whether the current document has had a Tracks event.
-    doc_tracks: bool,
-    /// Whether any Tracks event chose a track.
-    ever_chosen: bool,
-    /// Frames that came before any Tracks of their document.
-    orphans: u64,
-}
-
-/// Why extraction stopped.
-#[derive(Debug)]
-struct Stop(String);
-
-/// The track `selector` names (number or name), else the first video track, else the first
-/// audio track. When the list repeats a number or name, the last entry is used: it is the
-/// latest definition of that track.
-fn choose<'a>(tracks: &'a [Track], selector: Option<&str>) -> Option<&'a Track> {
-    match selector {
-        Some(s) => match s.parse::<u64>() {
-            Ok(n) => tracks.iter().rfind(|t| t.number == n),
-            Err(_) => tracks.iter().rfind(|t| t.name.as_deref() == Some(s)),
-        },
-        None => {
-            let first = tracks
-                .iter()
-                .find(|t| t.kind == TrackType::Video)
-                .or_else(|| tracks.iter().find(|t| t.kind == TrackType::Audio))?;
-            tracks.iter().rfind(|t| t.number == first.number)
+impl From<Format> for ExtractFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Annexb => Self::AnnexB,
+            Format::Raw => Self::Raw,
+            Format::Wav => Self::Wav,
+            Format::Adts => Self::Adts,
         }
     }
 }
@@ -174,196 +131,64 @@ fn describe_track(t: &Track) -> String {
     s
 }
 
-fn len64(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
+/// What an extraction error says on stderr (with the options that would help).
+fn message(e: &ExtractError) -> String {
+    match e {
+        ExtractError::NoTrack { selector, tracks } => {
+            let list: Vec<String> = tracks.iter().map(describe_track).collect();
+            format!(
+                "no track {} in this document (it has {}): give --track with one of those",
+                selector.as_deref().unwrap_or("of video or audio"),
+                if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+            )
+        }
+        ExtractError::UnsupportedEncoding { track, why } => format!(
+            "{} is stored with {}, which kvs-mkv cannot undo: its frames are not the codec's own bytes, \
+             so it is not extracted",
+            describe_track(track),
+            escape(why)
+        ),
+        ExtractError::NotAnnexB(t) => {
+            format!(
+                "{} is not H.264 or H.265 with a readable CodecPrivate: use --format raw",
+                describe_track(t)
+            )
+        }
+        ExtractError::NotPcm(t) => {
+            format!("{} is not PCM audio, so it cannot be WAV: use --format raw", describe_track(t))
+        }
+        ExtractError::NotAdts(t) => format!(
+            "{} is not AAC with an AudioSpecificConfig ADTS can carry (object type 1 to 4, \
+             1 to 7 channels, a standard rate): use --format raw",
+            describe_track(t)
+        ),
+        ExtractError::WavNeedsFile => {
+            "WAV needs a file to patch its sizes into: give --output FILE.wav".to_owned()
+        }
+        ExtractError::NoFrames(t) => {
+            format!("{}: no frames: nothing written", t.as_deref().map(describe_track).unwrap_or_default())
+        }
+        other => other.to_string(),
+    }
 }
 
-impl Extractor {
-    fn default_format(track: &Track) -> Format {
-        if parameter_sets(track).is_some() {
-            Format::Annexb
-        } else if adts(track).is_some() {
-            Format::Adts
-        } else if pcm(track).is_some() {
-            Format::Wav
-        } else {
-            Format::Raw
-        }
+/// The counts of frames not extracted, on stderr.
+fn report_skipped(x: &TrackExtractor) {
+    if x.orphans() > 0 {
+        eprintln!(
+            "kvs-mkv extract: {} came before any Tracks of their document: not extracted",
+            if x.orphans() == 1 { "1 frame".to_owned() } else { format!("{} frames", x.orphans()) }
+        );
     }
-
-    fn document_start(&mut self) {
-        self.doc_tracks = false;
-        self.track = None;
-    }
-
-    fn tracks(&mut self, tracks: &[Track]) -> Result<(), Stop> {
-        self.doc_tracks = true;
-        let Some(t) = choose(tracks, self.selector.as_deref()) else {
-            if !self.ever_chosen {
-                let list: Vec<String> = tracks.iter().map(describe_track).collect();
-                return Err(Stop(format!(
-                    "no track {} in this document (it has {}): give --track with one of those",
-                    self.selector.as_deref().unwrap_or("of video or audio"),
-                    if list.is_empty() { "none".to_owned() } else { list.join(", ") }
-                )));
-            }
-            // This document lacks the track: none of its frames are extracted.
-            self.track = None;
-            return Ok(());
-        };
-        if let Some(why) = &t.unsupported_encoding {
-            return Err(Stop(format!(
-                "{} is stored with {}, which kvs-mkv cannot undo: its frames are not the codec's own bytes, \
-                 so it is not extracted",
-                describe_track(t),
-                kvs_mux::text::escape(why)
-            )));
-        }
-        let format = *self.format.get_or_insert_with(|| Self::default_format(t));
-        match format {
-            Format::Annexb => {
-                let ps = parameter_sets(t).ok_or_else(|| {
-                    Stop(format!(
-                        "{} is not H.264 or H.265 with a readable CodecPrivate: use --format raw",
-                        describe_track(t)
-                    ))
-                })?;
-                self.annexb = Some(AnnexB::new(ps));
-            }
-            Format::Wav => {
-                // The file is created at the first frame, with the latest Tracks and MimeType.
-                if pcm(t).is_none() {
-                    return Err(Stop(format!(
-                        "{} is not PCM audio, so it cannot be WAV: use --format raw",
-                        describe_track(t)
-                    )));
-                }
-                if self.output.as_os_str() == "-" {
-                    return Err(Stop(
-                        "WAV needs a file to patch its sizes into: give --output FILE.wav".to_owned(),
-                    ));
-                }
-            }
-            Format::Adts => {
-                self.adts = Some(adts(t).ok_or_else(|| {
-                    Stop(format!(
-                        "{} is not AAC with an AudioSpecificConfig ADTS can carry (object type 1 to 4, \
-                         1 to 7 channels, a standard rate): use --format raw",
-                        describe_track(t)
-                    ))
-                })?);
-            }
-            Format::Raw => {}
-        }
-        if self.sink.is_none() && format != Format::Wav {
-            let w: Box<dyn Write> = if self.output.as_os_str() == "-" {
-                Box::new(io::stdout().lock())
+    if x.too_large() > 0 {
+        eprintln!(
+            "kvs-mkv extract: {} larger than ADTS allows ({ADTS_MAX_PAYLOAD} bytes): not written",
+            if x.too_large() == 1 {
+                "1 frame is".to_owned()
             } else {
-                Box::new(
-                    File::create(&self.output)
-                        .map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?,
-                )
-            };
-            self.sink = Some(Sink::Stream(Box::new(BufWriter::with_capacity(256 * 1024, w))));
-        }
-        self.track = Some(t.clone());
-        self.ever_chosen = true;
-        Ok(())
-    }
-
-    fn frame(&mut self, f: &Frame) -> Result<(), Stop> {
-        if !self.doc_tracks {
-            self.orphans = self.orphans.saturating_add(1);
-            return Ok(());
-        }
-        let Some(track) = &self.track else { return Ok(()) };
-        if f.track != track.number {
-            return Ok(());
-        }
-        let stop = |e: io::Error| Stop(format!("cannot write {}: {e}", self.output.display()));
-        if let (None, Some(Format::Wav), Some(p)) = (&self.sink, self.format, pcm_with(track, self.mime)) {
-            self.sink = Some(Sink::Wav(WavFile::create(&self.output, p).map_err(stop)?));
-        }
-        let written = match (&mut self.sink, &self.annexb, self.format) {
-            (Some(Sink::Stream(w)), Some(annexb), Some(Format::Annexb)) => {
-                match annexb.write_frame(&f.data, f.keyframe, w).map_err(stop)? {
-                    Some(n) => n,
-                    None => {
-                        eprintln!(
-                            "kvs-mkv extract: the frame at {} ms (block at byte {}) has a NAL length past its end; written as it is",
-                            f.timestamp_ms(),
-                            f.block_offset
-                        );
-                        w.write_all(&f.data).map_err(stop)?;
-                        len64(f.data.len())
-                    }
-                }
+                format!("{} frames are", x.too_large())
             }
-            (Some(Sink::Stream(w)), _, Some(Format::Adts)) => {
-                let Some(header) = self.adts.and_then(|a| adts_header(a, f.data.len())) else {
-                    self.too_large = self.too_large.saturating_add(1);
-                    return Ok(());
-                };
-                w.write_all(&header).map_err(stop)?;
-                w.write_all(&f.data).map_err(stop)?;
-                len64(f.data.len()).saturating_add(7)
-            }
-            (Some(Sink::Stream(w)), _, _) => {
-                w.write_all(&f.data).map_err(stop)?;
-                len64(f.data.len())
-            }
-            (Some(Sink::Wav(w)), _, _) => {
-                w.write(&f.data).map_err(stop)?;
-                len64(f.data.len())
-            }
-            (None, _, _) => return Ok(()),
-        };
-        self.frames = self.frames.saturating_add(1);
-        self.bytes = self.bytes.saturating_add(written);
-        Ok(())
-    }
-
-    fn finish(self) -> Result<String, Stop> {
-        let what = self.track.as_ref().map(describe_track).unwrap_or_default();
-        let err = |e: io::Error| Stop(format!("cannot write {}: {e}", self.output.display()));
-        if self.orphans > 0 {
-            eprintln!(
-                "kvs-mkv extract: {} came before any Tracks of their document: not extracted",
-                if self.orphans == 1 { "1 frame".to_owned() } else { format!("{} frames", self.orphans) }
-            );
-        }
-        if self.too_large > 0 {
-            eprintln!(
-                "kvs-mkv extract: {} larger than ADTS allows ({ADTS_MAX_PAYLOAD} bytes): not written",
-                if self.too_large == 1 {
-                    "1 frame is".to_owned()
-                } else {
-                    format!("{} frames are", self.too_large)
-                }
-            );
-        }
-        if self.frames == 0 && self.orphans > 0 {
-            if let Some(Sink::Stream(mut w)) = self.sink {
-                let _ = w.flush();
-            }
-            return Err(Stop(
-                "nothing extracted: every frame came before the Tracks of its document".to_owned(),
-            ));
-        }
-        match self.sink {
-            Some(Sink::Stream(mut w)) => match w.flush() {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-                other => other.map_err(err)?,
-            },
-            Some(Sink::Wav(w)) => {
-                w.finish().map_err(|e| Stop(format!("cannot write {}: {e}", self.output.display())))?;
-            }
-            None if self.ever_chosen => {
-                return Err(Stop(format!("{what}: no frames: nothing written")));
-            }
-            None => return Err(Stop("the input has no tracks: nothing written".to_owned())),
-        }
-        Ok(format!("{what}: {} frames, {} bytes to {}", self.frames, self.bytes, self.output.display()))
+        );
     }
 }
 
@@ -377,54 +202,45 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
     if args.connect {
         return run_connect(args, input, opts);
     }
-    let mut x = Extractor {
-        selector: args.track.clone(),
-        format: args.format,
-        output: args.output.clone().unwrap_or_else(|| PathBuf::from("-")),
-        track: None,
-        annexb: None,
-        adts: None,
-        too_large: 0,
-        sink: None,
-        frames: 0,
-        bytes: 0,
-        mime: None,
-        doc_tracks: false,
-        ever_chosen: false,
-        orphans: 0,
+    let path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let output = if path.as_os_str() == "-" {
+        Output::Writer { name: path.clone(), writer: Box::new(io::stdout().lock()) }
+    } else {
+        Output::Path(path.clone())
     };
+    let mut x = TrackExtractor::new(args.track.clone(), args.format.map(ExtractFormat::from), output);
     let mut late = crate::progress::LateTracks::new(&input, opts);
     let result = each_event("extract", input, opts, |event, _| {
-        if let Some(tracks) = late.before(&event, !x.doc_tracks) {
+        if let Some(tracks) = late.before(&event, x.needs_tracks()) {
             // The document's Tracks come after its clusters: read ahead in the file.
             x.tracks(&tracks)?;
         }
-        match event {
-            Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
-                x.document_start();
-                Ok(())
-            }
-            Event::Tracks(tracks) => x.tracks(&tracks),
-            Event::Frame(f) => x.frame(&f),
-            Event::Tag(t) if t.name == "MimeType" => {
-                x.mime = t.value.as_text().and_then(|m| parse_mime(&m));
-                Ok(())
-            }
-            _ => Ok(()),
+        if let Some(Notice::NalPastEnd { timestamp_ms, block_offset }) = x.event(&event)? {
+            eprintln!(
+                "kvs-mkv extract: the frame at {timestamp_ms} ms (block at byte {block_offset}) has a NAL length past its end; written as it is"
+            );
         }
+        Ok::<(), ExtractError>(())
     });
+    report_skipped(&x);
     let ended = match result {
         Ok(ended) => ended,
-        Err(Stop(msg)) => {
+        Err(e) => {
             let _ = x.finish();
-            eprintln!("kvs-mkv extract: {msg}");
+            eprintln!("kvs-mkv extract: {}", message(&e));
             return ExitCode::FAILURE;
         }
     };
-    let too_large = x.too_large > 0;
+    let too_large = x.too_large() > 0;
     match x.finish() {
-        Ok(summary) => {
-            eprintln!("kvs-mkv extract: {summary}");
+        Ok(s) => {
+            let what = s.track.as_ref().map(describe_track).unwrap_or_default();
+            eprintln!(
+                "kvs-mkv extract: {what}: {} frames, {} bytes to {}",
+                s.frames,
+                s.bytes,
+                path.display()
+            );
             if let Some(line) = ended.caveat("extract") {
                 eprintln!("{line}");
             }
@@ -433,8 +249,8 @@ pub fn run(args: &ExtractArgs) -> ExitCode {
             }
             exit_status(ended)
         }
-        Err(Stop(msg)) => {
-            eprintln!("kvs-mkv extract: {msg}");
+        Err(e) => {
+            eprintln!("kvs-mkv extract: {}", message(&e));
             ExitCode::FAILURE
         }
     }
@@ -447,38 +263,20 @@ fn run_connect(args: &ExtractArgs, input: Input, opts: kvs_chunk::Options) -> Ex
         return ExitCode::from(2);
     }
     let mut c = ConnectWriter::new(&dir);
-    let result = each_event("extract", input, opts, |event, _| match event {
-        Event::DocumentStart { .. } | Event::FragmentStart { .. } => {
-            c.document_start();
-            Ok(())
-        }
-        Event::Tracks(tracks) => {
-            if !tracks.iter().any(is_connect) {
-                return Err(
-                    "this document has no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track: it is not Amazon \
-                     Connect audio; use --track and --format instead"
-                        .to_owned(),
-                );
+    let result = each_event("extract", input, opts, |event, _| {
+        connect_event(&mut c, event).map_err(|e| match e {
+            ConnectError::NotConnect => {
+                "this document has no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track: it is \
+                                         not Amazon Connect audio; use --track and --format instead"
+                    .to_owned()
             }
-            if let Some(t) = tracks.iter().find(|t| is_connect(t) && t.unsupported_encoding.is_some()) {
-                return Err(format!(
-                    "{} is stored with {}, which kvs-mkv cannot undo: not extracted",
-                    describe_track(t),
-                    kvs_mux::text::escape(t.unsupported_encoding.as_deref().unwrap_or_default())
-                ));
-            }
-            c.set_tracks(tracks).map_err(|e| e.to_string())
-        }
-        Event::Tag(t) if t.name == "ContactId" => {
-            c.set_contact(t.value.as_text().as_deref());
-            Ok(())
-        }
-        Event::Tag(t) if t.name == "MimeType" => {
-            c.set_mime(t.value.as_text().and_then(|m| parse_mime(&m)));
-            Ok(())
-        }
-        Event::Frame(f) => c.frame(&f).map_err(|e| e.to_string()),
-        _ => Ok(()),
+            ConnectError::UnsupportedEncoding { track, why } => format!(
+                "{} is stored with {}, which kvs-mkv cannot undo: not extracted",
+                describe_track(&track),
+                escape(&why)
+            ),
+            other => other.to_string(),
+        })
     });
     let closed = c.close().map_err(|e| e.to_string());
     // Every file written, once, with its whole audio: true even when the run stopped.

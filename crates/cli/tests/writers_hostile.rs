@@ -4,7 +4,7 @@
 //! holds at most a small multiple of the largest frame in memory.
 //!
 //! The inputs are built here, element by element, with the project's own writers
-//! (`kvs_ebml::Writer`, `kvs_chunk::mux`): [`Doc`] is one Matroska document (EBML header,
+//! (`kvs_ebml::Writer`, `kvs_mux::elements`): [`Doc`] is one Matroska document (EBML header,
 //! unknown-size Segment, Info) holding [`Part`]s in any order, so Tracks can come twice or
 //! after the frames, a BlockGroup can hold two Blocks and a track number can be one that no
 //! block header can carry.
@@ -24,10 +24,10 @@ use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
 use common::bin;
-use kvs_chunk::mux::{TrackEntryOptions, write_ebml_header, write_tracks};
 use kvs_chunk::{AudioSettings, Track, TrackType, VideoSettings};
 use kvs_ebml::writer::{MasterSize, SizeWidth};
 use kvs_ebml::{Writer, ids};
+use kvs_mux::elements::{TrackEntryOptions, write_ebml_header, write_tracks};
 
 // ---------------------------------------------------------------------------------------
 // Fixture builders.

@@ -4,7 +4,6 @@
 
 pub mod api;
 pub mod faults;
-pub mod render;
 mod server;
 pub mod sigv4;
 pub mod source;
@@ -19,4 +18,4 @@ pub use server::{
 };
 pub use server::{CredentialScope, MAX_RECORDED_SCOPES, TlsConfig, TlsError};
 pub use sigv4::{CredentialsError, SigV4Credentials};
-pub use source::{LoadError, LoadOptions, Source, StoredFragment, StoredFrame, StoredTag};
+pub use source::{LoadError, LoadOptions, Source, StoredFragment};

@@ -19,7 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use kvs_chunk::{Event, Events, FragmentMetadata, FragmentNumber, TagValue, Track};
+use kvs_chunk::{Event, Events, FragmentMetadata, FragmentNumber, Frame, Track};
+use kvs_mux::elements::SimpleTag;
+use kvs_mux::getmedia::FragmentParts;
 
 /// The default base of synthesized timestamps, in epoch milliseconds (2023-11-14T22:13:20Z):
 /// a plain file's cluster at time `t` ms gets the timestamp `DEFAULT_BASE_TIME_MS + t`.
@@ -92,44 +94,11 @@ pub enum LoadError {
     OutOfRange(String),
 }
 
-/// A frame of a stored fragment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredFrame {
-    /// The track number.
-    pub track: u64,
-    /// The absolute timestamp in nanoseconds, as the source file gives it.
-    pub timestamp_ns: i64,
-    /// The keyframe flag.
-    pub keyframe: bool,
-    /// The invisible flag.
-    pub invisible: bool,
-    /// The discardable flag.
-    pub discardable: bool,
-    /// The BlockGroup's BlockDuration in nanoseconds (a BlockGroup is written for it).
-    pub duration_ns: Option<u64>,
-    /// The BlockGroup's ReferenceBlock values (a BlockGroup is written for them).
-    pub references: Vec<i64>,
-    /// The frame's index in its lace and the lace's frame count (`(0, 1)` unlaced): the
-    /// frames of one lace are written back as one laced block.
-    pub lace: (u16, u16),
-    /// The payload (a slice of the loaded file).
-    pub data: Bytes,
-}
-
-/// A producer tag (any SimpleTag that is not the service's own).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredTag {
-    /// TagName.
-    pub name: String,
-    /// TagString or TagBinary.
-    pub value: TagValue,
-}
-
 /// One fragment of the backing data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFragment {
-    /// The fragment number (decimal digits).
-    pub fragment_number: String,
+    /// The fragment number.
+    pub fragment_number: FragmentNumber,
     /// The server timestamp, epoch milliseconds.
     pub server_timestamp_ms: i64,
     /// The producer timestamp, epoch milliseconds.
@@ -142,12 +111,29 @@ pub struct StoredFragment {
     pub cluster_timestamp: u64,
     /// The tracks.
     pub tracks: Vec<Track>,
-    /// The frames in stream order.
-    pub frames: Vec<StoredFrame>,
-    /// Producer tags before the cluster.
-    pub tags_before: Vec<StoredTag>,
+    /// The frames in stream order, as decoded (payloads are slices of the loaded file; the
+    /// frames of one lace are written back as one laced block).
+    pub frames: Vec<Frame>,
+    /// Producer tags (any SimpleTag that is not the service's own) before the cluster.
+    pub tags_before: Vec<SimpleTag>,
     /// Producer tags after the cluster.
-    pub tags_after: Vec<StoredTag>,
+    pub tags_after: Vec<SimpleTag>,
+}
+
+impl StoredFragment {
+    /// What [`kvs_mux::getmedia::fragment_head`] writes of this fragment.
+    #[must_use]
+    pub fn parts(&self) -> FragmentParts<'_> {
+        FragmentParts {
+            fragment_number: &self.fragment_number,
+            timestamp_scale: self.timestamp_scale,
+            cluster_timestamp: self.cluster_timestamp,
+            tracks: &self.tracks,
+            frames: &self.frames,
+            tags_before: &self.tags_before,
+            tags_after: &self.tags_after,
+        }
+    }
 }
 
 /// A stream's backing data: fragments in order.
@@ -254,9 +240,9 @@ struct Pending {
     cluster_timestamp: u64,
     timestamp_scale: u64,
     tracks: Vec<Track>,
-    frames: Vec<StoredFrame>,
-    tags_before: Vec<StoredTag>,
-    tags_after: Vec<StoredTag>,
+    frames: Vec<Frame>,
+    tags_before: Vec<SimpleTag>,
+    tags_after: Vec<SimpleTag>,
 }
 
 /// The loading state, kept across the files of a directory.
@@ -272,7 +258,7 @@ struct Loader<'a> {
     file_no: usize,
     doc: u64,
     doc_tracks: Vec<Track>,
-    doc_tags: Vec<StoredTag>,
+    doc_tags: Vec<SimpleTag>,
     doc_meta: Option<FragmentMetadata>,
     doc_error: bool,
     pending: Option<Pending>,
@@ -360,21 +346,11 @@ impl<'a> Loader<'a> {
             }
             Event::Frame(f) => {
                 if let Some(p) = &mut self.pending {
-                    p.frames.push(StoredFrame {
-                        track: f.track,
-                        timestamp_ns: f.timestamp_ns,
-                        keyframe: f.keyframe,
-                        invisible: f.invisible,
-                        discardable: f.discardable,
-                        duration_ns: f.duration_ns,
-                        references: f.references.to_vec(),
-                        lace: (f.lace_index, f.lace_count),
-                        data: f.data,
-                    });
+                    p.frames.push(f);
                 }
             }
             Event::Tag(t) => {
-                let tag = StoredTag { name: t.name, value: t.value };
+                let tag = SimpleTag::new(&t.name, t.value);
                 let doc = (self.file_no, self.doc);
                 match &mut self.pending {
                     Some(p) if p.doc == doc => p.tags_after.push(tag),
@@ -401,14 +377,13 @@ impl<'a> Loader<'a> {
             units_to_ms(p.cluster_timestamp, p.timestamp_scale).ok_or_else(|| self.out_of_range())?;
         let meta = p.meta.unwrap_or_default();
         let fragment_number = match meta.fragment_number {
-            Some(n) if n.is_well_formed() => n.as_str().to_owned(),
+            Some(n) if n.is_well_formed() => n,
             _ => match self.out.last() {
-                Some(last) => FragmentNumber::new(last.fragment_number.as_str())
+                Some(last) => last
+                    .fragment_number
                     .checked_add(FRAGMENT_NUMBER_STRIDE)
-                    .ok_or_else(|| self.out_of_range())?
-                    .as_str()
-                    .to_owned(),
-                None => BASE_FRAGMENT_NUMBER.to_owned(),
+                    .ok_or_else(|| self.out_of_range())?,
+                None => FragmentNumber::new(BASE_FRAGMENT_NUMBER),
             },
         };
         let (server, producer) = match (meta.server_timestamp_ms, meta.producer_timestamp_ms) {
@@ -492,7 +467,7 @@ fn units_to_ms(units: u64, scale: u64) -> Option<i64> {
 
 /// The time the frames cover: from the first to the last, plus one average frame gap (at
 /// least 1 ms).
-fn frame_span_ms(frames: &[StoredFrame]) -> u64 {
+fn frame_span_ms(frames: &[Frame]) -> u64 {
     let min = frames.iter().map(|f| f.timestamp_ns).min();
     let max = frames.iter().map(|f| f.timestamp_ns).max();
     let (Some(min), Some(max)) = (min, max) else { return 1 };

@@ -11,9 +11,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use kvs_chunk::mux::write_ebml_header;
 use kvs_ebml::ids;
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
+use kvs_mux::elements::write_ebml_header;
 
 /// The shape of a synthetic stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -291,7 +291,8 @@ async fn error_chunks_and_cut_fragments_of_a_backing_file_are_skipped() {
     for name in ["error_chunks.mkv", "cut_stream.mkv"] {
         let source = Source::file(testdata(name)).unwrap();
         assert!(source.skipped() >= 1, "{name}");
-        let expected: Vec<String> = source.fragments().iter().map(|f| f.fragment_number.clone()).collect();
+        let expected: Vec<String> =
+            source.fragments().iter().map(|f| f.fragment_number.to_string()).collect();
         let server = LocalKvs::builder().stream("s", source).bind("127.0.0.1:0").await.unwrap();
         let payload =
             get_media(&media_client(server.url()), "s", selector(StartSelectorType::Earliest)).await;

@@ -5,6 +5,9 @@
 pub mod adts;
 pub mod annexb;
 pub mod connect;
+pub mod elements;
+pub mod extract;
+pub mod getmedia;
 pub mod merge;
 pub mod mkv;
 pub mod split;

@@ -28,8 +28,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use kvs_chunk::mux::{
-    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_tag_value, write_tracks,
+use crate::elements::{
+    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag, write_tracks,
 };
 use kvs_chunk::{ErrorChunk, FragmentEnd, FragmentMetadata, Frame, Tag, TagValue, Targets, Track, TrackType};
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, write_header};
@@ -301,31 +301,7 @@ impl TracksKey {
     }
 }
 
-/// One SimpleTag with its nested ones.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SimpleTag {
-    /// TagName.
-    pub name: String,
-    /// TagString or TagBinary.
-    pub value: TagValue,
-    /// TagLanguage.
-    pub language: Option<String>,
-    /// TagDefault.
-    pub default: Option<bool>,
-    /// The SimpleTags nested in this one.
-    pub children: Vec<SimpleTag>,
-}
-
-impl SimpleTag {
-    /// A SimpleTag with a string value.
-    pub fn text(name: &str, value: impl Into<String>) -> Self {
-        Self {
-            name: name.to_owned(),
-            value: TagValue::String(value.into().into_bytes().into()),
-            ..Self::default()
-        }
-    }
-}
+pub use crate::elements::SimpleTag;
 
 /// One Tag element: its Targets and SimpleTags.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -801,23 +777,6 @@ fn fits(level: &[SimpleTag]) -> bool {
             && len64(t.name.len()) <= limits.max_string_size
             && t.language.as_ref().is_none_or(|l| len64(l.len()) <= limits.max_string_size)
             && fits(&t.children)
-    })
-}
-
-fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
-    w.master(ids::SIMPLE_TAG, MasterSize::Known(SizeWidth::Minimal), |w| {
-        w.utf8(ids::TAG_NAME, &t.name)?;
-        if let Some(l) = &t.language {
-            w.string(ids::TAG_LANGUAGE, l)?;
-        }
-        if let Some(d) = t.default {
-            w.unsigned(ids::TAG_DEFAULT, u64::from(d))?;
-        }
-        write_tag_value(w, &t.value)?;
-        for c in &t.children {
-            write_simple_tag(w, c)?;
-        }
-        Ok(())
     })
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::state::{Shared, StreamState};
 use crate::faults::{CutStyle, ErrorAfterFragment};
-use crate::render;
+use kvs_mux::getmedia;
 
 /// How long a reset waits for the bytes before it to be flushed.
 const RESET_FLUSH_DELAY: Duration = Duration::from_millis(50);
@@ -114,7 +114,7 @@ impl MediaBody {
         } else {
             stream.fragments.last().map_or(0, |l| l.server_ms).saturating_sub(f.server_ms)
         };
-        let end = render::fragment_end(u64::try_from(behind).unwrap_or(0), &f.number)
+        let end = getmedia::fragment_end(u64::try_from(behind).unwrap_or(0), f.number.as_str())
             .map_err(std::io::Error::other)?;
         let size = self.shared.chunk_size.max(1);
         let mut head = f.head.clone();
@@ -130,8 +130,9 @@ impl MediaBody {
         }
         if let Some(e) = self.error_after.filter(|e| e.fragment_index == index) {
             let number = stream.fragments.get(index.saturating_add(1)).unwrap_or(f).number.as_str();
-            let chunk = render::error_chunk(Some(number), e.error_id, render::error_description(e.error_id))
-                .map_err(std::io::Error::other)?;
+            let chunk =
+                getmedia::error_chunk(Some(number), e.error_id, getmedia::error_description(e.error_id))
+                    .map_err(std::io::Error::other)?;
             self.queue.push_back(Bytes::from(chunk));
             self.finishing = true;
         }

@@ -16,7 +16,7 @@ use crate::api::{
     insert_request_id,
 };
 use crate::faults;
-use crate::render;
+use kvs_mux::getmedia;
 
 /// A JSON 200 answer with a request id.
 fn json_ok(value: &serde_json::Value, request_id: &str) -> Response {
@@ -160,7 +160,7 @@ fn start_media(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
                     stream.name
                 ))),
                 UnknownFragment::ErrorChunk => {
-                    render::error_chunk(Some(number), 4000, render::error_description(4000))
+                    getmedia::error_chunk(Some(number), 4000, getmedia::error_description(4000))
                         .map(|chunk| Start::Error(Bytes::from(chunk)))
                         .map_err(|e| ApiError::invalid(e.to_string()))
                 }

@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::faults::Faults;
-use crate::render::RenderError;
 use crate::sigv4::SigV4Credentials;
 use crate::source::Source;
+use kvs_mux::getmedia::RenderError;
 
 mod body;
 pub(crate) mod conn;
@@ -368,7 +368,7 @@ impl RunningServer {
             s.fragments
                 .iter()
                 .map(|f| FragmentInfo {
-                    fragment_number: f.number.clone(),
+                    fragment_number: f.number.to_string(),
                     server_timestamp_ms: f.server_ms,
                     producer_timestamp_ms: f.producer_ms,
                     available_after: f.available_after,
@@ -426,7 +426,7 @@ impl Drop for RunningServer {
 /// A fragment as a server serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentInfo {
-    /// The fragment number.
+    /// The fragment number (a report for callers, as the service writes it).
     pub fragment_number: String,
     /// The server timestamp, epoch ms.
     pub server_timestamp_ms: i64,

@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use super::scopes;
 use crate::api::{ApiError, ServiceErrorKind, StreamRef};
 use crate::faults::{Faults, SplitMix64};
-use crate::render::{self, RenderError};
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
 use kvs_chunk::{Codec, FragmentNumber, PcmKind, Track};
+use kvs_mux::getmedia::{self, RenderError};
 
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -158,7 +158,7 @@ fn stream_name_of_arn(arn: &str) -> Option<&str> {
 /// One fragment, ready to send.
 #[derive(Debug)]
 pub(crate) struct Served {
-    pub(crate) number: String,
+    pub(crate) number: FragmentNumber,
     pub(crate) server_ms: i64,
     pub(crate) producer_ms: i64,
     /// Everything up to the closing service tags.
@@ -196,10 +196,10 @@ impl StreamState {
         for (i, f) in source.fragments().iter().enumerate() {
             let server_ms = f.server_timestamp_ms.saturating_add(shift);
             let producer_ms = f.producer_timestamp_ms.saturating_add(shift);
-            let head = render::fragment_head(f, server_ms, producer_ms)?;
+            let head = getmedia::fragment_head(&f.parts(), server_ms, producer_ms)?;
             let offset = u64::try_from(f.server_timestamp_ms.saturating_sub(first_server)).unwrap_or(0);
             latest_offset = latest_offset.max(offset);
-            by_number.entry(FragmentNumber::new(f.fragment_number.as_str())).or_insert(i);
+            by_number.entry(f.fragment_number.clone()).or_insert(i);
             fragments.push(Served {
                 number: f.fragment_number.clone(),
                 server_ms,

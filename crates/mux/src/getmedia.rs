@@ -1,4 +1,6 @@
-//! Writing fragments in the exact layout GetMedia sends them (see `GETMEDIA-WIRE.md`):
+//! The writer of KVS-shaped payloads: fragments in the exact layout GetMedia sends them
+//! (see `GETMEDIA-WIRE.md`), for a server (kvs-local serves with it) or for a test that
+//! needs a payload the service would send:
 //!
 //! ```text
 //! EBML header              DocType "matroska"
@@ -15,14 +17,32 @@
 //! [`fragment_head`] writes everything up to the producer tags after the cluster (rendered
 //! once per fragment when a server starts), [`fragment_end`] the closing service tags, which
 //! depend on the moment they are sent, and [`error_chunk`] an in-stream error chunk.
+//!
+//! ```
+//! use kvs_chunk::{Event, Events, FragmentNumber};
+//! use kvs_mux::getmedia::{FragmentParts, fragment_end, fragment_head};
+//!
+//! let number = FragmentNumber::new("91343852333181432392682062607743920146159169392");
+//! let parts = FragmentParts { cluster_timestamp: 0, ..FragmentParts::new(&number) };
+//! let mut payload = fragment_head(&parts, 1_700_000_000_000, 1_700_000_000_000)?;
+//! payload.extend(fragment_end(0, number.as_str())?);
+//!
+//! let meta = Events::new(payload.into()).find_map(|e| match e {
+//!     Ok(Event::FragmentMetadata(m)) => Some(m),
+//!     _ => None,
+//! });
+//! assert_eq!(meta.and_then(|m| m.fragment_number), Some(number));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use kvs_chunk::mux::{
-    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag, write_tracks,
-};
+use kvs_chunk::{FragmentNumber, Frame, Track};
 use kvs_ebml::ids;
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
 
-use crate::source::{StoredFragment, StoredFrame, StoredTag};
+use crate::elements::{
+    SimpleTag, TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag,
+    write_simple_tag_sized, write_tracks,
+};
 
 /// The size fields of service-written Tags, Tag, SimpleTag, TagName and TagString: 4 bytes.
 const SERVICE_WIDTH: SizeWidth = SizeWidth::Fixed(4);
@@ -30,6 +50,43 @@ const SERVICE_WIDTH: SizeWidth = SizeWidth::Fixed(4);
 const SERVICE: MasterSize = MasterSize::Known(SERVICE_WIDTH);
 /// Every other master element: the shortest size field.
 const KNOWN: MasterSize = MasterSize::Known(SizeWidth::Minimal);
+
+/// What one GetMedia chunk holds: the fragment's number, clock, tracks, frames and producer
+/// tags, borrowed from wherever the caller keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct FragmentParts<'a> {
+    /// `AWS_KINESISVIDEO_FRAGMENT_NUMBER`.
+    pub fragment_number: &'a FragmentNumber,
+    /// The TimestampScale (nanoseconds per unit; 0 is taken as 1 ms).
+    pub timestamp_scale: u64,
+    /// The Cluster's Timestamp, in TimestampScale units.
+    pub cluster_timestamp: u64,
+    /// The Tracks (none: no Tracks element).
+    pub tracks: &'a [Track],
+    /// The frames in stream order, with their absolute timestamps; the frames of one lace
+    /// (consecutive, indexes 0 to n-1 of n) are written back as one Xiph-laced block.
+    pub frames: &'a [Frame],
+    /// Producer tags before the cluster.
+    pub tags_before: &'a [SimpleTag],
+    /// Producer tags after the cluster.
+    pub tags_after: &'a [SimpleTag],
+}
+
+impl<'a> FragmentParts<'a> {
+    /// A fragment with no tracks, frames or tags, TimestampScale 1 ms, cluster time 0.
+    #[must_use]
+    pub const fn new(fragment_number: &'a FragmentNumber) -> Self {
+        Self {
+            fragment_number,
+            timestamp_scale: 1_000_000,
+            cluster_timestamp: 0,
+            tracks: &[],
+            frames: &[],
+            tags_before: &[],
+            tags_after: &[],
+        }
+    }
+}
 
 /// Why a fragment could not be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -50,9 +107,9 @@ pub enum RenderError {
 /// fractional digits.
 ///
 /// ```
-/// assert_eq!(kvs_local::render::format_timestamp(1_511_852_109_126), "1511852109.126");
-/// assert_eq!(kvs_local::render::format_timestamp(5), "0.005");
-/// assert_eq!(kvs_local::render::format_timestamp(-1_500), "-1.500");
+/// assert_eq!(kvs_mux::getmedia::format_timestamp(1_511_852_109_126), "1511852109.126");
+/// assert_eq!(kvs_mux::getmedia::format_timestamp(5), "0.005");
+/// assert_eq!(kvs_mux::getmedia::format_timestamp(-1_500), "-1.500");
 /// ```
 #[must_use]
 pub fn format_timestamp(ms: i64) -> String {
@@ -66,10 +123,7 @@ fn service_tags(w: &mut Writer, pairs: &[(&str, &str)]) -> Result<(), WriteError
     w.master(ids::TAGS, SERVICE, |w| {
         w.master(ids::TAG, SERVICE, |w| {
             for (name, value) in pairs {
-                w.master(ids::SIMPLE_TAG, SERVICE, |w| {
-                    w.leaf(ids::TAG_NAME, name.as_bytes(), SERVICE_WIDTH)?;
-                    w.leaf(ids::TAG_STRING, value.as_bytes(), SERVICE_WIDTH)
-                })?;
+                write_simple_tag_sized(w, &SimpleTag::text(name, *value), SERVICE_WIDTH)?;
             }
             Ok(())
         })
@@ -77,39 +131,41 @@ fn service_tags(w: &mut Writer, pairs: &[(&str, &str)]) -> Result<(), WriteError
 }
 
 /// One producer `Tags` element holding one `Tag` with the tags as SimpleTags.
-fn producer_tags(w: &mut Writer, tags: &[StoredTag]) -> Result<(), WriteError> {
+fn producer_tags(w: &mut Writer, tags: &[SimpleTag]) -> Result<(), WriteError> {
     if tags.is_empty() {
         return Ok(());
     }
     w.master(ids::TAGS, KNOWN, |w| {
         w.master(ids::TAG, KNOWN, |w| {
             for tag in tags {
-                write_simple_tag(w, &tag.name, &tag.value)?;
+                write_simple_tag(w, tag)?;
             }
             Ok(())
         })
     })
 }
 
+/// A frame's index in its lace and the lace's frame count (the one place that reads them).
+fn lace_of(f: &Frame) -> (usize, usize) {
+    (usize::from(f.lace_index), usize::from(f.lace_count))
+}
+
 /// How many frames from the start of `frames` form one lace (1 for an unlaced frame).
-fn lace_len(frames: &[StoredFrame]) -> usize {
+fn lace_len(frames: &[Frame]) -> usize {
     let Some(first) = frames.first() else { return 0 };
-    let n = usize::from(first.lace.1);
-    if first.lace.0 != 0 || !(2..=256).contains(&n) || frames.len() < n {
+    let (index, n) = lace_of(first);
+    if index != 0 || !(2..=256).contains(&n) || frames.len() < n {
         return 1;
     }
-    let whole = frames
-        .iter()
-        .take(n)
-        .enumerate()
-        .all(|(i, f)| usize::from(f.lace.0) == i && usize::from(f.lace.1) == n && f.track == first.track);
+    let whole =
+        frames.iter().take(n).enumerate().all(|(i, f)| lace_of(f) == (i, n) && f.track == first.track);
     if whole { n } else { 1 }
 }
 
 /// One block holding the frames of one lace (Xiph lacing) or one frame: a SimpleBlock, or a
 /// BlockGroup (Block, BlockDuration, ReferenceBlocks) when the frames came with a duration or
 /// references.
-fn block(w: &mut Writer, lace: &[StoredFrame], relative: i16, scale: u64) -> Result<(), RenderError> {
+fn block(w: &mut Writer, lace: &[Frame], relative: i16, scale: u64) -> Result<(), RenderError> {
     let Some(first) = lace.first() else { return Ok(()) };
     let group = first.duration_ns.is_some() || !first.references.is_empty();
     let data_len: usize = lace.iter().map(|f| f.data.len()).sum();
@@ -141,7 +197,7 @@ fn block(w: &mut Writer, lace: &[StoredFrame], relative: i16, scale: u64) -> Res
             if let Some(d) = first.duration_ns {
                 w.unsigned(ids::BLOCK_DURATION, d.checked_div(scale).unwrap_or(d))?;
             }
-            for r in &first.references {
+            for r in first.references.iter() {
                 w.signed(ids::REFERENCE_BLOCK, *r)?;
             }
             Ok(())
@@ -154,12 +210,12 @@ fn block(w: &mut Writer, lace: &[StoredFrame], relative: i16, scale: u64) -> Res
 
 /// The fragment's Cluster(s): normally one; a new cluster starts where a block's offset from
 /// the cluster's Timestamp would not fit 16 bits.
-fn clusters(w: &mut Writer, f: &StoredFragment) -> Result<(), RenderError> {
+fn clusters(w: &mut Writer, f: &FragmentParts<'_>) -> Result<(), RenderError> {
     let scale_u64 = if f.timestamp_scale == 0 { 1_000_000 } else { f.timestamp_scale };
     let scale = i128::from(scale_u64);
     let mut base = i128::from(f.cluster_timestamp);
     let mut open = false;
-    let mut rest: &[StoredFrame] = &f.frames;
+    let mut rest: &[Frame] = f.frames;
     while let Some(frame) = rest.first() {
         let (lace, after) = rest.split_at(lace_len(rest).clamp(1, rest.len()));
         rest = after;
@@ -195,7 +251,7 @@ fn clusters(w: &mut Writer, f: &StoredFragment) -> Result<(), RenderError> {
 ///
 /// [`RenderError`] if an element cannot be written.
 pub fn fragment_head(
-    f: &StoredFragment,
+    f: &FragmentParts<'_>,
     server_timestamp_ms: i64,
     producer_timestamp_ms: i64,
 ) -> Result<Vec<u8>, RenderError> {
@@ -209,21 +265,21 @@ pub fn fragment_head(
         w.utf8(ids::WRITING_APP, "kvs-local")
     })?;
     if !f.tracks.is_empty() {
-        write_tracks(&mut w, &f.tracks, TrackEntryOptions::AS_DECODED)?;
+        write_tracks(&mut w, f.tracks, TrackEntryOptions::AS_DECODED)?;
     }
-    producer_tags(&mut w, &f.tags_before)?;
+    producer_tags(&mut w, f.tags_before)?;
     let server = format_timestamp(server_timestamp_ms);
     let producer = format_timestamp(producer_timestamp_ms);
     service_tags(
         &mut w,
         &[
-            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", &f.fragment_number),
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", f.fragment_number.as_str()),
             ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", &server),
             ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", &producer),
         ],
     )?;
     clusters(&mut w, f)?;
-    producer_tags(&mut w, &f.tags_after)?;
+    producer_tags(&mut w, f.tags_after)?;
     // The Segment has an unknown size: the closing tags are appended when sent.
     Ok(w.into_inner())
 }

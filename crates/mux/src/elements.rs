@@ -1,9 +1,10 @@
-//! Writing Matroska: the EBML header, TrackEntry elements rebuilt from decoded [`Track`]s,
-//! SimpleTags, and the header of a (Simple)Block, with [`kvs_ebml::Writer`]. Every master
-//! element gets the shortest size field.
+//! Matroska elements: the EBML header, TrackEntry elements rebuilt from decoded [`Track`]s,
+//! SimpleTags (the workspace's one SimpleTag writer), and the header of a (Simple)Block, with
+//! [`kvs_ebml::Writer`]. Every master element gets the shortest size field unless a width is
+//! asked for. [`crate::mkv`], [`crate::getmedia`] and kvs-local write with these.
 //!
 //! ```
-//! use kvs_chunk::mux::{TrackEntryOptions, write_ebml_header, write_tracks};
+//! use kvs_mux::elements::{TrackEntryOptions, write_ebml_header, write_tracks};
 //! use kvs_chunk::{Track, TrackType};
 //! use kvs_ebml::Writer;
 //!
@@ -20,7 +21,7 @@
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
 use kvs_ebml::{Writer, ids, vint};
 
-use crate::{TagValue, Track, TrackType};
+use kvs_chunk::{TagValue, Track, TrackType};
 
 const KNOWN: MasterSize = MasterSize::Known(SizeWidth::Minimal);
 
@@ -144,26 +145,65 @@ pub fn write_tracks(w: &mut Writer, tracks: &[Track], opts: TrackEntryOptions) -
     })
 }
 
-/// A SimpleTag's value: TagString (the bytes as they are), TagBinary, or nothing.
-///
-/// # Errors
-/// What the writer refuses.
-pub fn write_tag_value(w: &mut Writer, value: &TagValue) -> Result<(), WriteError> {
-    match value {
-        TagValue::String(b) => w.leaf(ids::TAG_STRING, b, SizeWidth::Minimal),
-        TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b),
-        TagValue::None => Ok(()),
+/// One SimpleTag with its nested ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimpleTag {
+    /// TagName.
+    pub name: String,
+    /// TagString or TagBinary.
+    pub value: TagValue,
+    /// TagLanguage.
+    pub language: Option<String>,
+    /// TagDefault.
+    pub default: Option<bool>,
+    /// The SimpleTags nested in this one.
+    pub children: Vec<SimpleTag>,
+}
+
+impl SimpleTag {
+    /// A SimpleTag with a string value.
+    pub fn text(name: &str, value: impl Into<String>) -> Self {
+        Self::new(name, TagValue::String(value.into().into_bytes().into()))
+    }
+
+    /// A SimpleTag with a name and a value, nothing else.
+    pub fn new(name: &str, value: TagValue) -> Self {
+        Self { name: name.to_owned(), value, ..Self::default() }
     }
 }
 
-/// A SimpleTag with a TagName and its value.
+/// A SimpleTag (TagName, TagLanguage, TagDefault, its value as TagString or TagBinary, the
+/// nested SimpleTags), every size field the shortest.
 ///
 /// # Errors
 /// What the writer refuses.
-pub fn write_simple_tag(w: &mut Writer, name: &str, value: &TagValue) -> Result<(), WriteError> {
-    w.master(ids::SIMPLE_TAG, KNOWN, |w| {
-        w.utf8(ids::TAG_NAME, name)?;
-        write_tag_value(w, value)
+pub fn write_simple_tag(w: &mut Writer, t: &SimpleTag) -> Result<(), WriteError> {
+    write_simple_tag_sized(w, t, SizeWidth::Minimal)
+}
+
+/// [`write_simple_tag`] with `width` for the size fields of the SimpleTag, its TagName and
+/// its TagString (the service writes its own tags with 4-byte sizes).
+///
+/// # Errors
+/// What the writer refuses.
+pub fn write_simple_tag_sized(w: &mut Writer, t: &SimpleTag, width: SizeWidth) -> Result<(), WriteError> {
+    w.master(ids::SIMPLE_TAG, MasterSize::Known(width), |w| {
+        w.leaf(ids::TAG_NAME, t.name.as_bytes(), width)?;
+        if let Some(l) = &t.language {
+            w.string(ids::TAG_LANGUAGE, l)?;
+        }
+        if let Some(d) = t.default {
+            w.unsigned(ids::TAG_DEFAULT, u64::from(d))?;
+        }
+        match &t.value {
+            TagValue::String(b) => w.leaf(ids::TAG_STRING, b, width)?,
+            TagValue::Binary(b) => w.binary(ids::TAG_BINARY, b)?,
+            TagValue::None => {}
+        }
+        for c in &t.children {
+            write_simple_tag_sized(w, c, width)?;
+        }
+        Ok(())
     })
 }
 
@@ -200,7 +240,7 @@ pub fn write_block_header(out: &mut Vec<u8>, track: u64, relative: i16, flags: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VideoSettings;
+    use kvs_chunk::VideoSettings;
 
     fn bytes(f: impl FnOnce(&mut Writer) -> Result<(), WriteError>) -> Vec<u8> {
         let mut w = Writer::new();
@@ -217,7 +257,9 @@ mod tests {
 
     #[test]
     fn track_entries() {
-        let mut t = Track { number: 2, video: Some(VideoSettings::default()), ..Track::default() };
+        let mut t = Track::default();
+        t.number = 2;
+        t.video = Some(VideoSettings::default());
         let decoded = bytes(|w| write_track_entry(w, &t, TrackEntryOptions::AS_DECODED));
         // TrackEntry, TrackNumber 2, Video (empty).
         assert_eq!(decoded, [0xAE, 0x85, 0xD7, 0x81, 2, 0xE0, 0x80]);
@@ -240,10 +282,27 @@ mod tests {
 
     #[test]
     fn simple_tags() {
-        let b = bytes(|w| write_simple_tag(w, "A", &TagValue::String(bytes::Bytes::from_static(b"b"))));
+        let b = bytes(|w| write_simple_tag(w, &SimpleTag::text("A", "b")));
         assert_eq!(b, [0x67, 0xC8, 0x88, 0x45, 0xA3, 0x81, b'A', 0x44, 0x87, 0x81, b'b']);
-        let b = bytes(|w| write_simple_tag(w, "A", &TagValue::None));
+        let b = bytes(|w| write_simple_tag(w, &SimpleTag::new("A", TagValue::None)));
         assert_eq!(b, [0x67, 0xC8, 0x84, 0x45, 0xA3, 0x81, b'A']);
+        let b = bytes(|w| write_simple_tag_sized(w, &SimpleTag::text("A", "b"), SizeWidth::Fixed(4)));
+        assert_eq!(
+            b,
+            [0x67, 0xC8, 0x10, 0, 0, 14, 0x45, 0xA3, 0x10, 0, 0, 1, b'A', 0x44, 0x87, 0x10, 0, 0, 1, b'b']
+        );
+        let mut nested = SimpleTag::new("P", TagValue::Binary(bytes::Bytes::from_static(&[7])));
+        nested.language = Some("en".to_owned());
+        nested.default = Some(true);
+        nested.children.push(SimpleTag::new("C", TagValue::None));
+        let b = bytes(|w| write_simple_tag(w, &nested));
+        assert_eq!(
+            b,
+            [
+                0x67, 0xC8, 0x98, 0x45, 0xA3, 0x81, b'P', 0x44, 0x7A, 0x82, b'e', b'n', 0x44, 0x84, 0x81, 1,
+                0x44, 0x85, 0x81, 7, 0x67, 0xC8, 0x84, 0x45, 0xA3, 0x81, b'C'
+            ]
+        );
     }
 
     #[test]
