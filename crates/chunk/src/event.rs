@@ -68,7 +68,7 @@ pub enum Event {
         offset: u64,
     },
     /// The service reported an error inside the stream (`AWS_KINESISVIDEO_ERROR_ID`).
-    StreamError(StreamError),
+    ErrorChunk(ErrorChunk),
     /// The fragment ends: complete when its continuation token arrived.
     FragmentEnd(FragmentEnd),
     /// The document ends.
@@ -334,7 +334,7 @@ pub struct FragmentEnd {
 
 /// An in-stream error reported by the service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StreamError {
+pub struct ErrorChunk {
     /// The fragment number the error chunk carries, if any.
     pub fragment_number: Option<FragmentNumber>,
     /// `AWS_KINESISVIDEO_ERROR_ID` (or a numeric `..._EXCEPTION_ERROR_CODE`).

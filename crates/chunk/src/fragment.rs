@@ -1,6 +1,6 @@
 //! Fragment granularity: all of a fragment's events in one value.
 
-use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, StreamError, Tag, Track};
+use crate::{Error, Event, FragmentEnd, FragmentMetadata, FragmentNumber, Frame, ErrorChunk, Tag, Track};
 
 /// One whole fragment (one document of a GetMedia payload, or one of the fragments of a
 /// merged document).
@@ -24,7 +24,7 @@ pub struct Fragment {
     /// The non-service tags, in stream order.
     pub tags: Vec<Tag>,
     /// In-stream errors.
-    pub errors: Vec<StreamError>,
+    pub errors: Vec<ErrorChunk>,
     /// The end: millis-behind-now, continuation token, completeness.
     pub end: FragmentEnd,
 }
@@ -89,7 +89,7 @@ impl FragmentAssembler {
                     f.tags.push(*tag);
                 }
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 if let Some(f) = &mut self.current {
                     f.errors.push(e);
                 }

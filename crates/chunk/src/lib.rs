@@ -21,7 +21,7 @@ pub use codec_id::{Codec, PcmKind};
 pub use decoder::{EventDecoder, Options, is_stream_start};
 pub use error::Error;
 pub use event::{
-    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, StreamError,
+    AudioSettings, ContentEncoding, Event, FragmentEnd, FragmentMetadata, Frame, References, ErrorChunk,
     Tag, TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
 pub use fragment::{Fragment, FragmentAssembler, Fragments};

@@ -585,7 +585,7 @@ fn plain_mkv_has_no_metadata() {
         let (events, errors) = decode_all(read(&dir.join(file)));
         assert!(errors.is_empty(), "{file}");
         let metadata =
-            events.iter().filter(|e| matches!(e, Event::FragmentMetadata(_) | Event::StreamError(_))).count();
+            events.iter().filter(|e| matches!(e, Event::FragmentMetadata(_) | Event::ErrorChunk(_))).count();
         assert_eq!(metadata, 0, "{file}");
         assert_eq!(events.iter().filter(|e| matches!(e, Event::Frame(_))).count(), frames, "{file}");
         let ends: Vec<_> = events

@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use kvs_chunk::{
-    Event, Events, FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Track, TrackType,
+    Event, Events, FragmentEnd, FragmentMetadata, Frame, ErrorChunk, Tag, TagValue, Track, TrackType,
 };
 use matroska_demuxer::{Frame as PeerFrame, MatroskaFile, SimpleTag, TrackEntry};
 
@@ -79,7 +79,7 @@ struct OurDocument {
     ends: Vec<FragmentEnd>,
     /// A FragmentStart came: the next Tracks repeats the document's.
     repeat_tracks: bool,
-    stream_errors: Vec<StreamError>,
+    stream_errors: Vec<ErrorChunk>,
     errors: Vec<kvs_chunk::Error>,
 }
 
@@ -118,7 +118,7 @@ fn our_documents(input: &Bytes) -> (Vec<OurDocument>, Vec<Range<usize>>, Vec<Str
             Event::Tag(t) => d.tags.push(*t),
             Event::FragmentMetadata(m) => d.metadata.push(m),
             Event::FragmentEnd(f) => d.ends.push(f),
-            Event::StreamError(s) => d.stream_errors.push(s),
+            Event::ErrorChunk(s) => d.stream_errors.push(s),
             _ => {}
         }
     }
@@ -619,7 +619,7 @@ fn compare_frames(ours: &OurDocument, theirs: &PeerDocument, n: &mut Counts) -> 
     for (i, (a, b)) in ours.frames.iter().zip(&theirs.frames).enumerate() {
         let ctx = format!("frame {i} (block at {})", a.block_offset);
         same!(a.track, b.track, "{ctx}: track");
-        let step = default_durations.get(&a.track).copied().unwrap_or(0) * u64::from(a.lace.0);
+        let step = default_durations.get(&a.track).copied().unwrap_or(0) * u64::from(a.lace_index);
         let lace_ns = a.timestamp_ns - step as i64;
         if lace_ns >= 0 {
             same!(lace_ns, (b.timestamp * scale) as i64, "{ctx}: timestamp (ns)");

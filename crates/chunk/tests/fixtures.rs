@@ -146,12 +146,12 @@ fn fragment_matches(
         let ctx = format!("{ctx} frame {i}");
         assert_eq!(f.track, w.track, "{ctx}: track");
         assert_eq!(f.timestamp_ns, w.timestamp_ns, "{ctx}: timestamp");
-        let step = default_durations.get(&f.track).copied().unwrap_or(0) as i64 * i64::from(f.lace.0);
+        let step = default_durations.get(&f.track).copied().unwrap_or(0) as i64 * i64::from(f.lace_index);
         assert_eq!(f.timestamp_ns - step, w.block_timestamp_ns, "{ctx}: block timestamp");
         assert_eq!(f.keyframe, w.keyframe, "{ctx}: keyframe");
         assert_eq!(f.invisible, w.invisible, "{ctx}: invisible");
         assert_eq!(f.discardable, w.discardable, "{ctx}: discardable");
-        assert_eq!(usize::from(f.lace.0), w.lace_index, "{ctx}: lace index");
+        assert_eq!(usize::from(f.lace_index), w.lace_index, "{ctx}: lace index");
         assert_eq!(f.duration_ns, w.duration_ns, "{ctx}: duration");
         assert_eq!(f.data.len(), w.size, "{ctx}: size");
         assert_eq!(format!("{:08x}", crc32fast::hash(&f.data)), w.crc32, "{ctx}: crc32");
@@ -265,7 +265,7 @@ fn lacing_frames_have_exact_bytes_and_timestamps() {
         assert!(a.data[..] == w.payload[..]);
     }
     // Xiph lace of 5 frames on track 2 (DefaultDuration 21333333 ns) at cluster 1000 ms.
-    let xiph: Vec<_> = frames.iter().filter(|x| x.track == 2 && x.lace.1 == 5).collect();
+    let xiph: Vec<_> = frames.iter().filter(|x| x.track == 2 && x.lace_count == 5).collect();
     assert_eq!(xiph.iter().map(|x| x.data.len()).collect::<Vec<_>>(), [255, 256, 510, 2, 77]);
     for (i, x) in xiph.iter().enumerate() {
         assert_eq!(x.lace, (i as u16, 5));
@@ -274,11 +274,11 @@ fn lacing_frames_have_exact_bytes_and_timestamps() {
     // EBML lacing with the limits of one- and two-byte differences, and a first size of 127.
     let ebml: Vec<Vec<usize>> = [6u16, 4]
         .iter()
-        .map(|&n| frames.iter().filter(|x| x.track == 2 && x.lace.1 == n).map(|x| x.data.len()).collect())
+        .map(|&n| frames.iter().filter(|x| x.track == 2 && x.lace_count == n).map(|x| x.data.len()).collect())
         .collect();
     assert_eq!(ebml[0], [100, 163, 100, 164, 99, 50]);
     assert_eq!(ebml[1].iter().filter(|&&n| n == 96).count(), 4, "fixed lacing 4 x 96");
-    assert!(frames.iter().any(|x| x.lace.1 == 4 && x.data.len() == 127));
+    assert!(frames.iter().any(|x| x.lace_count == 4 && x.data.len() == 127));
     // A negative relative timestamp (-20) with the discardable flag.
     let negative = frames.iter().find(|x| x.discardable).unwrap();
     assert_eq!(negative.timestamp_ns, 980_000_000);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{Event, StreamError};
+use kvs_chunk::{Event, ErrorChunk};
 use kvs_sdk::save::{Clock, EndGate, EndTime, Gate, PayloadWriter, Renumber};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
@@ -121,7 +121,7 @@ pub struct GetMediaArgs {
 }
 
 /// The line of an in-stream error chunk: a document of its own in the contract.
-fn error_summary(numbers: &mut Renumber, e: StreamError) -> Summary {
+fn error_summary(numbers: &mut Renumber, e: ErrorChunk) -> Summary {
     let (index, offset) = numbers.error_chunk();
     let mut s = Summary { index, offset, ..Summary::default() };
     s.metadata.fragment_number = e.fragment_number.clone();
@@ -282,7 +282,7 @@ async fn consume(
                 gate.abort();
                 true
             }
-            Ok(ConsumerEvent::StreamError(e)) => {
+            Ok(ConsumerEvent::ErrorChunk(e)) => {
                 let r = error_line(&mut out, error_summary(&mut numbers, e), json_lines);
                 write(&mut out, r)
             }

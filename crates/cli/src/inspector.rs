@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::{Codec, Event, FragmentMetadata, StreamError, Track, TrackType};
+use kvs_chunk::{Codec, Event, FragmentMetadata, ErrorChunk, Track, TrackType};
 use kvs_mux::mkv::Durations;
 use kvs_mux::text::{escape, quoted};
 
@@ -39,7 +39,7 @@ struct Frag {
     bytes: u64,
     first_ns: Option<i64>,
     end_ns: Option<i64>,
-    error: Option<StreamError>,
+    error: Option<ErrorChunk>,
     /// Problems in the input before it began (see [`Inspector::problems`]).
     problems_before: u64,
 }
@@ -325,7 +325,7 @@ impl Inspector {
                     f.end_ns = Some(f.end_ns.map_or(end, |v| v.max(end)));
                 }
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 if let Some(f) = &mut self.current {
                     f.error.get_or_insert(e);
                 }
@@ -346,7 +346,7 @@ impl Inspector {
     }
 
     /// A fragment reported outside the event stream (a live stream's in-stream error).
-    pub fn stream_error(&mut self, out: &mut dyn Write, e: StreamError) -> io::Result<()> {
+    pub fn stream_error(&mut self, out: &mut dyn Write, e: ErrorChunk) -> io::Result<()> {
         let mut f = Frag::default();
         f.metadata.fragment_number = e.fragment_number.clone();
         f.problems_before = self.problems;

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{Event, StreamError, TagValue, Track, TrackType};
+use kvs_chunk::{Event, ErrorChunk, TagValue, Track, TrackType};
 use serde_json::{Value, json};
 
 use crate::Sink;
@@ -111,7 +111,7 @@ fn tag(name: &str, value: &TagValue) -> Value {
     }
 }
 
-fn stream_error(e: &StreamError) -> Value {
+fn stream_error(e: &ErrorChunk) -> Value {
     json!({
         "id": e.id.map(|i| i.code()),
         "code": e.code,
@@ -223,7 +223,7 @@ impl Sink for EventsJson {
                 }
                 v
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 let mut v = json!({
                     "type": "stream_error",
                     "fragment_number": e.fragment_number.as_ref().map(ToString::to_string),

@@ -81,7 +81,7 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
                     }
                     progress.suspend(|| inspector.event(&mut out, event))
                 }
-                Ok(ConsumerEvent::StreamError(e)) => progress.suspend(|| inspector.stream_error(&mut out, e)),
+                Ok(ConsumerEvent::ErrorChunk(e)) => progress.suspend(|| inspector.stream_error(&mut out, e)),
                 Ok(ConsumerEvent::Reconnecting { attempt, reason, delay }) => {
                     progress.suspend(|| {
                         eprintln!(

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kvs_chunk::{Event, FragmentEnd, FragmentMetadata, StreamError, TagValue, Track};
+use kvs_chunk::{Event, FragmentEnd, FragmentMetadata, ErrorChunk, TagValue, Track};
 
 /// The most track numbers counted one by one in a fragment.
 pub const MAX_COUNTED_TRACKS: usize = 128;
@@ -26,7 +26,7 @@ pub struct Summary {
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
     pub tags: Vec<(String, TagValue)>,
-    pub error: Option<StreamError>,
+    pub error: Option<ErrorChunk>,
 }
 
 /// Builds summaries; `push` returns one when its fragment ends.
@@ -77,7 +77,7 @@ impl Summaries {
                     s.tags.push((t.name, t.value));
                 }
             }
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 if let Some(s) = &mut self.current {
                     s.error.get_or_insert(e);
                 }

@@ -161,7 +161,7 @@ impl Sink for EventsText {
                 crc32fast::hash(&f.data)
             ),
             Event::Tag(t) => writeln!(out, "  tag {} = {}", escape(&t.name), tag_text(&t.value)),
-            Event::StreamError(e) => writeln!(
+            Event::ErrorChunk(e) => writeln!(
                 out,
                 "  STREAM ERROR {} {}",
                 e.id.map_or_else(|| "?".to_owned(), |i| i.to_string()),

@@ -234,7 +234,7 @@ impl StreamingSampler {
                 }
             }
             Event::Frame(frame) => self.push_frame(frame),
-            Event::StreamError(_) => self.error = true,
+            Event::ErrorChunk(_) => self.error = true,
             Event::FragmentEnd(_) => self.end_fragment(),
             _ => {}
         }

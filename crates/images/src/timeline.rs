@@ -93,7 +93,7 @@ impl FragmentCollector {
                 }
             }
             Event::Frame(frame) => self.current_mut().frames.push(frame),
-            Event::StreamError(_) => self.error = true,
+            Event::ErrorChunk(_) => self.error = true,
             Event::FragmentEnd(_) => return self.take(),
             _ => {}
         }

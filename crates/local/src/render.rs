@@ -94,15 +94,15 @@ fn producer_tags(w: &mut Writer, tags: &[StoredTag]) -> Result<(), WriteError> {
 /// How many frames from the start of `frames` form one lace (1 for an unlaced frame).
 fn lace_len(frames: &[StoredFrame]) -> usize {
     let Some(first) = frames.first() else { return 0 };
-    let n = usize::from(first.lace.1);
-    if first.lace.0 != 0 || !(2..=256).contains(&n) || frames.len() < n {
+    let n = usize::from(first.lace_count);
+    if first.lace_index != 0 || !(2..=256).contains(&n) || frames.len() < n {
         return 1;
     }
     let whole = frames
         .iter()
         .take(n)
         .enumerate()
-        .all(|(i, f)| usize::from(f.lace.0) == i && usize::from(f.lace.1) == n && f.track == first.track);
+        .all(|(i, f)| usize::from(f.lace_index) == i && usize::from(f.lace_count) == n && f.track == first.track);
     if whole { n } else { 1 }
 }
 

@@ -2,10 +2,10 @@
 //! with one H.264-labelled video track whose frames are deterministic filler bytes.
 //!
 //! ```
-//! use kvs_local::sample::SampleSpec;
+//! use kvs_local::synthetic::SyntheticSpec;
 //! use kvs_local::{LoadOptions, Source};
 //!
-//! let mkv = SampleSpec { clusters: 3, ..SampleSpec::default() }.plain_mkv()?;
+//! let mkv = SyntheticSpec { clusters: 3, ..SyntheticSpec::default() }.plain_mkv()?;
 //! let source = Source::from_bytes(mkv, &LoadOptions::default())?;
 //! assert_eq!(source.fragments().len(), 3);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -17,7 +17,7 @@ use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, Writer};
 
 /// The shape of a synthetic stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SampleSpec {
+pub struct SyntheticSpec {
     /// Clusters (each becomes one fragment).
     pub clusters: usize,
     /// Frames per cluster; the first of each cluster is a keyframe.
@@ -30,7 +30,7 @@ pub struct SampleSpec {
     pub frame_size: usize,
 }
 
-impl Default for SampleSpec {
+impl Default for SyntheticSpec {
     fn default() -> Self {
         Self {
             clusters: 5,
@@ -42,7 +42,7 @@ impl Default for SampleSpec {
     }
 }
 
-impl SampleSpec {
+impl SyntheticSpec {
     /// How long one cluster lasts, in ms.
     #[must_use]
     pub fn cluster_ms(&self) -> u64 {

@@ -381,7 +381,7 @@ impl<'a> Loader<'a> {
                     _ => self.doc_tags.push(tag),
                 }
             }
-            Event::StreamError(_) => {
+            Event::ErrorChunk(_) => {
                 self.doc_error = true;
                 let doc = (self.file_no, self.doc);
                 if self.pending.as_ref().is_some_and(|p| p.doc == doc) {

@@ -230,7 +230,7 @@ async fn idle_timeout_spares_streaming_responses_and_closes_idle_keepalive() {
 async fn a_client_that_never_reads_is_dropped() {
     // A large stream: 100 clusters of 10 frames of 20 KiB (20 MiB), far more than the socket
     // buffers hold.
-    let spec = kvs_local::sample::SampleSpec { clusters: 100, frame_size: 20 * 1024, ..sample_spec() };
+    let spec = kvs_local::synthetic::SyntheticSpec { clusters: 100, frame_size: 20 * 1024, ..sample_spec() };
     let server = LocalKvs::builder()
         .stream("demo", sample_source(&spec))
         .header_timeout(Duration::from_millis(500))

@@ -157,7 +157,7 @@ async fn error_after_fragment_sends_an_error_chunk_and_ends() {
     let errors: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::StreamError(s) => Some(s.clone()),
+            Event::ErrorChunk(s) => Some(s.clone()),
             _ => None,
         })
         .collect();

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesisvideomedia::types::StartSelectorType;
 use common::*;
 use kvs_chunk::Event;
-use kvs_local::sample::SampleSpec;
+use kvs_local::synthetic::SyntheticSpec;
 use kvs_local::{LocalKvs, RunningServer};
 
 /// Four 300 ms fragments (5 frames, 60 ms apart).
-fn spec() -> SampleSpec {
-    SampleSpec { clusters: 4, frames_per_cluster: 5, frame_interval_ms: 60, ..SampleSpec::default() }
+fn spec() -> SyntheticSpec {
+    SyntheticSpec { clusters: 4, frames_per_cluster: 5, frame_interval_ms: 60, ..SyntheticSpec::default() }
 }
 
 async fn live_server() -> (RunningServer, Instant) {
@@ -124,7 +124,7 @@ async fn an_archived_start_catches_up_then_paces() {
 #[tokio::test]
 async fn shutdown_ends_a_waiting_live_response() {
     let spec =
-        SampleSpec { clusters: 3, frames_per_cluster: 5, frame_interval_ms: 1000, ..SampleSpec::default() };
+        SyntheticSpec { clusters: 3, frames_per_cluster: 5, frame_interval_ms: 1000, ..SyntheticSpec::default() };
     let server = LocalKvs::builder()
         .stream("slow", sample_source(&spec))
         .live(true)

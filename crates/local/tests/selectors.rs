@@ -266,7 +266,7 @@ async fn a_directory_of_plain_files_is_one_stream_with_increasing_timestamps() {
     let dir = std::env::temp_dir().join(format!("kvs-local-dir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Three files whose clusters all start at 0: each must follow the one before.
-    let spec = kvs_local::sample::SampleSpec { clusters: 2, ..sample_spec() };
+    let spec = kvs_local::synthetic::SyntheticSpec { clusters: 2, ..sample_spec() };
     for name in ["b.mkv", "a.mkv", "c.webm"] {
         std::fs::write(dir.join(name), spec.plain_mkv().unwrap()).unwrap();
     }

@@ -77,8 +77,8 @@ async fn every_fixture_round_trips_through_the_server() {
                 );
                 // BlockGroups keep their duration and references, laces their frames.
                 assert_eq!(
-                    (a.duration_ns, &a.references, a.lace.1),
-                    (b.duration_ns, &b.references, b.lace.1),
+                    (a.duration_ns, &a.references, a.lace_count),
+                    (b.duration_ns, &b.references, b.lace_count),
                     "{what}"
                 );
             }

@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kvs_chunk::{Event, FragmentMetadata, StreamError, Track};
+use kvs_chunk::{Event, FragmentMetadata, ErrorChunk, Track};
 
 use crate::mkv::{
     Dropped, Durations, FileStats, MAX_PENDING_TAG_GROUPS, MkvFile, OutError, TagCollector, TagGroup,
@@ -33,7 +33,7 @@ use crate::mkv::{
 struct Doc {
     tracks: Vec<Track>,
     metadata: Option<FragmentMetadata>,
-    error: Option<StreamError>,
+    error: Option<ErrorChunk>,
     pre_tags: TagCollector,
     post_tags: TagCollector,
     /// The TimestampScale of its clusters.
@@ -128,7 +128,7 @@ impl Merger {
                     self.doc.post_tags.push(&t);
                 }
             }
-            Event::StreamError(e) => self.doc.error = Some(e),
+            Event::ErrorChunk(e) => self.doc.error = Some(e),
             Event::Cluster { timestamp, timestamp_scale, .. } => self.cluster(timestamp, timestamp_scale)?,
             Event::Frame(f) => {
                 let Some(shift) = self.doc.shift else { return Ok(()) };

@@ -32,7 +32,7 @@ use kvs_chunk::mux::{
     TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_tag_value, write_tracks,
 };
 use kvs_chunk::{
-    FragmentEnd, FragmentMetadata, Frame, StreamError, Tag, TagValue, Targets, Track, TrackType,
+    FragmentEnd, FragmentMetadata, Frame, ErrorChunk, Tag, TagValue, Targets, Track, TrackType,
 };
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, write_header};
 use kvs_ebml::{Writer, ids};
@@ -402,7 +402,7 @@ pub fn aws_start_tags(m: &FragmentMetadata) -> Vec<SimpleTag> {
 }
 
 /// The service's tags written after a fragment's cluster (and an error chunk's).
-pub fn aws_end_tags(end: &FragmentEnd, error: Option<&StreamError>) -> Vec<SimpleTag> {
+pub fn aws_end_tags(end: &FragmentEnd, error: Option<&ErrorChunk>) -> Vec<SimpleTag> {
     let mut v = Vec::new();
     if let Some(e) = error {
         if let Some(n) = &e.fragment_number {

@@ -63,7 +63,7 @@ struct Doc {
     index: u64,
     tracks: Vec<Track>,
     metadata: Option<FragmentMetadata>,
-    error: Option<kvs_chunk::StreamError>,
+    error: Option<kvs_chunk::ErrorChunk>,
     pre_tags: TagCollector,
     post_tags: TagCollector,
     scale: u64,
@@ -217,7 +217,7 @@ impl Splitter {
             }
             Event::Tracks(tracks) => self.set_tracks(tracks),
             Event::FragmentMetadata(m) => self.doc.metadata = Some(m),
-            Event::StreamError(e) => self.doc.error = Some(e),
+            Event::ErrorChunk(e) => self.doc.error = Some(e),
             Event::Tag(t) => {
                 if self.doc.clusters == 0 {
                     self.doc.pre_tags.push(&t);

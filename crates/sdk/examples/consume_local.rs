@@ -15,18 +15,18 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kvs_chunk::Event;
-use kvs_local::sample::SampleSpec;
+use kvs_local::synthetic::SyntheticSpec;
 use kvs_local::{Faults, LoadOptions, LocalKvs, Source};
 use kvs_sdk::{ConsumerEvent, KvsClient, MediaConsumer, StartSelector, StreamId};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let spec = SampleSpec {
+    let spec = SyntheticSpec {
         clusters: 12,
         frames_per_cluster: 10,
         frame_interval_ms: 40,
         frame_size: 2000,
-        ..SampleSpec::default()
+        ..SyntheticSpec::default()
     };
     let mkv = spec.plain_mkv()?;
     let fragment_bytes = u64::try_from(mkv.len())?.checked_div(12).unwrap_or(1);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kvs_chunk::Event;
-use kvs_local::sample::SampleSpec;
+use kvs_local::synthetic::SyntheticSpec;
 use kvs_local::{LoadOptions, LocalKvs, Source};
 use kvs_sdk::{ConsumerEvent, KvsClient, MediaConsumer, Position, StartSelector, StreamId};
 
@@ -66,7 +66,7 @@ async fn consume(
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec =
-        SampleSpec { clusters: 40, frames_per_cluster: 10, frame_interval_ms: 30, ..SampleSpec::default() };
+        SyntheticSpec { clusters: 40, frames_per_cluster: 10, frame_interval_ms: 30, ..SyntheticSpec::default() };
     let server = LocalKvs::builder()
         .stream("demo", Source::from_bytes(spec.plain_mkv()?, &LoadOptions::default())?)
         .live(true)

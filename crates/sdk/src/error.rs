@@ -9,7 +9,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use kvs_chunk::StreamError;
+use kvs_chunk::ErrorChunk;
 
 /// Which throttling answer the service gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,7 +107,7 @@ pub enum ConsumerError {
     #[error("in-stream error {}: {}",
         .0.id.map(|i| i.to_string()).or_else(|| .0.raw_id.clone()).unwrap_or_else(|| "?".into()),
         .0.code.as_deref().unwrap_or(""))]
-    InStream(StreamError),
+    InStream(ErrorChunk),
     /// The payload is malformed beyond what the decoder recovers from. Retried.
     #[error("malformed payload: {0}")]
     Decode(#[from] kvs_chunk::Error),

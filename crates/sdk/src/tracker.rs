@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kvs_chunk::{Event, Fragment, FragmentAssembler, FragmentMetadata, FragmentNumber, StreamError};
+use kvs_chunk::{Event, Fragment, FragmentAssembler, FragmentMetadata, FragmentNumber, ErrorChunk};
 
 use crate::error::ConsumerError;
 use crate::metrics::Metrics;
@@ -21,7 +21,7 @@ use crate::selector::{Checkpoint, Position, StartSelector, StreamId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ErrorPolicy {
-    /// Yield it as [`ConsumerEvent::StreamError`], then reconnect from the last complete
+    /// Yield it as [`ConsumerEvent::ErrorChunk`], then reconnect from the last complete
     /// fragment (with back-off).
     #[default]
     Surface,
@@ -61,7 +61,7 @@ pub enum ConsumerEvent {
         frames_emitted: u64,
     },
     /// An in-stream error chunk ([`ErrorPolicy::Surface`]).
-    StreamError(StreamError),
+    ErrorChunk(ErrorChunk),
     /// The connection ended; the consumer reconnects after `delay`.
     Reconnecting {
         /// The reconnection's number (1 for the first).
@@ -86,7 +86,7 @@ pub enum ReconnectReason {
     /// No byte arrived within the idle timeout.
     IdleTimeout(Duration),
     /// The service sent an in-stream error chunk.
-    InStreamError(StreamError),
+    InStreamError(ErrorChunk),
     /// A retryable error: throttling, 5xx, transport, a stale endpoint, a malformed payload.
     Error(Arc<ConsumerError>),
 }
@@ -138,7 +138,7 @@ pub struct ConnectionSummary {
     /// Whether the connection ended inside a document (a fragment was cut).
     pub cut: bool,
     /// The in-stream error chunk it carried, if any.
-    pub stream_error: Option<StreamError>,
+    pub stream_error: Option<ErrorChunk>,
     /// Millis-behind-now of the last complete fragment it carried (delivered or not): a
     /// value above 0 says newer fragments exist.
     pub millis_behind_now: Option<u64>,
@@ -284,7 +284,7 @@ impl Tracker {
 
     /// The in-stream error of the current connection, if one arrived.
     #[must_use]
-    pub fn stream_error(&self) -> Option<&StreamError> {
+    pub fn stream_error(&self) -> Option<&ErrorChunk> {
         self.conn.stream_error.as_ref()
     }
 
@@ -305,7 +305,7 @@ impl Tracker {
                 }
                 _ => self.forward(Event::FragmentMetadata(m)),
             },
-            Event::StreamError(e) => {
+            Event::ErrorChunk(e) => {
                 self.abort_open();
                 if !matches!(self.doc, Doc::Outside) {
                     self.doc = Doc::Dropping;
@@ -442,7 +442,7 @@ impl Tracker {
         }
     }
 
-    fn on_stream_error(&mut self, e: StreamError) {
+    fn on_stream_error(&mut self, e: ErrorChunk) {
         self.metrics.stream_error();
         tracing::warn!(
             error_id = e.id.map(|i| i.code()),
@@ -451,7 +451,7 @@ impl Tracker {
             "in-stream error"
         );
         if self.policy == ErrorPolicy::Surface {
-            self.queue.push_back((ConsumerEvent::StreamError(e.clone()), None));
+            self.queue.push_back((ConsumerEvent::ErrorChunk(e.clone()), None));
         }
         self.conn.stream_error.get_or_insert(e);
     }

@@ -434,7 +434,7 @@ fn error_chunks_follow_the_policy() {
             let surfaced: Vec<_> = events
                 .iter()
                 .filter_map(|e| match e {
-                    ConsumerEvent::StreamError(e) => Some(e.id.unwrap().code()),
+                    ConsumerEvent::ErrorChunk(e) => Some(e.id.unwrap().code()),
                     _ => None,
                 })
                 .collect();

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::{AwsTag, ErrorId, FragmentNumber, parse_timestamp_ms, parse_u64, trimmed};
 use crate::error::Error;
-use crate::event::{Event, FragmentMetadata, StreamError, TagValue};
+use crate::event::{Event, FragmentMetadata, ErrorChunk, TagValue};
 
 /// The service facts of the current fragment, as its `AWS_KINESISVIDEO_*` tags give them,
 /// and which of the events they make have been sent.
@@ -46,7 +46,7 @@ impl AwsFacts {
         Ok(())
     }
 
-    /// After a Tags element: queues the `FragmentMetadata` and `StreamError` events the
+    /// After a Tags element: queues the `FragmentMetadata` and `ErrorChunk` events the
     /// service's tags have made complete (each once per fragment). Returns whether the
     /// fragment's continuation token has been read (which ends a fragment whose Cluster has
     /// begun).
@@ -65,7 +65,7 @@ impl AwsFacts {
             && (self.error_id.is_some() || self.error_raw_id.is_some() || self.error_code.is_some())
         {
             self.error_sent = true;
-            queue.push_back(Event::StreamError(StreamError {
+            queue.push_back(Event::ErrorChunk(ErrorChunk {
                 fragment_number: self.fragment_number.clone(),
                 id: self.error_id,
                 raw_id: self.error_raw_id.clone(),

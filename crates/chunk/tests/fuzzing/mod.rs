@@ -296,7 +296,7 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
                 if doc.is_none() {
                     return Err(format!("item {i}: frame outside a document"));
                 }
-                if f.lace.0 >= f.lace.1 || usize::from(f.lace.1) > block::MAX_LACED_FRAMES {
+                if f.lace_index >= f.lace_count || usize::from(f.lace_count) > block::MAX_LACED_FRAMES {
                     return Err(format!("item {i}: lace {:?}", f.lace));
                 }
                 if f.data.len() > input.len() || f.block_offset >= input.len() as u64 {
@@ -310,7 +310,7 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
                     return Err(format!("item {i}: frame is not a slice of the input"));
                 }
             }
-            Event::Tracks(_) | Event::Cluster { .. } | Event::Tag(_) | Event::StreamError(_)
+            Event::Tracks(_) | Event::Cluster { .. } | Event::Tag(_) | Event::ErrorChunk(_)
                 if doc.is_none() =>
             {
                 return Err(format!("item {i}: {event:?} outside a document"));

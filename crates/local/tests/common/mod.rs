@@ -17,7 +17,7 @@ use aws_sdk_kinesisvideomedia as kvm;
 use bytes::Bytes;
 use kvm::types::{StartSelector, StartSelectorType};
 use kvs_chunk::{Event, EventDecoder, Events, Fragment, Fragments};
-use kvs_local::sample::SampleSpec;
+use kvs_local::synthetic::SyntheticSpec;
 use kvs_local::{LoadOptions, Source};
 
 /// A GetMedia client for `url`: static credentials, plain HTTP, no retries.
@@ -54,12 +54,12 @@ pub fn selector(kind: StartSelectorType) -> StartSelector {
 
 /// The synthetic plain MKV most tests use: 5 clusters of 10 frames, 40 ms apart (400 ms
 /// per fragment).
-pub fn sample_spec() -> SampleSpec {
-    SampleSpec::default()
+pub fn sample_spec() -> SyntheticSpec {
+    SyntheticSpec::default()
 }
 
 /// The sample as a source.
-pub fn sample_source(spec: &SampleSpec) -> Source {
+pub fn sample_source(spec: &SyntheticSpec) -> Source {
     Source::from_bytes(spec.plain_mkv().unwrap(), &LoadOptions::default()).unwrap()
 }
 

@@ -89,7 +89,7 @@ pub struct Run {
     pub aborted: Vec<(Option<String>, u64)>,
     /// `Reconnecting` events.
     pub reconnecting: Vec<kvs_sdk::ReconnectReason>,
-    /// `StreamError` events (their ids).
+    /// `ErrorChunk` events (their ids).
     pub stream_errors: Vec<u64>,
     /// The error the stream ended with.
     pub error: Option<ConsumerError>,
@@ -157,7 +157,7 @@ pub async fn run_until(
                 assert!((open || first_item) && frames.is_empty());
                 open = false;
             }
-            ConsumerEvent::Event(Event::StreamError(_)) => panic!("stream errors are not passed as events"),
+            ConsumerEvent::Event(Event::ErrorChunk(_)) => panic!("stream errors are not passed as events"),
             ConsumerEvent::Event(_) => assert!(open),
             ConsumerEvent::FragmentAborted { fragment_number, frames_emitted } => {
                 assert!(open, "an abort outside a document");
@@ -173,7 +173,7 @@ pub async fn run_until(
                 let p = consumer.position();
                 assert_eq!(p.last.as_ref().unwrap().fragment_number, out.fragments.last().unwrap().0);
             }
-            ConsumerEvent::StreamError(e) => out.stream_errors.push(e.id.map_or(0, |i| i.code())),
+            ConsumerEvent::ErrorChunk(e) => out.stream_errors.push(e.id.map_or(0, |i| i.code())),
             ConsumerEvent::Reconnecting { reason, attempt, .. } => {
                 assert!(!open || frames.is_empty(), "reconnecting inside a fragment without an abort");
                 open = false;
