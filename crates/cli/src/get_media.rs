@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentMetadata};
+use kvs_chunk::{ErrorChunk, Event, Fragment};
+use kvs_sdk::save::{Clock, EndGate, EndTime, Gate, PayloadWriter, Renumber};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
@@ -118,77 +119,10 @@ pub struct GetMediaArgs {
     outfile: Option<PathBuf>,
 }
 
-/// Which fragment timestamp `--end-timestamp` compares.
-#[derive(Clone, Copy)]
-enum Clock {
-    Producer,
-    Server,
-}
-
-/// When to stop besides the end of the stream.
-struct Stop {
-    max_fragments: Option<u64>,
-    end: Option<(i64, Clock)>,
-}
-
-impl Stop {
-    /// Whether a fragment with this metadata is at or after the end time.
-    fn past_end(&self, m: &FragmentMetadata) -> bool {
-        let Some((end, clock)) = self.end else { return false };
-        let at = match clock {
-            Clock::Producer => m.producer_timestamp_ms,
-            Clock::Server => m.server_timestamp_ms,
-        };
-        at.is_some_and(|t| t >= end)
-    }
-}
-
-/// Numbers documents across connections: `index` counts the fragments printed, `offset` is
-/// the offset in the concatenation of the delivered documents (what saving each delivered
-/// document would give), so a run without reconnections prints what `fragments` prints
-/// for the saved payload.
-#[derive(Default)]
-struct Renumber {
-    index: u64,
-    offset: u64,
-    /// The current document's offset as the decoder gave it (to place a merged document's
-    /// further fragments at the same distance from `offset`).
-    doc_offset: u64,
-}
-
-impl Renumber {
-    fn map(&mut self, event: Event) -> Event {
-        match event {
-            Event::DocumentStart { offset, .. } => {
-                self.doc_offset = offset;
-                Event::DocumentStart { index: self.index, offset: self.offset }
-            }
-            Event::FragmentStart { fragment, offset, .. } => Event::FragmentStart {
-                index: self.index,
-                fragment,
-                offset: self.offset.saturating_add(offset.saturating_sub(self.doc_offset)),
-            },
-            Event::FragmentEnd(mut end) => {
-                end.index = self.index;
-                Event::FragmentEnd(end)
-            }
-            Event::DocumentEnd { offset, end, .. } => {
-                let start = self.offset;
-                self.offset = self.offset.saturating_add(end.saturating_sub(offset));
-                let index = self.index;
-                self.index = self.index.saturating_add(1);
-                Event::DocumentEnd { index, offset: start, end: self.offset }
-            }
-            other => other,
-        }
-    }
-
-    /// The line of an in-stream error chunk: a document of its own in the contract.
-    fn error_summary(&mut self, e: ErrorChunk) -> Fragment {
-        let index = self.index;
-        self.index = self.index.saturating_add(1);
-        Fragment { index, offset: self.offset, ..Fragment::of_error_chunk(e) }
-    }
+/// The line of an in-stream error chunk: a document of its own in the contract.
+fn error_summary(numbers: &mut Renumber, e: ErrorChunk) -> Fragment {
+    let (index, offset) = numbers.error_chunk();
+    Fragment { index, offset, ..Fragment::of_error_chunk(e) }
 }
 
 pub fn run(args: &GetMediaArgs) -> ExitCode {
@@ -210,14 +144,7 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
     let end = match &args.end_timestamp {
         None => None,
         Some(text) => match StartSelector::parse_timestamp_ms(text) {
-            Some(ms) => {
-                let clock = if matches!(selector, StartSelector::ProducerTimestamp { .. }) {
-                    Clock::Producer
-                } else {
-                    Clock::Server
-                };
-                Some((ms, clock))
-            }
+            Some(ms) => Some(EndTime { ms, clock: Clock::of(&selector) }),
             None => {
                 eprintln!(
                     "kvs-mkv get-media: --end-timestamp {text:?} is neither epoch seconds nor ISO 8601"
@@ -226,7 +153,6 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
             }
         },
     };
-    let stop = Stop { max_fragments: args.max_fragments, end };
     let give_up = match args.max_retries {
         Some(0) => None,
         Some(n) => Some(n),
@@ -278,28 +204,19 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
         } else {
             Box::new(BufWriter::new(io::stdout().lock()))
         };
-        let saving = save.map(|out| Saving { out, fragments: 0, bytes: 0, name: args.outfile.clone() });
-        consume(consumer, sink.as_mut(), args.json, listing, saving, &stop).await
+        let saving = save.map(|out| Saving { out: PayloadWriter::new(out), name: args.outfile.clone() });
+        let gate = EndGate::new(end);
+        consume(consumer, sink.as_mut(), args.json, listing, saving, gate, args.max_fragments).await
     })
 }
 
 /// The default of --max-retries without --follow.
 const DEFAULT_MAX_RETRIES: u32 = 5;
 
-/// The outfile and what went into it.
+/// The outfile and its name.
 struct Saving {
-    out: Box<dyn Write>,
-    fragments: u64,
-    bytes: u64,
+    out: PayloadWriter<Box<dyn Write>>,
     name: Option<PathBuf>,
-}
-
-/// What to do with an event of a document whose metadata is not known yet (with
-/// --end-timestamp): held until it is, then printed or, past the end, the command stops.
-enum Hold {
-    Off,
-    Idle,
-    Holding(Vec<Event>),
 }
 
 async fn consume(
@@ -308,48 +225,22 @@ async fn consume(
     json_lines: bool,
     mut out: Box<dyn Write>,
     mut saving: Option<Saving>,
-    stop: &Stop,
+    mut gate: EndGate,
+    max_fragments: Option<u64>,
 ) -> ExitCode {
-    let mut numbers = Renumber::default();
+    let mut numbers = Renumber::new();
     let mut status = ExitCode::SUCCESS;
-    let mut hold = if stop.end.is_some() { Hold::Idle } else { Hold::Off };
     let mut completed: u64 = 0;
-    let limit_reached = |n: u64| stop.max_fragments.is_some_and(|max| n >= max);
-    if stop.max_fragments == Some(0) {
+    let limit_reached = |n: u64| max_fragments.is_some_and(|max| n >= max);
+    if max_fragments == Some(0) {
         let _ = sink.finish(&mut out).and_then(|()| out.flush());
         return status;
     }
     while let Some(item) = consumer.next().await {
         let ok = match item {
             Ok(ConsumerEvent::Event(event)) => {
-                // --end-timestamp: hold a document's first events until its metadata.
-                let events = match (&mut hold, event) {
-                    (Hold::Off, e) => vec![e],
-                    (h @ Hold::Idle, e @ (Event::DocumentStart { .. } | Event::FragmentStart { .. })) => {
-                        *h = Hold::Holding(vec![e]);
-                        Vec::new()
-                    }
-                    (Hold::Idle, e) => vec![e],
-                    (Hold::Holding(held), Event::FragmentMetadata(m)) => {
-                        if stop.past_end(&m) {
-                            break;
-                        }
-                        let mut events = std::mem::take(held);
-                        events.push(Event::FragmentMetadata(m));
-                        hold = Hold::Idle;
-                        events
-                    }
-                    (Hold::Holding(held), e @ (Event::Tracks(_) | Event::Tag(_) | Event::Warning(_))) => {
-                        held.push(e);
-                        Vec::new()
-                    }
-                    (Hold::Holding(held), e) => {
-                        let mut events = std::mem::take(held);
-                        events.push(e);
-                        hold = Hold::Idle;
-                        events
-                    }
-                };
+                // --end-timestamp: a document's first events are held until its metadata.
+                let Gate::Release(events) = gate.push(event) else { break };
                 let mut ok = true;
                 let mut last = false;
                 for event in events {
@@ -371,13 +262,8 @@ async fn consume(
                 ok && !last
             }
             Ok(ConsumerEvent::Document { bytes }) => match &mut saving {
-                Some(save) => match save.out.write_all(&bytes).and_then(|()| save.out.flush()) {
-                    Ok(()) => {
-                        save.fragments = save.fragments.saturating_add(1);
-                        save.bytes =
-                            save.bytes.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
-                        !limit_reached(save.fragments)
-                    }
+                Some(save) => match save.out.write_document(&bytes) {
+                    Ok(()) => !limit_reached(save.out.documents()),
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,
                     Err(e) => {
                         let name = save.name.as_ref().map_or_else(String::new, |p| p.display().to_string());
@@ -389,13 +275,11 @@ async fn consume(
                 None => true,
             },
             Ok(ConsumerEvent::FragmentAborted { .. }) => {
-                if let Hold::Holding(_) = hold {
-                    hold = Hold::Idle;
-                }
+                gate.abort();
                 true
             }
             Ok(ConsumerEvent::ErrorChunk(e)) => {
-                let r = error_line(&mut out, numbers.error_summary(e), json_lines);
+                let r = error_line(&mut out, error_summary(&mut numbers, e), json_lines);
                 write(&mut out, r)
             }
             Ok(ConsumerEvent::Reconnecting { attempt, reason, delay }) => {
@@ -408,7 +292,7 @@ async fn consume(
             Ok(_) => true,
             Err(ConsumerError::InStream(e)) => {
                 let message = ConsumerError::InStream(e.clone()).to_string();
-                let r = error_line(&mut out, numbers.error_summary(e), json_lines);
+                let r = error_line(&mut out, error_summary(&mut numbers, e), json_lines);
                 write(&mut out, r);
                 eprintln!("kvs-mkv get-media: {message}");
                 status = ExitCode::FAILURE;
@@ -433,8 +317,8 @@ async fn consume(
         if let Some(name) = save.name.filter(|p| p.as_os_str() != "-") {
             eprintln!(
                 "kvs-mkv get-media: wrote {} fragment(s), {} bytes, to {}",
-                save.fragments,
-                save.bytes,
+                save.out.documents(),
+                save.out.bytes(),
                 name.display()
             );
         }

@@ -12,8 +12,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, ValueEnum};
 use kvs_images::{
-    DEFAULT_MAX_HELD_BYTES, Image, ImageFormat, ImageSelector, ImagesError, ImagesPage, ImagesRequest,
-    JPEG_QUALITY_KEY, Limits, SampleOptions, StreamLimits, StreamingSampler, timestamp,
+    DEFAULT_MAX_HELD_BYTES, Image, ImageFormat, ImageSelector, ImagesRequest, Limits, Paging, SampleOptions,
+    StreamLimits, StreamingSampler, timestamp, wire,
 };
 use kvs_sdk::{KvsClient, LiveImages, StreamId};
 use serde_json::{Map, Value, json};
@@ -165,7 +165,8 @@ impl ImagesArgs {
             },
         );
         if let Some(config) = &self.format_config {
-            request.format_config = parse_format_config(config)?;
+            request.format_config =
+                wire::parse_format_config(config).map_err(|e| Usage(format!("--format-config {e}")))?;
         }
         request.width_pixels = self.width_pixels;
         request.height_pixels = self.height_pixels;
@@ -194,63 +195,12 @@ impl ImagesArgs {
     }
 }
 
-/// `JPEGQuality=80[,K=V...]` (the AWS CLI shorthand) or a JSON object.
-fn parse_format_config(text: &str) -> Result<std::collections::BTreeMap<String, String>, Usage> {
-    let text = text.trim();
-    if text.starts_with('{') {
-        let map: Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| Usage(format!("--format-config {text:?} is not a JSON object: {e}")))?;
-        return Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-            .collect());
-    }
-    text.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').ok_or_else(|| {
-                Usage(format!("--format-config {text:?}: expected {JPEG_QUALITY_KEY}=N (KEY=VALUE,...)"))
-            })?;
-            Ok((k.trim().to_owned(), v.trim().to_owned()))
-        })
-        .collect()
-}
-
 /// Everything gathered: the images and the token to resume after them.
 struct Answer {
     images: Vec<Image>,
     next_token: Option<String>,
     /// How reading a file or standard input ended.
     ended: Option<crate::progress::Ended>,
-}
-
-/// Pages of at most `min(left, 100)` from `fetch` until `max_items` images or the last page.
-async fn paged<F, Fut>(
-    request: &ImagesRequest,
-    max_items: Option<u64>,
-    mut fetch: F,
-) -> Result<Answer, ImagesError>
-where
-    F: FnMut(ImagesRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<ImagesPage, ImagesError>>,
-{
-    let mut images = Vec::new();
-    let mut token = request.next_token.clone();
-    loop {
-        let left = max_items.map(|m| m.saturating_sub(u64::try_from(images.len()).unwrap_or(u64::MAX)));
-        let size = left.map_or(100, |l| l.min(100));
-        if size == 0 {
-            return Ok(Answer { images, next_token: token, ended: None });
-        }
-        let page =
-            fetch(request.clone().max_results(i64::try_from(size).unwrap_or(100)).next_token(token.clone()))
-                .await?;
-        images.extend(page.images);
-        token = page.next_token;
-        if token.is_none() {
-            return Ok(Answer { images, next_token: None, ended: None });
-        }
-    }
 }
 
 async fn answer(args: &ImagesArgs, request: &ImagesRequest) -> Result<Answer, Failure> {
@@ -291,29 +241,12 @@ async fn from_stream(
         }
         return Ok(Answer { images, next_token: None, ended: None });
     }
-    paged(request, args.max_items, |r| {
-        let (client, stream) = (client.clone(), stream.clone());
-        async move { client.get_images_page(&stream, &r).await }
-    })
-    .await
-    .map_err(|e| e.to_string())
-}
-
-/// The page of `request` from its plan alone, each image a placeholder with its time (the
-/// pages do not depend on the media).
-fn plan_page(request: &ImagesRequest, options: &SampleOptions) -> Result<ImagesPage, ImagesError> {
-    let plan = request.plan(&options.limits)?;
-    let images = plan
-        .page()
-        .map(|i| Image {
-            timestamp_ms: plan.sample_time(i),
-            error: None,
-            content: None,
-            frame_timestamp_ms: None,
-            detail: None,
-        })
-        .collect();
-    Ok(ImagesPage { images, next_token: plan.next_token() })
+    let mut paging = Paging::new(request, args.max_items);
+    while let Some(r) = paging.next_request() {
+        paging.push(client.get_images_page(&stream, &r).await.map_err(|e| e.to_string())?);
+    }
+    let page = paging.finish();
+    Ok(Answer { images: page.images, next_token: page.next_token, ended: None })
 }
 
 /// The images of a file or standard input: the pages `--max-items` asks for, sampled in one
@@ -328,9 +261,12 @@ async fn from_input(
     options: &SampleOptions,
     read: crate::ReadArgs,
 ) -> Result<Answer, Failure> {
-    let skeleton = paged(request, max_items, |r| std::future::ready(plan_page(&r, options)))
-        .await
-        .map_err(|e| e.to_string())?;
+    // The pages do not depend on the media: their sample times and token come from the plan.
+    let mut paging = Paging::new(request, max_items);
+    while let Some(r) = paging.next_request() {
+        paging.push(r.plan_page(&options.limits).map_err(|e| e.to_string())?);
+    }
+    let skeleton = paging.finish();
     let times: Vec<i64> = skeleton.images.iter().map(|i| i.timestamp_ms).collect();
     let plan = request.plan(&options.limits).map_err(|e| e.to_string())?;
     let input = crate::progress::Input::open(path).map_err(Failure::Refused)?;

@@ -3,12 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use kvs_local::faults::{parse_probability, parse_seconds};
 use kvs_local::{
-    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, ServiceErrorKind,
-    SigV4Credentials, Source, TlsConfig, UnknownFragment,
+    CutStyle, ErrorAfterFragment, FailWith, Faults, LoadOptions, LocalKvs, SigV4Credentials, Source,
+    TlsConfig, UnknownFragment,
 };
 
 /// The help text after the options.
@@ -142,16 +144,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "R", help_heading = "Faults")]
     throttle_rate: Option<u32>,
     /// After the stream's fragment K (0-based) send an error chunk with id ID and end.
-    #[arg(long, value_name = "K:ID", help_heading = "Faults", value_parser = parse_error_after)]
+    #[arg(long, value_name = "K:ID", help_heading = "Faults", value_parser = ErrorAfterFragment::from_str)]
     error_after_fragment: Option<ErrorAfterFragment>,
     /// Answer the first N GetMedia calls per stream (all without :N) with this service error.
-    #[arg(long, value_name = "TYPE[:N]", help_heading = "Faults", value_parser = parse_fail_with)]
+    #[arg(long, value_name = "TYPE[:N]", help_heading = "Faults", value_parser = FailWith::from_str)]
     fail_with: Option<FailWith>,
     /// Close a connection whose request head (and body) has not arrived within SECS [default: 10].
-    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_seconds)]
     header_timeout: Option<Duration>,
     /// Close a keep-alive connection idle for SECS between requests [default: 60].
-    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_seconds)]
     idle_timeout: Option<Duration>,
     /// At most N connections at once; more wait to be accepted [default: 512].
     #[arg(long, value_name = "N", help_heading = "Limits", value_parser = clap::value_parser!(u32).range(1..))]
@@ -174,46 +176,12 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s.parse().map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!("expected seconds above 0 and at most 86400, got {s}"));
-    }
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
-}
-
 fn parse_stream(s: &str) -> Result<(String, PathBuf), String> {
     let (name, path) = s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {s:?}"))?;
     if name.is_empty() || path.is_empty() {
         return Err(format!("expected NAME=PATH, got {s:?}"));
     }
     Ok((name.to_owned(), PathBuf::from(path)))
-}
-
-fn parse_probability(s: &str) -> Result<f64, String> {
-    let p: f64 = s.parse().map_err(|_| format!("expected a probability between 0 and 1, got {s:?}"))?;
-    if (0.0..=1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(format!("expected a probability between 0 and 1, got {s}"))
-    }
-}
-
-fn parse_error_after(s: &str) -> Result<ErrorAfterFragment, String> {
-    let (k, id) = s.split_once(':').ok_or_else(|| format!("expected K:ID (e.g. 3:4000), got {s:?}"))?;
-    let fragment_index = k.parse().map_err(|_| format!("K must be a fragment index, got {k:?}"))?;
-    let error_id = id.parse().map_err(|_| format!("ID must be an integer error id, got {id:?}"))?;
-    Ok(ErrorAfterFragment { fragment_index, error_id })
-}
-
-fn parse_fail_with(s: &str) -> Result<FailWith, String> {
-    let (name, count) = match s.split_once(':') {
-        Some((n, c)) => (n, Some(c.parse::<u64>().map_err(|_| format!("N must be a count, got {c:?}"))?)),
-        None => (s, None),
-    };
-    let error =
-        ServiceErrorKind::from_type_name(name).ok_or_else(|| format!("unknown error type {name:?}"))?;
-    Ok(FailWith { error, first_calls: count })
 }
 
 impl ServeArgs {

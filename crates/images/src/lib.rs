@@ -5,6 +5,7 @@
 mod codec;
 mod error;
 mod live;
+mod paging;
 mod render;
 mod request;
 mod sample;
@@ -17,6 +18,7 @@ pub mod wire;
 pub use codec::VideoCodec;
 pub use error::{ImagesError, ServiceErrorKind};
 pub use live::LiveSampler;
+pub use paging::Paging;
 pub use request::{
     DEFAULT_JPEG_QUALITY, ImageFormat, ImageSelector, ImagesRequest, JPEG_QUALITY_KEY, Limits,
     MAX_HEIGHT_PIXELS, MAX_WIDTH_PIXELS, OutputSize, Plan,

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use crate::error::ImagesError;
-use crate::request::{ImageFormat, ImageSelector, ImagesRequest};
+use crate::request::{ImageFormat, ImageSelector, ImagesRequest, JPEG_QUALITY_KEY};
 use crate::sample::ImagesPage;
 use crate::timestamp;
 
@@ -202,9 +202,64 @@ pub fn response_body(page: &ImagesPage) -> String {
     out
 }
 
+/// Why [`parse_format_config`] refused a `FormatConfig` text (the text quoted first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatConfigError {
+    /// It starts with `{` but is not a JSON object.
+    #[error("{text:?} is not a JSON object: {message}")]
+    NotJson {
+        /// The text (trimmed).
+        text: String,
+        /// What the JSON parser said.
+        message: String,
+    },
+    /// A shorthand pair without `=`.
+    #[error("{text:?}: expected {key}=N (KEY=VALUE,...)", key = JPEG_QUALITY_KEY)]
+    Shorthand {
+        /// The text (trimmed).
+        text: String,
+    },
+}
+
+/// The `FormatConfig` map as the AWS CLI takes it: its shorthand `JPEGQuality=80[,K=V...]`
+/// (keys and values trimmed, empty pairs skipped) or a JSON object (`{"JPEGQuality":"80"}`;
+/// a value that is not a string is kept as its JSON text). The keys and values are not
+/// checked here: [`ImagesRequest::plan`] does.
+///
+/// ```
+/// let map = kvs_images::wire::parse_format_config(" JPEGQuality = 60 ,").unwrap();
+/// assert_eq!(map.get("JPEGQuality").map(String::as_str), Some("60"));
+/// let map = kvs_images::wire::parse_format_config(r#"{"JPEGQuality": 70}"#).unwrap();
+/// assert_eq!(map.get("JPEGQuality").map(String::as_str), Some("70"));
+/// ```
+///
+/// # Errors
+///
+/// [`FormatConfigError`] for a text that is neither.
+pub fn parse_format_config(text: &str) -> Result<BTreeMap<String, String>, FormatConfigError> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        let map: serde_json::Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| FormatConfigError::NotJson { text: text.to_owned(), message: e.to_string() })?;
+        return Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect());
+    }
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (k, v) =
+                pair.split_once('=').ok_or_else(|| FormatConfigError::Shorthand { text: text.to_owned() })?;
+            Ok((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::sample::{Image, ImageError};
 
@@ -274,5 +329,24 @@ mod tests {
         );
         let v: Value = serde_json::from_str(&response_body(&ImagesPage::default())).unwrap();
         assert_eq!(v, serde_json::json!({"Images": []}));
+    }
+
+    #[test]
+    fn format_config_shorthand_and_json() {
+        let m = parse_format_config("JPEGQuality=60,Other = x").unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["JPEGQuality"], "60");
+        assert_eq!(m["Other"], "x");
+        assert!(parse_format_config("  ").unwrap().is_empty());
+        let m = parse_format_config(r#" {"JPEGQuality":"55","N":7,"B":true} "#).unwrap();
+        assert_eq!((m["JPEGQuality"].as_str(), m["N"].as_str(), m["B"].as_str()), ("55", "7", "true"));
+        assert_eq!(
+            parse_format_config(" JPEGQuality ").unwrap_err().to_string(),
+            r#""JPEGQuality": expected JPEGQuality=N (KEY=VALUE,...)"#
+        );
+        let e = parse_format_config("{nope").unwrap_err();
+        assert!(matches!(&e, FormatConfigError::NotJson { text, .. } if text == "{nope"), "{e:?}");
+        assert!(e.to_string().starts_with(r#""{nope" is not a JSON object: "#), "{e}");
+        assert!(parse_format_config("[1]").is_err());
     }
 }

@@ -12,7 +12,10 @@ mod error;
 mod images;
 mod limiter;
 mod metrics;
+pub mod save;
 mod selector;
+#[cfg(feature = "aws-config")]
+mod settings;
 pub mod tracker;
 
 pub use aws_sdk_kinesisvideo::types::ApiName;
@@ -34,6 +37,8 @@ pub use kvs_images;
 pub use limiter::RateLimiter;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use selector::{Checkpoint, Position, StartSelector, StreamId};
+#[cfg(feature = "aws-config")]
+pub use settings::{AwsSettings, ConfigError, FALLBACK_REGION};
 pub use tracker::{ConnectionSummary, ConsumerEvent, ErrorPolicy, Granularity, ReconnectReason, Tracker};
 
 /// The SDK crates this one is built on, for callers who need their types.
