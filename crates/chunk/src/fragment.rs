@@ -12,6 +12,7 @@ pub const MAX_COUNTED_TRACKS: usize = 128;
 
 /// A cluster's start, as the decoder reported it ([`Event::Cluster`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ClusterStart {
     /// The absolute offset of the Cluster element.
     pub offset: u64,
@@ -22,6 +23,11 @@ pub struct ClusterStart {
 }
 
 impl ClusterStart {
+    /// A cluster start, as [`Event::Cluster`] reports it.
+    #[must_use]
+    pub const fn new(offset: u64, timestamp: u64, timestamp_scale: u64) -> Self {
+        Self { offset, timestamp, timestamp_scale }
+    }
     /// The cluster's timestamp in nanoseconds, if it fits an `i64`.
     #[must_use]
     pub fn timestamp_ns(&self) -> Option<i64> {
@@ -35,6 +41,7 @@ impl ClusterStart {
 /// themselves are not kept, see [`FragmentAssembler::without_frames`]). Bounded whatever
 /// the input: at most [`MAX_COUNTED_TRACKS`] track numbers are counted one by one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct FragmentStats {
     /// Frames per track number, for the first [`MAX_COUNTED_TRACKS`] track numbers seen.
     pub frames: BTreeMap<u64, u64>,
@@ -118,6 +125,7 @@ impl FragmentStats {
 /// One whole fragment (one document of a GetMedia payload, or one of the fragments of a
 /// merged document).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Fragment {
     /// The document's index in the stream.
     pub index: u64,

@@ -122,7 +122,9 @@ pub struct GetMediaArgs {
 /// The line of an in-stream error chunk: a document of its own in the contract.
 fn error_summary(numbers: &mut Renumber, e: ErrorChunk) -> Fragment {
     let (index, offset) = numbers.error_chunk();
-    Fragment { index, offset, ..Fragment::of_error_chunk(e) }
+    let mut f = Fragment::of_error_chunk(e);
+    (f.index, f.offset) = (index, offset);
+    f
 }
 
 pub fn run(args: &GetMediaArgs) -> ExitCode {

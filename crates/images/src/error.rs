@@ -10,7 +10,7 @@ use std::fmt;
 /// reference names for a width without a height).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ServiceErrorKind {
+pub enum ImagesErrorKind {
     /// 400 `InvalidArgumentException`: a parameter is missing, out of range or inconsistent
     /// (the range is longer than 300 s, the sampling interval is below the minimum, the end
     /// is before the start, the next token belongs to another request).
@@ -29,7 +29,7 @@ pub enum ServiceErrorKind {
     ResourceNotFound,
 }
 
-impl ServiceErrorKind {
+impl ImagesErrorKind {
     /// Every kind.
     pub const ALL: [Self; 6] = [
         Self::InvalidArgument,
@@ -79,7 +79,7 @@ impl ServiceErrorKind {
     }
 }
 
-impl fmt::Display for ServiceErrorKind {
+impl fmt::Display for ImagesErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.type_name())
     }
@@ -94,7 +94,7 @@ pub enum ImagesError {
     #[error("{kind}: {message}")]
     Service {
         /// The error type.
-        kind: ServiceErrorKind,
+        kind: ImagesErrorKind,
         /// What is wrong, in the service's words where it has them.
         message: String,
     },
@@ -118,23 +118,23 @@ pub enum ImagesError {
 
 impl ImagesError {
     /// A request error of the given kind.
-    pub fn service(kind: ServiceErrorKind, message: impl Into<String>) -> Self {
+    pub fn service(kind: ImagesErrorKind, message: impl Into<String>) -> Self {
         Self::Service { kind, message: message.into() }
     }
 
     /// An `InvalidArgumentException`.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
-        Self::service(ServiceErrorKind::InvalidArgument, message)
+        Self::service(ImagesErrorKind::InvalidArgument, message)
     }
 
     /// A `ValidationException`.
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::service(ServiceErrorKind::Validation, message)
+        Self::service(ImagesErrorKind::Validation, message)
     }
 
     /// The service error kind, if this is one.
     #[must_use]
-    pub fn kind(&self) -> Option<ServiceErrorKind> {
+    pub fn kind(&self) -> Option<ImagesErrorKind> {
         match self {
             Self::Service { kind, .. } => Some(*kind),
             _ => None,
@@ -148,14 +148,14 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for k in ServiceErrorKind::ALL {
-            assert_eq!(ServiceErrorKind::from_code(k.type_name()), Some(k));
+        for k in ImagesErrorKind::ALL {
+            assert_eq!(ImagesErrorKind::from_code(k.type_name()), Some(k));
         }
         assert_eq!(
-            ServiceErrorKind::from_code("aws.protocol#NoDataRetentionException:http://x/"),
-            Some(ServiceErrorKind::NoDataRetention)
+            ImagesErrorKind::from_code("aws.protocol#NoDataRetentionException:http://x/"),
+            Some(ImagesErrorKind::NoDataRetention)
         );
-        assert_eq!(ServiceErrorKind::from_code("validation"), Some(ServiceErrorKind::Validation));
-        assert_eq!(ServiceErrorKind::from_code("Nope"), None);
+        assert_eq!(ImagesErrorKind::from_code("validation"), Some(ImagesErrorKind::Validation));
+        assert_eq!(ImagesErrorKind::from_code("Nope"), None);
     }
 }

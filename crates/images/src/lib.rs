@@ -16,7 +16,7 @@ mod token;
 pub mod wire;
 
 pub use codec::VideoCodec;
-pub use error::{ImagesError, ServiceErrorKind};
+pub use error::{ImagesError, ImagesErrorKind};
 pub use live::LiveSampler;
 pub use paging::Paging;
 pub use request::{

@@ -220,7 +220,7 @@ impl ImagesRequest {
     ///
     /// # Errors
     ///
-    /// `ValidationException` ([`ServiceErrorKind::Validation`](crate::ServiceErrorKind)):
+    /// `ValidationException` ([`ImagesErrorKind::Validation`](crate::ImagesErrorKind)):
     /// a `FormatConfig` key other than `JPEGQuality` or a quality outside 1..100,
     /// `WidthPixels` outside 1..3840 or given without `HeightPixels`, `HeightPixels`
     /// outside 1..2160, `MaxResults` outside 1..`limits.max_results`.

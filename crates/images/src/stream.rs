@@ -227,7 +227,7 @@ impl StreamingSampler {
                 if let Some(f) = self.current_mut()
                     && f.first_cluster.is_none_or(|c| c.timestamp_ns().is_none())
                 {
-                    f.first_cluster = Some(ClusterStart { offset, timestamp, timestamp_scale });
+                    f.first_cluster = Some(ClusterStart::new(offset, timestamp, timestamp_scale));
                 }
             }
             Event::Frame(frame) => self.push_frame(frame),

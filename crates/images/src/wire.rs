@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn missing_and_bad_fields() {
         let kind = |v: Value| parse_request(&v).unwrap_err().kind();
-        use crate::ServiceErrorKind::*;
+        use crate::ImagesErrorKind::*;
         let ok = serde_json::json!({"ImageSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1,"EndTimestamp":2,"SamplingInterval":200,"Format":"JPEG"});
         assert!(parse_request(&ok).is_ok());
         let mut v = ok.clone();

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use kvs_chunk::Fragment;
 use kvs_images::{
-    ImageError, ImageFormat, ImageSelector, ImagesPage, ImagesRequest, Limits, SampleOptions,
-    ServiceErrorKind, Timeline,
+    ImageError, ImageFormat, ImageSelector, ImagesErrorKind, ImagesPage, ImagesRequest, Limits,
+    SampleOptions, Timeline,
 };
 
 /// The producer timestamp of every fixture's first fragment.
@@ -280,7 +280,9 @@ fn server_clock_is_the_producer_clock_shifted() {
 fn plain_matroska_uses_the_frames_own_timestamps() {
     let mut t = Timeline::new();
     for f in h264().fragments() {
-        t.push(Fragment { metadata: None, ..f.clone() });
+        let mut plain = f.clone();
+        plain.metadata = None;
+        t.push(plain);
     }
     // The fixture's cluster timestamps count from 0 ms.
     for selector in [ImageSelector::ProducerTimestamp, ImageSelector::ServerTimestamp] {
@@ -295,7 +297,7 @@ fn validation_follows_the_reference() {
     let ok = request(BASE, BASE + 1000, 200, ImageFormat::Jpeg);
     let err =
         |r: ImagesRequest| h264().get_images(&r, &SampleOptions::default()).unwrap_err().kind().unwrap();
-    use ServiceErrorKind::{InvalidArgument, Validation};
+    use ImagesErrorKind::{InvalidArgument, Validation};
     // Range: at most 300 s; the end not before the start.
     assert!(
         h264()

@@ -213,7 +213,7 @@ pub(crate) const API_NAMES: [&str; 8] = [
 /// Where a GetMedia call starts, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StartSelector {
+pub(crate) enum RequestedStart {
     /// `NOW`: the latest chunk, then those that arrive later.
     Now,
     /// `EARLIEST`: the first chunk.
@@ -251,7 +251,7 @@ fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
     }
 }
 
-impl StartSelector {
+impl RequestedStart {
     /// Validates the selector as sent.
     pub(crate) fn parse(sel: Option<&StartSelectorJson>) -> Result<Self, ApiError> {
         let sel = sel.ok_or_else(|| ApiError::invalid("StartSelector is required"))?;
@@ -325,16 +325,16 @@ mod tests {
 
     #[test]
     fn selectors_validate() {
-        let sel = |json: &str| StartSelector::parse(Some(&serde_json::from_str(json).unwrap()));
-        assert_eq!(sel(r#"{"StartSelectorType":"NOW"}"#), Ok(StartSelector::Now));
+        let sel = |json: &str| RequestedStart::parse(Some(&serde_json::from_str(json).unwrap()));
+        assert_eq!(sel(r#"{"StartSelectorType":"NOW"}"#), Ok(RequestedStart::Now));
         assert_eq!(
             sel(r#"{"StartSelectorType":"FRAGMENT_NUMBER","AfterFragmentNumber":"123"}"#),
-            Ok(StartSelector::FragmentNumber("123".into()))
+            Ok(RequestedStart::FragmentNumber("123".into()))
         );
         assert!(sel(r#"{"StartSelectorType":"FRAGMENT_NUMBER"}"#).is_err());
         assert!(sel(r#"{"StartSelectorType":"SERVER_TIMESTAMP"}"#).is_err());
         assert!(sel(r#"{"StartSelectorType":"CONTINUATION_TOKEN","ContinuationToken":"x1"}"#).is_err());
         assert!(sel(r#"{"StartSelectorType":"LATEST"}"#).is_err());
-        assert!(StartSelector::parse(None).is_err());
+        assert!(RequestedStart::parse(None).is_err());
     }
 }

@@ -9,7 +9,7 @@ pub mod sigv4;
 pub mod source;
 pub mod synthetic;
 
-pub use api::{ServiceErrorKind, StartSelector};
+pub use api::ServiceErrorKind;
 pub use faults::{CutStyle, ErrorAfterFragment, FailWith, Faults};
 pub use server::{
     ACCOUNT_ID, Builder, DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,

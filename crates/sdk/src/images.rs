@@ -20,8 +20,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_core::Stream;
 use kvs_images::{
-    Image, ImageError, ImageFormat, ImageSelector, ImagesError, ImagesPage, ImagesRequest, LiveSampler,
-    SampleOptions, ServiceErrorKind,
+    Image, ImageError, ImageFormat, ImageSelector, ImagesError, ImagesErrorKind, ImagesPage, ImagesRequest,
+    LiveSampler, SampleOptions,
 };
 
 use crate::client::KvsClient;
@@ -192,7 +192,7 @@ where
         let code = ctx.err().code().map(str::to_owned);
         let message =
             ctx.err().message().map_or_else(|| DisplayErrorContext(ctx.err()).to_string(), str::to_owned);
-        return match code.as_deref().and_then(ServiceErrorKind::from_code) {
+        return match code.as_deref().and_then(ImagesErrorKind::from_code) {
             Some(kind) => ImagesError::Service { kind, message },
             None => ImagesError::Other { code, message },
         };
@@ -203,13 +203,13 @@ where
 /// Maps a kvs-sdk error (of GetDataEndpoint or GetMedia).
 fn images_error_of_consumer(e: ConsumerError) -> ImagesError {
     let kind = match &e {
-        ConsumerError::ResourceNotFound { .. } => Some(ServiceErrorKind::ResourceNotFound),
-        ConsumerError::NotAuthorized { .. } => Some(ServiceErrorKind::NotAuthorized),
-        ConsumerError::InvalidArgument { .. } => Some(ServiceErrorKind::InvalidArgument),
+        ConsumerError::ResourceNotFound { .. } => Some(ImagesErrorKind::ResourceNotFound),
+        ConsumerError::NotAuthorized { .. } => Some(ImagesErrorKind::NotAuthorized),
+        ConsumerError::InvalidArgument { .. } => Some(ImagesErrorKind::InvalidArgument),
         ConsumerError::Throttled { kind: ThrottleKind::ClientLimitExceeded, .. } => {
-            Some(ServiceErrorKind::ClientLimitExceeded)
+            Some(ImagesErrorKind::ClientLimitExceeded)
         }
-        ConsumerError::Service { code: Some(code), .. } => ServiceErrorKind::from_code(code),
+        ConsumerError::Service { code: Some(code), .. } => ImagesErrorKind::from_code(code),
         _ => None,
     };
     let message = match &e {

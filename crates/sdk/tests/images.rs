@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use kvs_local::{LocalKvs, RunningServer, Source};
 use kvs_sdk::kvs_images::{
-    ImageError, ImageFormat, ImageSelector, ImagesError, ImagesRequest, SampleOptions, ServiceErrorKind,
+    ImageError, ImageFormat, ImageSelector, ImagesError, ImagesErrorKind, ImagesRequest, SampleOptions,
     Timeline,
 };
 use kvs_sdk::{KvsClient, LiveImages, StreamId};
@@ -122,27 +122,27 @@ async fn service_errors_are_typed() {
     let h264 = StreamId::name("h264");
     assert_eq!(
         kind(client.get_images_page(&h264, &ok.clone().width_pixels(100)).await),
-        ServiceErrorKind::Validation
+        ImagesErrorKind::Validation
     );
     assert_eq!(
         kind(client.get_images_page(&h264, &ok.clone().height_pixels(0)).await),
-        ServiceErrorKind::Validation
+        ImagesErrorKind::Validation
     );
     assert_eq!(
         kind(client.get_images_page(&h264, &ok.clone().jpeg_quality(101)).await),
-        ServiceErrorKind::Validation
+        ImagesErrorKind::Validation
     );
     let long =
         ImagesRequest::new(ImageSelector::ProducerTimestamp, BASE, BASE + 300_001, 200, ImageFormat::Jpeg);
-    assert_eq!(kind(client.get_images_page(&h264, &long).await), ServiceErrorKind::InvalidArgument);
+    assert_eq!(kind(client.get_images_page(&h264, &long).await), ImagesErrorKind::InvalidArgument);
     let fast =
         ImagesRequest::new(ImageSelector::ProducerTimestamp, BASE, BASE + 1000, 100, ImageFormat::Jpeg);
-    assert_eq!(kind(client.get_images_page(&h264, &fast).await), ServiceErrorKind::InvalidArgument);
+    assert_eq!(kind(client.get_images_page(&h264, &fast).await), ImagesErrorKind::InvalidArgument);
     let bad_token = ok.clone().next_token(Some("not-a-token".into()));
-    assert_eq!(kind(client.get_images_page(&h264, &bad_token).await), ServiceErrorKind::InvalidArgument);
+    assert_eq!(kind(client.get_images_page(&h264, &bad_token).await), ImagesErrorKind::InvalidArgument);
     assert_eq!(
         kind(client.get_images_page(&StreamId::name("nope"), &ok).await),
-        ServiceErrorKind::ResourceNotFound
+        ImagesErrorKind::ResourceNotFound
     );
     server.shutdown().await;
 }

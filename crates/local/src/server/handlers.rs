@@ -12,8 +12,8 @@ use axum::response::Response;
 use super::body::{MediaBody, Start};
 use super::state::{ACCOUNT_ID, REGION, Shared, UnknownFragment};
 use crate::api::{
-    API_NAMES, ApiError, GetDataEndpointRequest, GetMediaRequest, ServiceErrorKind, StartSelector, StreamRef,
-    insert_request_id,
+    API_NAMES, ApiError, GetDataEndpointRequest, GetMediaRequest, RequestedStart, ServiceErrorKind,
+    StreamRef, insert_request_id,
 };
 use crate::faults;
 use kvs_mux::getmedia;
@@ -148,7 +148,7 @@ fn start_media(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
     {
         return Err(ApiError::new(fail.error, format!("Injected {} (call {call})", fail.error)));
     }
-    let selector = StartSelector::parse(req.start_selector.as_ref())?;
+    let selector = RequestedStart::parse(req.start_selector.as_ref())?;
     let available = stream.available(shared.elapsed()).max(1);
     let last = available.saturating_sub(1);
     let after = |number: &str, what: &str| -> Result<Start, ApiError> {
@@ -169,14 +169,14 @@ fn start_media(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
     };
     let at = |index: usize| Ok(Start::Fragments { stream: Arc::clone(&stream), index });
     match selector {
-        StartSelector::Now => at(last),
-        StartSelector::Earliest => at(0),
-        StartSelector::FragmentNumber(n) => after(&n, "AfterFragmentNumber"),
-        StartSelector::ContinuationToken(t) => after(&t, "ContinuationToken"),
-        StartSelector::ServerTimestamp(ts) => {
+        RequestedStart::Now => at(last),
+        RequestedStart::Earliest => at(0),
+        RequestedStart::FragmentNumber(n) => after(&n, "AfterFragmentNumber"),
+        RequestedStart::ContinuationToken(t) => after(&t, "ContinuationToken"),
+        RequestedStart::ServerTimestamp(ts) => {
             at(stream.fragments.iter().take(available).rposition(|f| f.server_ms <= ts).unwrap_or(0))
         }
-        StartSelector::ProducerTimestamp(ts) => {
+        RequestedStart::ProducerTimestamp(ts) => {
             at(stream.fragments.iter().take(available).rposition(|f| f.producer_ms <= ts).unwrap_or(0))
         }
     }

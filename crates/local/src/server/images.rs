@@ -15,9 +15,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use kvs_images::{
-    ImageSelector, ImagesError, ImagesRequest, SampleOptions, ServiceErrorKind as ImagesErrorKind, Timeline,
-};
+use kvs_images::{ImageSelector, ImagesError, ImagesErrorKind, ImagesRequest, SampleOptions, Timeline};
 
 use super::state::{Shared, StreamState};
 use crate::api::{ApiError, ServiceErrorKind, StreamRef, insert_request_id};
