@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod date;
 pub mod error;
 mod id;
 pub mod limits;

@@ -1,6 +1,8 @@
 //! Timestamps as the AWS CLI takes and prints them: epoch seconds (a fraction allowed) or
 //! ISO 8601, in exact milliseconds.
 
+use kvs_ebml::date::{civil_from_days, days_from_civil};
+
 /// Parses epoch seconds (`1700000000`, `1700000000.5`, `1700000000.125`) or ISO 8601
 /// (`2023-11-14T22:13:20Z`, `2023-11-14T22:13:20.5+01:00`, `2023-11-14 22:13:20`, a date
 /// alone; no zone means UTC) into epoch milliseconds. Digits past the millisecond are
@@ -60,7 +62,7 @@ fn parse_iso8601(text: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = days_from_civil(year, month, day)?;
     let rest = text.get(10..)?;
     let mut ms_of_day = 0i64;
     let mut zone = rest;
@@ -122,36 +124,6 @@ fn parse_iso8601(text: &str) -> Option<i64> {
     days.checked_mul(86_400_000)?.checked_add(ms_of_day)?.checked_sub(offset_ms)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-// Plain arithmetic: the year has four digits and the month and day were range-checked, so
-// no intermediate value comes near i64's limits.
-#[allow(clippy::arithmetic_side_effects)]
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-// Plain arithmetic on a day count derived from i64 milliseconds (below 1.1e11 in absolute
-// value): every intermediate value is far from i64's limits.
-#[allow(clippy::arithmetic_side_effects)]
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 /// Formats epoch milliseconds as the AWS CLI prints timestamps (Python's `isoformat`):
 /// `2023-11-14T22:13:20.100000+00:00`, or without the fraction when it is zero.
 ///
@@ -165,7 +137,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 pub fn format_iso8601(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let of_day = ms.rem_euclid(86_400_000);
-    let (y, mo, d) = civil_from_days(days);
+    let (y, mo, d) = civil_from_days(days).unwrap_or((0, 1, 1));
     let (h, mi, s, milli) = (of_day / 3_600_000, (of_day / 60_000) % 60, (of_day / 1000) % 60, of_day % 1000);
     if milli == 0 {
         format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
@@ -179,7 +151,7 @@ pub fn format_iso8601(ms: i64) -> String {
 pub fn format_file_stem(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let of_day = ms.rem_euclid(86_400_000);
-    let (y, mo, d) = civil_from_days(days);
+    let (y, mo, d) = civil_from_days(days).unwrap_or((0, 1, 1));
     let (h, mi, s, milli) = (of_day / 3_600_000, (of_day / 60_000) % 60, (of_day / 1000) % 60, of_day % 1000);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}-{mi:02}-{s:02}.{milli:03}Z")
 }

@@ -47,18 +47,8 @@ pub fn iso_ms(ms: i64) -> String {
     let milli = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = doe.saturating_sub(doe / 1460).saturating_add(doe / 36_524).saturating_sub(doe / 146_096) / 365;
-    let y = yoe.saturating_add(era.saturating_mul(400));
-    let doy =
-        doe.saturating_sub(365_i64.saturating_mul(yoe).saturating_add(yoe / 4).saturating_sub(yoe / 100));
-    let mp = (5_i64.saturating_mul(doy).saturating_add(2)) / 153;
-    let d = doy.saturating_sub((153_i64.saturating_mul(mp).saturating_add(2)) / 5).saturating_add(1);
-    let m = if mp < 10 { mp.saturating_add(3) } else { mp.saturating_sub(9) };
-    let y = if m <= 2 { y.saturating_add(1) } else { y };
+    // Within 719,468 days of i64's limits (never, for a day count from milliseconds).
+    let (y, m, d) = kvs_ebml::date::civil_from_days(days).unwrap_or((0, 1, 1));
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
 }
 

@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_kinesisvideomedia::types::{StartSelector as SdkStartSelector, StartSelectorType};
 use aws_smithy_types::DateTime;
+use kvs_ebml::date::days_from_civil;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConsumerError;
@@ -496,21 +497,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
-    let y = if month <= 2 { year.checked_sub(1)? } else { year };
-    let era = y.checked_div_euclid(400)?;
-    let yoe = y.checked_rem_euclid(400)?;
-    let mp = month.checked_add(9)?.checked_rem(12)?;
-    let doy = mp.checked_mul(153)?.checked_add(2)?.checked_div(5)?.checked_add(day)?.checked_sub(1)?;
-    let doe = yoe
-        .checked_mul(365)?
-        .checked_add(yoe.checked_div(4)?)?
-        .checked_sub(yoe.checked_div(100)?)?
-        .checked_add(doy)?;
-    era.checked_mul(146_097)?.checked_add(doe)?.checked_sub(719_468)
 }
 
 /// The last fragment a consumer delivered.
