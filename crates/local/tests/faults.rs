@@ -203,7 +203,7 @@ async fn error_after_fragment_sends_an_error_chunk_and_ends() {
 /// in arrival order, the number of calls and how many responses were cut; stops at the
 /// stream's last fragment or after `max_calls` calls.
 async fn read_to_end(server: &RunningServer, max_calls: usize) -> (Vec<kvs_chunk::Fragment>, usize, usize) {
-    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.clone();
+    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.to_string();
     let client = media_client(server.url());
     let mut got: Vec<kvs_chunk::Fragment> = Vec::new();
     let mut cut = 0;
@@ -289,7 +289,7 @@ async fn cut_random_alone_never_delivers_the_last_fragment() {
     // whole; this is what cut_probability is for.
     let server = server(Faults { cut_random: Some(7), ..Faults::default() }).await;
     let (got, calls, _) = read_to_end(&server, 30).await;
-    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.clone();
+    let last = server.fragments("s").unwrap().last().unwrap().fragment_number.to_string();
     server.shutdown().await;
     assert_eq!(calls, 30);
     assert!(got.iter().all(|f| f.fragment_number().unwrap().to_string() != last));

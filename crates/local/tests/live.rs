@@ -75,7 +75,7 @@ async fn earliest_is_paced_by_the_fragment_timestamps() {
         let due = 300 * k as u128;
         assert!(*t + 20 >= due, "fragment {k} came at {t} ms, before {due} ms");
         assert!(*t < due + 400, "fragment {k} came at {t} ms, long after {due} ms");
-        assert_eq!(number, &infos[k].fragment_number);
+        assert_eq!(number, &infos[k].fragment_number.to_string());
         assert!(*behind < 400, "fragment {k} is {behind} ms behind now");
     }
     server.shutdown().await;

@@ -48,7 +48,7 @@ async fn every_start_selector_by_name_and_by_arn() {
     let client = common::client(&server);
     let info = server.fragments("cam").unwrap();
     assert_eq!(info.len(), 5);
-    let numbers: Vec<String> = info.iter().map(|f| f.fragment_number.clone()).collect();
+    let numbers: Vec<String> = info.iter().map(|f| f.fragment_number.to_string()).collect();
     assert_eq!(numbers, expected.iter().map(|d| d.0.clone().unwrap()).collect::<Vec<_>>());
     let from = |i: usize| numbers[i..].to_vec();
     let cases = [

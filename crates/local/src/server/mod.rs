@@ -368,7 +368,7 @@ impl RunningServer {
             s.fragments
                 .iter()
                 .map(|f| FragmentInfo {
-                    fragment_number: f.number.to_string(),
+                    fragment_number: f.number.clone(),
                     server_timestamp_ms: f.server_ms,
                     producer_timestamp_ms: f.producer_ms,
                     available_after: f.available_after,
@@ -427,7 +427,7 @@ impl Drop for RunningServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentInfo {
     /// The fragment number (a report for callers, as the service writes it).
-    pub fragment_number: String,
+    pub fragment_number: kvs_chunk::FragmentNumber,
     /// The server timestamp, epoch ms.
     pub server_timestamp_ms: i64,
     /// The producer timestamp, epoch ms.
