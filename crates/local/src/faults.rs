@@ -190,9 +190,6 @@ pub fn parse_seconds(s: &str) -> Result<Duration, FaultParseError> {
     Duration::try_from_secs_f64(secs).map_err(|_| FaultParseError::SecondsRange(s.to_owned()))
 }
 
-/// The fault injection's seeded generator: the workspace's one SplitMix64.
-pub use kvs_ebml::rng::SplitMix64;
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
 mod tests {

@@ -23,9 +23,11 @@ use std::path::{Path, PathBuf};
 
 use kvs_chunk::{ErrorChunk, Event, FragmentMetadata, Track};
 
+use kvs_chunk::analysis::Durations;
+
 use crate::mkv::{
-    Dropped, Durations, FileStats, MAX_PENDING_TAG_GROUPS, MkvFile, OutError, TagCollector, TagGroup,
-    TracksKey, aws_end_tags, aws_start_tags, group,
+    Dropped, FileStats, MAX_PENDING_TAG_GROUPS, MkvFile, OutError, TagCollector, TagGroup, TracksKey,
+    aws_end_tags, aws_start_tags, group,
 };
 
 /// The per-document state.

@@ -29,7 +29,8 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::elements::{
-    TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag, write_tracks,
+    SimpleTag, TrackEntryOptions, block_flags, write_block_header, write_ebml_header, write_simple_tag,
+    write_tracks,
 };
 use kvs_chunk::{ErrorChunk, FragmentEnd, FragmentMetadata, Frame, Tag, TagValue, Targets, Track, TrackType};
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError, write_header};
@@ -300,8 +301,6 @@ impl TracksKey {
         )
     }
 }
-
-pub use crate::elements::SimpleTag;
 
 /// One Tag element: its Targets and SimpleTags.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -815,10 +814,6 @@ pub fn group(tags: Vec<SimpleTag>) -> Vec<TagGroup> {
 /// The most tag groups `merge` holds for a file it has not opened yet (tags of fragments
 /// without media before the first frame).
 pub const MAX_PENDING_TAG_GROUPS: usize = 4096;
-
-/// The frame-duration estimate merge, split and `inspect` share (its home is kvs-chunk's
-/// analysis, which `inspect`'s numbers come from).
-pub use kvs_chunk::analysis::Durations;
 
 #[cfg(test)]
 mod tests {

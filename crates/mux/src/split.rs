@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 
 use kvs_chunk::{Event, FragmentMetadata, Track};
 
-use crate::mkv::{
-    Dropped, Durations, FileStats, MkvFile, OutError, TagCollector, aws_end_tags, aws_start_tags, group,
-};
+use kvs_chunk::analysis::Durations;
+
+use crate::mkv::{Dropped, FileStats, MkvFile, OutError, TagCollector, aws_end_tags, aws_start_tags, group};
 
 /// What one document became.
 #[derive(Debug)]

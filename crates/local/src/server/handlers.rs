@@ -15,7 +15,6 @@ use crate::api::{
     API_NAMES, ApiError, GetDataEndpointRequest, GetMediaRequest, RequestedStart, ServiceErrorKind,
     StreamRef, insert_request_id,
 };
-use crate::faults;
 use kvs_mux::getmedia;
 
 /// A JSON 200 answer with a request id.
@@ -122,7 +121,7 @@ fn start_total(start: &Start) -> u64 {
 fn random_cut(shared: &Shared, total: u64) -> Option<u64> {
     let seed = shared.faults.cut_random?;
     let n = shared.cut_requests.fetch_add(1, Ordering::Relaxed);
-    let mut rng = faults::SplitMix64::new(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut rng = kvs_ebml::rng::SplitMix64::new(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
     rng.next_u64();
     let cut = 1u64.saturating_add(rng.below(total.saturating_sub(1)));
     let p = shared.faults.cut_probability;

@@ -13,7 +13,9 @@ use tokio::time::Instant;
 
 use super::scopes;
 use crate::api::{ApiError, ServiceErrorKind, StreamRef};
-use crate::faults::{Faults, SplitMix64};
+use kvs_ebml::rng::SplitMix64;
+
+use crate::faults::Faults;
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
 use kvs_chunk::{Codec, FragmentNumber, PcmKind, Track};
