@@ -6,7 +6,7 @@
 //!
 //! | module | what it holds | feature | used by |
 //! |---|---|---|---|
-//! | [`differential`] | the tokenizer check: streaming `Tokenizer` in chunks against the `SliceTokenizer` | always | fuzz target `tokenizer`, kvs-ebml's tests, [`fuzzing`] |
+//! | [`differential`] | the tokenizer check: streaming `Tokenizer` in chunks against the `SliceTokenizer` | always | fuzz target `tokenizer`, kvs-ebml's tests, `fuzzing` |
 //! | [`replay`] | replaying `fuzz/regressions/<target>/` and the local corpus through a check | always | the `fuzz_regressions` tests of kvs-ebml, kvs-chunk, kvs-images |
 //! | `fuzzing` | the kvs-chunk checks: `block`, `decoder`, `aws_tags` | `chunk` | those fuzz targets, kvs-chunk's `fuzz_regressions` |
 //! | `images_request` | the GetImages request check | `images` | fuzz target `images_request`, kvs-images' `fuzz_regressions` |
