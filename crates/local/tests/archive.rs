@@ -321,9 +321,13 @@ async fn invalid_requests_are_refused_as_the_service_does() {
     server.shutdown().await;
 }
 
+/// One chunk as [`chunks`] reads it: (number, server ms, producer ms) of a fragment, (number,
+/// code) of an exception, frames.
+type Chunk = (Option<(String, i64, i64)>, Option<(String, ErrorId)>, usize);
+
 /// The chunks of a GetMediaForFragmentList payload: per document, its metadata (number,
 /// server and producer timestamps) or its exception, and its frame count.
-fn chunks(payload: &Bytes) -> Vec<(Option<(String, i64, i64)>, Option<(String, ErrorId)>, usize)> {
+fn chunks(payload: &Bytes) -> Vec<Chunk> {
     fragments_lossy(payload)
         .iter()
         .map(|f| {
