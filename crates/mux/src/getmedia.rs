@@ -18,6 +18,12 @@
 //! once per fragment when a server starts), [`fragment_end`] the closing service tags, which
 //! depend on the moment they are sent, and [`error_chunk`] an in-stream error chunk.
 //!
+//! GetMediaForFragmentList sends the same chunks with other names for the timestamp tags
+//! (`AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`, `AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP`) and no
+//! closing tags: [`fragment_head_with`] and [`TagNames::FragmentList`] write them (the head
+//! also says where its service tags are, so that a server can swap in [`fragment_tags`] of
+//! either API), and [`exception_chunk`] that API's in-stream exception.
+//!
 //! ```
 //! use kvs_chunk::{Event, Events, FragmentNumber};
 //! use kvs_mux::getmedia::{FragmentParts, fragment_end, fragment_head};

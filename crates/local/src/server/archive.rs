@@ -16,8 +16,9 @@ use crate::api::{ApiError, StreamRef, timestamp_ms};
 use kvs_ebml::rng::SplitMix64;
 use kvs_mux::getmedia;
 
-/// ListFragments' MaxResults when the request has none. The SDK's model documents only the
-/// range (1 to 1000); 100 is the service's documented default in the API reference.
+/// ListFragments' MaxResults when the request has none. The API model (the SDK's, and the AWS
+/// CLI's `service-2.json`) gives only the range, 1 to 1000, and no default; 100 is the value
+/// taken for the service's (not checked against a local source).
 pub(crate) const DEFAULT_MAX_RESULTS: i64 = 100;
 /// The most fragments one ListFragments page or one GetMediaForFragmentList call holds.
 pub(crate) const MAX_FRAGMENTS: usize = 1000;
@@ -148,14 +149,15 @@ impl Token {
         format!("{}|{clock}|{}|{}|{}", self.stream, self.selector.start_ms, self.selector.end_ms, self.offset)
     }
 
-    /// `HEX(payload).HEX(seal)`: within the API's NextToken pattern `[a-zA-Z0-9_.-]+`.
+    /// `HEX(payload)` then the seal in 16 hex digits: within the model's NextToken pattern
+    /// `[a-zA-Z0-9+/]+={0,2}` and length (at most 4096; a stream name is at most 256).
     fn encode(&self, key: u64) -> String {
         let payload = self.payload();
-        format!("{}.{:016x}", hex(payload.as_bytes()), seal(key, payload.as_bytes()))
+        format!("{}{:016x}", hex(payload.as_bytes()), seal(key, payload.as_bytes()))
     }
 
     fn decode(token: &str, key: u64) -> Option<Self> {
-        let (body, mac) = token.split_once('.')?;
+        let (body, mac) = token.split_at_checked(token.len().checked_sub(16)?)?;
         let payload = String::from_utf8(unhex(body)?).ok()?;
         if u64::from_str_radix(mac, 16).ok()? != seal(key, payload.as_bytes()) {
             return None;
@@ -356,14 +358,14 @@ mod tests {
             offset: 1000,
         };
         let s = t.encode(7);
-        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
+        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(Token::decode(&s, 7), Some(t));
         assert_eq!(Token::decode(&s, 8), None);
         let mut edited = s.clone().into_bytes();
         edited[0] = if edited[0] == b'6' { b'7' } else { b'6' };
         assert_eq!(Token::decode(&String::from_utf8(edited).unwrap(), 7), None);
         assert_eq!(Token::decode("nope", 7), None);
-        assert_eq!(Token::decode("zz.00", 7), None);
+        assert_eq!(Token::decode("zz0000000000000000", 7), None);
     }
 
     #[test]
