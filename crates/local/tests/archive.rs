@@ -471,6 +471,36 @@ async fn get_media_faults_apply_to_get_media_for_fragment_list() {
     assert_eq!(payload.len(), 700);
     server.shutdown().await;
 
+    // A stall of one second, halfway through the first chunk.
+    let server = server_with(
+        LocalKvs::builder()
+            .faults(Faults { stall: Some(std::time::Duration::from_secs(1)), ..Faults::default() }),
+    )
+    .await;
+    let t0 = std::time::Instant::now();
+    let out = archive_client(server.url())
+        .get_media_for_fragment_list()
+        .stream_name("small")
+        .set_fragments(Some(numbers(&server)))
+        .send()
+        .await
+        .unwrap();
+    let payload = out.payload.collect().await.unwrap().into_bytes();
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(950), "{:?}", t0.elapsed());
+    assert_eq!(chunks(&payload).len(), 5);
+    server.shutdown().await;
+
+    // The throttle: one call per second per stream.
+    let server =
+        server_with(LocalKvs::builder().faults(Faults { throttle_rate: Some(1), ..Faults::default() })).await;
+    let client = archive_client(server.url());
+    let first = numbers(&server)[0].clone();
+    assert!(client.get_media_for_fragment_list().stream_name("small").fragments(&first).send().await.is_ok());
+    let err =
+        client.get_media_for_fragment_list().stream_name("small").fragments(&first).send().await.unwrap_err();
+    assert!(err.as_service_error().unwrap().is_client_limit_exceeded_exception(), "{err:?}");
+    server.shutdown().await;
+
     // Injected failures, counted with GetMedia's calls.
     let fail = FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(1) };
     let server =

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::body::{ListItem, Start};
 use super::handlers::{admit_media_call, json_ok, media_response, parse_body};
 use super::state::{Shared, StreamState, UnknownFragment};
-use crate::api::{ApiError, StreamRef, timestamp_ms};
+use crate::api::{ApiError, ServiceErrorKind, StreamRef, timestamp_ms};
 use kvs_ebml::rng::SplitMix64;
 use kvs_mux::getmedia;
 
@@ -306,7 +306,9 @@ fn start_list(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
              satisfy regular expression pattern: ^[0-9]+$ (1 to 128 digits)"
         )));
     }
-    admit_media_call(shared, &stream, "GetMediaForFragmentList")?;
+    // Throttled: ClientLimitExceededException, the limit error of this API's model
+    // (ConnectionLimitExceededException is GetMedia's, not among this API's errors).
+    admit_media_call(shared, &stream, "GetMediaForFragmentList", ServiceErrorKind::ClientLimitExceeded)?;
     let available = stream.available(shared.elapsed());
     let mut items = Vec::with_capacity(numbers.len());
     for number in &numbers {

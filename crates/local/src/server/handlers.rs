@@ -109,18 +109,19 @@ pub(super) fn media_response(shared: &Arc<Shared>, start: Start, request_id: &st
 }
 
 /// Counts a media call (GetMedia, GetMediaForFragmentList) on a stream and applies the
-/// throttle and the injected failures to it.
+/// throttle (answered with `throttled`) and the injected failures to it.
 pub(super) fn admit_media_call(
     shared: &Shared,
     stream: &StreamState,
     operation: &str,
+    throttled: ServiceErrorKind,
 ) -> Result<(), ApiError> {
     let call = stream.calls.fetch_add(1, Ordering::Relaxed);
     if let Some(rate) = shared.faults.throttle_rate
         && !stream.admit(rate)
     {
         return Err(ApiError::new(
-            ServiceErrorKind::ConnectionLimitExceeded,
+            throttled,
             format!("Exceeded the limit of {rate} {operation} calls per second on stream {}", stream.name),
         ));
     }
@@ -171,7 +172,7 @@ fn random_cut(shared: &Shared, total: u64) -> Option<u64> {
 fn start_media(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
     let req: GetMediaRequest = parse_body(body)?;
     let stream = shared.resolve(&req.stream)?;
-    admit_media_call(shared, &stream, "GetMedia")?;
+    admit_media_call(shared, &stream, "GetMedia", ServiceErrorKind::ConnectionLimitExceeded)?;
     let selector = RequestedStart::parse(req.start_selector.as_ref())?;
     let available = stream.available(shared.elapsed()).max(1);
     let last = available.saturating_sub(1);

@@ -1,6 +1,7 @@
 //! The HTTP server: the builder and the running server's handle. The state every request
-//! shares is in `state`, the operations in `handlers` (GetImages in `images`), a GetMedia
-//! response body in `body`, the connection handling in `conn`.
+//! shares is in `state`, the operations in `handlers` (GetImages in `images`, ListFragments
+//! and GetMediaForFragmentList in `archive`), a GetMedia (or GetMediaForFragmentList) response
+//! body in `body`, the connection handling in `conn`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
