@@ -230,7 +230,7 @@ pub(crate) enum RequestedStart {
 
 /// A JSON timestamp (epoch seconds, a number, possibly fractional; or the same as a
 /// string) in milliseconds.
-fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
+pub(crate) fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
     match v {
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {

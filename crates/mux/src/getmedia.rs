@@ -18,6 +18,12 @@
 //! once per fragment when a server starts), [`fragment_end`] the closing service tags, which
 //! depend on the moment they are sent, and [`error_chunk`] an in-stream error chunk.
 //!
+//! GetMediaForFragmentList sends the same chunks with other names for the timestamp tags
+//! (`AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`, `AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP`) and no
+//! closing tags: [`fragment_head_with`] and [`TagNames::FragmentList`] write them (the head
+//! also says where its service tags are, so that a server can swap in [`fragment_tags`] of
+//! either API), and [`exception_chunk`] that API's in-stream exception.
+//!
 //! ```
 //! use kvs_chunk::{Event, Events, FragmentNumber};
 //! use kvs_mux::getmedia::{FragmentParts, fragment_end, fragment_head};
@@ -245,6 +251,44 @@ fn clusters(w: &mut Writer, f: &FragmentParts<'_>) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// Which API's spelling of the service tags a chunk carries before its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TagNames {
+    /// GetMedia: `AWS_KINESISVIDEO_FRAGMENT_NUMBER`, `AWS_KINESISVIDEO_SERVER_TIMESTAMP`,
+    /// `AWS_KINESISVIDEO_PRODUCER_TIMESTAMP`.
+    #[default]
+    GetMedia,
+    /// GetMediaForFragmentList: `AWS_KINESISVIDEO_FRAGMENT_NUMBER`,
+    /// `AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`, `AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP`
+    /// (the names of the SDK's `GetMediaForFragmentListOutput::payload` documentation).
+    FragmentList,
+}
+
+impl TagNames {
+    /// The server and producer timestamp tag names.
+    #[must_use]
+    pub const fn timestamp_names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::GetMedia => ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP"),
+            Self::FragmentList => {
+                ("AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP", "AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP")
+            }
+        }
+    }
+}
+
+/// A fragment's chunk up to the closing service tags, and where in it the service Tags
+/// element before the cluster lies, so that a server can send the same bytes with the other
+/// API's tags in its place ([`fragment_tags`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FragmentHead {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The service Tags element (fragment number and timestamps) within `bytes`.
+    pub service_tags: std::ops::Range<usize>,
+}
+
 /// Writes a fragment's chunk up to (not including) the closing service tags.
 ///
 /// # Errors
@@ -255,6 +299,59 @@ pub fn fragment_head(
     server_timestamp_ms: i64,
     producer_timestamp_ms: i64,
 ) -> Result<Vec<u8>, RenderError> {
+    fragment_head_with(f, TagNames::GetMedia, server_timestamp_ms, producer_timestamp_ms).map(|h| h.bytes)
+}
+
+/// The service Tags element written before a fragment's cluster: the fragment number and the
+/// server and producer timestamps, spelled as `names` says, with 4-byte sizes.
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn fragment_tags(
+    names: TagNames,
+    fragment_number: &str,
+    server_timestamp_ms: i64,
+    producer_timestamp_ms: i64,
+) -> Result<Vec<u8>, RenderError> {
+    let mut w = Writer::with_capacity(192);
+    write_fragment_tags(&mut w, names, fragment_number, server_timestamp_ms, producer_timestamp_ms)?;
+    Ok(w.finish()?)
+}
+
+fn write_fragment_tags(
+    w: &mut Writer,
+    names: TagNames,
+    fragment_number: &str,
+    server_timestamp_ms: i64,
+    producer_timestamp_ms: i64,
+) -> Result<(), WriteError> {
+    let server = format_timestamp(server_timestamp_ms);
+    let producer = format_timestamp(producer_timestamp_ms);
+    let (server_name, producer_name) = names.timestamp_names();
+    service_tags(
+        w,
+        &[
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", fragment_number),
+            (server_name, &server),
+            (producer_name, &producer),
+        ],
+    )
+}
+
+/// Writes a fragment's chunk up to (not including) the closing service tags, with the service
+/// tags of `names`. For [`TagNames::FragmentList`] the result is a whole
+/// GetMediaForFragmentList chunk (that API sends no closing tags).
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn fragment_head_with(
+    f: &FragmentParts<'_>,
+    names: TagNames,
+    server_timestamp_ms: i64,
+    producer_timestamp_ms: i64,
+) -> Result<FragmentHead, RenderError> {
     let payload: usize = f.frames.iter().map(|fr| fr.data.len().saturating_add(16)).sum();
     let mut w = Writer::with_capacity(payload.saturating_add(1024));
     write_ebml_header(&mut w, "matroska")?;
@@ -268,20 +365,19 @@ pub fn fragment_head(
         write_tracks(&mut w, f.tracks, TrackEntryOptions::AS_DECODED)?;
     }
     producer_tags(&mut w, f.tags_before)?;
-    let server = format_timestamp(server_timestamp_ms);
-    let producer = format_timestamp(producer_timestamp_ms);
-    service_tags(
+    let tags_start = w.len();
+    write_fragment_tags(
         &mut w,
-        &[
-            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", f.fragment_number.as_str()),
-            ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", &server),
-            ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", &producer),
-        ],
+        names,
+        f.fragment_number.as_str(),
+        server_timestamp_ms,
+        producer_timestamp_ms,
     )?;
+    let tags_end = w.len();
     clusters(&mut w, f)?;
     producer_tags(&mut w, f.tags_after)?;
     // The Segment has an unknown size: the closing tags are appended when sent.
-    Ok(w.into_inner())
+    Ok(FragmentHead { bytes: w.into_inner(), service_tags: tags_start..tags_end })
 }
 
 /// Writes the closing service tags of a chunk: millis-behind-now, then the continuation
@@ -339,4 +435,83 @@ pub fn error_chunk(fragment_number: Option<&str>, id: u64, code: &str) -> Result
     }
     service_tags(&mut w, &pairs)?;
     Ok(w.into_inner())
+}
+
+/// Writes a GetMediaForFragmentList exception chunk: EBML header, Segment, and one service
+/// Tags with `AWS_KINESISVIDEO_FRAGMENT_NUMBER` (the fragment that threw it),
+/// `AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE` (the integer code) and
+/// `AWS_KINESISVIDEO_EXCEPTION_MESSAGE` (its text), the tags the SDK's
+/// `GetMediaForFragmentListOutput::payload` documentation lists; no media.
+///
+/// # Errors
+///
+/// [`RenderError`] if an element cannot be written.
+pub fn exception_chunk(fragment_number: &str, code: u64, message: &str) -> Result<Vec<u8>, RenderError> {
+    let mut w = Writer::with_capacity(256);
+    write_ebml_header(&mut w, "matroska")?;
+    w.start_master(ids::SEGMENT, MasterSize::Unknown(8))?;
+    let code_text = code.to_string();
+    service_tags(
+        &mut w,
+        &[
+            ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", fragment_number),
+            ("AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE", code_text.as_str()),
+            ("AWS_KINESISVIDEO_EXCEPTION_MESSAGE", message),
+        ],
+    )?;
+    Ok(w.into_inner())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use kvs_chunk::{Event, Events};
+
+    #[test]
+    fn fragment_list_chunks_carry_the_side_tags_in_the_same_place() {
+        let number = FragmentNumber::new("91343852333181432392682062607743920146159169392");
+        let parts = FragmentParts::new(&number);
+        let media =
+            fragment_head_with(&parts, TagNames::GetMedia, 1_700_000_000_123, 1_700_000_000_001).unwrap();
+        assert_eq!(media.bytes, fragment_head(&parts, 1_700_000_000_123, 1_700_000_000_001).unwrap());
+        let list =
+            fragment_head_with(&parts, TagNames::FragmentList, 1_700_000_000_123, 1_700_000_000_001).unwrap();
+        // The GetMedia head with its service tags swapped is the GetMediaForFragmentList chunk.
+        let tags =
+            fragment_tags(TagNames::FragmentList, number.as_str(), 1_700_000_000_123, 1_700_000_000_001)
+                .unwrap();
+        let mut spliced = media.bytes[..media.service_tags.start].to_vec();
+        spliced.extend_from_slice(&tags);
+        spliced.extend_from_slice(&media.bytes[media.service_tags.end..]);
+        assert_eq!(spliced, list.bytes);
+        assert_eq!(&list.bytes[list.service_tags.clone()], tags.as_slice());
+        let text = String::from_utf8_lossy(&list.bytes);
+        assert!(text.contains("AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP"));
+        assert!(text.contains("AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP"));
+
+        let meta = Events::new(list.bytes.into())
+            .find_map(|e| match e {
+                Ok(Event::FragmentMetadata(m)) => Some(m),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(meta.fragment_number, Some(number));
+        assert_eq!(meta.server_timestamp_ms, Some(1_700_000_000_123));
+        assert_eq!(meta.producer_timestamp_ms, Some(1_700_000_000_001));
+    }
+
+    #[test]
+    fn exception_chunks_decode_as_error_chunks() {
+        let chunk = exception_chunk("123", 4000, "Requested fragment is not found").unwrap();
+        let error = Events::new(chunk.into())
+            .find_map(|e| match e {
+                Ok(Event::ErrorChunk(c)) => Some(c),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(error.fragment_number, Some(FragmentNumber::new("123")));
+        assert_eq!(error.id, Some(kvs_chunk::ErrorId::from_u64(4000)));
+        assert_eq!(error.code.as_deref(), Some("Requested fragment is not found"));
+    }
 }

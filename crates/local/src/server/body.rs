@@ -1,5 +1,6 @@
 //! A GetMedia response body: the chunks from the start fragment on, paced in live mode,
-//! with the faults applied.
+//! with the faults applied; and a GetMediaForFragmentList body, the listed fragments' chunks
+//! with that API's tags, through the same code and faults.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::sync::watch;
 
 use super::state::{Shared, StreamState};
 use crate::faults::{CutStyle, ErrorAfterFragment};
-use kvs_mux::getmedia;
+use kvs_mux::getmedia::{self, TagNames};
 
 /// How long a reset waits for the bytes before it to be flushed.
 const RESET_FLUSH_DELAY: Duration = Duration::from_millis(50);
@@ -26,13 +27,31 @@ pub(crate) enum Start {
     },
     /// One error chunk and nothing else.
     Error(Bytes),
+    /// GetMediaForFragmentList: these chunks, in this order.
+    List {
+        /// The stream.
+        stream: Arc<StreamState>,
+        /// What is sent, in order.
+        items: Vec<ListItem>,
+    },
+}
+
+/// One item of a GetMediaForFragmentList response.
+#[derive(Debug, Clone)]
+pub(crate) enum ListItem {
+    /// The stream's fragment at this index.
+    Fragment(usize),
+    /// A chunk sent as it is (an exception chunk).
+    Chunk(Bytes),
 }
 
 /// The state of one response body.
 pub(crate) struct MediaBody {
     shared: Arc<Shared>,
     stream: Option<Arc<StreamState>>,
-    /// The next fragment to enqueue.
+    /// GetMediaForFragmentList: what is sent (`next` indexes it); `None` for GetMedia.
+    list: Option<Vec<ListItem>>,
+    /// The next fragment (or list item) to enqueue.
     next: usize,
     /// Pieces ready to send.
     queue: VecDeque<Bytes>,
@@ -64,13 +83,15 @@ impl MediaBody {
         let stall_at = faults.stall_after_bytes;
         let error_after = faults.error_after_fragment;
         let shutdown = shared.shutdown.clone();
-        let (stream, next, queue, finishing) = match start {
-            Start::Fragments { stream, index } => (Some(stream), index, VecDeque::new(), false),
-            Start::Error(chunk) => (None, 0, VecDeque::from([chunk]), true),
+        let (stream, list, next, queue, finishing) = match start {
+            Start::Fragments { stream, index } => (Some(stream), None, index, VecDeque::new(), false),
+            Start::Error(chunk) => (None, None, 0, VecDeque::from([chunk]), true),
+            Start::List { stream, items } => (Some(stream), Some(items), 0, VecDeque::new(), false),
         };
         Self {
             shared,
             stream,
+            list,
             next,
             queue,
             sent: 0,
@@ -105,6 +126,15 @@ impl MediaBody {
         }
     }
 
+    /// Queues `bytes` in pieces of at most the chunk size.
+    fn push_pieces(&mut self, mut bytes: Bytes) {
+        let size = self.shared.chunk_size.max(1);
+        while !bytes.is_empty() {
+            let piece = bytes.split_to(size.min(bytes.len()));
+            self.queue.push_back(piece);
+        }
+    }
+
     /// Queues fragment `index` (head in pieces, then the closing tags rendered now) and the
     /// error chunk that follows it, if one does.
     fn enqueue(&mut self, stream: &StreamState, index: usize) -> Result<(), std::io::Error> {
@@ -116,23 +146,64 @@ impl MediaBody {
         };
         let end = getmedia::fragment_end(u64::try_from(behind).unwrap_or(0), f.number.as_str())
             .map_err(std::io::Error::other)?;
-        let size = self.shared.chunk_size.max(1);
-        let mut head = f.head.clone();
-        while !head.is_empty() {
-            let piece = head.split_to(size.min(head.len()));
-            self.queue.push_back(piece);
-        }
+        self.push_pieces(f.head.clone());
         self.queue.push_back(Bytes::from(end));
+        self.after_fragment(stream, index, false)
+    }
+
+    /// Queues item `i` of a GetMediaForFragmentList response: a fragment's chunk with that
+    /// API's tags (`SERVER_SIDE_TIMESTAMP`, ...) in place of GetMedia's, and no closing tags;
+    /// or a chunk as it is.
+    fn enqueue_listed(&mut self, stream: &StreamState, item: ListItem) -> Result<(), std::io::Error> {
+        let index = match item {
+            ListItem::Chunk(chunk) => {
+                self.queue.push_back(chunk);
+                return Ok(());
+            }
+            ListItem::Fragment(index) => index,
+        };
+        let Some(f) = stream.fragments.get(index) else { return Ok(()) };
+        let tags =
+            getmedia::fragment_tags(TagNames::FragmentList, f.number.as_str(), f.server_ms, f.producer_ms)
+                .map_err(std::io::Error::other)?;
+        let (start, end) = (f.tags.start.min(f.head.len()), f.tags.end.min(f.head.len()));
+        self.push_pieces(f.head.slice(..start));
+        self.queue.push_back(Bytes::from(tags));
+        self.push_pieces(f.head.slice(end.max(start)..));
+        self.after_fragment(stream, index, true)
+    }
+
+    /// After fragment `index` is queued: resolves the stall point, and queues the injected
+    /// error chunk if it follows this fragment (GetMedia's error chunk, or for a
+    /// GetMediaForFragmentList response its exception chunk).
+    fn after_fragment(
+        &mut self,
+        stream: &StreamState,
+        index: usize,
+        listed: bool,
+    ) -> Result<(), std::io::Error> {
         if self.stall.is_some() && self.stall_at.is_none() {
             // Halfway through the first chunk sent.
             let total: usize = self.queue.iter().map(Bytes::len).sum();
             self.stall_at = Some(self.sent.saturating_add(u64::try_from(total / 2).unwrap_or(0)));
         }
         if let Some(e) = self.error_after.filter(|e| e.fragment_index == index) {
-            let number = stream.fragments.get(index.saturating_add(1)).unwrap_or(f).number.as_str();
-            let chunk =
-                getmedia::error_chunk(Some(number), e.error_id, getmedia::error_description(e.error_id))
-                    .map_err(std::io::Error::other)?;
+            let next = if listed {
+                match self.list.as_ref().and_then(|l| l.get(self.next.saturating_add(1))) {
+                    Some(ListItem::Fragment(i)) => stream.fragments.get(*i),
+                    _ => None,
+                }
+            } else {
+                stream.fragments.get(index.saturating_add(1))
+            };
+            let number = next.or_else(|| stream.fragments.get(index)).map_or("0", |f| f.number.as_str());
+            let description = getmedia::error_description(e.error_id);
+            let chunk = if listed {
+                getmedia::exception_chunk(number, e.error_id, description)
+            } else {
+                getmedia::error_chunk(Some(number), e.error_id, description)
+            }
+            .map_err(std::io::Error::other)?;
             self.queue.push_back(Bytes::from(chunk));
             self.finishing = true;
         }
@@ -157,6 +228,21 @@ impl MediaBody {
                 return None;
             }
             if self.queue.is_empty() {
+                if let (Some(stream), Some(list)) = (&self.stream, &self.list) {
+                    let (stream, item) = match list.get(self.next) {
+                        Some(item) if !self.finishing => (Arc::clone(stream), item.clone()),
+                        _ => {
+                            self.ended = true;
+                            return None;
+                        }
+                    };
+                    if let Err(e) = self.enqueue_listed(&stream, item) {
+                        self.ended = true;
+                        return Some(Err(e));
+                    }
+                    self.next = self.next.saturating_add(1);
+                    continue;
+                }
                 let stream = match &self.stream {
                     Some(s) if !self.finishing && self.next < s.fragments.len() => Arc::clone(s),
                     _ => {

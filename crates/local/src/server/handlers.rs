@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::body::{MediaBody, Start};
-use super::state::{ACCOUNT_ID, REGION, Shared, UnknownFragment};
+use super::body::{ListItem, MediaBody, Start};
+use super::state::{ACCOUNT_ID, REGION, Shared, StreamState, UnknownFragment};
 use crate::api::{
     API_NAMES, ApiError, GetDataEndpointRequest, GetMediaRequest, RequestedStart, ServiceErrorKind,
     StreamRef, insert_request_id,
@@ -18,7 +18,7 @@ use crate::api::{
 use kvs_mux::getmedia;
 
 /// A JSON 200 answer with a request id.
-fn json_ok(value: &serde_json::Value, request_id: &str) -> Response {
+pub(super) fn json_ok(value: &serde_json::Value, request_id: &str) -> Response {
     let mut response = Response::new(Body::from(value.to_string()));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     insert_request_id(response.headers_mut(), request_id);
@@ -26,7 +26,7 @@ fn json_ok(value: &serde_json::Value, request_id: &str) -> Response {
 }
 
 /// Parses a JSON body, answering `SerializationException` for one that is not.
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -91,17 +91,46 @@ pub(super) async fn unknown_operation(State(shared): State<Arc<Shared>>) -> Resp
 pub(super) async fn get_media(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request_id = shared.request_id();
     match start_media(&shared, &body) {
-        Ok(start) => {
-            let cut = random_cut(&shared, start_total(&start));
-            let media = MediaBody::new(Arc::clone(&shared), start, cut);
-            let mut response = Response::new(media.into_body());
-            *response.status_mut() = StatusCode::OK;
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/webm"));
-            insert_request_id(response.headers_mut(), &request_id);
-            response
-        }
+        Ok(start) => media_response(&shared, start, &request_id),
         Err(e) => e.into_response(&request_id),
     }
+}
+
+/// A 200 media answer (`video/webm`, as the service sends GetMedia and
+/// GetMediaForFragmentList), its body streamed from `start` with the faults applied.
+pub(super) fn media_response(shared: &Arc<Shared>, start: Start, request_id: &str) -> Response {
+    let cut = random_cut(shared, start_total(&start));
+    let media = MediaBody::new(Arc::clone(shared), start, cut);
+    let mut response = Response::new(media.into_body());
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/webm"));
+    insert_request_id(response.headers_mut(), request_id);
+    response
+}
+
+/// Counts a media call (GetMedia, GetMediaForFragmentList) on a stream and applies the
+/// throttle (answered with `throttled`) and the injected failures to it.
+pub(super) fn admit_media_call(
+    shared: &Shared,
+    stream: &StreamState,
+    operation: &str,
+    throttled: ServiceErrorKind,
+) -> Result<(), ApiError> {
+    let call = stream.calls.fetch_add(1, Ordering::Relaxed);
+    if let Some(rate) = shared.faults.throttle_rate
+        && !stream.admit(rate)
+    {
+        return Err(ApiError::new(
+            throttled,
+            format!("Exceeded the limit of {rate} {operation} calls per second on stream {}", stream.name),
+        ));
+    }
+    if let Some(fail) = shared.faults.fail_with
+        && fail.first_calls.is_none_or(|n| call < n)
+    {
+        return Err(ApiError::new(fail.error, format!("Injected {} (call {call})", fail.error)));
+    }
+    Ok(())
 }
 
 /// Everything a GetMedia response would send, for the random cut.
@@ -113,6 +142,16 @@ fn start_total(start: &Start) -> u64 {
             u64::try_from(heads).unwrap_or(u64::MAX)
         }
         Start::Error(chunk) => u64::try_from(chunk.len()).unwrap_or(u64::MAX),
+        Start::List { stream, items } => {
+            let sizes: usize = items
+                .iter()
+                .map(|item| match item {
+                    ListItem::Fragment(i) => stream.fragments.get(*i).map_or(0, |f| f.head.len()),
+                    ListItem::Chunk(c) => c.len(),
+                })
+                .sum();
+            u64::try_from(sizes).unwrap_or(u64::MAX)
+        }
     }
 }
 
@@ -133,20 +172,7 @@ fn random_cut(shared: &Shared, total: u64) -> Option<u64> {
 fn start_media(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
     let req: GetMediaRequest = parse_body(body)?;
     let stream = shared.resolve(&req.stream)?;
-    let call = stream.calls.fetch_add(1, Ordering::Relaxed);
-    if let Some(rate) = shared.faults.throttle_rate
-        && !stream.admit(rate)
-    {
-        return Err(ApiError::new(
-            ServiceErrorKind::ConnectionLimitExceeded,
-            format!("Exceeded the limit of {rate} GetMedia calls per second on stream {}", stream.name),
-        ));
-    }
-    if let Some(fail) = shared.faults.fail_with
-        && fail.first_calls.is_none_or(|n| call < n)
-    {
-        return Err(ApiError::new(fail.error, format!("Injected {} (call {call})", fail.error)));
-    }
+    admit_media_call(shared, &stream, "GetMedia", ServiceErrorKind::ConnectionLimitExceeded)?;
     let selector = RequestedStart::parse(req.start_selector.as_ref())?;
     let available = stream.available(shared.elapsed()).max(1);
     let last = available.saturating_sub(1);

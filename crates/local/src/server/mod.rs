@@ -1,6 +1,7 @@
 //! The HTTP server: the builder and the running server's handle. The state every request
-//! shares is in `state`, the operations in `handlers` (GetImages in `images`), a GetMedia
-//! response body in `body`, the connection handling in `conn`.
+//! shares is in `state`, the operations in `handlers` (GetImages in `images`, ListFragments
+//! and GetMediaForFragmentList in `archive`), a GetMedia (or GetMediaForFragmentList) response
+//! body in `body`, the connection handling in `conn`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use crate::sigv4::SigV4Credentials;
 use crate::source::Source;
 use kvs_mux::getmedia::RenderError;
 
+mod archive;
 mod body;
 pub(crate) mod conn;
 mod handlers;
@@ -93,6 +95,7 @@ pub struct Builder {
     live: bool,
     faults: Faults,
     unknown_fragment: UnknownFragment,
+    list_shuffle: Option<u64>,
     chunk_size: usize,
     advertised_url: Option<String>,
     limits: Limits,
@@ -109,6 +112,7 @@ impl Default for Builder {
             live: false,
             faults: Faults::default(),
             unknown_fragment: UnknownFragment::default(),
+            list_shuffle: None,
             chunk_size: DEFAULT_CHUNK_SIZE,
             advertised_url: None,
             limits: Limits::default(),
@@ -147,6 +151,16 @@ impl Builder {
     #[must_use]
     pub fn unknown_fragment(mut self, answer: UnknownFragment) -> Self {
         self.unknown_fragment = answer;
+        self
+    }
+
+    /// ListFragments answers in an order shuffled with this seed (the same for the same
+    /// request and seed, pages included) instead of the stream's order: the service promises
+    /// no order ("Results are in no specific order, even across pages"), so a client must
+    /// sort, and this tests that it does.
+    #[must_use]
+    pub fn shuffle_list_fragments(mut self, seed: u64) -> Self {
+        self.list_shuffle = Some(seed);
         self
     }
 
@@ -273,6 +287,7 @@ impl Builder {
             start_epoch_ms,
             faults: self.faults,
             unknown_fragment: self.unknown_fragment,
+            list_shuffle: self.list_shuffle,
             chunk_size: self.chunk_size,
             url: url.clone(),
             requests: AtomicU64::new(0),
@@ -290,6 +305,8 @@ impl Builder {
             .route("/describeStream", post(describe_stream))
             .route("/getMedia", post(get_media))
             .route("/getImages", post(images::get_images))
+            .route("/listFragments", post(archive::list_fragments))
+            .route("/getMediaForFragmentList", post(archive::get_media_for_fragment_list))
             .fallback(unknown_operation)
             .with_state(Arc::clone(&shared));
         let acceptor = self.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server));
@@ -377,7 +394,8 @@ impl RunningServer {
         )
     }
 
-    /// How many GetMedia calls a stream has had (accepted or not, throttled ones included).
+    /// How many GetMedia and GetMediaForFragmentList calls a stream has had (accepted or not,
+    /// throttled ones included).
     #[must_use]
     pub fn get_media_calls(&self, name: &str) -> Option<u64> {
         self.shared.streams.get(name).map(|s| s.calls.load(Ordering::Relaxed))

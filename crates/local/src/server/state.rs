@@ -19,7 +19,7 @@ use crate::faults::Faults;
 use crate::sigv4::{self, SigV4Credentials};
 use crate::source::Source;
 use kvs_chunk::{Codec, FragmentNumber, PcmKind, Track};
-use kvs_mux::getmedia::{self, RenderError};
+use kvs_mux::getmedia::{self, RenderError, TagNames};
 
 /// The account id in the ARNs the server makes up.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -27,7 +27,9 @@ pub const ACCOUNT_ID: &str = "000000000000";
 pub const REGION: &str = "us-east-1";
 
 /// What a GetMedia call naming a fragment the stream does not have (`FRAGMENT_NUMBER` or
-/// `CONTINUATION_TOKEN` with a well-formed number) gets.
+/// `CONTINUATION_TOKEN` with a well-formed number) gets; likewise a GetMediaForFragmentList
+/// call listing one (there the error chunk is the API's exception chunk,
+/// `AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE` 4000, in the missing fragment's place).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownFragment {
     /// 200 with one in-stream error chunk: `AWS_KINESISVIDEO_ERROR_ID` 4000 ("Requested
@@ -48,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) start_epoch_ms: i64,
     pub(crate) faults: Faults,
     pub(super) unknown_fragment: UnknownFragment,
+    /// ListFragments: shuffle each listing with this seed (`None`: stream order).
+    pub(super) list_shuffle: Option<u64>,
     pub(crate) chunk_size: usize,
     pub(super) url: String,
     pub(super) requests: AtomicU64,
@@ -165,6 +169,11 @@ pub(crate) struct Served {
     pub(crate) producer_ms: i64,
     /// Everything up to the closing service tags.
     pub(crate) head: Bytes,
+    /// Where in `head` the service tags before the cluster are (GetMediaForFragmentList
+    /// sends its own spelling of them there).
+    pub(crate) tags: std::ops::Range<usize>,
+    /// The fragment's duration, ms (ListFragments' FragmentLengthInMilliseconds).
+    pub(crate) duration_ms: u64,
     /// When it becomes available, after the server starts (live mode).
     pub(crate) available_after: Duration,
 }
@@ -198,7 +207,7 @@ impl StreamState {
         for (i, f) in source.fragments().iter().enumerate() {
             let server_ms = f.server_timestamp_ms.saturating_add(shift);
             let producer_ms = f.producer_timestamp_ms.saturating_add(shift);
-            let head = getmedia::fragment_head(&f.parts(), server_ms, producer_ms)?;
+            let head = getmedia::fragment_head_with(&f.parts(), TagNames::GetMedia, server_ms, producer_ms)?;
             let offset = u64::try_from(f.server_timestamp_ms.saturating_sub(first_server)).unwrap_or(0);
             latest_offset = latest_offset.max(offset);
             by_number.entry(f.fragment_number.clone()).or_insert(i);
@@ -206,7 +215,9 @@ impl StreamState {
                 number: f.fragment_number.clone(),
                 server_ms,
                 producer_ms,
-                head: Bytes::from(head),
+                head: Bytes::from(head.bytes),
+                tags: head.service_tags,
+                duration_ms: f.duration_ms,
                 available_after: if live { Duration::from_millis(latest_offset) } else { Duration::ZERO },
             });
         }
