@@ -144,6 +144,31 @@ impl ParameterSets {
     }
 }
 
+/// The profile and level an H.264 CodecPrivate (AVCDecoderConfigurationRecord) declares:
+/// the profile's name (`Baseline`, `Main`, `Extended`, `High`, `High 10`, `High 4:2:2`,
+/// `High 4:4:4`) and `level_idc` (31 for level 3.1); `None` when the record is too short or
+/// names another profile.
+///
+/// ```
+/// let avcc = [1, 100, 0, 31, 0xFF];
+/// assert_eq!(kvs_chunk::annexb::avc_profile_level(&avcc), Some(("High", 31)));
+/// assert_eq!(kvs_chunk::annexb::avc_profile_level(&[1, 100]), None);
+/// ```
+#[must_use]
+pub fn avc_profile_level(cp: &[u8]) -> Option<(&'static str, u8)> {
+    let profile = match cp.get(1)? {
+        66 => "Baseline",
+        77 => "Main",
+        88 => "Extended",
+        100 => "High",
+        110 => "High 10",
+        122 => "High 4:2:2",
+        244 => "High 4:4:4",
+        _ => return None,
+    };
+    Some((profile, *cp.get(3)?))
+}
+
 /// The configurationVersion of an AVC or HEVC decoder configuration record (its first byte;
 /// 1 in every published version of ISO/IEC 14496-15).
 #[must_use]
@@ -240,6 +265,15 @@ pub fn annexb_frame(ps: &ParameterSets, data: &[u8], keyframe: bool, out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avc_profiles_and_levels() {
+        assert_eq!(avc_profile_level(&[1, 66, 0xC0, 30]), Some(("Baseline", 30)));
+        assert_eq!(avc_profile_level(&[1, 244, 0, 52, 0xFF]), Some(("High 4:4:4", 52)));
+        assert_eq!(avc_profile_level(&[1, 77, 0]), None);
+        assert_eq!(avc_profile_level(&[1, 1, 0, 31]), None);
+        assert_eq!(avc_profile_level(&[]), None);
+    }
 
     #[test]
     fn avcc() {

@@ -13,6 +13,7 @@ mod decoder;
 mod encoding;
 mod error;
 mod event;
+mod explain;
 mod fragment;
 mod ids;
 mod read;
@@ -26,6 +27,7 @@ pub use event::{
     AudioSettings, ContentEncoding, ErrorChunk, Event, FragmentEnd, FragmentMetadata, Frame, References, Tag,
     TagValue, Targets, Track, TrackType, VideoSettings, Warning, WarningKind,
 };
+pub use explain::Hint;
 pub use fragment::{ClusterStart, Fragment, FragmentAssembler, FragmentStats, Fragments, MAX_COUNTED_TRACKS};
 pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use kvs_ebml::Limits;

@@ -84,7 +84,7 @@ impl Diagnostics {
 
     /// A decoder error: the line to print now (the first of its kind), or `None`.
     pub fn error(&mut self, e: &Error) -> Option<String> {
-        let first = self.count(error_kind(e), e.offset(), false);
+        let first = self.count(format!("\"{}\"", e.kind_name()), e.offset(), false);
         first.then(|| format!("{}: {}", self.prefix, crate::describe(e, self.resync, self.strict_flag)))
     }
 
@@ -114,24 +114,6 @@ impl Diagnostics {
             })
             .chain(resyncs)
             .collect()
-    }
-}
-
-/// A stable name for an error's kind: `block: lace sizes exceed the block`,
-/// `invalid value for AWS_KINESISVIDEO_SERVER_TIMESTAMP`, `Ebml TooLarge`.
-fn error_kind(e: &Error) -> String {
-    match e {
-        Error::Block { kind, .. } => format!("\"{kind}\""),
-        Error::InvalidTagValue { tag, .. } => format!("\"invalid value for {tag}\""),
-        Error::TimestampOverflow { .. } => "\"timestamp out of range\"".to_owned(),
-        Error::Ebml(inner) => {
-            let debug = format!("{:?}", inner.kind);
-            let name = debug.split([' ', '{', '(']).next().unwrap_or_default().to_owned();
-            format!("\"{name}\"")
-        }
-        Error::Io(_) => "\"read error\"".to_owned(),
-        Error::Transport(_) => "\"transport error\"".to_owned(),
-        _ => "\"other\"".to_owned(),
     }
 }
 

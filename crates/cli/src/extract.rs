@@ -85,7 +85,8 @@ pub struct ExtractArgs {
     read: crate::ReadArgs,
 }
 
-pub const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = concat!(
+    "\
 Examples:
   kvs-mkv extract camera.mkv --track 1 --format annexb --output camera.h264
   ffplay camera.h264
@@ -104,10 +105,9 @@ with --connect, a contact that comes back later in the stream is appended to its
 Gaps between fragments are not filled: the output is the frames one after another. Frames
 that come before the Tracks of their document cannot be extracted: they are counted on
 stderr, and the exit status is 1 when nothing could be extracted.
-Damaged input (junk, a malformed or over-long element) is skipped: each skip is
-reported on stderr with its offset and size, and the exit status is 1; --strict stops at
-the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
-file or a directory gives status 2.";
+",
+    crate::damaged_input_help!(),
+);
 
 impl From<Format> for ExtractFormat {
     fn from(f: Format) -> Self {

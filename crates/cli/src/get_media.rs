@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use kvs_chunk::{ErrorChunk, Event, Fragment};
-use kvs_sdk::save::{Clock, EndGate, EndTime, Gate, PayloadWriter, Renumber};
+use kvs_chunk::{Event, Fragment};
+use kvs_sdk::save::{EndGate, EndTime, Gate, PayloadWriter, Renumber};
 use kvs_sdk::{ConsumerError, ConsumerEvent, ErrorPolicy, MediaConsumer, StartSelector};
 
 use crate::stream_args::StreamArgs;
@@ -119,14 +119,6 @@ pub struct GetMediaArgs {
     outfile: Option<PathBuf>,
 }
 
-/// The line of an in-stream error chunk: a document of its own in the contract.
-fn error_summary(numbers: &mut Renumber, e: ErrorChunk) -> Fragment {
-    let (index, offset) = numbers.error_chunk();
-    let mut f = Fragment::of_error_chunk(e);
-    (f.index, f.offset) = (index, offset);
-    f
-}
-
 pub fn run(args: &GetMediaArgs) -> ExitCode {
     if args.stream.label().is_none() {
         eprintln!("kvs-mkv get-media: give the stream with --stream-name NAME or --stream-arn ARN");
@@ -145,8 +137,8 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
     };
     let end = match &args.end_timestamp {
         None => None,
-        Some(text) => match StartSelector::parse_timestamp_ms(text) {
-            Some(ms) => Some(EndTime { ms, clock: Clock::of(&selector) }),
+        Some(text) => match EndTime::parse(text, &selector) {
+            Some(end) => Some(end),
             None => {
                 eprintln!(
                     "kvs-mkv get-media: --end-timestamp {text:?} is neither epoch seconds nor ISO 8601"
@@ -173,13 +165,7 @@ pub fn run(args: &GetMediaArgs) -> ExitCode {
             }
         },
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kvs-mkv get-media: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::progress::runtime("get-media") else { return ExitCode::FAILURE };
     runtime.block_on(async move {
         let client = match args.stream.client().await {
             Ok(c) => c,
@@ -281,7 +267,7 @@ async fn consume(
                 true
             }
             Ok(ConsumerEvent::ErrorChunk(e)) => {
-                let r = error_line(&mut out, error_summary(&mut numbers, e), json_lines);
+                let r = error_line(&mut out, numbers.error_fragment(e), json_lines);
                 write(&mut out, r)
             }
             Ok(ConsumerEvent::Reconnecting { attempt, reason, delay }) => {
@@ -294,7 +280,7 @@ async fn consume(
             Ok(_) => true,
             Err(ConsumerError::InStream(e)) => {
                 let message = ConsumerError::InStream(e.clone()).to_string();
-                let r = error_line(&mut out, error_summary(&mut numbers, e), json_lines);
+                let r = error_line(&mut out, numbers.error_fragment(e), json_lines);
                 write(&mut out, r);
                 eprintln!("kvs-mkv get-media: {message}");
                 status = ExitCode::FAILURE;

@@ -302,13 +302,7 @@ pub fn run(args: &ImagesArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kvs-mkv images: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::progress::runtime("images") else { return ExitCode::FAILURE };
     let answer = match runtime.block_on(answer(args, &request)) {
         Ok(a) => a,
         Err(Failure::Refused(refused)) => return refused.report("images"),

@@ -14,7 +14,8 @@ use clap::ValueEnum;
 use crate::inspector::Inspector;
 use crate::progress::{Input, each_event, exit_status};
 
-pub const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = concat!(
+    "\
 Prints the tracks (codec, size, frame or sample rate), then one row per fragment: its
 number (shortened: first and last six digits), producer and server time (UTC), media
 duration, frames, keyframes, bytes of frame data and lag (millis-behind-now), then what
@@ -22,16 +23,16 @@ looks wrong: a gap in producer time before a fragment, media timestamps that jum
 back, an incomplete fragment (no continuation token: the stream was cut), an in-stream
 error. Colour when stdout is a terminal (--color to choose).
 A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
-Damaged input (junk, a malformed or over-long element) is skipped: each skip is
-reported on stderr with its offset and size, and the exit status is 1; --strict stops at
-the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
-file or a directory gives status 2.
+",
+    crate::damaged_input_help!(),
+    "
 
 Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv
   kvs-mkv inspect - < payload.mkv
   kvs-mkv inspect --stream-name cam --endpoint-url http://127.0.0.1:4567 --start-selector-type EARLIEST
-  kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop";
+  kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop"
+);
 
 /// When to colour the output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -49,7 +49,7 @@ pub struct Inspector {
 /// `2017-11-28 06:55:08.513`, or `+5.000 s` for a producer time that is clearly relative
 /// (before 1973).
 fn time(ms: i64) -> String {
-    if ms.abs() < 100_000_000_000 {
+    if !kvs_mux::text::looks_absolute(ms) {
         return format!("+{}", secs(ms));
     }
     kvs_mux::text::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
@@ -113,23 +113,10 @@ fn finding_text(finding: Finding) -> String {
 fn codec_name(t: &Track) -> String {
     let cp = t.codec_private.as_deref().unwrap_or(&[]);
     match t.codec() {
-        Some(Codec::H264) => {
-            let profile = match cp.get(1) {
-                Some(66) => "Baseline",
-                Some(77) => "Main",
-                Some(88) => "Extended",
-                Some(100) => "High",
-                Some(110) => "High 10",
-                Some(122) => "High 4:2:2",
-                Some(244) => "High 4:4:4",
-                _ => "",
-            };
-            let level = cp.get(3).map(|l| format!("{}.{}", l / 10, l % 10));
-            match (profile, level) {
-                ("", _) | (_, None) => "H.264".to_owned(),
-                (p, Some(l)) => format!("H.264 {p}@{l}"),
-            }
-        }
+        Some(Codec::H264) => match kvs_chunk::annexb::avc_profile_level(cp) {
+            Some((profile, level)) => format!("H.264 {profile}@{}.{}", level / 10, level % 10),
+            None => "H.264".to_owned(),
+        },
         Some(Codec::H265) => "H.265".to_owned(),
         Some(Codec::Vp8) => "VP8".to_owned(),
         Some(Codec::Vp9) => "VP9".to_owned(),

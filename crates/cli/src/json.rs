@@ -138,22 +138,7 @@ pub fn hex(b: &[u8]) -> String {
 /// (`offset`, `element` and `element_name` only where known).
 pub fn error_line(e: &kvs_chunk::Error) -> Value {
     use kvs_ebml::ErrorKind;
-    let kind = match e {
-        kvs_chunk::Error::Ebml(inner) => match inner.kind {
-            ErrorKind::CrcMismatch { .. } => "crc_mismatch",
-            ErrorKind::UnexpectedEof { .. } => "truncated",
-            ErrorKind::ResyncLimit { .. } => "resync_limit",
-            _ => "malformed",
-        },
-        kvs_chunk::Error::Block { .. } => "block",
-        kvs_chunk::Error::TimestampOverflow { .. } => "timestamp_overflow",
-        kvs_chunk::Error::InvalidTagValue { .. } => "invalid_tag_value",
-        kvs_chunk::Error::ContentEncoding { .. } => "content_encoding",
-        kvs_chunk::Error::NotEbml { .. } => "not_ebml",
-        kvs_chunk::Error::Io(_) => "read_error",
-        _ => "other",
-    };
-    let mut v = json!({"type": "error", "kind": kind, "offset": e.offset()});
+    let mut v = json!({"type": "error", "kind": e.code(), "offset": e.offset()});
     if let (Value::Object(map), Some((id, name))) = (&mut v, e.element()) {
         // The element at fault: for a CRC-32 mismatch, the one whose data failed the check.
         map.insert("element".into(), json!(format!("{:#X}", id.0)));

@@ -35,13 +35,7 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kvs-mkv inspect: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::progress::runtime("inspect") else { return ExitCode::FAILURE };
     catch_ctrl_c();
     let name = args.stream.label().unwrap_or_default().to_owned();
     runtime.block_on(async move {

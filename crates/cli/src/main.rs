@@ -11,6 +11,30 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kvs_chunk::{Event, Options, ReadEvents};
 
+/// The paragraph of a reading command's help on damaged and refused input.
+macro_rules! damaged_input_help {
+    () => {
+        "Damaged input (junk, a malformed or over-long element) is skipped: each skip is
+reported on stderr with its offset and size, and the exit status is 1; --strict stops at
+the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
+file or a directory gives status 2."
+    };
+}
+pub(crate) use damaged_input_help;
+
+/// The end of the MKV writers' (`split`, `merge`) help sentence on what is left out so that
+/// every file reads back, and on Tracks read ahead.
+macro_rules! left_out_help {
+    () => {
+        "kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
+are left out, with one warning line per kind on stderr. A document whose Tracks come after
+its clusters (valid Matroska: players find them through the SeekHead) has them read ahead
+when the input is a regular file (not standard input).
+"
+    };
+}
+pub(crate) use left_out_help;
+
 mod diag;
 mod extract;
 mod get_media;
@@ -302,36 +326,15 @@ fn run(command: &str, args: &InputArgs, sink: &mut dyn Sink) -> ExitCode {
 /// reader skips past malformed input; `strict_flag`: the flag that stops at the first
 /// error, `--strict`, or `None` where resynchronisation is asked for with `--resync`).
 fn describe(e: &kvs_chunk::Error, resync: bool, strict_flag: bool) -> String {
-    use kvs_ebml::ErrorKind;
-    let hint = match e {
-        _ if e.is_eof() => " (the input is truncated; everything before it was read)".to_owned(),
-        kvs_chunk::Error::Ebml(inner) if matches!(inner.kind, ErrorKind::CrcMismatch { .. }) => {
-            let element = inner
-                .id
-                .map(|id| match kvs_ebml::matroska::name_of(id) {
-                    Some(n) => format!("the {n} element"),
-                    None => format!("element {id}"),
-                })
-                .unwrap_or_else(|| "the element".to_owned());
-            format!(
-                " ({element} does not match its CRC-32: its data is damaged; what it holds was still read, \
-                 so check it)"
-            )
+    use kvs_chunk::Hint;
+    match e.hint(resync) {
+        Some(Hint::Malformed) if strict_flag => {
+            format!("{e} ({}; without --strict the rest of it is read past the damage)", Hint::Malformed)
         }
-        kvs_chunk::Error::Ebml(inner) if matches!(inner.kind, ErrorKind::ResyncLimit { .. }) => {
-            " (nothing readable follows it: reading stopped there)".to_owned()
-        }
-        kvs_chunk::Error::Ebml(_) if resync => " (skipping to the next element that can be read)".to_owned(),
-        kvs_chunk::Error::Ebml(_) if strict_flag => {
-            " (the input is malformed here; without --strict the rest of it is read past the damage)"
-                .to_owned()
-        }
-        kvs_chunk::Error::Ebml(_) => {
-            " (the input is malformed here; --resync reads on past the damage)".to_owned()
-        }
-        _ => String::new(),
-    };
-    format!("{e}{hint}")
+        Some(Hint::Malformed) => format!("{e} ({}; --resync reads on past the damage)", Hint::Malformed),
+        Some(hint) => format!("{e} ({hint})"),
+        None => e.to_string(),
+    }
 }
 
 /// Whether to skip past malformed input (the default for the commands people read), or stop

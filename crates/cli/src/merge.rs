@@ -20,7 +20,8 @@ pub struct MergeArgs {
     read: crate::ReadArgs,
 }
 
-pub const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = concat!(
+    "\
 Merges the fragments of a GetMedia payload into one playable MKV file: one EBML header,
 one Segment, one Tracks, the clusters with their timestamps rewritten to one continuous
 timeline starting at 0 (gaps between fragments and timestamps that go back are removed),
@@ -30,20 +31,17 @@ the tracks change (codec, codec private data, size, audio format) the current fi
 finished and the merge continues in OUT-1.mkv, then OUT-2.mkv, ... The files written are
 printed on stdout. Ctrl-C finishes the current file cleanly and stops. So that every file
 reads back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
-kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
-are left out, with one warning line per kind on stderr. A document whose Tracks come after
-its clusters (valid Matroska: players find them through the SeekHead) has them read ahead
-when the input is a regular file (not standard input).
-
-Damaged input (junk, a malformed or over-long element) is skipped: each skip is
-reported on stderr with its offset and size, and the exit status is 1; --strict stops at
-the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
-file or a directory gives status 2.
+",
+    crate::left_out_help!(),
+    "\n",
+    crate::damaged_input_help!(),
+    "
 
 Examples:
   kvs-mkv merge testdata/getmedia_basic.mkv --output merged.mkv
   aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv merge - -o merged.mkv
-  ffprobe merged.mkv";
+  ffprobe merged.mkv"
+);
 
 pub fn run(args: &MergeArgs) -> std::process::ExitCode {
     use std::process::ExitCode;

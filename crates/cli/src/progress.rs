@@ -68,6 +68,18 @@ fn tracks_ahead(path: &Path, offset: u64, opts: Options) -> Option<Vec<kvs_chunk
     None
 }
 
+/// The single-threaded runtime of the network commands, or `None` after saying on stderr
+/// that it could not start (`command`: `get-media`, `images`...).
+pub fn runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("kvs-mkv {command}: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Catches Ctrl-C: the first one asks the running command to finish its current file and
 /// stop; a second one exits at once.
 pub fn catch_ctrl_c() {

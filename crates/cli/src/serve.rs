@@ -277,13 +277,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kvs-mkv serve: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = crate::progress::runtime("serve") else { return ExitCode::FAILURE };
     let addr = args.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(4567))));
     runtime.block_on(async move {
         let server = match builder.bind(addr).await {

@@ -21,7 +21,8 @@ pub struct SplitArgs {
     read: crate::ReadArgs,
 }
 
-pub const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = concat!(
+    "\
 Each fragment (one document of a GetMedia payload; one Segment of a plain MKV file) becomes
 a standalone MKV file in the output directory, named <fragment number>_<producer time>.mkv
 (e.g. 91343852333181432392682062607743920146159169392_20171128T065508.513Z.mkv), with its
@@ -29,19 +30,16 @@ tracks, frames, timestamps and tags (the service's and the producer's) as they w
 line per file is printed on stdout. A fragment with no frames (an in-stream error chunk)
 writes no file. Ctrl-C finishes the file being written and stops. So that every file reads
 back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entry is
-kept), frames of tracks that Tracks does not declare, and tags larger than kvs-mkv reads
-are left out, with one warning line per kind on stderr. A document whose Tracks come after
-its clusters (valid Matroska: players find them through the SeekHead) has them read ahead
-when the input is a regular file (not standard input).
-
-Damaged input (junk, a malformed or over-long element) is skipped: each skip is
-reported on stderr with its offset and size, and the exit status is 1; --strict stops at
-the first error instead. Input that is not Matroska/EBML is refused (status 1); a missing
-file or a directory gives status 2.
+",
+    crate::left_out_help!(),
+    "\n",
+    crate::damaged_input_help!(),
+    "
 
 Examples:
   kvs-mkv split testdata/getmedia_basic.mkv --output-dir fragments/
-  aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv split - -o fragments/";
+  aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv split - -o fragments/"
+);
 
 pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     use std::process::ExitCode;

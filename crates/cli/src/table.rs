@@ -94,16 +94,10 @@ fn shorten(n: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// Whether a time in epoch milliseconds looks absolute (after 1973-03-03): producers may
-/// write times relative to their start.
-fn looks_absolute(ms: i64) -> bool {
-    ms.unsigned_abs() >= 100_000_000_000
-}
-
 /// A fragment's server and producer times, rendered the same way: both as ISO 8601 UTC with
 /// milliseconds when every one given looks absolute, else both as raw milliseconds.
 pub fn fragment_times(server: Option<i64>, producer: Option<i64>) -> (String, String) {
-    let absolute = [server, producer].iter().flatten().all(|ms| looks_absolute(*ms));
+    let absolute = [server, producer].iter().flatten().all(|ms| kvs_mux::text::looks_absolute(*ms));
     let show = |t: Option<i64>| {
         t.map_or_else(|| "-".to_owned(), |ms| if absolute { iso_ms(ms) } else { format!("{ms} ms") })
     };

@@ -40,6 +40,19 @@ fn escape_with(s: &str, quote: Option<char>) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether a time in epoch milliseconds looks absolute (at least 10^11 ms from the epoch:
+/// after 1973-03-03, or as far before it): producers may write times relative to their
+/// start, which are better shown as durations than as dates in 1970.
+///
+/// ```
+/// assert!(kvs_mux::text::looks_absolute(1_511_852_108_513));
+/// assert!(!kvs_mux::text::looks_absolute(5_000));
+/// ```
+#[must_use]
+pub fn looks_absolute(ms: i64) -> bool {
+    ms.unsigned_abs() >= 100_000_000_000
+}
+
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
 #[must_use]
 pub fn iso_ms(ms: i64) -> String {
@@ -55,6 +68,15 @@ pub fn iso_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_times_are_not_absolute() {
+        assert!(looks_absolute(100_000_000_000));
+        assert!(!looks_absolute(99_999_999_999));
+        assert!(looks_absolute(-100_000_000_000));
+        assert!(!looks_absolute(0));
+        assert!(looks_absolute(i64::MIN));
+    }
 
     #[test]
     fn controls_become_visible_escapes() {

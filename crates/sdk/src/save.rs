@@ -13,7 +13,7 @@
 
 use std::io::{self, Write};
 
-use kvs_chunk::{Event, FragmentMetadata};
+use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentMetadata};
 
 use crate::selector::StartSelector;
 
@@ -134,6 +134,16 @@ impl Renumber {
         self.index = self.index.saturating_add(1);
         (index, self.offset)
     }
+
+    /// An in-stream error chunk delivered on its own as the [`Fragment`] of a listing: a
+    /// document of its own, numbered by [`Renumber::error_chunk`].
+    #[must_use]
+    pub fn error_fragment(&mut self, chunk: ErrorChunk) -> Fragment {
+        let (index, offset) = self.error_chunk();
+        let mut f = Fragment::of_error_chunk(chunk);
+        (f.index, f.offset) = (index, offset);
+        f
+    }
 }
 
 /// Which fragment timestamp an end time is compared with.
@@ -167,6 +177,14 @@ pub struct EndTime {
 }
 
 impl EndTime {
+    /// The end time `text` (epoch seconds, with a fraction if wanted, or ISO 8601, as
+    /// [`StartSelector::parse_timestamp_ms`] reads it) on the clock of `selector`
+    /// ([`Clock::of`]); `None` when `text` is neither.
+    #[must_use]
+    pub fn parse(text: &str, selector: &StartSelector) -> Option<Self> {
+        StartSelector::parse_timestamp_ms(text).map(|ms| Self { ms, clock: Clock::of(selector) })
+    }
+
     /// Whether a fragment with this metadata is at or after the end (one without that
     /// timestamp is not).
     #[must_use]
@@ -270,6 +288,34 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn error_fragments_take_the_next_index_at_the_current_offset() {
+        let mut numbers = Renumber::new();
+        let _ = numbers.map(Event::DocumentStart { index: 0, offset: 0 });
+        let _ = numbers.map(Event::DocumentEnd { index: 0, offset: 0, end: 100 });
+        let mut chunk = ErrorChunk::default();
+        chunk.code = Some("ACCESS_DENIED".to_owned());
+        let f = numbers.error_fragment(chunk.clone());
+        assert_eq!((f.index, f.offset), (1, 100));
+        assert_eq!(f.error(), Some(&chunk));
+        let g = numbers.error_fragment(ErrorChunk::default());
+        assert_eq!((g.index, g.offset), (2, 100));
+    }
+
+    #[test]
+    fn end_times_parse_on_the_selector_clock() {
+        let producer = StartSelector::ProducerTimestamp { millis: 0 };
+        assert_eq!(
+            EndTime::parse("1511852109.126", &producer),
+            Some(EndTime { ms: 1_511_852_109_126, clock: Clock::Producer })
+        );
+        assert_eq!(
+            EndTime::parse("2017-11-28T06:55:09.126Z", &StartSelector::Earliest),
+            Some(EndTime { ms: 1_511_852_109_126, clock: Clock::Server })
+        );
+        assert_eq!(EndTime::parse("soon", &StartSelector::Now), None);
     }
 
     #[test]
