@@ -451,6 +451,18 @@ async fn a_missing_fragment_gets_an_exception_chunk_in_its_place() {
     server.shutdown().await;
 }
 
+/// GetMediaForFragmentList of `numbers` on stream "small", the payload read to its end.
+async fn whole_list(server: &RunningServer, numbers: Vec<String>) -> bytes::Bytes {
+    let out = archive_client(server.url())
+        .get_media_for_fragment_list()
+        .stream_name("small")
+        .set_fragments(Some(numbers))
+        .send()
+        .await
+        .unwrap();
+    out.payload.collect().await.unwrap().into_bytes()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_media_faults_apply_to_get_media_for_fragment_list() {
     let numbers = |server: &RunningServer| -> Vec<String> {
@@ -460,14 +472,7 @@ async fn get_media_faults_apply_to_get_media_for_fragment_list() {
     let server =
         server_with(LocalKvs::builder().faults(Faults { cut_after_bytes: Some(700), ..Faults::default() }))
             .await;
-    let out = archive_client(server.url())
-        .get_media_for_fragment_list()
-        .stream_name("small")
-        .set_fragments(Some(numbers(&server)))
-        .send()
-        .await
-        .unwrap();
-    let payload = out.payload.collect().await.unwrap().into_bytes();
+    let payload = whole_list(&server, numbers(&server)).await;
     assert_eq!(payload.len(), 700);
     server.shutdown().await;
 
@@ -478,14 +483,7 @@ async fn get_media_faults_apply_to_get_media_for_fragment_list() {
     )
     .await;
     let t0 = std::time::Instant::now();
-    let out = archive_client(server.url())
-        .get_media_for_fragment_list()
-        .stream_name("small")
-        .set_fragments(Some(numbers(&server)))
-        .send()
-        .await
-        .unwrap();
-    let payload = out.payload.collect().await.unwrap().into_bytes();
+    let payload = whole_list(&server, numbers(&server)).await;
     assert!(t0.elapsed() >= std::time::Duration::from_millis(950), "{:?}", t0.elapsed());
     assert_eq!(chunks(&payload).len(), 5);
     server.shutdown().await;
@@ -520,14 +518,7 @@ async fn get_media_faults_apply_to_get_media_for_fragment_list() {
             .faults(Faults { error_after_fragment: Some("1:5000".parse().unwrap()), ..Faults::default() }),
     )
     .await;
-    let out = archive_client(server.url())
-        .get_media_for_fragment_list()
-        .stream_name("small")
-        .set_fragments(Some(numbers(&server)))
-        .send()
-        .await
-        .unwrap();
-    let payload = out.payload.collect().await.unwrap().into_bytes();
+    let payload = whole_list(&server, numbers(&server)).await;
     let got = chunks(&payload);
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(got[2].1, Some((numbers(&server)[2].clone(), ErrorId::from_u64(5000))));
