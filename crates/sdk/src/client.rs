@@ -59,14 +59,15 @@ struct CachedEndpoint {
     fetched: Instant,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     sdk: SdkConfig,
     control: aws_sdk_kinesisvideo::Client,
-    stalled: StalledStreamProtectionConfig,
+    pub(crate) stalled: StalledStreamProtectionConfig,
     endpoint_max_age: Duration,
     get_media_interval: Duration,
     endpoints: Mutex<HashMap<(StreamId, ApiName), CachedEndpoint>>,
     media: Mutex<HashMap<String, aws_sdk_kinesisvideomedia::Client>>,
+    pub(crate) archive: Mutex<HashMap<String, aws_sdk_kinesisvideoarchivedmedia::Client>>,
     limiters: Mutex<HashMap<StreamId, Arc<RateLimiter>>>,
 }
 
@@ -108,6 +109,10 @@ impl KvsClient {
     #[must_use]
     pub fn builder() -> KvsClientBuilder {
         KvsClientBuilder::default()
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The control-plane client (`aws-sdk-kinesisvideo`).
@@ -253,6 +258,10 @@ impl std::fmt::Debug for MediaPayload {
 }
 
 impl MediaPayload {
+    pub(crate) fn new(content_type: Option<String>, body: ByteStream) -> Self {
+        Self { content_type, body }
+    }
+
     /// The response's content type (`video/webm`).
     #[must_use]
     pub fn content_type(&self) -> Option<&str> {
@@ -485,6 +494,7 @@ impl KvsClientBuilder {
                 get_media_interval: self.get_media_interval,
                 endpoints: Mutex::new(HashMap::new()),
                 media: Mutex::new(HashMap::new()),
+                archive: Mutex::new(HashMap::new()),
                 limiters: Mutex::new(HashMap::new()),
             }),
         })

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod archive;
 mod backoff;
 mod client;
 #[cfg(feature = "rustls")]
@@ -18,6 +19,10 @@ mod selector;
 mod settings;
 pub mod tracker;
 
+pub use archive::{
+    DEFAULT_ARCHIVE_CALL_INTERVAL, FragmentClock, FragmentInfo, FragmentPage, FragmentSelector,
+    ListFragmentsRequest, MAX_FRAGMENTS_PER_CALL, sort_fragments,
+};
 pub use aws_sdk_kinesisvideo::types::ApiName;
 pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 pub use backoff::{Backoff, Jitter};
@@ -45,7 +50,6 @@ pub use tracker::{ConnectionSummary, ConsumerEvent, ErrorPolicy, Granularity, Re
 pub mod sdk {
     pub use aws_credential_types;
     pub use aws_sdk_kinesisvideo as kinesisvideo;
-    #[cfg(feature = "images")]
     pub use aws_sdk_kinesisvideoarchivedmedia as kinesisvideoarchivedmedia;
     pub use aws_sdk_kinesisvideomedia as kinesisvideomedia;
     pub use aws_smithy_http_client;
