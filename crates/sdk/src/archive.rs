@@ -487,9 +487,9 @@ mod tests {
     #[test]
     fn sorting_is_by_clock_then_number() {
         let mut v = vec![
-            FragmentInfo::new("30", 1, 2000, 10, 1000),
-            FragmentInfo::new("100", 1, 1000, 30, 1000),
-            FragmentInfo::new("20", 1, 1000, 20, 1000),
+            FragmentInfo::new(FragmentNumber::new("30"), 1, 2000, 10, 1000),
+            FragmentInfo::new(FragmentNumber::new("100"), 1, 1000, 30, 1000),
+            FragmentInfo::new(FragmentNumber::new("20"), 1, 1000, 20, 1000),
         ];
         sort_fragments(&mut v, FragmentClock::Producer);
         let order: Vec<&str> = v.iter().map(|f| f.fragment_number.as_str()).collect();
@@ -503,7 +503,7 @@ mod tests {
     fn selector_checks_its_range() {
         assert!(FragmentSelector::new(FragmentClock::Server, 2, 1).is_err());
         let s = FragmentSelector::new(FragmentClock::Server, 10, 20).ok();
-        let f = FragmentInfo::new("1", 1, 0, 20, 1);
+        let f = FragmentInfo::new(FragmentNumber::new("1"), 1, 0, 20, 1);
         assert_eq!(s.map(|s| s.selects(&f)), Some(true));
         assert_eq!("server_timestamp".parse::<FragmentClock>().ok(), Some(FragmentClock::Server));
         assert!("EARLIEST".parse::<FragmentClock>().is_err());
