@@ -37,11 +37,13 @@ pub(crate) use left_out_help;
 
 mod diag;
 mod extract;
+mod fragment_list;
 mod get_media;
 mod images;
 mod inspect;
 mod inspector;
 mod json;
+mod list_fragments;
 mod live;
 mod merge;
 mod progress;
@@ -94,6 +96,14 @@ enum Command {
     /// per complete fragment as `fragments` prints them.
     #[command(after_help = get_media::AFTER_HELP)]
     GetMedia(get_media::GetMediaArgs),
+    /// ListFragments: the fragments of a time range, with the AWS CLI's flags, pagination
+    /// and JSON output.
+    #[command(after_help = list_fragments::AFTER_HELP)]
+    ListFragments(list_fragments::ListFragmentsArgs),
+    /// GetMediaForFragmentList: named fragments as one payload to an outfile, with the AWS
+    /// CLI's flags and output.
+    #[command(after_help = fragment_list::AFTER_HELP)]
+    GetMediaForFragmentList(fragment_list::FragmentListArgs),
     /// GetImages: images sampled from media at a fixed interval (JPEG or PNG, resized), from a
     /// file, the GetImages API (AWS or a local `serve`) or a GetMedia stream.
     #[command(after_help = images::AFTER_HELP)]
@@ -378,6 +388,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => serve::run(&args),
         Command::GetMedia(args) => get_media::run(&args),
+        Command::ListFragments(args) => list_fragments::run(&args),
+        Command::GetMediaForFragmentList(args) => fragment_list::run(&args),
         Command::Images(args) => images::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),

@@ -19,7 +19,13 @@ Each --stream NAME=PATH names a stream backed by PATH: a GetMedia payload (fragm
 and timestamps kept), a plain MKV/WebM file (one fragment per Cluster, synthesized fragment
 numbers and timestamps), or a directory of .mkv/.mka/.webm fragment files (name order).
 
-Faults apply to every GetMedia response:
+The archive: ListFragments (NextToken pages) and GetMediaForFragmentList over the same
+fragments; a named fragment that does not exist gets an exception chunk (error code 4000) in
+its place. The service lists fragments in no guaranteed order; --shuffle-list-fragments SEED
+answers in a seeded shuffled order (the same for the same request and seed, pages included)
+so that clients are tested to sort.
+
+Faults apply to every GetMedia and GetMediaForFragmentList response:
   --cut-after-bytes N        end the body after N bytes
   --cut-random SEED          end the body at a point drawn uniformly from its size (seeded, per request)
   --cut-probability P        with --cut-random, cut each response only with probability P (0..=1,
@@ -70,6 +76,7 @@ Examples:
   kvs-mkv serve --stream demo=capture.mkv --tls-cert server.pem --tls-key server.key
   kvs-mkv serve --stream cam=video.webm --live --port 8080
   kvs-mkv serve --stream demo=capture.mkv --cut-random 7 --throttle-rate 5
+  kvs-mkv serve --stream demo=capture.mkv --shuffle-list-fragments 3
   kvs-mkv serve --stream demo=fragments/ --error-after-fragment 3:4000 --listen 0.0.0.0:4567
   kvs-mkv serve --stream demo=capture.mkv --listen 0.0.0.0:4567 --require-sigv4 AKIDSHARED:test-secret
 
@@ -121,6 +128,10 @@ pub struct ServeArgs {
     /// What a GetMedia call naming an unknown fragment number or token gets.
     #[arg(long, value_enum, default_value = "error-chunk")]
     unknown_fragment: UnknownFragmentArg,
+    /// Answer ListFragments in an order shuffled with this seed (the same for the same
+    /// request, pages included) instead of the stream's: the service promises no order.
+    #[arg(long, value_name = "SEED")]
+    shuffle_list_fragments: Option<u64>,
     /// End each GetMedia response after N bytes.
     #[arg(long, value_name = "N", help_heading = "Faults")]
     cut_after_bytes: Option<u64>,
@@ -242,6 +253,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
                 UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
             },
         );
+    if let Some(seed) = args.shuffle_list_fragments {
+        builder = builder.shuffle_list_fragments(seed);
+    }
     if let Some(d) = args.header_timeout {
         builder = builder.header_timeout(d);
     }
