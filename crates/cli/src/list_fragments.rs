@@ -21,7 +21,9 @@ or its JSON form
   '{\"FragmentSelectorType\":\"PRODUCER_TIMESTAMP\",\"TimestampRange\":{\"StartTimestamp\":T1,\"EndTimestamp\":T2}}'
 A timestamp T is epoch seconds, with a fraction if wanted (1511852109.126), or ISO 8601
 (2017-11-28T06:55:09.126Z; without a zone it is UTC). A fragment is listed when its start on
-that clock lies in T1..=T2.
+that clock lies in T1..=T2. kvs-mkv sends T1 and T2 with their milliseconds; the AWS CLI
+(v1) sends whole seconds only (botocore drops the fraction), so give whole seconds to
+compare the two.
 
 Output: the AWS CLI's JSON, byte for byte as the AWS CLI (v1) prints it: {\"Fragments\": [...]}
 with FragmentNumber, FragmentSizeInBytes, ProducerTimestamp and ServerTimestamp (epoch

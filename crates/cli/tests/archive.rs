@@ -1,0 +1,406 @@
+//! The archive from the command line, against an in-process kvs-local: `list-fragments` and
+//! `get-media-for-fragment-list` compared with the real AWS CLI (`aws
+//! kinesis-video-archived-media ...`, through kvs-testkit: a visible skip without it, a
+//! failure under CI=true), and `archive` (raw payload, one file per fragment, merged, JSON
+//! lines, resumed, through cuts) compared with what `get-media-for-fragment-list` fetches.
+// Tests may panic: a panic here is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::bin;
+use kvs_local::synthetic::SyntheticSpec;
+use kvs_local::{Faults, LoadOptions, LocalKvs, Source};
+use serde_json::Value;
+
+/// What a test's server serves, and the fragments of each stream as it reports them
+/// (number, server ms, producer ms).
+struct Served {
+    url: String,
+    basic: Vec<(String, i64, i64)>,
+    many: Vec<(String, i64, i64)>,
+}
+
+/// 30 fragments of 4 frames, 40 ms apart: 160 ms each.
+fn many_spec() -> SyntheticSpec {
+    SyntheticSpec { clusters: 30, frames_per_cluster: 4, frame_size: 64, ..SyntheticSpec::default() }
+}
+
+/// A server on its own thread (it stops when the test process ends): stream `basic` (the
+/// GetMedia fixture: five H.264 fragments) and `many` (30 synthetic fragments).
+fn serve(faults: Faults, shuffle: Option<u64>) -> Served {
+    let basic = Source::file(common::testdata().join("getmedia_basic.mkv")).unwrap();
+    let many = Source::from_bytes(many_spec().plain_mkv().unwrap(), &LoadOptions::default()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut builder = LocalKvs::builder()
+                .stream("basic", basic)
+                .stream("many", many)
+                .faults(faults)
+                .chunk_size(700);
+            if let Some(seed) = shuffle {
+                builder = builder.shuffle_list_fragments(seed);
+            }
+            let server = builder.bind("127.0.0.1:0").await.unwrap();
+            let list = |name: &str| {
+                server
+                    .fragments(name)
+                    .unwrap()
+                    .iter()
+                    .map(|f| (f.fragment_number.to_string(), f.server_timestamp_ms, f.producer_timestamp_ms))
+                    .collect::<Vec<_>>()
+            };
+            tx.send(Served { url: server.url().to_owned(), basic: list("basic"), many: list("many") })
+                .unwrap();
+            let _ = server.wait().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Runs `cmd` with local credentials and no AWS config files, killed after 120 s.
+fn run(mut cmd: Command) -> Output {
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Read the pipes on threads so that a large output cannot block the child.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut v).unwrap();
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{cmd:?} did not end within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+fn kvs(url: &str, command: &str, args: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg(command).args(["--endpoint-url", url]).args(args);
+    run(cmd)
+}
+
+/// `kvs-mkv ARGS` (a command that reads files).
+fn local(args: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.args(args);
+    run(cmd)
+}
+
+fn aws(aws: &Path, url: &str, command: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(aws);
+    cmd.args(["kinesis-video-archived-media", command, "--endpoint-url", url]).args(args);
+    run(cmd)
+}
+
+fn ok(out: &Output) -> &Output {
+    assert!(out.status.success(), "status {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&ok(out).stdout).unwrap()
+}
+
+fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8(bytes.to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kvs-cli-archive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn selector(kind: &str, start: &str, end: &str) -> String {
+    format!("FragmentSelectorType={kind},TimestampRange={{StartTimestamp={start},EndTimestamp={end}}}")
+}
+
+/// The whole stream on either clock.
+fn everything(kind: &str) -> String {
+    selector(kind, "0", "4000000000")
+}
+
+/// `(number, server ms, producer ms)` of each listed fragment, in the order listed.
+fn listed(v: &Value) -> Vec<(String, i64, i64)> {
+    let ms = |t: &Value| (t.as_f64().unwrap() * 1000.0).round() as i64;
+    v["Fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["FragmentNumber"].as_str().unwrap().to_owned(),
+                ms(&f["ServerTimestamp"]),
+                ms(&f["ProducerTimestamp"]),
+            )
+        })
+        .collect()
+}
+
+fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+/// Without the AWS CLI: every fragment with the server's exact milliseconds (the service's
+/// epoch seconds pass through an f64: 1700000000.126 must not become ...125), pages of 1,
+/// the service's (shuffled) order kept, and --sorted sorting by the selector's clock.
+#[test]
+fn list_fragments_lists_every_fragment_with_exact_timestamps() {
+    let served = serve(Faults::default(), Some(5));
+    let all = json(&kvs(
+        &served.url,
+        "list-fragments",
+        &["--stream-name", "basic", "--fragment-selector", &everything("SERVER_TIMESTAMP")],
+    ));
+    let got = listed(&all);
+    assert_eq!(sorted(&got), sorted(&served.basic));
+    assert_ne!(got, served.basic, "seed 5 shuffles five fragments");
+    let f = &all["Fragments"][0];
+    assert!(f["FragmentSizeInBytes"].as_u64().unwrap() > 1000);
+    assert!(f["FragmentLengthInMilliseconds"].as_u64().is_some());
+    // Pages of one fragment, in the same order; --sorted on the producer clock.
+    let paged = json(&kvs(
+        &served.url,
+        "list-fragments",
+        &[
+            "--stream-name",
+            "many",
+            "--fragment-selector",
+            &everything("PRODUCER_TIMESTAMP"),
+            "--page-size",
+            "1",
+        ],
+    ));
+    assert_eq!(sorted(&listed(&paged)), sorted(&served.many));
+    let by_clock = json(&kvs(
+        &served.url,
+        "list-fragments",
+        &[
+            "--stream-name",
+            "many",
+            "--fragment-selector",
+            &everything("PRODUCER_TIMESTAMP"),
+            "--page-size",
+            "7",
+            "--sorted",
+        ],
+    ));
+    assert_eq!(listed(&by_clock), served.many, "the stream's order is its producer-time order");
+    // A range: both ends included, on the selector's clock; the JSON form of the selector.
+    let (start, end) = (served.many[3].2, served.many[9].2);
+    let range = format!(
+        r#"{{"FragmentSelectorType":"PRODUCER_TIMESTAMP","TimestampRange":{{"StartTimestamp":{},"EndTimestamp":"{}"}}}}"#,
+        start as f64 / 1000.0,
+        end as f64 / 1000.0
+    );
+    let some = json(&kvs(
+        &served.url,
+        "list-fragments",
+        &["--stream-name", "many", "--fragment-selector", &range, "--sorted"],
+    ));
+    assert_eq!(listed(&some), served.many[3..=9]);
+    // Bad arguments: status 2 and one line.
+    for bad in [
+        vec!["--stream-name", "many"],
+        vec!["--stream-name", "many", "--fragment-selector", "FragmentSelectorType=SERVER_TIMESTAMP"],
+        vec![
+            "--stream-name",
+            "many",
+            "--fragment-selector",
+            "FragmentSelectorType=SERVER_TIMESTAMP,TimestampRange={StartTimestamp=5,EndTimestamp=4}",
+        ],
+        vec!["--stream-name", "many", "--fragment-selector", "x", "--max-results", "1001"],
+    ] {
+        let out = kvs(&served.url, "list-fragments", &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    let out = kvs(
+        &served.url,
+        "list-fragments",
+        &["--stream-name", "nope", "--fragment-selector", &everything("SERVER_TIMESTAMP")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("ResourceNotFound"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+/// The real AWS CLI and `kvs-mkv list-fragments` against the same server, a shuffled
+/// listing: the same output byte for byte, and field by field, for every pagination flag.
+#[test]
+fn list_fragments_prints_what_the_aws_cli_prints() {
+    let Some(aws_cli) = kvs_testkit::aws_cli() else { return };
+    let served = serve(Faults::default(), Some(3));
+    // Whole seconds: the AWS CLI (v1) sends a timestamp's whole seconds only (botocore drops
+    // the fraction), kvs-mkv sends its milliseconds.
+    let range = selector("SERVER_TIMESTAMP", "1700000001", "2023-11-14T22:13:23Z");
+    let mut compared = 0;
+    for stream in ["basic", "many"] {
+        for sel in [everything("SERVER_TIMESTAMP"), everything("PRODUCER_TIMESTAMP"), range.clone()] {
+            for extra in [
+                &[][..],
+                &["--page-size", "1"],
+                &["--page-size", "4"],
+                &["--max-items", "3", "--page-size", "2"],
+                &["--max-items", "4", "--page-size", "2"],
+                &["--max-results", "2"],
+                &["--no-paginate"],
+            ] {
+                let mut args = vec!["--stream-name", stream, "--fragment-selector", sel.as_str()];
+                args.extend(extra);
+                let theirs = aws(&aws_cli, &served.url, "list-fragments", &args);
+                let ours = kvs(&served.url, "list-fragments", &args);
+                let (a, b) = (json(&theirs), json(&ours));
+                assert_eq!(a, b, "{stream} {args:?}");
+                // Field by field, with the numbers as the JSON holds them.
+                let (fa, fb) = (a["Fragments"].as_array().unwrap(), b["Fragments"].as_array().unwrap());
+                assert_eq!(fa.len(), fb.len());
+                for (x, y) in fa.iter().zip(fb) {
+                    for key in [
+                        "FragmentNumber",
+                        "FragmentSizeInBytes",
+                        "ProducerTimestamp",
+                        "ServerTimestamp",
+                        "FragmentLengthInMilliseconds",
+                    ] {
+                        assert_eq!(x[key], y[key], "{stream} {args:?} {key}");
+                    }
+                }
+                assert_eq!(a.get("NextToken"), b.get("NextToken"), "{stream} {args:?}");
+                assert!(
+                    theirs.stdout == ours.stdout,
+                    "{stream} {args:?}: not byte for byte:\n{}\n{}",
+                    String::from_utf8_lossy(&theirs.stdout),
+                    String::from_utf8_lossy(&ours.stdout)
+                );
+                // --max-items: the rest through --starting-token, with either CLI's token.
+                if let Some(token) = a.get("NextToken").and_then(Value::as_str)
+                    && extra.contains(&"--max-items")
+                {
+                    let mut rest = vec!["--stream-name", stream, "--fragment-selector", sel.as_str()];
+                    rest.extend(["--starting-token", token, "--page-size", "2"]);
+                    let theirs = json(&aws(&aws_cli, &served.url, "list-fragments", &rest));
+                    let ours = json(&kvs(&served.url, "list-fragments", &rest));
+                    assert_eq!(theirs, ours, "{stream} {rest:?}");
+                    let mut both = listed(&a);
+                    both.extend(listed(&ours));
+                    let whole = json(&kvs(&served.url, "list-fragments", &args[..4]));
+                    assert_eq!(both, listed(&whole), "{stream}: --max-items then --starting-token");
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 42);
+    // The whole stream, in the AWS CLI's shuffled order, is the served stream.
+    let all = json(&aws(
+        &aws_cli,
+        &served.url,
+        "list-fragments",
+        &["--stream-name", "many", "--fragment-selector", &everything("SERVER_TIMESTAMP")],
+    ));
+    assert_eq!(sorted(&listed(&all)), sorted(&served.many));
+}
+
+/// `get-media-for-fragment-list` saves the same payload as the AWS CLI's outfile, prints
+/// the same response; a number that does not exist is an exception chunk in its place that
+/// `kvs-mkv fragments` shows, with status 1.
+#[test]
+fn get_media_for_fragment_list_saves_what_the_aws_cli_saves() {
+    let served = serve(Faults::default(), None);
+    let numbers: Vec<&str> = [4, 1, 2].iter().map(|&i| served.basic[i].0.as_str()).collect();
+    let ours_file = temp("gmffl-ours.mkv");
+    let mut args = vec!["--stream-name", "basic", ours_file.to_str().unwrap(), "--fragments"];
+    args.extend(&numbers);
+    let ours = kvs(&served.url, "get-media-for-fragment-list", &args);
+    ok(&ours);
+    let saved = std::fs::read(&ours_file).unwrap();
+    // The saved payload holds the three fragments in the order named.
+    let back = json_lines(&ok(&local(&["fragments", "--json", ours_file.to_str().unwrap()])).stdout);
+    let got: Vec<&str> = back.iter().map(|f| f["fragment_number"].as_str().unwrap()).collect();
+    assert_eq!(got, numbers);
+    if let Some(aws_cli) = kvs_testkit::aws_cli() {
+        let theirs_file = temp("gmffl-theirs.mkv");
+        let mut args = vec!["--stream-name", "basic", theirs_file.to_str().unwrap(), "--fragments"];
+        args.extend(&numbers);
+        let theirs = aws(&aws_cli, &served.url, "get-media-for-fragment-list", &args);
+        ok(&theirs);
+        assert!(std::fs::read(&theirs_file).unwrap() == saved, "the payloads differ");
+        assert_eq!(theirs.stdout, ours.stdout, "the response JSON differs");
+    }
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), "{\n    \"ContentType\": \"video/webm\"\n}\n");
+
+    // A missing fragment: an exception chunk in its place, reported, status 1.
+    let missing_file = temp("gmffl-missing.mkv");
+    let out = kvs(
+        &served.url,
+        "get-media-for-fragment-list",
+        &[
+            "--stream-name",
+            "basic",
+            "--json",
+            "--fragments",
+            numbers[0],
+            "123",
+            numbers[1],
+            "--",
+            missing_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fragment 123: the service sent an exception chunk, error 4000"),
+        "{}",
+        stderr(&out)
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 3);
+    let back = json_lines(&local(&["fragments", "--json", missing_file.to_str().unwrap()]).stdout);
+    assert_eq!(back, lines, "--json lists the outfile as `fragments --json` reads it");
+    assert_eq!(back[1]["fragment_number"], "123");
+    assert_eq!(back[1]["error"]["id"], 4000);
+    assert_eq!(back[2]["fragment_number"], numbers[1]);
+}
