@@ -20,12 +20,15 @@ use crate::selector::StreamId;
 pub const MAX_FRAGMENTS_PER_CALL: usize = 1000;
 
 /// Which clock a [`FragmentSelector`] ranges over (the API's `FragmentSelectorType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// It serialises as the API's names (`"PRODUCER_TIMESTAMP"`, `"SERVER_TIMESTAMP"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum FragmentClock {
     /// `PRODUCER_TIMESTAMP`: the timestamps the producer wrote into the media.
     #[default]
+    #[serde(rename = "PRODUCER_TIMESTAMP")]
     Producer,
     /// `SERVER_TIMESTAMP`: when the service received each fragment.
+    #[serde(rename = "SERVER_TIMESTAMP")]
     Server,
 }
 
@@ -176,7 +179,9 @@ fn epoch_ms(t: SystemTime) -> Result<i64, ConsumerError> {
         || ConsumerError::InvalidArgument { message: format!("timestamp {t:?} is out of range") };
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).map_err(|_| out_of_range()),
-        Err(e) => i64::try_from(e.duration().as_millis()).map(|ms| -ms).map_err(|_| out_of_range()),
+        Err(e) => {
+            i64::try_from(e.duration().as_millis()).ok().and_then(i64::checked_neg).ok_or_else(out_of_range)
+        }
     }
 }
 
@@ -231,8 +236,7 @@ impl FragmentInfo {
             message: format!("ListFragments returned a fragment without a valid {what}"),
         };
         let number = f.fragment_number().ok_or_else(|| bad("FragmentNumber"))?;
-        let millis =
-            |t: Option<&DateTime>, what: &str| t.and_then(|t| t.to_millis().ok()).ok_or_else(|| bad(what));
+        let millis = |t: Option<&DateTime>, what: &str| t.and_then(rounded_millis).ok_or_else(|| bad(what));
         Ok(Self {
             fragment_number: FragmentNumber::new(number),
             size_bytes: u64::try_from(f.fragment_size_in_bytes()).map_err(|_| bad("FragmentSizeInBytes"))?,
@@ -242,6 +246,15 @@ impl FragmentInfo {
                 .map_err(|_| bad("FragmentLengthInMilliseconds"))?,
         })
     }
+}
+
+/// A listed timestamp in epoch ms, rounded to the nearest millisecond: the service's JSON
+/// writes epoch seconds with a fraction, which the SDK reads through an `f64`, so
+/// `1700000000.8` arrives as `...0.79999995` and `DateTime::to_millis` (which truncates)
+/// would say 799.
+fn rounded_millis(t: &DateTime) -> Option<i64> {
+    let ms = t.secs().checked_mul(1000)?;
+    ms.checked_add(i64::from(t.subsec_nanos().checked_add(500_000)? / 1_000_000))
 }
 
 /// Sorts fragments as the archive delivers them: by their start on `clock`, then by

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod archive_reader;
 mod backoff;
 mod client;
 #[cfg(feature = "rustls")]
@@ -22,6 +23,11 @@ pub mod tracker;
 pub use archive::{
     DEFAULT_ARCHIVE_CALL_INTERVAL, FragmentClock, FragmentInfo, FragmentPage, FragmentSelector,
     ListFragmentsRequest, MAX_FRAGMENTS_PER_CALL, sort_fragments,
+};
+pub use archive_reader::{
+    ArchiveCheckpoint, ArchiveItem, ArchivePosition, ArchiveReader, ArchiveReaderBuilder,
+    DEFAULT_ARCHIVE_WINDOW, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FRAGMENTS, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PAGE_SIZE,
 };
 pub use aws_sdk_kinesisvideo::types::ApiName;
 pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;

@@ -145,6 +145,9 @@ impl Metrics {
             self.0.millis_behind_now.store(m.min(u64::MAX.saturating_sub(1)), Ordering::Relaxed);
         }
     }
+    pub(crate) fn add_frames(&self, n: u64) {
+        add(&self.0.frames, n);
+    }
     pub(crate) fn frame(&self) {
         add(&self.0.frames, 1);
     }
