@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use clap::Args;
-use kvs_sdk::sdk::kinesisvideoarchivedmedia as kvam;
-use kvs_sdk::{ApiName, ConsumerError, FragmentClock, FragmentInfo, FragmentSelector, KvsClient, StreamId};
+use kvs_sdk::{
+    ConsumerError, FragmentClock, FragmentInfo, FragmentPage, FragmentSelector, KvsClient,
+    ListFragmentsRequest, StreamId,
+};
 use serde_json::{Map, Value, json};
 
 use crate::stream_args::AwsArgs;
@@ -233,75 +235,22 @@ fn shorthand_map(
     }
 }
 
-/// One ListFragments page as the service sent it (in its order).
-pub struct Page {
-    pub fragments: Vec<FragmentInfo>,
-    pub next_token: Option<String>,
-}
-
-/// One ListFragments call. The timestamps are rounded to the nearest millisecond: the
-/// service (and kvs-local) send epoch seconds with milliseconds, which pass through an
-/// f64, and kvs-sdk's `list_fragments_page` truncates them (1700000000.126 reads as
-/// ...0.125999927 s, which it makes 125 ms), so this calls the SDK's client itself.
-pub async fn list_page(
+/// One ListFragments call (kvs-sdk's), the page in the service's order.
+async fn list_page(
     client: &KvsClient,
     stream: &StreamId,
     selector: Option<FragmentSelector>,
     max_results: Option<u32>,
     next_token: Option<String>,
-) -> Result<Page, ConsumerError> {
-    let mut refreshed = false;
-    loop {
-        let sdk = client.archive_client(stream, ApiName::ListFragments).await?;
-        let req = sdk
-            .list_fragments()
-            .set_fragment_selector(selector.map(|s| s.to_sdk()).transpose()?)
-            .set_max_results(max_results.map(i64::from))
-            .set_next_token(next_token.clone());
-        let req = match stream {
-            StreamId::Name(n) => req.stream_name(n),
-            StreamId::Arn(a) => req.stream_arn(a),
-        };
-        match req.send().await {
-            Ok(out) => {
-                let fragments = out.fragments().iter().map(info).collect::<Result<Vec<_>, _>>()?;
-                return Ok(Page { fragments, next_token: out.next_token().map(str::to_owned) });
-            }
-            Err(e) => {
-                let e = ConsumerError::from_sdk(e);
-                if matches!(e, ConsumerError::InvalidEndpoint { .. }) && !refreshed {
-                    client.invalidate_endpoint(stream, ApiName::ListFragments);
-                    refreshed = true;
-                    continue;
-                }
-                return Err(e);
-            }
-        }
+) -> Result<FragmentPage, ConsumerError> {
+    let mut request = selector.map_or_else(ListFragmentsRequest::default, ListFragmentsRequest::new);
+    if let Some(max) = max_results {
+        request = request.max_results(max);
     }
-}
-
-fn info(f: &kvam::types::Fragment) -> Result<FragmentInfo, ConsumerError> {
-    let bad = |what: &str| ConsumerError::Service {
-        status: 200,
-        code: None,
-        message: format!("ListFragments returned a fragment without a valid {what}"),
-    };
-    let number = f.fragment_number().ok_or_else(|| bad("FragmentNumber"))?;
-    let ms = |t: Option<&kvam::primitives::DateTime>, what: &str| {
-        t.and_then(|t| {
-            let nanos = i64::from(t.subsec_nanos()).checked_add(500_000)? / 1_000_000;
-            t.secs().checked_mul(1000)?.checked_add(nanos)
-        })
-        .ok_or_else(|| bad(what))
-    };
-    Ok(FragmentInfo::new(
-        kvs_chunk::FragmentNumber::new(number),
-        u64::try_from(f.fragment_size_in_bytes()).map_err(|_| bad("FragmentSizeInBytes"))?,
-        ms(f.producer_timestamp(), "ProducerTimestamp")?,
-        ms(f.server_timestamp(), "ServerTimestamp")?,
-        u64::try_from(f.fragment_length_in_milliseconds())
-            .map_err(|_| bad("FragmentLengthInMilliseconds"))?,
-    ))
+    if let Some(token) = next_token {
+        request = request.next_token(token);
+    }
+    client.list_fragments_page(stream, &request).await
 }
 
 /// A fragment as the AWS CLI prints it.
