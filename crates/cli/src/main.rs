@@ -35,6 +35,7 @@ when the input is a regular file (not standard input).
 }
 pub(crate) use left_out_help;
 
+mod archive;
 mod diag;
 mod extract;
 mod fragment_list;
@@ -104,6 +105,10 @@ enum Command {
     /// CLI's flags and output.
     #[command(after_help = fragment_list::AFTER_HELP)]
     GetMediaForFragmentList(fragment_list::FragmentListArgs),
+    /// A time range of a stream's archive, every fragment once and in order: the raw payload,
+    /// one MKV per fragment, one merged MKV or JSON lines; resumable, and live after the range.
+    #[command(after_help = archive::AFTER_HELP)]
+    Archive(archive::ArchiveArgs),
     /// GetImages: images sampled from media at a fixed interval (JPEG or PNG, resized), from a
     /// file, the GetImages API (AWS or a local `serve`) or a GetMedia stream.
     #[command(after_help = images::AFTER_HELP)]
@@ -390,6 +395,7 @@ fn main() -> ExitCode {
         Command::GetMedia(args) => get_media::run(&args),
         Command::ListFragments(args) => list_fragments::run(&args),
         Command::GetMediaForFragmentList(args) => fragment_list::run(&args),
+        Command::Archive(args) => archive::run(&args),
         Command::Images(args) => images::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),

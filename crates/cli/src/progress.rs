@@ -131,6 +131,30 @@ impl Progress {
         Self { bar, problems: std::cell::Cell::new(0) }
     }
 
+    /// A bar over fragments whose total becomes known as they are listed
+    /// ([`Progress::set_length`]); the message carries the bytes.
+    pub fn fragments(what: &str) -> Self {
+        let bar = if io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            if let Ok(style) =
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} fragments {msg} eta {eta}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_prefix(what.to_owned());
+        Self { bar, problems: std::cell::Cell::new(0) }
+    }
+
+    /// The total of a bar made by [`Progress::fragments`].
+    pub fn set_length(&self, n: u64) {
+        self.bar.set_length(n);
+    }
+
     /// How many problems (decoder errors, skipped parts) the input has had so far.
     pub fn problems(&self) -> u64 {
         self.problems.get()
