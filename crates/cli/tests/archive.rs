@@ -404,3 +404,252 @@ fn get_media_for_fragment_list_saves_what_the_aws_cli_saves() {
     assert_eq!(back[1]["error"]["id"], 4000);
     assert_eq!(back[2]["fragment_number"], numbers[1]);
 }
+
+/// `--start-timestamp`/`--end-timestamp` of the producer times of `many[first]` and
+/// `many[last]` (both ends included), as epoch seconds.
+fn many_range(served: &Served, first: usize, last: usize) -> Vec<String> {
+    let t = |i: usize| format!("{:.3}", served.many[i].2 as f64 / 1000.0);
+    vec![
+        "--stream-name".into(),
+        "many".into(),
+        "--start-timestamp".into(),
+        t(first),
+        "--end-timestamp".into(),
+        t(last),
+    ]
+}
+
+fn archive(url: &str, range: &[String], args: &[&str]) -> Output {
+    let mut all: Vec<&str> = range.iter().map(String::as_str).collect();
+    all.extend(args);
+    kvs(url, "archive", &all)
+}
+
+/// Fragments `first..=last` of `many` as one GetMediaForFragmentList call saves them.
+fn fetched(served: &Served, first: usize, last: usize) -> Vec<u8> {
+    let file = temp(&format!("fetched-{first}-{last}.mkv"));
+    let mut args = vec!["--stream-name", "many", file.to_str().unwrap(), "--fragments"];
+    args.extend(served.many[first..=last].iter().map(|f| f.0.as_str()));
+    ok(&kvs(&served.url, "get-media-for-fragment-list", &args));
+    std::fs::read(&file).unwrap()
+}
+
+/// A range through `archive OUTFILE` (small batches, three calls in flight, a shuffled
+/// listing) is byte for byte the same fragments fetched by `get-media-for-fragment-list`,
+/// and its `--json` lines are what `fragments --json` reads from that file.
+#[test]
+fn archive_saves_the_range_once_in_order_as_fetched() {
+    let served = serve(Faults::default(), Some(9));
+    let want = fetched(&served, 3, 25);
+    let range = many_range(&served, 3, 25);
+    let file = temp("range.mkv");
+    let out = archive(
+        &served.url,
+        &range,
+        &["--batch-fragments", "4", "--max-in-flight", "3", "--json", file.to_str().unwrap()],
+    );
+    ok(&out);
+    assert!(std::fs::read(&file).unwrap() == want, "the payload differs from the fetched fragments");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 23);
+    let back = json_lines(&ok(&local(&["fragments", "--json", file.to_str().unwrap()])).stdout);
+    assert_eq!(lines, back, "--json is the contract of `fragments --json` over the outfile");
+    let numbers: Vec<&str> = lines.iter().map(|l| l["fragment_number"].as_str().unwrap()).collect();
+    let served_numbers: Vec<&str> = served.many[3..=25].iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(numbers, served_numbers);
+    // `-`: the payload on standard output, the JSON lines on standard error.
+    let out = archive(&served.url, &range, &["--json", "-"]);
+    assert!(ok(&out).stdout == want);
+    assert_eq!(stderr(&out).lines().filter(|l| l.starts_with('{')).count(), 23);
+    // The server clock selects too.
+    let t = |i: usize| format!("{:.3}", served.many[i].1 as f64 / 1000.0);
+    let out = kvs(
+        &served.url,
+        "archive",
+        &[
+            "--stream-name",
+            "many",
+            "--fragment-selector-type",
+            "SERVER_TIMESTAMP",
+            "--start-timestamp",
+            &t(0),
+            "--end-timestamp",
+            &t(29),
+            "--json",
+        ],
+    );
+    assert_eq!(json_lines(&ok(&out).stdout).len(), 30);
+}
+
+/// Through `serve --cut-random` (half the calls cut at a random byte) every fragment of the
+/// range still arrives once: the same file as without faults.
+#[test]
+fn archive_through_random_cuts_delivers_every_fragment_once() {
+    let clean = serve(Faults::default(), None);
+    let want = fetched(&clean, 0, 29);
+    let mut retried = 0;
+    for seed in 1..=3 {
+        let served =
+            serve(Faults { cut_random: Some(seed), cut_probability: 0.5, ..Faults::default() }, Some(seed));
+        let file = temp(&format!("cut-{seed}.mkv"));
+        let out = archive(
+            &served.url,
+            &many_range(&served, 0, 29),
+            &["--batch-fragments", "6", "--max-retries", "0", file.to_str().unwrap()],
+        );
+        ok(&out);
+        assert!(std::fs::read(&file).unwrap() == want, "seed {seed}: the payload differs");
+        retried += stderr(&out).lines().filter(|l| l.contains("retrying")).count();
+    }
+    assert!(retried > 0, "no call was cut");
+}
+
+/// `--output-dir`: one playable file per fragment; `--merge`: one file that FFmpeg reads
+/// with every frame of the range.
+#[test]
+fn archive_splits_and_merges() {
+    let served = serve(Faults::default(), None);
+    let range: Vec<String> = [
+        "--stream-name",
+        "basic",
+        "--start-timestamp",
+        "2023-11-14T22:13:00Z",
+        "--end-timestamp",
+        "2023-11-14T22:14:00Z",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let dir = temp("split");
+    let out = archive(&served.url, &range, &["--output-dir", dir.to_str().unwrap()]);
+    ok(&out);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 5);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    for (f, s) in files.iter().zip(&served.basic) {
+        assert!(f.file_name().unwrap().to_str().unwrap().starts_with(&s.0), "{f:?}");
+        let back = json_lines(&ok(&local(&["fragments", "--json", f.to_str().unwrap()])).stdout);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0]["fragment_number"], s.0.as_str());
+        assert_eq!(back[0]["frames"]["1"], 30);
+    }
+    let merged = temp("merged.mkv");
+    let out = archive(&served.url, &range, &["--merge", merged.to_str().unwrap()]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{}\t150 frames", merged.display())));
+    if let Some((_, ffprobe)) = kvs_testkit::ffmpeg() {
+        let packets = kvs_testkit::oracle::ffprobe_packets(&ffprobe, &merged);
+        assert_eq!(packets.len(), 150);
+        assert_eq!(packets.iter().filter(|p| p.key).count(), 5);
+        assert!(packets.windows(2).all(|w| w[0].pts_ms < w[1].pts_ms), "one continuous timeline");
+    }
+}
+
+/// `--resume`: a run stopped after 7 fragments, with a partly written fragment after them
+/// (as a killed run leaves it), then run again, gives the file of one uninterrupted run;
+/// a third run adds nothing; a state file of another range is refused.
+#[test]
+fn archive_resumes_after_a_stop() {
+    let served = serve(Faults::default(), Some(4));
+    let range = many_range(&served, 2, 27);
+    let whole = temp("resume-whole.mkv");
+    ok(&archive(&served.url, &range, &["--batch-fragments", "3", whole.to_str().unwrap()]));
+    let whole = std::fs::read(&whole).unwrap();
+    let file = temp("resume.mkv");
+    let state = temp("resume.state");
+    let _ = std::fs::remove_file(&state);
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        v.extend([
+            "--batch-fragments".to_owned(),
+            "3".to_owned(),
+            "--json".to_owned(),
+            "--resume".to_owned(),
+            state.to_str().unwrap().to_owned(),
+            file.to_str().unwrap().to_owned(),
+        ]);
+        v
+    };
+    let strs = |v: &[String]| v.iter().map(String::clone).collect::<Vec<_>>();
+    let first_args = strs(&args(&["--max-fragments", "7"]));
+    let first = archive(&served.url, &range, &first_args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&first);
+    let first_lines = json_lines(&first.stdout);
+    assert_eq!(first_lines.len(), 7);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["position"]["last"]["fragment_number"], served.many[8].0.as_str());
+    assert_eq!(saved["bytes"].as_u64().unwrap(), std::fs::metadata(&file).unwrap().len());
+    // What a run killed inside the next fragment leaves behind.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(&whole[..100]).unwrap();
+    }
+    let rest_args = strs(&args(&[]));
+    let rest = archive(&served.url, &range, &rest_args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&rest);
+    assert!(std::fs::read(&file).unwrap() == whole, "the resumed file differs from one run's");
+    // The JSON lines go on numbering as in the one file.
+    let mut lines = first_lines;
+    lines.extend(json_lines(&rest.stdout));
+    let back = json_lines(&ok(&local(&["fragments", "--json", file.to_str().unwrap()])).stdout);
+    assert_eq!(lines, back);
+    // Nothing left: the file stays as it is.
+    ok(&archive(&served.url, &range, &rest_args.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert!(std::fs::read(&file).unwrap() == whole);
+    // Another range with this state file: refused, the file untouched.
+    let other = many_range(&served, 1, 27);
+    let out = archive(&served.url, &other, &rest_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not this stream and range"), "{}", stderr(&out));
+    assert!(std::fs::read(&file).unwrap() == whole);
+}
+
+/// Killed part-way (SIGKILL, no chance to clean up) and run again with the same state
+/// file: the same file as one uninterrupted run.
+#[test]
+fn archive_resumes_after_being_killed() {
+    let served = serve(Faults::default(), None);
+    let range = many_range(&served, 0, 29);
+    let whole = temp("killed-whole.mkv");
+    ok(&archive(&served.url, &range, &["--batch-fragments", "1", whole.to_str().unwrap()]));
+    let whole = std::fs::read(&whole).unwrap();
+    let file = temp("killed.mkv");
+    let state = temp("killed.state");
+    let _ = std::fs::remove_file(&state);
+    let mut args: Vec<&str> = range.iter().map(String::as_str).collect();
+    // One fragment per call, 5 calls a second: about 6 s for the whole range.
+    args.extend([
+        "--batch-fragments",
+        "1",
+        "--max-in-flight",
+        "1",
+        "--resume",
+        state.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let mut child = bin()
+        .arg("archive")
+        .args(["--endpoint-url", &served.url])
+        .args(&args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has saved a position (or let it end, if it is quicker than this).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let after_kill = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    ok(&kvs(&served.url, "archive", &args));
+    assert!(
+        std::fs::read(&file).unwrap() == whole,
+        "the resumed file differs (killed at {after_kill} bytes)"
+    );
+}
