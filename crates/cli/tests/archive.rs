@@ -40,6 +40,12 @@ fn many_spec() -> SyntheticSpec {
 /// A server on its own thread (it stops when the test process ends): stream `basic` (the
 /// GetMedia fixture: five H.264 fragments) and `many` (30 synthetic fragments).
 fn serve(faults: Faults, shuffle: Option<u64>) -> Served {
+    serve_with(faults, shuffle, false)
+}
+
+/// [`serve`], in live mode when `live` (fragments arrive paced by their timestamps, which
+/// are shifted to the wall clock).
+fn serve_with(faults: Faults, shuffle: Option<u64>, live: bool) -> Served {
     let basic = Source::file(common::testdata().join("getmedia_basic.mkv")).unwrap();
     let many = Source::from_bytes(many_spec().plain_mkv().unwrap(), &LoadOptions::default()).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -50,7 +56,8 @@ fn serve(faults: Faults, shuffle: Option<u64>) -> Served {
                 .stream("basic", basic)
                 .stream("many", many)
                 .faults(faults)
-                .chunk_size(700);
+                .chunk_size(700)
+                .live(live);
             if let Some(seed) = shuffle {
                 builder = builder.shuffle_list_fragments(seed);
             }
@@ -652,4 +659,32 @@ fn archive_resumes_after_being_killed() {
         std::fs::read(&file).unwrap() == whole,
         "the resumed file differs (killed at {after_kill} bytes)"
     );
+}
+
+/// `--follow`: a range that ends in the future is read from the archive, then live, up to
+/// the last fragment at or before its end: each fragment once, none missing.
+#[test]
+fn archive_follows_the_live_stream_to_the_end_of_the_range() {
+    let served = serve_with(Faults::default(), None, true);
+    let t = |i: usize| format!("{:.3}", served.basic[i].1 as f64 / 1000.0);
+    let out = kvs(
+        &served.url,
+        "archive",
+        &[
+            "--stream-name",
+            "basic",
+            "--fragment-selector-type",
+            "SERVER_TIMESTAMP",
+            "--start-timestamp",
+            &t(0),
+            "--end-timestamp",
+            &t(2),
+            "--follow",
+            "--json",
+        ],
+    );
+    let lines = json_lines(&ok(&out).stdout);
+    let numbers: Vec<&str> = lines.iter().map(|l| l["fragment_number"].as_str().unwrap()).collect();
+    let want: Vec<&str> = served.basic[..=2].iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(numbers, want, "{}", stderr(&out));
 }
