@@ -150,6 +150,60 @@ pub struct ArchiveArgs {
     aws: AwsArgs,
 }
 
+/// A range of a stream for `split --stream-name ...`: the stream, the range and the AWS
+/// access options.
+#[derive(Args)]
+pub struct RangeArgs {
+    /// Split a range of this stream's archive instead of a file (with --start-timestamp).
+    #[arg(long, conflicts_with = "stream_arn", requires = "start_timestamp", help_heading = "Archive")]
+    pub stream_name: Option<String>,
+    /// The stream's ARN (instead of --stream-name).
+    #[arg(long, requires = "start_timestamp", help_heading = "Archive")]
+    pub stream_arn: Option<String>,
+    /// The range's start (epoch seconds or ISO 8601).
+    #[arg(long, value_name = "T1", help_heading = "Archive")]
+    pub start_timestamp: Option<String>,
+    /// The range's end, included [default: now].
+    #[arg(long, value_name = "T2", requires = "start_timestamp", help_heading = "Archive")]
+    pub end_timestamp: Option<String>,
+    /// The clock of the range.
+    #[arg(long, value_enum, default_value = "PRODUCER_TIMESTAMP", help_heading = "Archive")]
+    pub fragment_selector_type: ClockArg,
+    /// Where the service is and which credentials, region and certificates to use.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl RangeArgs {
+    /// Whether a stream was named.
+    pub fn is_stream(&self) -> bool {
+        self.stream_name.is_some() || self.stream_arn.is_some()
+    }
+}
+
+/// `split --stream-name ...`: `archive --output-dir DIR` of the range.
+pub fn split(range: &RangeArgs, output_dir: &Path) -> ExitCode {
+    let args = ArchiveArgs {
+        stream_name: range.stream_name.clone(),
+        stream_arn: range.stream_arn.clone(),
+        start_timestamp: range.start_timestamp.clone().unwrap_or_default(),
+        end_timestamp: range.end_timestamp.clone(),
+        fragment_selector_type: range.fragment_selector_type,
+        outfile: None,
+        output_dir: Some(output_dir.to_path_buf()),
+        json: false,
+        merge: false,
+        resume: None,
+        follow: false,
+        max_in_flight: 2,
+        batch_fragments: 100,
+        max_fragments: None,
+        max_retries: None,
+        aws: range.aws.clone(),
+    };
+    run(&args)
+}
+
 /// What `--resume` saves after each fragment.
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
@@ -311,6 +365,31 @@ fn now_ms() -> i64 {
 /// The end of a range without --end-timestamp, with --follow: 9999-12-31T23:59:59.999Z.
 const NO_END_MS: i64 = 253_402_300_799_999;
 
+/// The range of `--start-timestamp T1` and `--end-timestamp T2` (epoch seconds or ISO
+/// 8601) on `clock`; without T2 the range ends now, or never with `follow`.
+///
+/// # Errors
+///
+/// A one-line message for a timestamp that does not parse or a range that ends before it
+/// starts.
+pub fn range(
+    clock: FragmentClock,
+    start: &str,
+    end: Option<&str>,
+    follow: bool,
+) -> Result<FragmentSelector, String> {
+    let Some(start_ms) = crate::list_fragments::parse_time(start) else {
+        return Err(format!("--start-timestamp {start:?} is neither epoch seconds nor ISO 8601"));
+    };
+    let end_ms = match end {
+        Some(t) => crate::list_fragments::parse_time(t)
+            .ok_or_else(|| format!("--end-timestamp {t:?} is neither epoch seconds nor ISO 8601"))?,
+        None if follow => NO_END_MS,
+        None => now_ms(),
+    };
+    FragmentSelector::new(clock, start_ms, end_ms).map_err(|e| e.to_string())
+}
+
 /// The default of --max-retries without --follow.
 const DEFAULT_MAX_RETRIES: u32 = 5;
 
@@ -331,25 +410,12 @@ pub fn run(args: &ArchiveArgs) -> ExitCode {
     if to_stdout && (args.merge || args.resume.is_some()) {
         return usage("--merge and --resume need an OUTFILE other than `-`");
     }
-    let Some(start) = crate::list_fragments::parse_time(&args.start_timestamp) else {
-        return usage(&format!(
-            "--start-timestamp {:?} is neither epoch seconds nor ISO 8601",
-            args.start_timestamp
-        ));
-    };
-    let end = match &args.end_timestamp {
-        Some(t) => match crate::list_fragments::parse_time(t) {
-            Some(ms) => ms,
-            None => return usage(&format!("--end-timestamp {t:?} is neither epoch seconds nor ISO 8601")),
-        },
-        None if args.follow => NO_END_MS,
-        None => now_ms(),
-    };
     let clock = args.fragment_selector_type.clock();
-    let selector = match FragmentSelector::new(clock, start, end) {
+    let selector = match range(clock, &args.start_timestamp, args.end_timestamp.as_deref(), args.follow) {
         Ok(s) => s,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => return usage(&e),
     };
+    let (start, end) = (selector.start_ms(), selector.end_ms());
     // A saved state: the same stream and range, or nothing.
     let state = match args.resume.as_deref().map(State::load).transpose() {
         Ok(s) => s.flatten(),

@@ -15,7 +15,7 @@ use kvs_images::{
     DEFAULT_MAX_HELD_BYTES, Image, ImageFormat, ImageSelector, ImagesRequest, Limits, Paging, SampleOptions,
     StreamLimits, StreamingSampler, timestamp, wire,
 };
-use kvs_sdk::{KvsClient, LiveImages, StreamId};
+use kvs_sdk::{ArchiveItem, ArchiveReader, FragmentClock, FragmentSelector, KvsClient, LiveImages, StreamId};
 use serde_json::{Map, Value, json};
 
 pub const AFTER_HELP: &str = "\
@@ -30,7 +30,9 @@ Examples:
 The input is a GetMedia payload or a Matroska/WebM file (`-` for standard input), or a
 stream: --stream-name/--stream-arn call the GetImages API (of AWS, or of a local `kvs-mkv
 serve` with --endpoint-url); add --from-get-media to read the stream with GetMedia and
-compute the images here instead. Credentials (the AWS default chain, --profile), region,
+compute the images here instead, or --from-archive to read the samples' range from the
+archive (ListFragments and GetMediaForFragmentList, as `kvs-mkv archive`: every fragment
+from 20 s before the first sample to the last one) and compute them here. Credentials (the AWS default chain, --profile), region,
 --ca-bundle and --no-verify-ssl work as in `kvs-mkv get-media --help`.
 
 Timestamps are epoch seconds (a fraction allowed) or ISO 8601, as the AWS CLI takes them.
@@ -118,6 +120,11 @@ pub struct ImagesArgs {
     /// Read the stream with GetMedia and compute the images here (instead of GetImages).
     #[arg(long)]
     from_get_media: bool,
+    /// Read the samples' range from the stream's archive (ListFragments and
+    /// GetMediaForFragmentList, as `kvs-mkv archive`, from 20 s before the first sample) and
+    /// compute the images here (instead of GetImages).
+    #[arg(long, conflicts_with = "from_get_media")]
+    from_archive: bool,
     /// With --from-get-media: wait for media that has not arrived yet (a live stream).
     #[arg(long, requires = "from_get_media")]
     follow: bool,
@@ -220,6 +227,9 @@ async fn from_stream(
 ) -> Result<Answer, String> {
     let options = *options;
     let client = args.client().await?;
+    if args.from_archive {
+        return from_archive(args, request, &options, client, stream).await;
+    }
     if args.from_get_media {
         let mut live =
             LiveImages::new(client, stream, request, &options, args.follow).map_err(|e| e.to_string())?;
@@ -247,6 +257,72 @@ async fn from_stream(
     }
     let page = paging.finish();
     Ok(Answer { images: page.images, next_token: page.next_token, ended: None })
+}
+
+/// How far before the first sample the archive is read: a sample shows the frame at or
+/// before its time, which may be in a fragment that started before it (ListFragments
+/// selects fragments by their start).
+const ARCHIVE_LOOKBACK_MS: i64 = 20_000;
+
+/// The images of a range of the stream's archive (kvs-sdk's archive reader), sampled as a
+/// file is: the fragments from [`ARCHIVE_LOOKBACK_MS`] before the first sample to the last
+/// one, in order, each once.
+async fn from_archive(
+    args: &ImagesArgs,
+    request: &ImagesRequest,
+    options: &SampleOptions,
+    client: KvsClient,
+    stream: StreamId,
+) -> Result<Answer, String> {
+    let mut paging = Paging::new(request, args.max_items);
+    while let Some(r) = paging.next_request() {
+        paging.push(r.plan_page(&options.limits).map_err(|e| e.to_string())?);
+    }
+    let skeleton = paging.finish();
+    let times: Vec<i64> = skeleton.images.iter().map(|i| i.timestamp_ms).collect();
+    let plan = request.plan(&options.limits).map_err(|e| e.to_string())?;
+    let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else {
+        return Ok(Answer { images: Vec::new(), next_token: skeleton.next_token, ended: None });
+    };
+    let clock = match args.image_selector_type {
+        SelectorArg::ProducerTimestamp => FragmentClock::Producer,
+        SelectorArg::ServerTimestamp => FragmentClock::Server,
+    };
+    let range = FragmentSelector::new(clock, first.saturating_sub(ARCHIVE_LOOKBACK_MS), last)
+        .map_err(|e| e.to_string())?;
+    let mut reader = ArchiveReader::builder(client, stream, range)
+        .raw_documents(true)
+        .frames(false)
+        .max_retries(Some(5))
+        .decoder_options(args.read.options())
+        .build();
+    let mut sampler = StreamingSampler::new(plan, &times, options, StreamLimits::default());
+    use futures_util::StreamExt as _;
+    while !sampler.is_done() {
+        match reader.next().await {
+            Some(Ok(ArchiveItem::Fragment { document: Some(doc), .. })) => {
+                for event in kvs_chunk::Events::with_options(doc, args.read.options()) {
+                    match event {
+                        Ok(event) => sampler.push_event(event),
+                        Err(e) => {
+                            eprintln!("kvs-mkv images: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+            Some(Ok(ArchiveItem::Missing { error, .. })) => {
+                eprintln!("kvs-mkv images: {}: skipped", crate::fragment_list::describe_error_chunk(&error));
+            }
+            Some(Ok(ArchiveItem::Retrying { attempt, reason, delay })) => {
+                eprintln!("kvs-mkv images: {reason}; retrying (#{attempt}) in {} ms", delay.as_millis());
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.to_string()),
+            None => break,
+        }
+    }
+    Ok(Answer { images: sampler.finish(), next_token: skeleton.next_token, ended: None })
 }
 
 /// The images of a file or standard input: the pages `--max-items` asks for, sampled in one
@@ -291,8 +367,10 @@ async fn from_input(
 }
 
 pub fn run(args: &ImagesArgs) -> ExitCode {
-    if args.from_get_media && args.stream().is_none() {
-        eprintln!("kvs-mkv images: --from-get-media reads a stream: give --stream-name or --stream-arn");
+    if (args.from_get_media || args.from_archive) && args.stream().is_none() {
+        eprintln!(
+            "kvs-mkv images: --from-get-media and --from-archive read a stream: give --stream-name or --stream-arn"
+        );
         return ExitCode::from(2);
     }
     let request = match args.request() {

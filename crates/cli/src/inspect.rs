@@ -31,7 +31,16 @@ Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv
   kvs-mkv inspect - < payload.mkv
   kvs-mkv inspect --stream-name cam --endpoint-url http://127.0.0.1:4567 --start-selector-type EARLIEST
-  kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop"
+  kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop
+  kvs-mkv inspect --stream-name cam --start-timestamp 2024-05-01T14:00:00Z \\
+      --end-timestamp 2024-05-01T14:20:00Z                                 # the archive
+
+With --stream-name the stream is read live with GetMedia from --start-selector-type, or,
+when --end-timestamp (or --archive) is given, a range of its archive is read as `kvs-mkv
+archive` reads it (ListFragments, GetMediaForFragmentList; every fragment of the range
+once, in order): from --start-timestamp to --end-timestamp (without it: to now, or with
+--follow on into the live stream), on the server's clock with --start-selector-type
+SERVER_TIMESTAMP, else on the producer's."
 );
 
 /// When to colour the output.

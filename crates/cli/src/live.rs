@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kvs_sdk::{ConsumerEvent, ErrorPolicy, MediaConsumer};
+use kvs_sdk::save::Renumber;
+use kvs_sdk::{ArchiveItem, ArchiveReader, ConsumerEvent, ErrorPolicy, MediaConsumer};
 
 use crate::inspector::Inspector;
 use crate::progress::{Progress, catch_ctrl_c, interrupted};
@@ -24,10 +25,22 @@ pub struct LiveArgs {
     /// Stop after this many fragments.
     #[arg(long)]
     max_fragments: Option<u64>,
+    /// Read a range of the archive (ListFragments and GetMediaForFragmentList, as `kvs-mkv
+    /// archive`) from --start-timestamp to this time (epoch seconds or ISO 8601), on the
+    /// clock of --start-selector-type (SERVER_TIMESTAMP, else producer timestamps).
+    #[arg(long, value_name = "T2")]
+    end_timestamp: Option<String>,
+    /// Read the archive from --start-timestamp to --end-timestamp (or to now; with --follow
+    /// on into the live stream) instead of GetMedia.
+    #[arg(long)]
+    archive: bool,
 }
 
 /// `inspect --stream-name`: the report of a live stream, row by row as fragments complete.
 pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
+    if args.archive || args.end_timestamp.is_some() {
+        return inspect_archive(args, color);
+    }
     let selector = match args.stream.selector() {
         Ok(s) => s,
         Err(e) => {
@@ -102,6 +115,130 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
         ended.interrupted = interrupted();
         ended.documents = fragments;
         let _ = inspector.finish(&mut out, &ended).and_then(|()| out.flush());
+        status
+    })
+}
+
+/// `inspect --stream-name ... --start-timestamp T1 --end-timestamp T2`: the report of an
+/// archived range read with kvs-sdk's archive reader, each fragment once and in order.
+fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
+    let Some(start) = args.stream.start_timestamp() else {
+        eprintln!("kvs-mkv inspect: an archive range needs --start-timestamp T1");
+        return ExitCode::from(2);
+    };
+    let selector = match crate::archive::range(
+        args.stream.archive_clock(),
+        start,
+        args.end_timestamp.as_deref(),
+        args.follow,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kvs-mkv inspect: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(runtime) = crate::progress::runtime("inspect") else { return ExitCode::FAILURE };
+    catch_ctrl_c();
+    let name = args.stream.label().unwrap_or_default().to_owned();
+    runtime.block_on(async move {
+        let client = match args.stream.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kvs-mkv inspect: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut reader = ArchiveReader::builder(client, args.stream.stream(), selector)
+            .raw_documents(true)
+            .frames(false)
+            .follow(args.follow)
+            .max_retries(if args.follow { None } else { Some(5) })
+            .build();
+        let mut inspector = Inspector::new(name.clone(), color);
+        let progress = Progress::fragments(&format!("inspect {name}"));
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let mut status = ExitCode::SUCCESS;
+        let mut numbers = Renumber::new();
+        let mut fragments = 0u64;
+        let mut ended = crate::progress::Ended::default();
+        loop {
+            if interrupted() || args.max_fragments.is_some_and(|m| fragments >= m) {
+                break;
+            }
+            // Wake up now and then to notice Ctrl-C on a quiet stream.
+            let Ok(item) = tokio::time::timeout(Duration::from_millis(250), reader.next()).await else {
+                continue;
+            };
+            let Some(item) = item else { break };
+            let r = match item {
+                Ok(ArchiveItem::Listed { fragments, .. }) => {
+                    progress.set_length(fragments);
+                    Ok(())
+                }
+                Ok(
+                    ArchiveItem::Fragment { document: Some(doc), .. }
+                    | ArchiveItem::Live(ConsumerEvent::Document { bytes: doc }),
+                ) => {
+                    fragments = fragments.saturating_add(1);
+                    progress.set_position(fragments);
+                    let mut r = Ok(());
+                    for event in kvs_chunk::Events::new(doc) {
+                        match event {
+                            Ok(event) => {
+                                r = progress.suspend(|| inspector.event(&mut out, numbers.map(event)))
+                            }
+                            Err(e) => {
+                                progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
+                                ended.errors = ended.errors.saturating_add(1);
+                                ended.input_errors = true;
+                                break;
+                            }
+                        }
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+                Ok(
+                    ArchiveItem::Missing { error, .. } | ArchiveItem::Live(ConsumerEvent::ErrorChunk(error)),
+                ) => {
+                    fragments = fragments.saturating_add(1);
+                    status = ExitCode::FAILURE;
+                    let _ = numbers.error_chunk();
+                    progress.suspend(|| inspector.stream_error(&mut out, error))
+                }
+                Ok(ArchiveItem::Retrying { attempt, reason, delay }) => {
+                    progress.suspend(|| {
+                        eprintln!(
+                            "kvs-mkv inspect: {reason}; retrying (#{attempt}) in {} ms",
+                            delay.as_millis()
+                        );
+                    });
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
+                    status = ExitCode::FAILURE;
+                    ended.errors = ended.errors.saturating_add(1);
+                    ended.input_errors = true;
+                    break;
+                }
+            };
+            if r.is_err() {
+                break;
+            }
+        }
+        progress.finish();
+        ended.interrupted = interrupted();
+        ended.documents = fragments;
+        let _ = inspector.finish(&mut out, &ended).and_then(|()| out.flush());
+        if ended.interrupted {
+            return ExitCode::from(130);
+        }
         status
     })
 }

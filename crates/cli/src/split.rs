@@ -12,13 +12,16 @@ use kvs_mux::split::{Outcome, Splitter};
 /// `kvs-mkv split` on the command line.
 #[derive(clap::Args)]
 pub struct SplitArgs {
-    /// The input file, or `-` for standard input.
-    input: PathBuf,
+    /// The input file, or `-` for standard input (or --stream-name for an archived range).
+    #[arg(required_unless_present_any = ["stream_name", "stream_arn"], conflicts_with_all = ["stream_name", "stream_arn"])]
+    input: Option<PathBuf>,
     /// The directory to write the files to (created if missing).
     #[arg(long, short = 'o')]
     output_dir: PathBuf,
     #[command(flatten)]
     read: crate::ReadArgs,
+    #[command(flatten)]
+    range: crate::archive::RangeArgs,
 }
 
 pub const AFTER_HELP: &str = concat!(
@@ -38,12 +41,22 @@ back: tracks numbered 0 or above 2^56-2, a repeated track number (the first entr
 
 Examples:
   kvs-mkv split testdata/getmedia_basic.mkv --output-dir fragments/
-  aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv split - -o fragments/"
+  aws kinesis-video-media get-media ... /dev/stdout | kvs-mkv split - -o fragments/
+  kvs-mkv split --stream-name cam --start-timestamp 2024-05-01T14:00:00Z \\
+      --end-timestamp 2024-05-01T14:20:00Z -o fragments/
+
+With --stream-name (or --stream-arn) and --start-timestamp, the fragments of that range of
+the stream's archive are split, each once and in order, as `kvs-mkv archive --output-dir`
+does it (ListFragments and GetMediaForFragmentList; --end-timestamp defaults to now;
+--fragment-selector-type picks the clock; AWS access as in `get-media --help`)."
 );
 
 pub fn run(args: &SplitArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let input = match crate::progress::Input::open(&args.input) {
+    let Some(path) = args.input.as_deref().filter(|_| !args.range.is_stream()) else {
+        return crate::archive::split(&args.range, &args.output_dir);
+    };
+    let input = match crate::progress::Input::open(path) {
         Ok(i) => i,
         Err(refused) => return refused.report("split"),
     };

@@ -101,6 +101,20 @@ impl StreamArgs {
         }
     }
 
+    /// `--start-timestamp`, as given.
+    pub fn start_timestamp(&self) -> Option<&str> {
+        self.start_timestamp.as_deref()
+    }
+
+    /// The clock of an archive range: the server's with `--start-selector-type
+    /// SERVER_TIMESTAMP`, else the producer's.
+    pub fn archive_clock(&self) -> kvs_sdk::FragmentClock {
+        match self.start_selector_type {
+            SelectorType::ServerTimestamp => kvs_sdk::FragmentClock::Server,
+            _ => kvs_sdk::FragmentClock::Producer,
+        }
+    }
+
     /// The start selector.
     pub fn selector(&self) -> Result<StartSelector, ConsumerError> {
         StartSelector::from_parts(

@@ -48,6 +48,7 @@ fn serve(faults: Faults, shuffle: Option<u64>) -> Served {
 fn serve_with(faults: Faults, shuffle: Option<u64>, live: bool) -> Served {
     let basic = Source::file(common::testdata().join("getmedia_basic.mkv")).unwrap();
     let many = Source::from_bytes(many_spec().plain_mkv().unwrap(), &LoadOptions::default()).unwrap();
+    let h264 = Source::file(common::testdata().join("images/h264.mkv")).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -55,6 +56,7 @@ fn serve_with(faults: Faults, shuffle: Option<u64>, live: bool) -> Served {
             let mut builder = LocalKvs::builder()
                 .stream("basic", basic)
                 .stream("many", many)
+                .stream("h264", h264)
                 .faults(faults)
                 .chunk_size(700)
                 .live(live);
@@ -687,4 +689,100 @@ fn archive_follows_the_live_stream_to_the_end_of_the_range() {
     let numbers: Vec<&str> = lines.iter().map(|l| l["fragment_number"].as_str().unwrap()).collect();
     let want: Vec<&str> = served.basic[..=2].iter().map(|f| f.0.as_str()).collect();
     assert_eq!(numbers, want, "{}", stderr(&out));
+}
+
+/// The range of `basic` that holds all its fragments, as `--start-timestamp`/`--end-timestamp`.
+fn basic_range() -> Vec<String> {
+    [
+        "--stream-name",
+        "basic",
+        "--start-timestamp",
+        "2023-11-14T22:13:00Z",
+        "--end-timestamp",
+        "2023-11-14T22:14:00Z",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// `inspect --stream-name ... --start-timestamp ... --end-timestamp ...` reads the archived
+/// range: the same report as `inspect` of the range saved by `archive`.
+#[test]
+fn inspect_reads_an_archived_range() {
+    let served = serve(Faults::default(), Some(2));
+    let range = many_range(&served, 4, 21);
+    let file = temp("inspect.mkv");
+    ok(&archive(&served.url, &range, &[file.to_str().unwrap()]));
+    let mut args: Vec<&str> = range.iter().map(String::as_str).collect();
+    args.extend(["--color", "never"]);
+    let streamed = String::from_utf8(ok(&kvs(&served.url, "inspect", &args)).stdout.clone()).unwrap();
+    let saved = String::from_utf8(
+        ok(&local(&["inspect", "--color", "never", file.to_str().unwrap()])).stdout.clone(),
+    )
+    .unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert_eq!(streamed.replace("many:", "NAME:"), saved.replace(&format!("{name}:"), "NAME:"));
+    assert!(streamed.contains("many: 18 fragments"), "{streamed}");
+}
+
+/// `split --stream-name ...`: the files `split` makes of the range saved by `archive`.
+#[test]
+fn split_reads_an_archived_range() {
+    let served = serve(Faults::default(), None);
+    let file = temp("split-range.mkv");
+    ok(&archive(&served.url, &basic_range(), &[file.to_str().unwrap()]));
+    let from_file = temp("split-from-file");
+    ok(&local(&["split", file.to_str().unwrap(), "-o", from_file.to_str().unwrap()]));
+    let from_stream = temp("split-from-stream");
+    let mut args: Vec<String> = basic_range();
+    args.extend(["-o".to_owned(), from_stream.to_str().unwrap().to_owned()]);
+    let out = kvs(&served.url, "split", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&out);
+    let list = |dir: &Path| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (list(&from_file), list(&from_stream));
+    assert_eq!(a.len(), 5);
+    assert_eq!(
+        a.iter().map(|p| p.file_name().unwrap()).collect::<Vec<_>>(),
+        b.iter().map(|p| p.file_name().unwrap()).collect::<Vec<_>>()
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{y:?} differs");
+    }
+}
+
+/// `images --stream-name ... --from-archive`: the images computed from the archived range
+/// are those computed from the file the stream serves.
+#[test]
+fn images_from_the_archive_are_those_of_the_file() {
+    let served = serve(Faults::default(), Some(6));
+    let request = [
+        "--image-selector-type",
+        "PRODUCER_TIMESTAMP",
+        "--start-timestamp",
+        "2023-11-14T22:13:20.250Z",
+        "--end-timestamp",
+        "1700000003.5",
+        "--sampling-interval",
+        "500",
+        "--format",
+        "PNG",
+        "--height-pixels",
+        "60",
+    ];
+    let h264 = common::testdata().join("images/h264.mkv");
+    let mut args = vec![h264.to_str().unwrap()];
+    args.extend(request);
+    let want = json(&local(&[&["images"][..], &args].concat()));
+    let mut args = vec!["--stream-name", "h264", "--from-archive"];
+    args.extend(request);
+    let got = json(&kvs(&served.url, "images", &args));
+    let images = want["Images"].as_array().unwrap();
+    assert_eq!(images.len(), 7);
+    assert!(images.iter().filter(|i| i.get("ImageContent").is_some()).count() >= 6, "{want}");
+    assert_eq!(got, want);
 }
