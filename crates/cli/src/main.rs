@@ -60,6 +60,7 @@ Examples:
   kvs-mkv split payload.mkv --output-dir frags/     one playable MKV per fragment
   kvs-mkv merge payload.mkv --output merged.mkv     one playable MKV
   kvs-mkv extract payload.mkv --track 1 --output video.h264
+  kvs-mkv archive --stream-name cam --start-timestamp T1 --end-timestamp T2 range.mkv
   kvs-mkv completions bash > ~/.local/share/bash-completion/completions/kvs-mkv
 
 FILE may be `-` for standard input. `kvs-mkv help COMMAND` shows each command's examples.";

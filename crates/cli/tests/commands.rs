@@ -573,9 +573,21 @@ fn extract_errors_are_one_sentence() {
 
 #[test]
 fn every_command_has_examples_in_its_help() {
-    for cmd in
-        ["inspect", "fragments", "events", "split", "merge", "extract", "get-media", "serve", "completions"]
-    {
+    for cmd in [
+        "inspect",
+        "fragments",
+        "events",
+        "split",
+        "merge",
+        "extract",
+        "get-media",
+        "serve",
+        "completions",
+        "list-fragments",
+        "get-media-for-fragment-list",
+        "archive",
+        "images",
+    ] {
         let o = run(&[os(cmd), os("--help")]);
         assert!(o.status.success(), "{cmd}");
         assert!(stdout(&o).contains("Examples:"), "{cmd} --help has examples");
