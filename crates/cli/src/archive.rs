@@ -660,7 +660,7 @@ fn finish(
             }
             if let Some(p) = args.outfile.as_ref().filter(|p| p.as_os_str() != "-") {
                 eprintln!(
-                    "kvs-mkv archive: wrote {} fragment(s) to {} ({} bytes)",
+                    "kvs-mkv archive: wrote {} fragment(s) to {}, {} bytes in all",
                     out.written,
                     p.display(),
                     out.offset
