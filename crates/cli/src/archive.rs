@@ -183,6 +183,7 @@ impl RangeArgs {
 
 /// `split --stream-name ...`: `archive --output-dir DIR` of the range.
 pub fn split(range: &RangeArgs, output_dir: &Path) -> ExitCode {
+    let _ = COMMAND.set("split");
     let args = ArchiveArgs {
         stream_name: range.stream_name.clone(),
         stream_arn: range.stream_arn.clone(),
@@ -286,7 +287,7 @@ impl Out {
                     Ok(e) => e,
                     Err(e) => {
                         self.damaged = self.damaged.saturating_add(1);
-                        progress.suspend(|| eprintln!("kvs-mkv archive: document {}: {e}", self.index));
+                        progress.suspend(|| eprintln!("kvs-mkv {}: document {}: {e}", cmd(), self.index));
                         break;
                     }
                 };
@@ -309,7 +310,8 @@ impl Out {
                         }
                         Some(Outcome::Failed { index, error }) => {
                             self.failed = self.failed.saturating_add(1);
-                            progress.suspend(|| eprintln!("kvs-mkv archive: fragment {index} lost: {error}"));
+                            progress
+                                .suspend(|| eprintln!("kvs-mkv {}: fragment {index} lost: {error}", cmd()));
                         }
                         Some(Outcome::Skipped { .. }) | None => {}
                     },
@@ -362,6 +364,13 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The command in messages: `archive`, or the command that reads a range through it.
+static COMMAND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+fn cmd() -> &'static str {
+    COMMAND.get().copied().unwrap_or("archive")
+}
+
 /// The end of a range without --end-timestamp, with --follow: 9999-12-31T23:59:59.999Z.
 const NO_END_MS: i64 = 253_402_300_799_999;
 
@@ -395,7 +404,7 @@ const DEFAULT_MAX_RETRIES: u32 = 5;
 
 pub fn run(args: &ArchiveArgs) -> ExitCode {
     let usage = |m: &str| {
-        eprintln!("kvs-mkv archive: {m}");
+        eprintln!("kvs-mkv {}: {m}", cmd());
         ExitCode::from(2)
     };
     let stream = match (&args.stream_name, &args.stream_arn) {
@@ -434,7 +443,7 @@ pub fn run(args: &ArchiveArgs) -> ExitCode {
     let media = match open_media(args, to_stdout, state.as_ref().map(|s| s.bytes)) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("kvs-mkv archive: {e}");
+            eprintln!("kvs-mkv {}: {e}", cmd());
             return ExitCode::FAILURE;
         }
     };
@@ -460,7 +469,7 @@ pub fn run(args: &ArchiveArgs) -> ExitCode {
         let client = match args.aws.client().await {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("kvs-mkv archive: {e}");
+                eprintln!("kvs-mkv {}: {e}", cmd());
                 return ExitCode::from(2);
             }
         };
@@ -551,14 +560,18 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
                 None => Err(format!("fragment {}: the reader gave no document", info.fragment_number)),
             },
             Ok(ArchiveItem::Missing { info, error }) => {
-                progress.suspend(|| eprintln!("kvs-mkv archive: {}", missing_line(&info, &error)));
+                progress.suspend(|| eprintln!("kvs-mkv {}: {}", cmd(), missing_line(&info, &error)));
                 wrote = true;
                 out.missing(error)
             }
             Ok(ArchiveItem::Retrying { attempt, reason, delay }) => {
                 let reason = reason.replace(['\n', '\r'], " ");
                 progress.suspend(|| {
-                    eprintln!("kvs-mkv archive: {reason}; retrying (#{attempt}) in {} ms", delay.as_millis());
+                    eprintln!(
+                        "kvs-mkv {}: {reason}; retrying (#{attempt}) in {} ms",
+                        cmd(),
+                        delay.as_millis()
+                    );
                 });
                 Ok(())
             }
@@ -576,7 +589,7 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
             }
             Ok(ArchiveItem::Live(ConsumerEvent::ErrorChunk(e))) => {
                 progress.suspend(|| {
-                    eprintln!("kvs-mkv archive: live: {}", crate::fragment_list::describe_error_chunk(&e));
+                    eprintln!("kvs-mkv {}: live: {}", cmd(), crate::fragment_list::describe_error_chunk(&e));
                 });
                 out.missing = out.missing.saturating_add(1);
                 Ok(())
@@ -585,7 +598,8 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
                 let reason = reason.to_string().replace(['\n', '\r'], " ");
                 progress.suspend(|| {
                     eprintln!(
-                        "kvs-mkv archive: live: {reason}; reconnecting (#{attempt}) in {} ms",
+                        "kvs-mkv {}: live: {reason}; reconnecting (#{attempt}) in {} ms",
+                        cmd(),
                         delay.as_millis()
                     );
                 });
@@ -597,7 +611,7 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
         if let Err(e) = result {
             // Empty: the reader of the output went away (a closed pipe): stop quietly.
             if !e.is_empty() {
-                progress.suspend(|| eprintln!("kvs-mkv archive: {}", e.replace(['\n', '\r'], " ")));
+                progress.suspend(|| eprintln!("kvs-mkv {}: {}", cmd(), e.replace(['\n', '\r'], " ")));
                 status = ExitCode::FAILURE;
             }
             break;
@@ -606,7 +620,7 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
             if let Some(path) = &args.resume {
                 let state = State { position: reader.position(), fragments: out.index, bytes: out.offset };
                 if let Err(e) = state.save(path) {
-                    progress.suspend(|| eprintln!("kvs-mkv archive: cannot save {}: {e}", path.display()));
+                    progress.suspend(|| eprintln!("kvs-mkv {}: cannot save {}: {e}", cmd(), path.display()));
                     status = ExitCode::FAILURE;
                     break;
                 }
@@ -655,12 +669,13 @@ fn finish(
     match media {
         Media::Raw(mut w) => {
             if let Err(e) = w.flush() {
-                eprintln!("kvs-mkv archive: cannot write the payload: {e}");
+                eprintln!("kvs-mkv {}: cannot write the payload: {e}", cmd());
                 status = ExitCode::FAILURE;
             }
             if let Some(p) = args.outfile.as_ref().filter(|p| p.as_os_str() != "-") {
                 eprintln!(
-                    "kvs-mkv archive: wrote {} fragment(s) to {}, {} bytes in all",
+                    "kvs-mkv {}: wrote {} fragment(s) to {}, {} bytes in all",
+                    cmd(),
                     out.written,
                     p.display(),
                     out.offset
@@ -670,28 +685,28 @@ fn finish(
         Media::Split(s) => {
             let (last, dropped) = s.finish();
             for line in dropped.lines() {
-                eprintln!("kvs-mkv archive: {line}");
+                eprintln!("kvs-mkv {}: {line}", cmd());
             }
             match last {
                 Ok(Some(stats)) => print(format!("{}\t{} frames", stats.path.display(), stats.frames)),
                 Ok(None) => {}
                 Err(e) => {
-                    eprintln!("kvs-mkv archive: {e}");
+                    eprintln!("kvs-mkv {}: {e}", cmd());
                     status = ExitCode::FAILURE;
                 }
             }
             if let Some(dir) = &args.output_dir {
-                eprintln!("kvs-mkv archive: {} fragment(s) in {}", out.written, dir.display());
+                eprintln!("kvs-mkv {}: {} fragment(s) in {}", cmd(), out.written, dir.display());
             }
         }
         Media::Merge(m) => {
             let (files, dropped) = m.finish();
             for line in dropped.lines() {
-                eprintln!("kvs-mkv archive: {line}");
+                eprintln!("kvs-mkv {}: {line}", cmd());
             }
             match files {
                 Ok(files) if files.is_empty() => {
-                    eprintln!("kvs-mkv archive: the range has no frames: nothing written");
+                    eprintln!("kvs-mkv {}: the range has no frames: nothing written", cmd());
                     status = ExitCode::FAILURE;
                 }
                 Ok(files) => {
@@ -706,7 +721,7 @@ fn finish(
                     }
                 }
                 Err(e) => {
-                    eprintln!("kvs-mkv archive: {e}");
+                    eprintln!("kvs-mkv {}: {e}", cmd());
                     status = ExitCode::FAILURE;
                 }
             }
@@ -717,11 +732,11 @@ fn finish(
         && let Err(e) = j.flush()
         && e.kind() != io::ErrorKind::BrokenPipe
     {
-        eprintln!("kvs-mkv archive: cannot write output: {e}");
+        eprintln!("kvs-mkv {}: cannot write output: {e}", cmd());
         status = ExitCode::FAILURE;
     }
     if out.missing > 0 {
-        eprintln!("kvs-mkv archive: {} fragment(s) could not be read (exception chunks)", out.missing);
+        eprintln!("kvs-mkv {}: {} fragment(s) could not be read (exception chunks)", cmd(), out.missing);
         status = ExitCode::FAILURE;
     }
     if out.failed > 0 || out.damaged > 0 {
@@ -730,16 +745,17 @@ fn finish(
     if interrupted {
         match &args.resume {
             Some(p) => eprintln!(
-                "kvs-mkv archive: interrupted after {} fragment(s); run again with --resume {} to continue",
+                "kvs-mkv {}: interrupted after {} fragment(s); run again with --resume {} to continue",
+                cmd(),
                 out.written,
                 p.display()
             ),
-            None => eprintln!("kvs-mkv archive: interrupted after {} fragment(s)", out.written),
+            None => eprintln!("kvs-mkv {}: interrupted after {} fragment(s)", cmd(), out.written),
         }
         return ExitCode::from(130);
     }
     if whole && out.written == 0 && out.missing == 0 && out.index == 0 {
-        eprintln!("kvs-mkv archive: no fragment in the range");
+        eprintln!("kvs-mkv {}: no fragment in the range", cmd());
     }
     status
 }
