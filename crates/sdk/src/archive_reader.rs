@@ -350,6 +350,7 @@ impl ArchiveReaderBuilder {
             lister: None,
             listing_complete: false,
             pending: VecDeque::new(),
+            ahead: None,
             inflight: VecDeque::new(),
             skip: last.clone(),
             last_number: last.map(|c| FragmentNumber::new(c.fragment_number)),
@@ -400,7 +401,8 @@ impl ArchiveReaderBuilder {
 ///   [`ArchiveReaderBuilder::raw_documents`] a document spanning two network chunks is
 ///   copied: up to twice that). With the defaults, 2 x 64 MiB.
 ///
-/// Dropping the reader aborts its tasks (calls in flight, the listing ahead).
+/// The calls run as tokio tasks: poll the reader inside a tokio runtime (as the AWS SDK
+/// needs anyway). Dropping the reader aborts them (calls in flight, the listing ahead).
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
@@ -647,7 +649,10 @@ struct Driver {
     windows: Windows,
     lister: Option<Task<ListMsg>>,
     listing_complete: bool,
+    /// The batches of the window being fetched, not yet started.
     pending: VecDeque<Vec<FragmentInfo>>,
+    /// The batches of the next window, listed ahead.
+    ahead: Option<VecDeque<Vec<FragmentInfo>>>,
     inflight: VecDeque<Task<BatchMsg>>,
     /// Resume: fragments at or before this are not delivered again.
     skip: Option<ArchiveCheckpoint>,
@@ -694,6 +699,7 @@ impl Driver {
         self.lister = None;
         self.inflight.clear();
         self.pending.clear();
+        self.ahead = None;
     }
 
     /// Updates the position and counters for an item about to be yielded.
@@ -723,13 +729,18 @@ impl Driver {
         self.position.lock().unwrap_or_else(PoisonError::into_inner).last = Some(checkpoint);
     }
 
-    /// Starts listing the next window, unless it starts after now or there is none.
+    /// Whether no window is left to list (the next one starts after now, or there is none).
+    fn no_more_windows(&self) -> bool {
+        self.windows.peek().is_none_or(|s| s > now_ms())
+    }
+
+    /// Starts listing the next window, unless one is listed ahead already, it starts after
+    /// now or there is none.
     fn start_listing(&mut self) {
-        if self.lister.is_some() || self.listing_complete {
+        if self.lister.is_some() || self.listing_complete || self.ahead.is_some() {
             return;
         }
-        let start_after_now = self.windows.peek().is_some_and(|s| s > now_ms());
-        let Some((start, end)) = (if start_after_now { None } else { self.windows.next() }) else {
+        let Some((start, end)) = (if self.no_more_windows() { None } else { self.windows.next() }) else {
             self.listing_complete = true;
             return;
         };
@@ -756,22 +767,32 @@ impl Driver {
                     self.listed =
                         (self.listed.0.saturating_add(1), self.listed.1.saturating_add(f.size_bytes));
                 }
-                self.pending.extend(batches(list, self.batch_fragments, self.batch_bytes));
-                // List the next window ahead while this one is fetched.
-                self.start_listing();
+                let batches = batches(list, self.batch_fragments, self.batch_bytes);
+                if self.pending.is_empty() {
+                    self.pending = batches;
+                    // List the next window ahead while this one is fetched.
+                    self.start_listing();
+                } else {
+                    // Held until the current window's batches are all started: at most two
+                    // windows' listings in memory.
+                    self.ahead = Some(batches);
+                }
                 self.out.push_back(Ok(ArchiveItem::Listed {
                     fragments: self.listed.0,
                     bytes: self.listed.1,
-                    complete: self.listing_complete,
+                    complete: self.listing_complete || self.no_more_windows(),
                 }));
             }
         }
     }
 
     async fn archive_step(&mut self) {
-        if self.lister.is_none() && !self.listing_complete && self.pending.is_empty() {
-            self.start_listing();
+        if self.pending.is_empty()
+            && let Some(next) = self.ahead.take()
+        {
+            self.pending = next;
         }
+        self.start_listing();
         // A listing that is ready.
         if let Some(lister) = &mut self.lister
             && let Ok(msg) = lister.rx.try_recv()
@@ -806,7 +827,7 @@ impl Driver {
             }
             return;
         }
-        if !self.pending.is_empty() || !self.listing_complete {
+        if !self.pending.is_empty() || self.ahead.is_some() || !self.listing_complete {
             return;
         }
         // The archive part is complete.

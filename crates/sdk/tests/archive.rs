@@ -120,6 +120,7 @@ async fn read(reader: &mut ArchiveReader, limit: Duration, stop_after: usize) ->
             }
             Ok(ArchiveItem::Missing { info, error }) => {
                 assert_eq!(error.fragment_number.as_ref(), Some(&info.fragment_number));
+                assert_eq!(reader.position().last.unwrap().fragment_number, info.fragment_number.as_str());
                 out.missing.push(info.fragment_number.to_string());
             }
             Ok(ArchiveItem::Retrying { .. }) => out.retrying += 1,
@@ -379,6 +380,55 @@ async fn throttled_and_failed_calls_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_media_is_reported_in_its_place_and_the_reader_goes_on() {
+    let lost = [0usize, 6, 7, 14];
+    let server = serve_cam(15, |b| b.missing_media(lost)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 14);
+    let all = served(&server, FragmentClock::Server, range.start_ms(), range.end_ms());
+    for in_flight in [1, 3] {
+        let mut r = reader(&server, range).batch_fragments(4).max_in_flight(in_flight).build();
+        let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+        assert!(got.error.is_none(), "{:?}", got.error);
+        let missing: Vec<String> = lost.iter().map(|&i| all[i].clone()).collect();
+        assert_eq!(got.missing, missing);
+        let present: Vec<String> =
+            all.iter().enumerate().filter(|(i, _)| !lost.contains(i)).map(|(_, n)| n.clone()).collect();
+        assert_eq!(got.fragments, present);
+        assert_eq!(got.archive_end.map(|e| e.0), Some(11));
+        assert_eq!(r.metrics().stream_errors(), 4);
+        // The last one was missing: the position is at it all the same.
+        assert_eq!(r.position().last.unwrap().fragment_number, all[14]);
+        assert_eq!(got.retrying, 0);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_listings_are_retried_or_end_the_read() {
+    let fail = FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(3) };
+    let server = serve_cam(12, |b| b.fail_list_fragments(fail)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 11);
+    let mut r = reader(&server, range).window(Duration::from_millis(500)).page_size(2).build();
+    let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!(got.fragments, served(&server, FragmentClock::Server, range.start_ms(), range.end_ms()));
+    assert_eq!(got.retrying, 3);
+    assert_eq!(r.metrics().throttles(), 3);
+    assert_eq!(got.listed.last(), Some(&(12, true)));
+    assert!(got.listed.len() >= 5, "one Listed per window: {:?}", got.listed);
+    server.shutdown().await;
+
+    let fail = FailWith { error: ServiceErrorKind::NotAuthorized, first_calls: None };
+    let server = serve_cam(3, |b| b.fail_list_fragments(fail)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 2);
+    let mut r = reader(&server, range).build();
+    let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+    assert!(matches!(got.error, Some(ConsumerError::NotAuthorized { .. })), "{:?}", got.error);
+    assert_eq!(got.retrying, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_position_resumes_with_exactly_the_rest() {
     let server = serve_cam(30, |b| b.shuffle_list_fragments(9)).await;
     for clock in [FragmentClock::Server, FragmentClock::Producer] {
@@ -447,4 +497,10 @@ async fn dropping_the_reader_stops_its_calls() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.get_media_calls("cam").unwrap(), calls, "a task of the dropped reader still calls");
     server.shutdown().await;
+}
+
+#[test]
+fn the_reader_is_a_send_unpin_stream() {
+    fn check<T: futures_util::Stream<Item = Result<ArchiveItem, ConsumerError>> + Send + Unpin>() {}
+    check::<ArchiveReader>();
 }
