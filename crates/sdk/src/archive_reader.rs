@@ -354,6 +354,7 @@ impl ArchiveReaderBuilder {
             inflight: VecDeque::new(),
             skip: last.clone(),
             last_number: last.map(|c| FragmentNumber::new(c.fragment_number)),
+            listed_until: first.saturating_sub(1),
             listed: (0, 0),
             delivered: (0, 0),
         };
@@ -658,6 +659,9 @@ struct Driver {
     skip: Option<ArchiveCheckpoint>,
     /// The highest fragment number delivered (to drop live repeats).
     last_number: Option<FragmentNumber>,
+    /// The listing covers the range up to this millisecond (the end of the last window
+    /// listed, or the time its listing started if that was earlier).
+    listed_until: i64,
     /// (fragments, bytes) listed.
     listed: (u64, u64),
     /// (fragments, bytes) delivered.
@@ -748,6 +752,7 @@ impl Driver {
             self.listing_complete = true;
             return;
         };
+        self.listed_until = end.min(now_ms());
         let shared = Arc::clone(&self.shared);
         let seed = self.next_seed();
         self.lister = Some(Task::spawn(move |tx| list_window(shared, selector, seed, tx)));
@@ -833,7 +838,9 @@ impl Driver {
         // The archive part is complete.
         self.out
             .push_back(Ok(ArchiveItem::ArchiveEnd { fragments: self.delivered.0, bytes: self.delivered.1 }));
-        self.phase = if self.follow && self.selector.end_ms() > now_ms() {
+        // Live when the listing stopped short of the range's end (it ends after the time
+        // its last window was listed): the rest comes from the live stream.
+        self.phase = if self.follow && self.listed_until < self.selector.end_ms() {
             Phase::Live(Box::new(self.live_consumer()))
         } else {
             Phase::Done

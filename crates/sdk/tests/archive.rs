@@ -481,6 +481,28 @@ async fn follow_hands_over_to_live_without_gap_or_repeat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_goes_live_when_the_range_ended_during_the_archive_part() {
+    // Each GetMediaForFragmentList response waits 1 s before its first byte: the range's end,
+    // 400 ms after the listing, passes while the archive part is read. The fragments between
+    // the listing and the end come from the live stream.
+    let faults =
+        Faults { stall: Some(Duration::from_secs(1)), stall_after_bytes: Some(0), ..Faults::default() };
+    let server = serve_cam(40, |b| b.live(true).faults(faults)).await;
+    let numbers: Vec<String> =
+        server.fragments("cam").unwrap().iter().map(|f| f.fragment_number.to_string()).collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 7);
+    let mut r = reader(&server, range).follow(true).batch_fragments(100).build();
+    let got = read(&mut r, Duration::from_secs(40), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert!(!got.fragments.is_empty() && !got.live.is_empty(), "{got:?}");
+    let mut all = got.fragments.clone();
+    all.extend(got.live.iter().cloned());
+    assert_eq!(all, numbers[..=7]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_reader_stops_its_calls() {
     // Every response is cut: the batches are retried for ever.
     let faults = Faults { cut_random: Some(1), ..Faults::default() };
