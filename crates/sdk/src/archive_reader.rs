@@ -380,8 +380,11 @@ impl ArchiveReaderBuilder {
 /// [`ArchiveReaderBuilder::call_interval`]. A fragment is complete when the next document
 /// of the response starts, or at the response's clean end for the last fragment asked
 /// for (the payload of this API carries no continuation token): a response ending early
-/// makes its last document suspect, and it is fetched again. A fragment the service sends
-/// as an exception chunk comes as [`ArchiveItem::Missing`].
+/// makes its last document suspect, and it is fetched again. (What this cannot see: a
+/// response that ends cleanly, without a transport error, exactly between two clusters of
+/// the last fragment asked for; the API has no end marker. A document that ends before
+/// its first cluster is refused.) A fragment the service sends as an exception chunk comes
+/// as [`ArchiveItem::Missing`].
 ///
 /// [`ArchiveReader::position`] is the last delivered fragment: save it (serde) and give it
 /// to [`ArchiveReaderBuilder::resume`] to continue after it, nothing lost or repeated.
