@@ -327,6 +327,41 @@ async fn random_cuts_lose_and_repeat_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_documents_are_the_service_bytes_even_after_cuts() {
+    // Each fragment's document alone, as GetMediaForFragmentList sends it (no faults).
+    let clean = serve_cam(12, |b| b.chunk_size(100)).await;
+    let kvs = client(&clean);
+    let mut expected = Vec::new();
+    for f in clean.fragments("cam").unwrap() {
+        let mut payload = kvs
+            .get_media_for_fragment_list(&StreamId::name("cam"), &[f.fragment_number.clone()])
+            .await
+            .unwrap();
+        let mut doc = Vec::new();
+        while let Some(chunk) = payload.next_chunk().await.unwrap() {
+            doc.extend_from_slice(&chunk);
+        }
+        expected.push(doc);
+    }
+    clean.shutdown().await;
+    for seed in 0..10u64 {
+        let faults = Faults { cut_random: Some(seed), cut_probability: 0.5, ..Faults::default() };
+        let server = serve_cam(12, |b| b.faults(faults).chunk_size(100)).await;
+        let range = range_of(&server, FragmentClock::Server, 0, 11);
+        let mut r = reader(&server, range).batch_fragments(5).raw_documents(true).build();
+        let mut docs = Vec::new();
+        while let Some(item) = r.next().await {
+            if let ArchiveItem::Fragment { document, .. } = item.unwrap() {
+                docs.push(document.unwrap().to_vec());
+            }
+        }
+        assert_eq!(docs.len(), 12, "seed {seed}");
+        assert!(docs == expected, "seed {seed}: a document differs from the service's bytes");
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_and_failed_calls_are_retried() {
     let faults = Faults {
         fail_with: Some(FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(3) }),
