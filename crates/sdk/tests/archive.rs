@@ -334,7 +334,7 @@ async fn raw_documents_are_the_service_bytes_even_after_cuts() {
     let mut expected = Vec::new();
     for f in clean.fragments("cam").unwrap() {
         let mut payload = kvs
-            .get_media_for_fragment_list(&StreamId::name("cam"), &[f.fragment_number.clone()])
+            .get_media_for_fragment_list(&StreamId::name("cam"), std::slice::from_ref(&f.fragment_number))
             .await
             .unwrap();
         let mut doc = Vec::new();
