@@ -623,3 +623,35 @@ async fn aws_cli_lists_and_gets_fragments() {
     std::fs::remove_file(&out_file).ok();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_media_and_list_failures_are_injected() {
+    let fail = FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(2) };
+    let server = server_with(LocalKvs::builder().missing_media([1, 3]).fail_list_fragments(fail)).await;
+    let client = archive_client(server.url());
+    let list = || client.list_fragments().stream_name("small").fragment_selector(everything()).send();
+    // The first two ListFragments calls fail, the next ones answer.
+    for _ in 0..2 {
+        let e = list().await.unwrap_err();
+        assert!(e.as_service_error().unwrap().is_client_limit_exceeded_exception(), "{e:?}");
+    }
+    let listed = list().await.unwrap();
+    assert_eq!(listed.fragments().len(), 5, "the lost fragments are still listed");
+    // Their media comes as exception chunks, in place; the others as media.
+    let served = server.fragments("small").unwrap();
+    let numbers: Vec<String> = served.iter().map(|f| f.fragment_number.to_string()).collect();
+    let payload = whole_list(&server, numbers.clone()).await;
+    let got = chunks(&payload);
+    assert_eq!(got.len(), 5);
+    for (i, (meta, error, frames)) in got.iter().enumerate() {
+        if i == 1 || i == 3 {
+            assert_eq!(error.as_ref().unwrap(), &(numbers[i].clone(), ErrorId::from_u64(4000)));
+            assert_eq!(*frames, 0);
+        } else {
+            assert!(error.is_none());
+            assert_eq!(meta.as_ref().unwrap().0, numbers[i]);
+            assert_eq!(*frames, 10);
+        }
+    }
+    server.shutdown().await;
+}

@@ -350,9 +350,11 @@ impl ArchiveReaderBuilder {
             lister: None,
             listing_complete: false,
             pending: VecDeque::new(),
+            ahead: None,
             inflight: VecDeque::new(),
             skip: last.clone(),
             last_number: last.map(|c| FragmentNumber::new(c.fragment_number)),
+            listed_until: first.saturating_sub(1),
             listed: (0, 0),
             delivered: (0, 0),
         };
@@ -378,8 +380,11 @@ impl ArchiveReaderBuilder {
 /// [`ArchiveReaderBuilder::call_interval`]. A fragment is complete when the next document
 /// of the response starts, or at the response's clean end for the last fragment asked
 /// for (the payload of this API carries no continuation token): a response ending early
-/// makes its last document suspect, and it is fetched again. A fragment the service sends
-/// as an exception chunk comes as [`ArchiveItem::Missing`].
+/// makes its last document suspect, and it is fetched again. (What this cannot see: a
+/// response that ends cleanly, without a transport error, exactly between two clusters of
+/// the last fragment asked for; the API has no end marker. A document that ends before
+/// its first cluster is refused.) A fragment the service sends as an exception chunk comes
+/// as [`ArchiveItem::Missing`].
 ///
 /// [`ArchiveReader::position`] is the last delivered fragment: save it (serde) and give it
 /// to [`ArchiveReaderBuilder::resume`] to continue after it, nothing lost or repeated.
@@ -400,7 +405,8 @@ impl ArchiveReaderBuilder {
 ///   [`ArchiveReaderBuilder::raw_documents`] a document spanning two network chunks is
 ///   copied: up to twice that). With the defaults, 2 x 64 MiB.
 ///
-/// Dropping the reader aborts its tasks (calls in flight, the listing ahead).
+/// The calls run as tokio tasks: poll the reader inside a tokio runtime (as the AWS SDK
+/// needs anyway). Dropping the reader aborts them (calls in flight, the listing ahead).
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
@@ -647,12 +653,18 @@ struct Driver {
     windows: Windows,
     lister: Option<Task<ListMsg>>,
     listing_complete: bool,
+    /// The batches of the window being fetched, not yet started.
     pending: VecDeque<Vec<FragmentInfo>>,
+    /// The batches of the next window, listed ahead.
+    ahead: Option<VecDeque<Vec<FragmentInfo>>>,
     inflight: VecDeque<Task<BatchMsg>>,
     /// Resume: fragments at or before this are not delivered again.
     skip: Option<ArchiveCheckpoint>,
     /// The highest fragment number delivered (to drop live repeats).
     last_number: Option<FragmentNumber>,
+    /// The listing covers the range up to this millisecond (the end of the last window
+    /// listed, or the time its listing started if that was earlier).
+    listed_until: i64,
     /// (fragments, bytes) listed.
     listed: (u64, u64),
     /// (fragments, bytes) delivered.
@@ -694,6 +706,7 @@ impl Driver {
         self.lister = None;
         self.inflight.clear();
         self.pending.clear();
+        self.ahead = None;
     }
 
     /// Updates the position and counters for an item about to be yielded.
@@ -723,13 +736,18 @@ impl Driver {
         self.position.lock().unwrap_or_else(PoisonError::into_inner).last = Some(checkpoint);
     }
 
-    /// Starts listing the next window, unless it starts after now or there is none.
+    /// Whether no window is left to list (the next one starts after now, or there is none).
+    fn no_more_windows(&self) -> bool {
+        self.windows.peek().is_none_or(|s| s > now_ms())
+    }
+
+    /// Starts listing the next window, unless one is listed ahead already, it starts after
+    /// now or there is none.
     fn start_listing(&mut self) {
-        if self.lister.is_some() || self.listing_complete {
+        if self.lister.is_some() || self.listing_complete || self.ahead.is_some() {
             return;
         }
-        let start_after_now = self.windows.peek().is_some_and(|s| s > now_ms());
-        let Some((start, end)) = (if start_after_now { None } else { self.windows.next() }) else {
+        let Some((start, end)) = (if self.no_more_windows() { None } else { self.windows.next() }) else {
             self.listing_complete = true;
             return;
         };
@@ -737,6 +755,7 @@ impl Driver {
             self.listing_complete = true;
             return;
         };
+        self.listed_until = end.min(now_ms());
         let shared = Arc::clone(&self.shared);
         let seed = self.next_seed();
         self.lister = Some(Task::spawn(move |tx| list_window(shared, selector, seed, tx)));
@@ -756,22 +775,32 @@ impl Driver {
                     self.listed =
                         (self.listed.0.saturating_add(1), self.listed.1.saturating_add(f.size_bytes));
                 }
-                self.pending.extend(batches(list, self.batch_fragments, self.batch_bytes));
-                // List the next window ahead while this one is fetched.
-                self.start_listing();
+                let batches = batches(list, self.batch_fragments, self.batch_bytes);
+                if self.pending.is_empty() {
+                    self.pending = batches;
+                    // List the next window ahead while this one is fetched.
+                    self.start_listing();
+                } else {
+                    // Held until the current window's batches are all started: at most two
+                    // windows' listings in memory.
+                    self.ahead = Some(batches);
+                }
                 self.out.push_back(Ok(ArchiveItem::Listed {
                     fragments: self.listed.0,
                     bytes: self.listed.1,
-                    complete: self.listing_complete,
+                    complete: self.listing_complete || self.no_more_windows(),
                 }));
             }
         }
     }
 
     async fn archive_step(&mut self) {
-        if self.lister.is_none() && !self.listing_complete && self.pending.is_empty() {
-            self.start_listing();
+        if self.pending.is_empty()
+            && let Some(next) = self.ahead.take()
+        {
+            self.pending = next;
         }
+        self.start_listing();
         // A listing that is ready.
         if let Some(lister) = &mut self.lister
             && let Ok(msg) = lister.rx.try_recv()
@@ -806,13 +835,15 @@ impl Driver {
             }
             return;
         }
-        if !self.pending.is_empty() || !self.listing_complete {
+        if !self.pending.is_empty() || self.ahead.is_some() || !self.listing_complete {
             return;
         }
         // The archive part is complete.
         self.out
             .push_back(Ok(ArchiveItem::ArchiveEnd { fragments: self.delivered.0, bytes: self.delivered.1 }));
-        self.phase = if self.follow && self.selector.end_ms() > now_ms() {
+        // Live when the listing stopped short of the range's end (it ends after the time
+        // its last window was listed): the rest comes from the live stream.
+        self.phase = if self.follow && self.listed_until < self.selector.end_ms() {
             Phase::Live(Box::new(self.live_consumer()))
         } else {
             Phase::Done

@@ -120,6 +120,7 @@ async fn read(reader: &mut ArchiveReader, limit: Duration, stop_after: usize) ->
             }
             Ok(ArchiveItem::Missing { info, error }) => {
                 assert_eq!(error.fragment_number.as_ref(), Some(&info.fragment_number));
+                assert_eq!(reader.position().last.unwrap().fragment_number, info.fragment_number.as_str());
                 out.missing.push(info.fragment_number.to_string());
             }
             Ok(ArchiveItem::Retrying { .. }) => out.retrying += 1,
@@ -326,6 +327,41 @@ async fn random_cuts_lose_and_repeat_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_documents_are_the_service_bytes_even_after_cuts() {
+    // Each fragment's document alone, as GetMediaForFragmentList sends it (no faults).
+    let clean = serve_cam(12, |b| b.chunk_size(100)).await;
+    let kvs = client(&clean);
+    let mut expected = Vec::new();
+    for f in clean.fragments("cam").unwrap() {
+        let mut payload = kvs
+            .get_media_for_fragment_list(&StreamId::name("cam"), std::slice::from_ref(&f.fragment_number))
+            .await
+            .unwrap();
+        let mut doc = Vec::new();
+        while let Some(chunk) = payload.next_chunk().await.unwrap() {
+            doc.extend_from_slice(&chunk);
+        }
+        expected.push(doc);
+    }
+    clean.shutdown().await;
+    for seed in 0..10u64 {
+        let faults = Faults { cut_random: Some(seed), cut_probability: 0.5, ..Faults::default() };
+        let server = serve_cam(12, |b| b.faults(faults).chunk_size(100)).await;
+        let range = range_of(&server, FragmentClock::Server, 0, 11);
+        let mut r = reader(&server, range).batch_fragments(5).raw_documents(true).build();
+        let mut docs = Vec::new();
+        while let Some(item) = r.next().await {
+            if let ArchiveItem::Fragment { document, .. } = item.unwrap() {
+                docs.push(document.unwrap().to_vec());
+            }
+        }
+        assert_eq!(docs.len(), 12, "seed {seed}");
+        assert!(docs == expected, "seed {seed}: a document differs from the service's bytes");
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_and_failed_calls_are_retried() {
     let faults = Faults {
         fail_with: Some(FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(3) }),
@@ -375,6 +411,55 @@ async fn throttled_and_failed_calls_are_retried() {
     let mut r = ArchiveReader::builder(client(&server), StreamId::name("nope"), range).build();
     let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
     assert!(matches!(got.error, Some(ConsumerError::ResourceNotFound { .. })), "{:?}", got.error);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_media_is_reported_in_its_place_and_the_reader_goes_on() {
+    let lost = [0usize, 6, 7, 14];
+    let server = serve_cam(15, |b| b.missing_media(lost)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 14);
+    let all = served(&server, FragmentClock::Server, range.start_ms(), range.end_ms());
+    for in_flight in [1, 3] {
+        let mut r = reader(&server, range).batch_fragments(4).max_in_flight(in_flight).build();
+        let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+        assert!(got.error.is_none(), "{:?}", got.error);
+        let missing: Vec<String> = lost.iter().map(|&i| all[i].clone()).collect();
+        assert_eq!(got.missing, missing);
+        let present: Vec<String> =
+            all.iter().enumerate().filter(|(i, _)| !lost.contains(i)).map(|(_, n)| n.clone()).collect();
+        assert_eq!(got.fragments, present);
+        assert_eq!(got.archive_end.map(|e| e.0), Some(11));
+        assert_eq!(r.metrics().stream_errors(), 4);
+        // The last one was missing: the position is at it all the same.
+        assert_eq!(r.position().last.unwrap().fragment_number, all[14]);
+        assert_eq!(got.retrying, 0);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_listings_are_retried_or_end_the_read() {
+    let fail = FailWith { error: ServiceErrorKind::ClientLimitExceeded, first_calls: Some(3) };
+    let server = serve_cam(12, |b| b.fail_list_fragments(fail)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 11);
+    let mut r = reader(&server, range).window(Duration::from_millis(500)).page_size(2).build();
+    let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!(got.fragments, served(&server, FragmentClock::Server, range.start_ms(), range.end_ms()));
+    assert_eq!(got.retrying, 3);
+    assert_eq!(r.metrics().throttles(), 3);
+    assert_eq!(got.listed.last(), Some(&(12, true)));
+    assert!(got.listed.len() >= 5, "one Listed per window: {:?}", got.listed);
+    server.shutdown().await;
+
+    let fail = FailWith { error: ServiceErrorKind::NotAuthorized, first_calls: None };
+    let server = serve_cam(3, |b| b.fail_list_fragments(fail)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 2);
+    let mut r = reader(&server, range).build();
+    let got = read(&mut r, Duration::from_secs(30), usize::MAX).await;
+    assert!(matches!(got.error, Some(ConsumerError::NotAuthorized { .. })), "{:?}", got.error);
+    assert_eq!(got.retrying, 0);
     server.shutdown().await;
 }
 
@@ -431,6 +516,28 @@ async fn follow_hands_over_to_live_without_gap_or_repeat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_goes_live_when_the_range_ended_during_the_archive_part() {
+    // Each GetMediaForFragmentList response waits 1 s before its first byte: the range's end,
+    // 400 ms after the listing, passes while the archive part is read. The fragments between
+    // the listing and the end come from the live stream.
+    let faults =
+        Faults { stall: Some(Duration::from_secs(1)), stall_after_bytes: Some(0), ..Faults::default() };
+    let server = serve_cam(40, |b| b.live(true).faults(faults)).await;
+    let numbers: Vec<String> =
+        server.fragments("cam").unwrap().iter().map(|f| f.fragment_number.to_string()).collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let range = range_of(&server, FragmentClock::Server, 0, 7);
+    let mut r = reader(&server, range).follow(true).batch_fragments(100).build();
+    let got = read(&mut r, Duration::from_secs(40), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert!(!got.fragments.is_empty() && !got.live.is_empty(), "{got:?}");
+    let mut all = got.fragments.clone();
+    all.extend(got.live.iter().cloned());
+    assert_eq!(all, numbers[..=7]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_reader_stops_its_calls() {
     // Every response is cut: the batches are retried for ever.
     let faults = Faults { cut_random: Some(1), ..Faults::default() };
@@ -447,4 +554,10 @@ async fn dropping_the_reader_stops_its_calls() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.get_media_calls("cam").unwrap(), calls, "a task of the dropped reader still calls");
     server.shutdown().await;
+}
+
+#[test]
+fn the_reader_is_a_send_unpin_stream() {
+    fn check<T: futures_util::Stream<Item = Result<ArchiveItem, ConsumerError>> + Send + Unpin>() {}
+    check::<ArchiveReader>();
 }

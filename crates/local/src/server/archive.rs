@@ -3,6 +3,7 @@
 //! (its body is a media body of `body`, with that API's tags and the same faults).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -222,6 +223,15 @@ pub(super) async fn list_fragments(State(shared): State<Arc<Shared>>, body: Byte
 
 fn list(shared: &Shared, body: &Bytes) -> Result<serde_json::Value, ApiError> {
     let req: ListFragmentsRequest = parse_body(body)?;
+    let call = shared.list_calls.fetch_add(1, Ordering::Relaxed);
+    if let Some(fail) = shared.fail_list
+        && fail.first_calls.is_none_or(|n| call < n)
+    {
+        return Err(ApiError::new(
+            fail.error,
+            format!("Injected {} (ListFragments call {call})", fail.error),
+        ));
+    }
     let max = req.max_results.unwrap_or(DEFAULT_MAX_RESULTS);
     if !(1..=1000).contains(&max) {
         return Err(ApiError::invalid(format!(
@@ -313,6 +323,15 @@ fn start_list(shared: &Shared, body: &Bytes) -> Result<Start, ApiError> {
     let mut items = Vec::with_capacity(numbers.len());
     for number in &numbers {
         match stream.index_of(number, available) {
+            Some(i) if shared.missing_media.contains(&i) => {
+                let chunk = getmedia::exception_chunk(
+                    number,
+                    FRAGMENT_NOT_FOUND,
+                    getmedia::error_description(FRAGMENT_NOT_FOUND),
+                )
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+                items.push(ListItem::Chunk(Bytes::from(chunk)));
+            }
             Some(i) => items.push(ListItem::Fragment(i)),
             None => match shared.unknown_fragment {
                 UnknownFragment::InvalidArgument => {

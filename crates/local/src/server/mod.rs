@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::faults::Faults;
+use crate::faults::{FailWith, Faults};
 use crate::sigv4::SigV4Credentials;
 use crate::source::Source;
 use kvs_mux::getmedia::RenderError;
@@ -96,6 +96,8 @@ pub struct Builder {
     faults: Faults,
     unknown_fragment: UnknownFragment,
     list_shuffle: Option<u64>,
+    missing_media: Vec<usize>,
+    fail_list: Option<FailWith>,
     chunk_size: usize,
     advertised_url: Option<String>,
     limits: Limits,
@@ -113,6 +115,8 @@ impl Default for Builder {
             faults: Faults::default(),
             unknown_fragment: UnknownFragment::default(),
             list_shuffle: None,
+            missing_media: Vec::new(),
+            fail_list: None,
             chunk_size: DEFAULT_CHUNK_SIZE,
             advertised_url: None,
             limits: Limits::default(),
@@ -161,6 +165,25 @@ impl Builder {
     #[must_use]
     pub fn shuffle_list_fragments(mut self, seed: u64) -> Self {
         self.list_shuffle = Some(seed);
+        self
+    }
+
+    /// GetMediaForFragmentList answers these fragments (0-based indexes in their stream, every
+    /// stream) with an exception chunk (code 4000, as for a fragment the stream does not
+    /// have) instead of their media, while ListFragments still lists them: media the
+    /// archive lost, for testing that a reader reports it and goes on.
+    #[must_use]
+    pub fn missing_media(mut self, indexes: impl IntoIterator<Item = usize>) -> Self {
+        self.missing_media.extend(indexes);
+        self
+    }
+
+    /// Answers ListFragments calls with an error: the first `first_calls` calls to the server
+    /// (all of them with `None`), counted over every stream. The [`Faults`] apply to the
+    /// media calls only; this is ListFragments' own.
+    #[must_use]
+    pub fn fail_list_fragments(mut self, fail: FailWith) -> Self {
+        self.fail_list = Some(fail);
         self
     }
 
@@ -288,6 +311,9 @@ impl Builder {
             faults: self.faults,
             unknown_fragment: self.unknown_fragment,
             list_shuffle: self.list_shuffle,
+            missing_media: self.missing_media.clone(),
+            fail_list: self.fail_list,
+            list_calls: AtomicU64::new(0),
             chunk_size: self.chunk_size,
             url: url.clone(),
             requests: AtomicU64::new(0),

@@ -52,6 +52,12 @@ pub(crate) struct Shared {
     pub(super) unknown_fragment: UnknownFragment,
     /// ListFragments: shuffle each listing with this seed (`None`: stream order).
     pub(super) list_shuffle: Option<u64>,
+    /// GetMediaForFragmentList: these fragment indexes get an exception chunk.
+    pub(super) missing_media: Vec<usize>,
+    /// ListFragments: answer the first calls with this error.
+    pub(super) fail_list: Option<crate::faults::FailWith>,
+    /// ListFragments calls so far.
+    pub(super) list_calls: AtomicU64,
     pub(crate) chunk_size: usize,
     pub(super) url: String,
     pub(super) requests: AtomicU64,
