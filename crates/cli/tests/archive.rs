@@ -46,6 +46,12 @@ fn serve(faults: Faults, shuffle: Option<u64>) -> Served {
 /// [`serve`], in live mode when `live` (fragments arrive paced by their timestamps, which
 /// are shifted to the wall clock).
 fn serve_with(faults: Faults, shuffle: Option<u64>, live: bool) -> Served {
+    serve_missing(faults, shuffle, live, Vec::new())
+}
+
+/// [`serve_with`], GetMediaForFragmentList answering the fragments of these indexes (in
+/// every stream) with an exception chunk while ListFragments still lists them.
+fn serve_missing(faults: Faults, shuffle: Option<u64>, live: bool, missing: Vec<usize>) -> Served {
     let basic = Source::file(common::testdata().join("getmedia_basic.mkv")).unwrap();
     let many = Source::from_bytes(many_spec().plain_mkv().unwrap(), &LoadOptions::default()).unwrap();
     let h264 = Source::file(common::testdata().join("images/h264.mkv")).unwrap();
@@ -59,7 +65,8 @@ fn serve_with(faults: Faults, shuffle: Option<u64>, live: bool) -> Served {
                 .stream("h264", h264)
                 .faults(faults)
                 .chunk_size(700)
-                .live(live);
+                .live(live)
+                .missing_media(missing);
             if let Some(seed) = shuffle {
                 builder = builder.shuffle_list_fragments(seed);
             }
@@ -436,7 +443,10 @@ fn archive(url: &str, range: &[String], args: &[&str]) -> Output {
 
 /// Fragments `first..=last` of `many` as one GetMediaForFragmentList call saves them.
 fn fetched(served: &Served, first: usize, last: usize) -> Vec<u8> {
-    let file = temp(&format!("fetched-{first}-{last}.mkv"));
+    // A name of its own: tests run at once, each with its own server.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let file = temp(&format!("fetched-{n}-{first}-{last}.mkv"));
     let mut args = vec!["--stream-name", "many", file.to_str().unwrap(), "--fragments"];
     args.extend(served.many[first..=last].iter().map(|f| f.0.as_str()));
     ok(&kvs(&served.url, "get-media-for-fragment-list", &args));
@@ -785,4 +795,34 @@ fn images_from_the_archive_are_those_of_the_file() {
     assert_eq!(images.len(), 7);
     assert!(images.iter().filter(|i| i.get("ImageContent").is_some()).count() >= 6, "{want}");
     assert_eq!(got, want);
+}
+
+/// Listed fragments whose media the archive has lost (exception chunks in their place):
+/// each reported on stderr, a JSON line with its error, the others all saved, status 1.
+#[test]
+fn archive_reports_missing_fragments_and_goes_on() {
+    let served = serve_missing(Faults::default(), None, false, vec![5, 11]);
+    let file = temp("missing.mkv");
+    let out = archive(
+        &served.url,
+        &many_range(&served, 0, 29),
+        &["--batch-fragments", "4", "--json", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let skipped: Vec<&str> = err.lines().filter(|l| l.contains("exception chunk, error 4000")).collect();
+    assert_eq!(skipped.len(), 2, "{err}");
+    assert!(skipped[0].contains(&served.many[5].0) && skipped[1].contains(&served.many[11].0), "{err}");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 30);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["fragment_number"], served.many[i].0.as_str());
+        assert_eq!(l["error"].is_null(), i != 5 && i != 11, "line {i}");
+    }
+    // The file holds the 28 others, as fetched.
+    let mut want = Vec::new();
+    for (first, last) in [(0, 4), (6, 10), (12, 29)] {
+        want.extend(fetched(&served, first, last));
+    }
+    assert!(std::fs::read(&file).unwrap() == want);
 }
