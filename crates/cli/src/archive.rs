@@ -542,7 +542,16 @@ async fn read(args: &ArchiveArgs, mut reader: ArchiveReader, out: &mut Out) -> E
     if limit == Some(0) {
         limit_reached = true;
     }
-    while !limit_reached && let Some(item) = reader.next().await {
+    while !limit_reached {
+        // Wake up now and then to notice Ctrl-C while waiting (a quiet live stream).
+        let Ok(item) = tokio::time::timeout(Duration::from_millis(250), reader.next()).await else {
+            if progress::interrupted() {
+                interrupted = true;
+                break;
+            }
+            continue;
+        };
+        let Some(item) = item else { break };
         let mut wrote = false;
         let result = match item {
             Ok(ArchiveItem::Listed { fragments, bytes, .. }) => {

@@ -30,6 +30,8 @@ struct Served {
     url: String,
     basic: Vec<(String, i64, i64)>,
     many: Vec<(String, i64, i64)>,
+    /// The ARN of `many`.
+    many_arn: String,
 }
 
 /// 30 fragments of 4 frames, 40 ms apart: 160 ms each.
@@ -79,8 +81,14 @@ fn serve_missing(faults: Faults, shuffle: Option<u64>, live: bool, missing: Vec<
                     .map(|f| (f.fragment_number.to_string(), f.server_timestamp_ms, f.producer_timestamp_ms))
                     .collect::<Vec<_>>()
             };
-            tx.send(Served { url: server.url().to_owned(), basic: list("basic"), many: list("many") })
-                .unwrap();
+            let many_arn = server.stream_arn("many").unwrap().to_owned();
+            tx.send(Served {
+                url: server.url().to_owned(),
+                basic: list("basic"),
+                many: list("many"),
+                many_arn,
+            })
+            .unwrap();
             let _ = server.wait().await;
         });
     });
@@ -246,6 +254,19 @@ fn list_fragments_lists_every_fragment_with_exact_timestamps() {
         ],
     ));
     assert_eq!(listed(&by_clock), served.many, "the stream's order is its producer-time order");
+    // By ARN.
+    let by_arn = json(&kvs(
+        &served.url,
+        "list-fragments",
+        &[
+            "--stream-arn",
+            &served.many_arn,
+            "--fragment-selector",
+            &everything("PRODUCER_TIMESTAMP"),
+            "--sorted",
+        ],
+    ));
+    assert_eq!(listed(&by_arn), served.many);
     // A range: both ends included, on the selector's clock; the JSON form of the selector.
     let (start, end) = (served.many[3].2, served.many[9].2);
     let range = format!(
