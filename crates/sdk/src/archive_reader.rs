@@ -173,6 +173,7 @@ pub struct ArchiveReaderBuilder {
     batch_bytes: u64,
     page_size: u32,
     window: Duration,
+    max_window_fragments: usize,
     raw_documents: bool,
     frames: bool,
     resume: Option<ArchivePosition>,
@@ -217,9 +218,18 @@ impl ArchiveReaderBuilder {
     /// The listing window (default one hour of the selector's clock; at least 1 ms): the
     /// range is listed, sorted and fetched one window at a time, the next window listed
     /// while the current one is fetched. A fragment belongs to the window holding its
-    /// start timestamp.
+    /// start timestamp. The length adapts: after an empty window the next one is twice as
+    /// long (so a range starting years before the stream's first fragment costs a few dozen
+    /// ListFragments calls), after a window with fragments it is this length again.
     pub fn window(mut self, d: Duration) -> Self {
         self.window = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most fragments one listing window may hold (default 100,000, about 15 MB of
+    /// listing; at least 1): a denser window is listed again in halves, down to 1 ms.
+    pub fn max_window_fragments(mut self, n: usize) -> Self {
+        self.max_window_fragments = n.max(1);
         self
     }
 
@@ -326,6 +336,7 @@ impl ArchiveReaderBuilder {
             backoff: self.backoff,
             max_retries: self.max_retries,
             page_size: self.page_size,
+            max_window_fragments: self.max_window_fragments,
             frames: self.frames,
             raw: self.raw_documents,
             options: self.options,
@@ -355,6 +366,7 @@ impl ArchiveReaderBuilder {
             skip: last.clone(),
             last_number: last.map(|c| FragmentNumber::new(c.fragment_number)),
             listed_until: first.saturating_sub(1),
+            listing: None,
             listed: (0, 0),
             delivered: (0, 0),
         };
@@ -461,6 +473,7 @@ impl ArchiveReader {
             batch_bytes: DEFAULT_BATCH_BYTES,
             page_size: DEFAULT_PAGE_SIZE,
             window: DEFAULT_ARCHIVE_WINDOW,
+            max_window_fragments: MAX_WINDOW_FRAGMENTS,
             raw_documents: false,
             frames: true,
             resume: None,
@@ -524,6 +537,7 @@ struct Shared {
     backoff: Backoff,
     max_retries: Option<u32>,
     page_size: u32,
+    max_window_fragments: usize,
     frames: bool,
     raw: bool,
     options: Options,
@@ -560,6 +574,8 @@ impl<M> Drop for Task<M> {
 #[allow(clippy::large_enum_variant)] // Few, each moved once.
 enum ListMsg {
     Retrying(ArchiveItem),
+    /// The window holds more than `Shared::max_window_fragments`: list it in halves.
+    TooMany,
     Done(Vec<FragmentInfo>),
     Failed(ConsumerError),
 }
@@ -571,22 +587,48 @@ enum BatchMsg {
     Failed(ConsumerError),
 }
 
-/// The non-overlapping windows `[s, s + len - 1]` of `[start, end]`, in order.
+/// The most fragments one listing window may hold before it is split: a window the
+/// listing finds denser than this is listed again in halves, so the listing held in memory
+/// stays under about `MAX_WINDOW_FRAGMENTS` x 150 B (15 MB) whatever the range.
+pub const MAX_WINDOW_FRAGMENTS: usize = 100_000;
+
+/// The non-overlapping windows `[s, s + len - 1]` of `[start, end]`, in order, of a length
+/// that adapts to what the listing finds: after an empty window the next is twice as long
+/// (a range reaching years back over an empty stream takes a few dozen calls, not one per
+/// hour), after a window with fragments it is the base length again, and a window found
+/// too dense is listed again at half the length ([`Windows::retry_shorter`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Windows {
     next: Option<i64>,
     end: i64,
+    base: i64,
     len: i64,
 }
 
 impl Windows {
     pub(crate) fn new(start: i64, end: i64, len: i64) -> Self {
-        Self { next: (start <= end).then_some(start), end, len: len.max(1) }
+        let len = len.max(1);
+        Self { next: (start <= end).then_some(start), end, base: len, len }
     }
 
     /// The start of the next window, if any.
     pub(crate) fn peek(&self) -> Option<i64> {
         self.next
+    }
+
+    /// What the listing of the window last returned found: nothing (`empty`) doubles the
+    /// next window's length, fragments bring it back to the base length.
+    pub(crate) fn found(&mut self, empty: bool) {
+        self.len = if empty { self.len.saturating_mul(2) } else { self.base };
+    }
+
+    /// The window starting at `start` held too many fragments: the next window starts
+    /// there again, half as long (at least 1 ms; the base length shrinks with it, so a
+    /// dense stretch is not listed whole again after the next window).
+    pub(crate) fn retry_shorter(&mut self, start: i64, len: i64) {
+        self.len = (len / 2).max(1);
+        self.base = self.base.min(self.len);
+        self.next = (start <= self.end).then_some(start);
     }
 }
 
@@ -665,6 +707,8 @@ struct Driver {
     /// The listing covers the range up to this millisecond (the end of the last window
     /// listed, or the time its listing started if that was earlier).
     listed_until: i64,
+    /// The window being listed and `listed_until` before it (to list it again in halves).
+    listing: Option<(i64, i64, i64)>,
     /// (fragments, bytes) listed.
     listed: (u64, u64),
     /// (fragments, bytes) delivered.
@@ -755,6 +799,7 @@ impl Driver {
             self.listing_complete = true;
             return;
         };
+        self.listing = Some((start, end, self.listed_until));
         self.listed_until = end.min(now_ms());
         let shared = Arc::clone(&self.shared);
         let seed = self.next_seed();
@@ -765,8 +810,18 @@ impl Driver {
         match msg {
             ListMsg::Retrying(item) => self.out.push_back(Ok(item)),
             ListMsg::Failed(e) => self.out.push_back(Err(e)),
+            ListMsg::TooMany => {
+                self.lister = None;
+                if let Some((start, end, before)) = self.listing.take() {
+                    self.listed_until = before;
+                    self.windows.retry_shorter(start, end.saturating_sub(start).saturating_add(1));
+                }
+                self.start_listing();
+            }
             ListMsg::Done(mut list) => {
                 self.lister = None;
+                self.listing = None;
+                self.windows.found(list.is_empty());
                 let clock = self.selector.clock();
                 if let Some(cp) = &self.skip {
                     list.retain(|f| !cp.covers(f, clock));
@@ -981,6 +1036,11 @@ async fn list_window(
             Ok(Ok(page)) => {
                 failures = 0;
                 all.extend(page.fragments.into_iter().filter(|f| selector.selects(f)));
+                if all.len() > shared.max_window_fragments && selector.end_ms() > selector.start_ms() {
+                    // Too dense to hold: the driver lists this window again in halves.
+                    let _ = tx.send(ListMsg::TooMany);
+                    return;
+                }
                 match page.next_token {
                     Some(t) => {
                         token = Some(t);
@@ -1337,6 +1397,38 @@ mod tests {
             }
             assert_eq!(next, 31);
         }
+    }
+
+    #[test]
+    fn windows_grow_over_empty_time_and_shrink_when_dense() {
+        // Fifty years of an empty stream in one-hour windows: doubling reaches the end in
+        // a few dozen windows, not 438,000.
+        let hour = 3_600_000i64;
+        let end = 50 * 365 * 24 * hour;
+        let mut w = Windows::new(0, end, hour);
+        let mut calls = 0;
+        let mut next = 0;
+        while let Some((a, b)) = w.next() {
+            assert_eq!(a, next, "no millisecond skipped");
+            next = b + 1;
+            calls += 1;
+            w.found(true);
+        }
+        assert_eq!(next, end + 1);
+        assert!(calls < 40, "{calls} windows");
+        // Fragments bring the length back to the base.
+        let mut w = Windows::new(0, 100 * hour, hour);
+        let _ = w.next();
+        w.found(true);
+        assert_eq!(w.next(), Some((hour, 3 * hour - 1)));
+        w.found(false);
+        assert_eq!(w.next(), Some((3 * hour, 4 * hour - 1)));
+        // A dense window is listed again from its start at half the length, and the base
+        // shrinks with it.
+        w.retry_shorter(3 * hour, hour);
+        assert_eq!(w.next(), Some((3 * hour, 3 * hour + hour / 2 - 1)));
+        w.found(false);
+        assert_eq!(w.next(), Some((3 * hour + hour / 2, 4 * hour - 1)));
     }
 
     fn info(n: u64, size: u64) -> FragmentInfo {

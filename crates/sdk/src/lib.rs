@@ -27,7 +27,7 @@ pub use archive::{
 pub use archive_reader::{
     ArchiveCheckpoint, ArchiveItem, ArchivePosition, ArchiveReader, ArchiveReaderBuilder,
     DEFAULT_ARCHIVE_WINDOW, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FRAGMENTS, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_PAGE_SIZE,
+    DEFAULT_PAGE_SIZE, MAX_WINDOW_FRAGMENTS,
 };
 pub use aws_sdk_kinesisvideo::types::ApiName;
 pub use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;

@@ -561,3 +561,30 @@ fn the_reader_is_a_send_unpin_stream() {
     fn check<T: futures_util::Stream<Item = Result<ArchiveItem, ConsumerError>> + Send + Unpin>() {}
     check::<ArchiveReader>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_from_the_epoch_lists_in_a_few_dozen_calls_and_dense_windows_are_halved() {
+    // A range from 1970 to an hour from now over a 30-fragment stream: the listing windows
+    // grow over the empty decades (one-hour windows would take 490,000 calls).
+    let server = serve_cam(30, |b| b).await;
+    let want = served(&server, FragmentClock::Server, i64::MIN, i64::MAX);
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap();
+    let everything = FragmentSelector::new(FragmentClock::Server, 0, now_ms + 3_600_000).unwrap();
+    let mut r = reader(&server, everything).build();
+    let got = read(&mut r, Duration::from_secs(60), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!(got.fragments, want);
+    assert!(got.listed.len() < 80, "{} listing windows", got.listed.len());
+    // At most 7 fragments a window: every window holding more is listed again in halves,
+    // and still every fragment comes once, in order.
+    let range = range_of(&server, FragmentClock::Server, 0, 29);
+    let mut r = reader(&server, range).window(Duration::from_secs(3600)).max_window_fragments(7).build();
+    let got = read(&mut r, Duration::from_secs(60), usize::MAX).await;
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!(got.fragments, want);
+    assert!(got.listed.len() >= 5, "the 30 fragments took {} windows of at most 7", got.listed.len());
+    server.shutdown().await;
+}
