@@ -270,6 +270,14 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
                     return Err(format!("item {i}: document ends without FragmentEnd"));
                 }
             }
+            Event::FragmentStart { index, .. } => {
+                // A further fragment of a merged document: only after the previous one ended.
+                if doc != Some(*index) || !fragment_ended {
+                    return Err(format!("item {i}: FragmentStart {index} out of place"));
+                }
+                fragment_ended = false;
+                metadata_seen = false;
+            }
             Event::FragmentEnd(end) => {
                 if doc != Some(end.index) || fragment_ended {
                     return Err(format!("item {i}: FragmentEnd {} out of place", end.index));
