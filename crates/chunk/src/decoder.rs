@@ -429,7 +429,13 @@ impl EventDecoder {
     fn close_document(&mut self, at: u64, clean: bool) {
         self.path.clear();
         if let Some(mut doc) = self.doc.take() {
-            let complete = clean && doc.aws.continuation_token.is_some();
+            // GetMedia ends a fragment with its continuation token; GetMediaForFragmentList
+            // sends none, so one of its fragments is whole when its document ended cleanly
+            // (the next document began, or the input ended between elements) after a
+            // cluster. (A response cut exactly between two clusters of its last fragment
+            // cannot be told from a whole one.)
+            let complete = clean
+                && (doc.aws.continuation_token.is_some() || (doc.aws.fragment_list && doc.cluster_seen));
             self.out.end_fragment(&mut doc, complete);
             self.out.queue.extend(doc.held_tags.drain(..));
             self.out.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
@@ -712,6 +718,9 @@ impl Sink {
                 if let Err(e) = doc.record_service(&mut self.queue, aws_tag, &st.value, st.offset, tag.offset)
                 {
                     first_error.get_or_insert(e);
+                }
+                if aws::is_fragment_list_spelling(aws::trimmed(name)) {
+                    doc.aws.fragment_list = true;
                 }
                 continue;
             }

@@ -413,8 +413,11 @@ pub struct FragmentEnd {
     pub millis_behind_now: Option<u64>,
     /// `AWS_KINESISVIDEO_CONTINUATION_TOKEN`: resume GetMedia after this fragment with it.
     pub continuation_token: Option<ContinuationToken>,
-    /// Whether the continuation token arrived: false for a cut stream, a truncated capture
-    /// or a plain Matroska file.
+    /// Whether the fragment is whole: its continuation token arrived (GetMedia), or, in a
+    /// GetMediaForFragmentList payload (which has no continuation tokens; its documents
+    /// carry `AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`-style tags), its document ended
+    /// cleanly after a cluster. False for a cut stream, a truncated capture or a plain
+    /// Matroska file.
     pub complete: bool,
 }
 

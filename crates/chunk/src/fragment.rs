@@ -169,7 +169,8 @@ impl Fragment {
         Self { metadata: Some(metadata), errors: vec![error], ..Self::default() }
     }
 
-    /// Whether the fragment's continuation token arrived.
+    /// Whether the fragment is whole: its continuation token arrived, or, from
+    /// GetMediaForFragmentList, its document ended cleanly (see [`FragmentEnd::complete`]).
     #[must_use]
     pub fn is_complete(&self) -> bool {
         self.end.complete

@@ -386,13 +386,32 @@ fn fragment_list_spellings_are_read() {
         let m = f.metadata.as_ref().unwrap();
         assert!(m.server_timestamp_ms.is_some() && m.producer_timestamp_ms.is_some());
         assert_eq!(m.server_timestamp_ms.unwrap() - m.producer_timestamp_ms.unwrap(), 730);
-        assert!(!f.is_complete(), "GetMediaForFragmentList writes no continuation token");
+        assert!(f.end.continuation_token.is_none(), "GetMediaForFragmentList writes no continuation token");
+        assert!(f.is_complete(), "its documents ended cleanly, one after the other");
         assert_eq!(f.frames.len(), 12);
         assert!(f.tags.is_empty(), "the service tags are not reported as producer tags");
     }
     let e = &got.fragments[2].errors[0];
     assert_eq!(e.id, Some(ErrorId::FragmentNotFound));
     assert_eq!(e.code.as_deref(), Some("Requested fragment is not found"));
+}
+
+#[test]
+fn a_fragment_list_payload_cut_inside_a_fragment_leaves_it_incomplete() {
+    // GetMediaForFragmentList sends no continuation token: a fragment is whole when its
+    // document ends cleanly. Cut inside the second fragment's cluster: the first is complete,
+    // the second is not (and nothing after it arrives).
+    let s = scenario("fragment_list_spelling");
+    let bytes = Bytes::from(s.bytes);
+    let whole = decode(bytes.clone());
+    assert!(whole.fragments[0].is_complete() && whole.fragments[1].is_complete());
+    let cut = whole.fragments[1].offset as usize + 1500;
+    assert!(cut < whole.fragments[2].offset as usize);
+    let got = decode(bytes.slice(..cut));
+    assert_eq!(got.fragments.len(), 2);
+    assert!(got.fragments[0].is_complete(), "the first fragment ended before the cut");
+    assert!(!got.fragments[1].is_complete(), "the second fragment was cut");
+    assert!(got.fragments[1].frames.len() < 12);
 }
 
 #[test]

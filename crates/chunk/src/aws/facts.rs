@@ -23,6 +23,10 @@ pub(crate) struct AwsFacts {
     pub(crate) metadata_sent: bool,
     pub(crate) error_sent: bool,
     pub(crate) end_sent: bool,
+    /// The fragment's tags are GetMediaForFragmentList's (`..._SIDE_TIMESTAMP`,
+    /// `..._EXCEPTION_...`): that API sends no continuation token, so the fragment is whole
+    /// when its document ends cleanly.
+    pub(crate) fragment_list: bool,
 }
 
 impl AwsFacts {

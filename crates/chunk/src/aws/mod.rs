@@ -35,6 +35,21 @@ pub enum AwsTag {
     ExceptionMessage,
 }
 
+/// Whether a service tag's name is one only GetMediaForFragmentList writes
+/// (`AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`, `..._PRODUCER_SIDE_TIMESTAMP`,
+/// `..._EXCEPTION_ERROR_CODE`, `..._EXCEPTION_MESSAGE`).
+pub(crate) fn is_fragment_list_spelling(name: &[u8]) -> bool {
+    matches!(
+        name.strip_prefix(b"AWS_KINESISVIDEO_".as_slice()),
+        Some(
+            b"SERVER_SIDE_TIMESTAMP"
+                | b"PRODUCER_SIDE_TIMESTAMP"
+                | b"EXCEPTION_ERROR_CODE"
+                | b"EXCEPTION_MESSAGE"
+        )
+    )
+}
+
 impl AwsTag {
     /// The tag for a TagName, if the service writes it. Producer-reserved names such as
     /// `AWS_KINESISVIDEO_END_OF_FRAGMENT` are not service tags: they surface as ordinary tags.
