@@ -398,6 +398,11 @@ pub struct FragmentMetadata {
     pub server_timestamp_ms: Option<i64>,
     /// `AWS_KINESISVIDEO_PRODUCER_TIMESTAMP`, milliseconds (exact; may be relative).
     pub producer_timestamp_ms: Option<i64>,
+    /// The timestamps came with GetMediaForFragmentList's spellings
+    /// (`AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP`, `..._PRODUCER_SIDE_TIMESTAMP`): that API
+    /// sends no continuation token, and its fragment is complete when its document ends
+    /// whole (see [`FragmentEnd::complete`]). Writers keep the spelling.
+    pub from_fragment_list: bool,
 }
 
 /// The end of a fragment.

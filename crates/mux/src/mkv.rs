@@ -365,11 +365,18 @@ pub fn aws_start_tags(m: &FragmentMetadata) -> Vec<SimpleTag> {
     if let Some(n) = &m.fragment_number {
         v.push(SimpleTag::text("AWS_KINESISVIDEO_FRAGMENT_NUMBER", n.as_str()));
     }
+    // GetMediaForFragmentList's spellings stay its own: a reader then knows the fragment
+    // carries no continuation token by design.
+    let (server, producer) = if m.from_fragment_list {
+        ("AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP", "AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP")
+    } else {
+        ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP")
+    };
     if let Some(t) = m.server_timestamp_ms {
-        v.push(SimpleTag::text("AWS_KINESISVIDEO_SERVER_TIMESTAMP", seconds_text(t)));
+        v.push(SimpleTag::text(server, seconds_text(t)));
     }
     if let Some(t) = m.producer_timestamp_ms {
-        v.push(SimpleTag::text("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", seconds_text(t)));
+        v.push(SimpleTag::text(producer, seconds_text(t)));
     }
     v
 }

@@ -66,6 +66,7 @@ impl AwsFacts {
                 fragment_number: self.fragment_number.clone(),
                 server_timestamp_ms: self.server_ms,
                 producer_timestamp_ms: self.producer_ms,
+                from_fragment_list: self.fragment_list,
             }));
         }
         if !self.error_sent
