@@ -1,13 +1,18 @@
-//! Sampling: which frame each sample time shows, decoding each group of pictures once, and
-//! the images of a page.
+//! Sampling: which frame each sample time shows, decoding each group of pictures once (the
+//! groups on a bounded pool of threads, leaving out the pictures no later one refers to),
+//! and the images of a page.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use bytes::Bytes;
 use kvs_chunk::{Fragment, Frame};
 
 use crate::codec::{self, CodecConfig};
 use crate::error::ImagesError;
+use crate::refs;
 use crate::render;
 use crate::request::{ImageSelector, ImagesRequest, Limits, Plan};
 use crate::timeline::{FragmentClock, Timeline};
@@ -20,6 +25,27 @@ pub struct SampleOptions {
     /// Show the last keyframe at or before each sample time instead of the exact frame:
     /// only keyframes are decoded (fast), at the cost of up to a group of pictures of lag.
     pub keyframes_only: bool,
+    /// How many groups of pictures are decoded (and their images resized and encoded) at
+    /// once, each on its own thread; `0` (the default) means one per available core
+    /// ([`std::thread::available_parallelism`]). The images are the same for every count;
+    /// memory grows with it (each group in flight holds its access units and a decoder).
+    pub threads: usize,
+    /// Decode every frame of a decoding run, the ones no later frame refers to included
+    /// (H.264 `nal_ref_idc` 0, H.265 sub-layer non-reference pictures). By default they are
+    /// left out unless a sample shows them: the same images, with less work. For checking
+    /// and measuring that.
+    pub decode_all_frames: bool,
+}
+
+impl SampleOptions {
+    /// The number of threads [`SampleOptions::threads`] means.
+    #[must_use]
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            n => n,
+        }
+    }
 }
 
 /// Why a sample has no image (`Error` in the response).
@@ -105,17 +131,21 @@ impl Timeline {
     ) -> Result<ImagesPage, ImagesError> {
         let plan = request.plan(&options.limits)?;
         let times: Vec<i64> = plan.page().map(|i| plan.sample_time(i)).collect();
-        Ok(ImagesPage {
-            images: self.sample(&plan, &times, options.keyframes_only),
-            next_token: plan.next_token(),
-        })
+        Ok(ImagesPage { images: self.sample_with(&plan, &times, options), next_token: plan.next_token() })
     }
 
     /// The images of the given sample times (epoch ms on the plan's clock), rendered as the
     /// plan says. Every time gives exactly one [`Image`], in the same order.
     #[must_use]
     pub fn sample(&self, plan: &Plan, times: &[i64], keyframes_only: bool) -> Vec<Image> {
-        sample_fragments(self.fragments(), &[], plan, times, keyframes_only)
+        self.sample_with(plan, times, &SampleOptions { keyframes_only, ..SampleOptions::default() })
+    }
+
+    /// [`Timeline::sample`] with the decoding `options` (their `limits` are not used: the
+    /// plan is made).
+    #[must_use]
+    pub fn sample_with(&self, plan: &Plan, times: &[i64], options: &SampleOptions) -> Vec<Image> {
+        sample_fragments(self.fragments(), &[], plan, times, options)
     }
 }
 
@@ -127,13 +157,13 @@ pub(crate) fn sample_fragments(
     floors: &[usize],
     plan: &Plan,
     times: &[i64],
-    keyframes_only: bool,
+    options: &SampleOptions,
 ) -> Vec<Image> {
     let index = Index::new(fragments, floors, plan.selector);
-    let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, keyframes_only)).collect();
+    let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, options.keyframes_only)).collect();
     let wanted: BTreeSet<usize> =
         choices.iter().filter_map(|c| if let Choice::Frame(id) = c { Some(*id) } else { None }).collect();
-    let rendered = index.render(&wanted, plan, keyframes_only);
+    let rendered = index.render(&wanted, plan, options);
     times
         .iter()
         .zip(choices)
@@ -387,18 +417,18 @@ impl<'a> Index<'a> {
     }
 
     /// Decodes and renders the wanted frames: each group of pictures once, from its
-    /// keyframe to the last wanted frame; a frame the run does not give (an open GOP's
-    /// leading picture) is tried once more from the keyframe before.
+    /// keyframe to the last wanted frame, the groups on up to [`SampleOptions::threads`]
+    /// threads at once.
     fn render(
         &self,
         wanted: &BTreeSet<usize>,
         plan: &Plan,
-        keyframes_only: bool,
+        options: &SampleOptions,
     ) -> BTreeMap<usize, Result<Bytes, String>> {
         let mut out: BTreeMap<usize, Result<Bytes, String>> = BTreeMap::new();
         let mut runs: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
         for &id in wanted {
-            let start = if keyframes_only { Some(id) } else { self.keyframe_before(id) };
+            let start = if options.keyframes_only { Some(id) } else { self.keyframe_before(id) };
             match start {
                 Some(k) => {
                     runs.entry(k).or_default().insert(id);
@@ -408,40 +438,116 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        for (start, ids) in runs {
-            let mut error = self.run(start, &ids, plan, &mut out);
-            let missing: BTreeSet<usize> = ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
-            if !missing.is_empty()
-                && let Some(earlier) = start.checked_sub(1).and_then(|i| self.keyframe_before(i))
-            {
-                error = self.run(earlier, &missing, plan, &mut out).or(error);
-            }
-            for id in ids {
-                out.entry(id).or_insert_with(|| {
-                    Err(error
-                        .clone()
-                        .unwrap_or_else(|| "the decoder gave no picture for this frame".to_owned()))
-                });
+        let runs: Vec<(usize, BTreeSet<usize>)> = runs.into_iter().collect();
+        let all = options.decode_all_frames;
+        let results =
+            parallel_map(&runs, options.thread_count(), |(start, ids)| self.group(*start, ids, plan, all));
+        for ((_, ids), result) in runs.iter().zip(results) {
+            match result {
+                Some(images) => out.extend(images),
+                None => {
+                    for &id in ids {
+                        out.insert(id, Err("the decoder failed on this media".to_owned()));
+                    }
+                }
             }
         }
         out
     }
 
-    /// One decoding run from keyframe `start` through the last of `ids`.
+    /// The images of the frames `ids` of the group of pictures of keyframe `start`: one
+    /// decoding run; a frame the run does not give (an open GOP's leading picture) is tried
+    /// once more from the keyframe before.
+    fn group(
+        &self,
+        start: usize,
+        ids: &BTreeSet<usize>,
+        plan: &Plan,
+        decode_all: bool,
+    ) -> BTreeMap<usize, Result<Bytes, String>> {
+        let mut out = BTreeMap::new();
+        let mut error = self.run(start, ids, plan, decode_all, &mut out);
+        let missing: BTreeSet<usize> = ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
+        if !missing.is_empty()
+            && let Some(earlier) = start.checked_sub(1).and_then(|i| self.keyframe_before(i))
+        {
+            error = self.run(earlier, &missing, plan, decode_all, &mut out).or(error);
+        }
+        for &id in ids {
+            out.entry(id).or_insert_with(|| {
+                Err(error.clone().unwrap_or_else(|| "the decoder gave no picture for this frame".to_owned()))
+            });
+        }
+        out
+    }
+
+    /// One decoding run from keyframe `start` through the last of `ids` (its frames that no
+    /// later one refers to left out, unless wanted or `decode_all`).
     fn run(
         &self,
         start: usize,
         ids: &BTreeSet<usize>,
         plan: &Plan,
+        decode_all: bool,
         out: &mut BTreeMap<usize, Result<Bytes, String>>,
     ) -> Option<String> {
         let last = ids.last().copied()?;
         let codec = self.configs.get(self.frames.get(start)?.config)?.codec;
-        let units = self.units(start, last);
+        let mut units = self.units(start, last);
+        if !decode_all {
+            units = refs::prune(codec, units, ids);
+        }
         let mut sink = |id: usize, picture| {
             let image = render::render(picture, plan.size, plan.format, plan.jpeg_quality).map(Bytes::from);
             out.insert(id, image);
         };
         codec::decode(codec, &units, ids, &mut sink)
     }
+}
+
+/// `f` of each item, on up to `threads` threads (the caller's one included), in the items'
+/// order: `None` for an item whose call panicked. At most `threads` items are in progress
+/// at once.
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
+    let workers = threads.min(items.len());
+    if workers <= 1 {
+        return items.iter().map(|item| Some(f(item))).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    let work = |tx: mpsc::Sender<(usize, R)>| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            if tx.send((i, f(item))).is_err() {
+                break;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for _ in 1..workers {
+            let tx = tx.clone();
+            // A thread that cannot be started leaves its share to the others.
+            if let Ok(handle) = std::thread::Builder::new().spawn_scoped(scope, || work(tx)) {
+                handles.push(handle);
+            }
+        }
+        work(tx);
+        for handle in handles {
+            // A worker that panicked gave no result for the item it was on: `None`.
+            let _ = handle.join();
+        }
+    });
+    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    for (i, result) in rx {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(result);
+        }
+    }
+    out
 }

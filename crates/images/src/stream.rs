@@ -117,7 +117,7 @@ pub fn sample_reader(
 #[derive(Debug)]
 pub struct StreamingSampler {
     plan: Plan,
-    keyframes_only: bool,
+    options: SampleOptions,
     limits: StreamLimits,
     /// The times asked for, in the caller's order.
     times: Vec<i64>,
@@ -141,7 +141,7 @@ pub struct StreamingSampler {
 
 impl StreamingSampler {
     /// A sampler of `times` (epoch ms on `plan`'s clock, rendered as `plan` says), with the
-    /// `keyframes_only` mode of `options`.
+    /// `keyframes_only` mode, thread count and frame skipping of `options`.
     #[must_use]
     pub fn new(plan: Plan, times: &[i64], options: &SampleOptions, limits: StreamLimits) -> Self {
         let mut pending: Vec<i64> = times.to_vec();
@@ -149,7 +149,7 @@ impl StreamingSampler {
         pending.dedup();
         Self {
             plan,
-            keyframes_only: options.keyframes_only,
+            options: *options,
             limits,
             times: times.to_vec(),
             pending: pending.into(),
@@ -366,7 +366,7 @@ impl StreamingSampler {
         if times.is_empty() {
             return;
         }
-        let images = sample_fragments(&self.held, &self.floors, &self.plan, &times, self.keyframes_only);
+        let images = sample_fragments(&self.held, &self.floors, &self.plan, &times, &self.options);
         for image in images {
             self.settled.insert(image.timestamp_ms, image);
         }
@@ -396,7 +396,7 @@ impl StreamingSampler {
         let current = self.open.then(|| self.held.len().saturating_sub(1));
         let (keep_from, removable) = {
             let index = Index::new(&self.held, &self.floors, self.plan.selector);
-            retention(&index, t0, self.keyframes_only, current, self.held.len())
+            retention(&index, t0, self.options.keyframes_only, current, self.held.len())
         };
         // Drop the data before `keep_from` (a (fragment, position) in stream order).
         let (fk, pk) = keep_from;
