@@ -11,7 +11,7 @@ use kvs_chunk::{ClusterStart, Event, Fragment, Frame, ReadEvents};
 
 use crate::error::ImagesError;
 use crate::request::{ImagesRequest, Plan};
-use crate::sample::{Content, Image, ImagesPage, Index, SampleOptions, sample_fragments};
+use crate::sample::{Content, Image, ImagesPage, Index, Prepared, SampleOptions, complete, prepare};
 use crate::timeline::FragmentClock;
 
 /// The default [`StreamLimits::max_held_bytes`]: 256 MiB.
@@ -114,6 +114,13 @@ pub fn sample_reader(
 /// settled at once, and if that does not free enough, everything held is dropped:
 /// [`StreamingSampler::degraded`] then says that the answer may differ from the in-memory
 /// one.
+///
+/// Besides what is held, the decoding runs of settled samples wait in a queue until there
+/// are [`SampleOptions::threads`] of them (or the input ends), and are then decoded together,
+/// each on its own thread: each queued run holds a copy of its frames, from the keyframe
+/// before its group's keyframe (the run it falls back to) to the last frame it shows, so
+/// memory grows by at most that many such runs (two groups of pictures each) over the cap.
+/// With one thread every run is decoded as soon as its samples are settled.
 #[derive(Debug)]
 pub struct StreamingSampler {
     plan: Plan,
@@ -133,6 +140,9 @@ pub struct StreamingSampler {
     error: bool,
     /// The times of the last two video keyframes of the fragment in progress, ns.
     keyframes: [Option<i64>; 2],
+    /// Settled samples whose decoding runs wait to be decoded together (fewer runs than
+    /// [`SampleOptions::thread_count`]).
+    queued: Vec<Prepared>,
     held_bytes: usize,
     peak_held_bytes: usize,
     pruned_at: usize,
@@ -159,6 +169,7 @@ impl StreamingSampler {
             open: false,
             error: false,
             keyframes: [None, None],
+            queued: Vec::new(),
             held_bytes: 0,
             peak_held_bytes: 0,
             pruned_at: 0,
@@ -246,6 +257,7 @@ impl StreamingSampler {
         }
         let n = self.pending.len();
         self.settle(n);
+        self.decode_queued();
         self.times.iter().filter_map(|t| self.settled.get(t).cloned()).collect()
     }
 
@@ -366,8 +378,18 @@ impl StreamingSampler {
         if times.is_empty() {
             return;
         }
-        let images = sample_fragments(&self.held, &self.floors, &self.plan, &times, &self.options);
-        for image in images {
+        let prepared = prepare(&self.held, &self.floors, &self.plan, &times, &self.options);
+        self.queued.push(prepared);
+        let runs = self.queued.iter().map(Prepared::runs).fold(0, usize::saturating_add);
+        if runs >= self.options.thread_count() {
+            self.decode_queued();
+        }
+    }
+
+    /// Decodes the queued runs, on up to [`SampleOptions::threads`] threads.
+    fn decode_queued(&mut self) {
+        let queued = std::mem::take(&mut self.queued);
+        for image in complete(queued, &self.plan, &self.options) {
             self.settled.insert(image.timestamp_ms, image);
         }
     }
