@@ -10,7 +10,8 @@
 //! Defaults: 20 s of 1280x720 H.264 at 25 fps, a keyframe every 2 s, 3 B-frames (x264's
 //! B-pyramid: two of each three are not references), threads 1 and 2. Every configuration
 //! must give the same images (checked); one timed pass each, and `ffmpeg -threads 1 -vf
-//! fps=...` writing JPEGs of the same clip for scale.
+//! fps=...` writing JPEGs of the same clip for scale. `streaming` is the streaming sampler
+//! (`kvs-mkv images` on a file) reading the clip, non-reference pictures left out.
 
 // A benchmark driver may stop on a bad argument or a missing tool.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects, clippy::panic)]
@@ -19,7 +20,20 @@ use std::process::Command;
 use std::time::Instant;
 
 use bytes::Bytes;
-use kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions, Timeline};
+use kvs_images::{
+    ImageFormat, ImageSelector, ImagesRequest, SampleOptions, StreamLimits, StreamingSampler, Timeline,
+};
+
+/// The CPU time this process has used (user and system, every thread), seconds: from
+/// `/proc/self/stat` (clock ticks of 10 ms); 0 where there is none.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -70,7 +84,7 @@ fn main() {
         bytes.len() / 1024,
         started.elapsed().as_secs_f64()
     );
-    let timeline = Timeline::from_bytes(Bytes::from(bytes)).unwrap();
+    let timeline = Timeline::from_bytes(Bytes::from(bytes.clone())).unwrap();
     let end = i64::from(seconds) * 1000 - 1;
     println!(
         "{:>9} {:>14} {:>7} {:>7} {:>9} {:>9}",
@@ -84,9 +98,10 @@ fn main() {
         for decode_all_frames in [true, false] {
             for threads in [1, max_threads] {
                 let options = SampleOptions { threads, decode_all_frames, ..SampleOptions::default() };
-                let started = Instant::now();
+                let (started, cpu) = (Instant::now(), cpu_seconds());
                 let page = timeline.get_images(&request, &options).unwrap();
                 let elapsed = started.elapsed().as_secs_f64();
+                let cpu = cpu_seconds() - cpu;
                 let images = page.images.iter().filter(|i| i.content.is_some()).count();
                 assert!(images > 0);
                 match &reference {
@@ -95,11 +110,29 @@ fn main() {
                 }
                 let decoding = if decode_all_frames { "every frame" } else { "references" };
                 println!(
-                    "{:>7}ms {decoding:>14} {threads:>7} {images:>7} {elapsed:>9.2} {:>9.2}",
+                    "{:>7}ms {decoding:>14} {threads:>7} {images:>7} {elapsed:>9.2} {:>9.2} {cpu:>9.2}",
                     interval,
                     images as f64 / elapsed
                 );
             }
+        }
+        // The streaming sampler (what `kvs-mkv images` runs on a file), reading the clip.
+        for threads in [1, max_threads] {
+            let options = SampleOptions { threads, ..SampleOptions::default() };
+            let plan = request.plan(&options.limits).unwrap();
+            let times: Vec<i64> = plan.page().map(|i| plan.sample_time(i)).collect();
+            let (started, cpu) = (Instant::now(), cpu_seconds());
+            let sampler = StreamingSampler::new(plan, &times, &options, StreamLimits::default());
+            let images = sampler.read(bytes.as_slice()).unwrap();
+            let elapsed = started.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu;
+            assert!(images == reference.as_ref().unwrap().images, "streaming differs");
+            let n = images.iter().filter(|i| i.content.is_some()).count();
+            println!(
+                "{interval:>7}ms {:>14} {threads:>7} {n:>7} {elapsed:>9.2} {:>9.2} {cpu:>9.2}",
+                "streaming",
+                n as f64 / elapsed
+            );
         }
         for threads in ["1", "0"] {
             let out = dir.join("ffmpeg");

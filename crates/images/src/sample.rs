@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -658,16 +659,17 @@ impl<'a> Index<'a> {
 }
 
 /// `f` of each item, on up to `threads` threads (the caller's one included), in the items'
-/// order: `None` for an item whose call panicked. At most `threads` items are in progress
-/// at once.
+/// order: `None` for an item whose call panicked (the panic goes no further). At most
+/// `threads` items are in progress at once.
 pub(crate) fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<Option<R>> {
+    let call = |item: &T| catch_unwind(AssertUnwindSafe(|| f(item))).ok();
     let workers = threads.min(items.len());
     if workers <= 1 {
-        return items.iter().map(|item| Some(f(item))).collect();
+        return items.iter().map(call).collect();
     }
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
@@ -675,7 +677,9 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else { break };
-            if tx.send((i, f(item))).is_err() {
+            if let Some(result) = call(item)
+                && tx.send((i, result)).is_err()
+            {
                 break;
             }
         }
@@ -702,4 +706,52 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_the_order_and_survives_a_panicking_item() {
+        let items: Vec<u32> = (0..50).collect();
+        for threads in [0, 1, 2, 3, 64] {
+            let out = parallel_map(&items, threads, |&i| {
+                assert!(i != 7, "item 7 fails");
+                i * 2
+            });
+            let expected: Vec<Option<u32>> = items.iter().map(|&i| (i != 7).then_some(i * 2)).collect();
+            assert_eq!(out, expected, "{threads} threads");
+        }
+        assert!(parallel_map(&[] as &[u32], 4, |&i| i).is_empty());
+    }
+
+    /// How many calls of `parallel_map(items, threads, ..)` were in progress at once, at
+    /// most: each call waits (up to 10 s, against a hang) until `threads` calls are.
+    fn most_at_once(items: usize, threads: usize) -> usize {
+        let state = (Mutex::new((0usize, 0usize)), Condvar::new());
+        let items: Vec<usize> = (0..items).collect();
+        parallel_map(&items, threads, |_| {
+            let (lock, cvar) = &state;
+            let mut g = lock.lock().unwrap();
+            g.0 += 1;
+            g.1 = g.1.max(g.0);
+            cvar.notify_all();
+            let (mut g, _) = cvar.wait_timeout_while(g, Duration::from_secs(10), |g| g.1 < threads).unwrap();
+            g.0 -= 1;
+        });
+        state.0.lock().unwrap().1
+    }
+
+    #[test]
+    fn parallel_map_runs_up_to_its_thread_count_at_once() {
+        assert_eq!(most_at_once(6, 2), 2);
+        assert_eq!(most_at_once(3, 3), 3);
+        // Never more than asked for, nor more than there are items.
+        assert_eq!(most_at_once(4, 1), 1);
+    }
 }
