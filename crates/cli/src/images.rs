@@ -114,6 +114,10 @@ pub struct ImagesArgs {
     /// (a file or --from-get-media).
     #[arg(long)]
     keyframes_only: bool,
+    /// Decode this many groups of pictures at once, each on its own thread; 0: one per
+    /// core (a file or --from-get-media).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// The smallest sampling interval accepted, ms (a file or --from-get-media).
     #[arg(long, default_value_t = 200)]
     min_sampling_interval: i64,
@@ -185,6 +189,8 @@ impl ImagesArgs {
         SampleOptions {
             limits: Limits { min_sampling_interval_ms: self.min_sampling_interval, ..Limits::default() },
             keyframes_only: self.keyframes_only,
+            threads: self.threads,
+            ..SampleOptions::default()
         }
     }
 

@@ -6,6 +6,7 @@ mod codec;
 mod error;
 mod live;
 mod paging;
+mod refs;
 mod render;
 mod request;
 mod sample;

@@ -26,7 +26,7 @@ pub struct LiveSampler {
     pending: VecDeque<i64>,
     timeline: Timeline,
     assembler: FragmentAssembler,
-    keyframes_only: bool,
+    options: SampleOptions,
 }
 
 impl LiveSampler {
@@ -43,7 +43,7 @@ impl LiveSampler {
             pending,
             timeline: Timeline::new(),
             assembler: FragmentAssembler::new(),
-            keyframes_only: options.keyframes_only,
+            options: *options,
         })
     }
 
@@ -113,7 +113,7 @@ impl LiveSampler {
         let images = if times.is_empty() {
             Vec::new()
         } else {
-            self.timeline.sample(&self.plan, &times, self.keyframes_only)
+            self.timeline.sample_with(&self.plan, &times, &self.options)
         };
         self.prune();
         images

@@ -1,13 +1,19 @@
-//! Sampling: which frame each sample time shows, decoding each group of pictures once, and
-//! the images of a page.
+//! Sampling: which frame each sample time shows, decoding each group of pictures once (the
+//! groups on a bounded pool of threads, leaving out the pictures no later one refers to),
+//! and the images of a page.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use bytes::Bytes;
 use kvs_chunk::{Fragment, Frame};
 
-use crate::codec::{self, CodecConfig};
+use crate::codec::{self, CodecConfig, VideoCodec};
 use crate::error::ImagesError;
+use crate::refs;
 use crate::render;
 use crate::request::{ImageSelector, ImagesRequest, Limits, Plan};
 use crate::timeline::{FragmentClock, Timeline};
@@ -20,6 +26,27 @@ pub struct SampleOptions {
     /// Show the last keyframe at or before each sample time instead of the exact frame:
     /// only keyframes are decoded (fast), at the cost of up to a group of pictures of lag.
     pub keyframes_only: bool,
+    /// How many groups of pictures are decoded (and their images resized and encoded) at
+    /// once, each on its own thread; `0` (the default) means one per available core
+    /// ([`std::thread::available_parallelism`]). The images are the same for every count;
+    /// memory grows with it (each group in flight holds its access units and a decoder).
+    pub threads: usize,
+    /// Decode every frame of a decoding run, the ones no later frame refers to included
+    /// (H.264 `nal_ref_idc` 0, H.265 sub-layer non-reference pictures). By default they are
+    /// left out unless a sample shows them: the same images, with less work. For checking
+    /// and measuring that.
+    pub decode_all_frames: bool,
+}
+
+impl SampleOptions {
+    /// The number of threads [`SampleOptions::threads`] means.
+    #[must_use]
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            n => n,
+        }
+    }
 }
 
 /// Why a sample has no image (`Error` in the response).
@@ -105,17 +132,21 @@ impl Timeline {
     ) -> Result<ImagesPage, ImagesError> {
         let plan = request.plan(&options.limits)?;
         let times: Vec<i64> = plan.page().map(|i| plan.sample_time(i)).collect();
-        Ok(ImagesPage {
-            images: self.sample(&plan, &times, options.keyframes_only),
-            next_token: plan.next_token(),
-        })
+        Ok(ImagesPage { images: self.sample_with(&plan, &times, options), next_token: plan.next_token() })
     }
 
     /// The images of the given sample times (epoch ms on the plan's clock), rendered as the
     /// plan says. Every time gives exactly one [`Image`], in the same order.
     #[must_use]
     pub fn sample(&self, plan: &Plan, times: &[i64], keyframes_only: bool) -> Vec<Image> {
-        sample_fragments(self.fragments(), &[], plan, times, keyframes_only)
+        self.sample_with(plan, times, &SampleOptions { keyframes_only, ..SampleOptions::default() })
+    }
+
+    /// [`Timeline::sample`] with the decoding `options` (their `limits` are not used: the
+    /// plan is made).
+    #[must_use]
+    pub fn sample_with(&self, plan: &Plan, times: &[i64], options: &SampleOptions) -> Vec<Image> {
+        sample_fragments(self.fragments(), &[], plan, times, options)
     }
 }
 
@@ -127,36 +158,197 @@ pub(crate) fn sample_fragments(
     floors: &[usize],
     plan: &Plan,
     times: &[i64],
-    keyframes_only: bool,
+    options: &SampleOptions,
 ) -> Vec<Image> {
     let index = Index::new(fragments, floors, plan.selector);
-    let choices: Vec<Choice> = times.iter().map(|&t| index.choose(t, keyframes_only)).collect();
-    let wanted: BTreeSet<usize> =
-        choices.iter().filter_map(|c| if let Choice::Frame(id) = c { Some(*id) } else { None }).collect();
-    let rendered = index.render(&wanted, plan, keyframes_only);
-    times
-        .iter()
-        .zip(choices)
-        .map(|(&t, choice)| match choice {
-            Choice::NoMedia => Image::missing(t, ImageError::NoMedia, None),
-            Choice::MediaError(why) => Image::missing(t, ImageError::MediaError, Some(why)),
-            Choice::Frame(id) => match rendered.get(&id) {
-                Some(Ok(bytes)) => Image {
-                    timestamp_ms: t,
-                    error: None,
-                    content: Some(bytes.clone()),
-                    frame_timestamp_ms: index.frames.get(id).map(|f| f.time_ns.div_euclid(1_000_000)),
-                    detail: None,
-                },
-                Some(Err(why)) => Image::missing(t, ImageError::MediaError, Some(why.clone())),
-                None => Image::missing(
-                    t,
-                    ImageError::MediaError,
-                    Some("the decoder gave no picture for this frame".to_owned()),
-                ),
-            },
+    let (slots, runs) = index.slots(times, options);
+    let all = options.decode_all_frames;
+    // Each run's frames are cut from the media in its own task: only the runs in progress
+    // hold a copy of theirs.
+    // The run from the keyframe before is cut only if the run needs it.
+    let results = parallel_map(&runs, options.thread_count(), |(start, ids)| {
+        index.job(*start, ids, false).execute(plan, all, &|missing| index.fallback(*start, missing))
+    });
+    fill(slots, &results)
+}
+
+/// The samples of `times` from `fragments` (as [`sample_fragments`]) with their decoding
+/// runs cut from the media but not decoded yet: [`complete`] decodes them.
+pub(crate) fn prepare(
+    fragments: &[Fragment],
+    floors: &[usize],
+    plan: &Plan,
+    times: &[i64],
+    options: &SampleOptions,
+) -> Prepared {
+    let index = Index::new(fragments, floors, plan.selector);
+    let (slots, runs) = index.slots(times, options);
+    let jobs = runs.iter().map(|(start, ids)| index.job(*start, ids, true)).collect();
+    Prepared { slots, jobs }
+}
+
+/// The images of prepared samples, in order: every decoding run of them on up to
+/// [`SampleOptions::threads`] threads at once.
+pub(crate) fn complete(prepared: Vec<Prepared>, plan: &Plan, options: &SampleOptions) -> Vec<Image> {
+    let jobs: Vec<&Job> = prepared.iter().flat_map(|p| &p.jobs).collect();
+    let all = options.decode_all_frames;
+    let mut results = parallel_map(&jobs, options.thread_count(), |job| {
+        job.execute(plan, all, &|missing| job.fallback(missing))
+    })
+    .into_iter();
+    let mut out = Vec::new();
+    for p in prepared {
+        let mine: Vec<Option<Rendered>> = results.by_ref().take(p.jobs.len()).collect();
+        out.extend(fill(p.slots, &mine));
+    }
+    out
+}
+
+/// Samples whose decoding runs are cut from the media, waiting to be decoded.
+pub(crate) struct Prepared {
+    slots: Vec<Slot>,
+    jobs: Vec<Job>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("samples", &self.slots.len())
+            .field("runs", &self.jobs.len())
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// How many decoding runs wait.
+    pub(crate) fn runs(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+/// What a sample shows, before decoding.
+enum Slot {
+    /// No image, or one that is known without decoding.
+    Ready(Image),
+    /// Frame `id`, which decoding run `run` gives.
+    Frame { timestamp_ms: i64, run: usize, id: usize, frame_timestamp_ms: Option<i64> },
+}
+
+/// The images (or why none) of a run's frames.
+type Rendered = BTreeMap<usize, Result<Bytes, String>>;
+
+/// The images of `slots`, given the results of their runs (`None`: the run failed).
+fn fill(slots: Vec<Slot>, results: &[Option<Rendered>]) -> Vec<Image> {
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Ready(image) => image,
+            Slot::Frame { timestamp_ms: t, run, id, frame_timestamp_ms } => {
+                match results.get(run).map(|r| r.as_ref().map(|r| r.get(&id))) {
+                    Some(Some(Some(Ok(bytes)))) => Image {
+                        timestamp_ms: t,
+                        error: None,
+                        content: Some(bytes.clone()),
+                        frame_timestamp_ms,
+                        detail: None,
+                    },
+                    Some(Some(Some(Err(why)))) => {
+                        Image::missing(t, ImageError::MediaError, Some(why.clone()))
+                    }
+                    Some(None) => Image::missing(
+                        t,
+                        ImageError::MediaError,
+                        Some("the decoder failed on this media".to_owned()),
+                    ),
+                    Some(Some(None)) | None => Image::missing(
+                        t,
+                        ImageError::MediaError,
+                        Some("the decoder gave no picture for this frame".to_owned()),
+                    ),
+                }
+            }
         })
         .collect()
+}
+
+/// A decoding run cut from the media (its access units copied out), ready to decode
+/// anywhere: from keyframe `start` to the last of `ids`, and (when cut with the run before),
+/// for the frames that run does not give (an open GOP's leading pictures), once more from
+/// the keyframe before.
+pub(crate) struct Job {
+    /// The codec of the run's keyframe (`None`: nothing to decode).
+    codec: Option<VideoCodec>,
+    start: usize,
+    ids: BTreeSet<usize>,
+    /// The access units from the keyframe before `start` (or from `start` when there is
+    /// none) to the last of `ids`.
+    units: Vec<(usize, Vec<u8>)>,
+    /// When `units` starts before `start`: the position of `start` in them, its access unit
+    /// with the parameter sets in front, and the codec of the keyframe before.
+    own: Option<(usize, Vec<u8>, VideoCodec)>,
+}
+
+/// A run from the keyframe before a run's own: its codec and access units.
+type Fallback = Option<(VideoCodec, Vec<(usize, Vec<u8>)>)>;
+
+impl Job {
+    /// The run from the keyframe before this one's through the last of `missing`, if it was
+    /// cut with it.
+    fn fallback(&self, missing: &BTreeSet<usize>) -> Fallback {
+        let (last, (_, _, codec)) = (missing.last()?, self.own.as_ref()?);
+        Some((*codec, self.units.iter().take_while(|u| u.0 <= *last).cloned().collect()))
+    }
+
+    /// The images of the run's frames; those it does not give are tried once more over the
+    /// run `fallback` gives for them.
+    fn execute(
+        &self,
+        plan: &Plan,
+        decode_all: bool,
+        fallback: &dyn Fn(&BTreeSet<usize>) -> Fallback,
+    ) -> Rendered {
+        let mut out = BTreeMap::new();
+        let mut error = None;
+        if let Some(codec) = self.codec {
+            let units: Vec<(usize, Vec<u8>)> = match &self.own {
+                None => self.units.clone(),
+                Some((pos, head, _)) => std::iter::once((self.start, head.clone()))
+                    .chain(self.units.get(pos.saturating_add(1)..).unwrap_or_default().iter().cloned())
+                    .collect(),
+            };
+            error = run(codec, units, &self.ids, plan, decode_all, &mut out);
+        }
+        let missing: BTreeSet<usize> = self.ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
+        if !missing.is_empty()
+            && let Some((codec, units)) = fallback(&missing)
+        {
+            error = run(codec, units, &missing, plan, decode_all, &mut out).or(error);
+        }
+        for &id in &self.ids {
+            out.entry(id).or_insert_with(|| {
+                Err(error.clone().unwrap_or_else(|| "the decoder gave no picture for this frame".to_owned()))
+            });
+        }
+        out
+    }
+}
+
+/// One decoding run over `units` (its frames that no later one refers to left out, unless
+/// wanted or `decode_all`), the pictures of `ids` rendered into `out`.
+fn run(
+    codec: VideoCodec,
+    units: Vec<(usize, Vec<u8>)>,
+    ids: &BTreeSet<usize>,
+    plan: &Plan,
+    decode_all: bool,
+    out: &mut Rendered,
+) -> Option<String> {
+    let units = if decode_all { units } else { refs::prune(codec, units, ids) };
+    let mut sink = |id: usize, picture| {
+        let image = render::render(picture, plan.size, plan.format, plan.jpeg_quality).map(Bytes::from);
+        out.insert(id, image);
+    };
+    codec::decode(codec, &units, ids, &mut sink)
 }
 
 /// A video frame placed on the request's clock.
@@ -386,62 +578,180 @@ impl<'a> Index<'a> {
         out
     }
 
-    /// Decodes and renders the wanted frames: each group of pictures once, from its
-    /// keyframe to the last wanted frame; a frame the run does not give (an open GOP's
-    /// leading picture) is tried once more from the keyframe before.
-    fn render(
-        &self,
-        wanted: &BTreeSet<usize>,
-        plan: &Plan,
-        keyframes_only: bool,
-    ) -> BTreeMap<usize, Result<Bytes, String>> {
-        let mut out: BTreeMap<usize, Result<Bytes, String>> = BTreeMap::new();
+    /// What each of `times` shows, and the decoding runs that give the frames: one per
+    /// group of pictures (keyed by its keyframe, with the frames wanted of it).
+    fn slots(&self, times: &[i64], options: &SampleOptions) -> (Vec<Slot>, Vec<(usize, BTreeSet<usize>)>) {
+        let choices: Vec<Choice> = times.iter().map(|&t| self.choose(t, options.keyframes_only)).collect();
         let mut runs: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-        for &id in wanted {
-            let start = if keyframes_only { Some(id) } else { self.keyframe_before(id) };
-            match start {
-                Some(k) => {
-                    runs.entry(k).or_default().insert(id);
-                }
-                None => {
-                    out.insert(id, Err("no keyframe before this frame: it cannot be decoded".to_owned()));
+        for choice in &choices {
+            if let Choice::Frame(id) = choice {
+                let start = if options.keyframes_only { Some(*id) } else { self.keyframe_before(*id) };
+                if let Some(k) = start {
+                    runs.entry(k).or_default().insert(*id);
                 }
             }
         }
-        for (start, ids) in runs {
-            let mut error = self.run(start, &ids, plan, &mut out);
-            let missing: BTreeSet<usize> = ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
-            if !missing.is_empty()
-                && let Some(earlier) = start.checked_sub(1).and_then(|i| self.keyframe_before(i))
-            {
-                error = self.run(earlier, &missing, plan, &mut out).or(error);
-            }
-            for id in ids {
-                out.entry(id).or_insert_with(|| {
-                    Err(error
-                        .clone()
-                        .unwrap_or_else(|| "the decoder gave no picture for this frame".to_owned()))
-                });
-            }
-        }
-        out
+        let runs: Vec<(usize, BTreeSet<usize>)> = runs.into_iter().collect();
+        let run_of: BTreeMap<usize, usize> =
+            runs.iter().enumerate().flat_map(|(r, (_, ids))| ids.iter().map(move |&id| (id, r))).collect();
+        let slots = times
+            .iter()
+            .zip(choices)
+            .map(|(&t, choice)| match choice {
+                Choice::NoMedia => Slot::Ready(Image::missing(t, ImageError::NoMedia, None)),
+                Choice::MediaError(why) => Slot::Ready(Image::missing(t, ImageError::MediaError, Some(why))),
+                Choice::Frame(id) => match run_of.get(&id) {
+                    Some(&run) => Slot::Frame {
+                        timestamp_ms: t,
+                        run,
+                        id,
+                        frame_timestamp_ms: self.frames.get(id).map(|f| f.time_ns.div_euclid(1_000_000)),
+                    },
+                    None => Slot::Ready(Image::missing(
+                        t,
+                        ImageError::MediaError,
+                        Some("no keyframe before this frame: it cannot be decoded".to_owned()),
+                    )),
+                },
+            })
+            .collect();
+        (slots, runs)
     }
 
-    /// One decoding run from keyframe `start` through the last of `ids`.
-    fn run(
-        &self,
-        start: usize,
-        ids: &BTreeSet<usize>,
-        plan: &Plan,
-        out: &mut BTreeMap<usize, Result<Bytes, String>>,
-    ) -> Option<String> {
-        let last = ids.last().copied()?;
-        let codec = self.configs.get(self.frames.get(start)?.config)?.codec;
-        let units = self.units(start, last);
-        let mut sink = |id: usize, picture| {
-            let image = render::render(picture, plan.size, plan.format, plan.jpeg_quality).map(Bytes::from);
-            out.insert(id, image);
+    /// The codec of frame `id`.
+    fn codec_of(&self, id: usize) -> Option<VideoCodec> {
+        Some(self.configs.get(self.frames.get(id)?.config)?.codec)
+    }
+
+    /// The run from the keyframe before keyframe `start` through the last of `missing`.
+    fn fallback(&self, start: usize, missing: &BTreeSet<usize>) -> Fallback {
+        let earlier = start.checked_sub(1).and_then(|i| self.keyframe_before(i))?;
+        Some((self.codec_of(earlier)?, self.units(earlier, *missing.last()?)))
+    }
+
+    /// The decoding run of the frames `ids` of the group of pictures of keyframe `start`,
+    /// cut from the media, and with `before`, the frames from the keyframe before too (for
+    /// [`Job::fallback`]).
+    fn job(&self, start: usize, ids: &BTreeSet<usize>, before: bool) -> Job {
+        let codec = self.codec_of(start);
+        let Some(&last) = ids.last() else {
+            return Job { codec: None, start, ids: ids.clone(), units: Vec::new(), own: None };
         };
-        codec::decode(codec, &units, ids, &mut sink)
+        let earlier = start.checked_sub(1).and_then(|i| self.keyframe_before(i)).filter(|_| before);
+        let own = earlier.and_then(|e| {
+            let frame = self.frames.get(start)?;
+            let head = self.configs.get(frame.config)?.access_unit(&frame.frame.data, true);
+            Some((e, head, self.codec_of(e)?))
+        });
+        match own {
+            Some((e, head, fallback)) => {
+                let units = self.units(e, last);
+                match units.iter().position(|u| u.0 == start) {
+                    Some(pos) => {
+                        Job { codec, start, ids: ids.clone(), units, own: Some((pos, head, fallback)) }
+                    }
+                    None => Job { codec, start, ids: ids.clone(), units: self.units(start, last), own: None },
+                }
+            }
+            None => Job { codec, start, ids: ids.clone(), units: self.units(start, last), own: None },
+        }
+    }
+}
+
+/// `f` of each item, on up to `threads` threads (the caller's one included), in the items'
+/// order: `None` for an item whose call panicked (the panic goes no further). At most
+/// `threads` items are in progress at once.
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
+    let call = |item: &T| catch_unwind(AssertUnwindSafe(|| f(item))).ok();
+    let workers = threads.min(items.len());
+    if workers <= 1 {
+        return items.iter().map(call).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    let work = |tx: mpsc::Sender<(usize, R)>| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            if let Some(result) = call(item)
+                && tx.send((i, result)).is_err()
+            {
+                break;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for _ in 1..workers {
+            let tx = tx.clone();
+            // A thread that cannot be started leaves its share to the others.
+            if let Ok(handle) = std::thread::Builder::new().spawn_scoped(scope, || work(tx)) {
+                handles.push(handle);
+            }
+        }
+        work(tx);
+        for handle in handles {
+            // A worker that panicked gave no result for the item it was on: `None`.
+            let _ = handle.join();
+        }
+    });
+    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    for (i, result) in rx {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(result);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_the_order_and_survives_a_panicking_item() {
+        let items: Vec<u32> = (0..50).collect();
+        for threads in [0, 1, 2, 3, 64] {
+            let out = parallel_map(&items, threads, |&i| {
+                assert!(i != 7, "item 7 fails");
+                i * 2
+            });
+            let expected: Vec<Option<u32>> = items.iter().map(|&i| (i != 7).then_some(i * 2)).collect();
+            assert_eq!(out, expected, "{threads} threads");
+        }
+        assert!(parallel_map(&[] as &[u32], 4, |&i| i).is_empty());
+    }
+
+    /// How many calls of `parallel_map(items, threads, ..)` were in progress at once, at
+    /// most: each call waits (up to 10 s, against a hang) until `threads` calls are.
+    fn most_at_once(items: usize, threads: usize) -> usize {
+        let state = (Mutex::new((0usize, 0usize)), Condvar::new());
+        let items: Vec<usize> = (0..items).collect();
+        parallel_map(&items, threads, |_| {
+            let (lock, cvar) = &state;
+            let mut g = lock.lock().unwrap();
+            g.0 += 1;
+            g.1 = g.1.max(g.0);
+            cvar.notify_all();
+            let (mut g, _) = cvar.wait_timeout_while(g, Duration::from_secs(10), |g| g.1 < threads).unwrap();
+            g.0 -= 1;
+        });
+        state.0.lock().unwrap().1
+    }
+
+    #[test]
+    fn parallel_map_runs_up_to_its_thread_count_at_once() {
+        assert_eq!(most_at_once(6, 2), 2);
+        assert_eq!(most_at_once(3, 3), 3);
+        // Never more than asked for, nor more than there are items.
+        assert_eq!(most_at_once(4, 1), 1);
     }
 }

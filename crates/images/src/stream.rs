@@ -11,7 +11,7 @@ use kvs_chunk::{ClusterStart, Event, Fragment, Frame, ReadEvents};
 
 use crate::error::ImagesError;
 use crate::request::{ImagesRequest, Plan};
-use crate::sample::{Content, Image, ImagesPage, Index, SampleOptions, sample_fragments};
+use crate::sample::{Content, Image, ImagesPage, Index, Prepared, SampleOptions, complete, prepare};
 use crate::timeline::FragmentClock;
 
 /// The default [`StreamLimits::max_held_bytes`]: 256 MiB.
@@ -114,10 +114,17 @@ pub fn sample_reader(
 /// settled at once, and if that does not free enough, everything held is dropped:
 /// [`StreamingSampler::degraded`] then says that the answer may differ from the in-memory
 /// one.
+///
+/// Besides what is held, the decoding runs of settled samples wait in a queue until there
+/// are [`SampleOptions::threads`] of them (or the input ends), and are then decoded together,
+/// each on its own thread: each queued run holds a copy of its frames, from the keyframe
+/// before its group's keyframe (the run it falls back to) to the last frame it shows, so
+/// memory grows by at most that many such runs (two groups of pictures each) over the cap.
+/// With one thread every run is decoded as soon as its samples are settled.
 #[derive(Debug)]
 pub struct StreamingSampler {
     plan: Plan,
-    keyframes_only: bool,
+    options: SampleOptions,
     limits: StreamLimits,
     /// The times asked for, in the caller's order.
     times: Vec<i64>,
@@ -133,6 +140,9 @@ pub struct StreamingSampler {
     error: bool,
     /// The times of the last two video keyframes of the fragment in progress, ns.
     keyframes: [Option<i64>; 2],
+    /// Settled samples whose decoding runs wait to be decoded together (fewer runs than
+    /// [`SampleOptions::thread_count`]).
+    queued: Vec<Prepared>,
     held_bytes: usize,
     peak_held_bytes: usize,
     pruned_at: usize,
@@ -141,7 +151,7 @@ pub struct StreamingSampler {
 
 impl StreamingSampler {
     /// A sampler of `times` (epoch ms on `plan`'s clock, rendered as `plan` says), with the
-    /// `keyframes_only` mode of `options`.
+    /// `keyframes_only` mode, thread count and frame skipping of `options`.
     #[must_use]
     pub fn new(plan: Plan, times: &[i64], options: &SampleOptions, limits: StreamLimits) -> Self {
         let mut pending: Vec<i64> = times.to_vec();
@@ -149,7 +159,7 @@ impl StreamingSampler {
         pending.dedup();
         Self {
             plan,
-            keyframes_only: options.keyframes_only,
+            options: *options,
             limits,
             times: times.to_vec(),
             pending: pending.into(),
@@ -159,6 +169,7 @@ impl StreamingSampler {
             open: false,
             error: false,
             keyframes: [None, None],
+            queued: Vec::new(),
             held_bytes: 0,
             peak_held_bytes: 0,
             pruned_at: 0,
@@ -246,6 +257,7 @@ impl StreamingSampler {
         }
         let n = self.pending.len();
         self.settle(n);
+        self.decode_queued();
         self.times.iter().filter_map(|t| self.settled.get(t).cloned()).collect()
     }
 
@@ -366,8 +378,18 @@ impl StreamingSampler {
         if times.is_empty() {
             return;
         }
-        let images = sample_fragments(&self.held, &self.floors, &self.plan, &times, self.keyframes_only);
-        for image in images {
+        let prepared = prepare(&self.held, &self.floors, &self.plan, &times, &self.options);
+        self.queued.push(prepared);
+        let runs = self.queued.iter().map(Prepared::runs).fold(0, usize::saturating_add);
+        if runs >= self.options.thread_count() {
+            self.decode_queued();
+        }
+    }
+
+    /// Decodes the queued runs, on up to [`SampleOptions::threads`] threads.
+    fn decode_queued(&mut self) {
+        let queued = std::mem::take(&mut self.queued);
+        for image in complete(queued, &self.plan, &self.options) {
             self.settled.insert(image.timestamp_ms, image);
         }
     }
@@ -396,7 +418,7 @@ impl StreamingSampler {
         let current = self.open.then(|| self.held.len().saturating_sub(1));
         let (keep_from, removable) = {
             let index = Index::new(&self.held, &self.floors, self.plan.selector);
-            retention(&index, t0, self.keyframes_only, current, self.held.len())
+            retention(&index, t0, self.options.keyframes_only, current, self.held.len())
         };
         // Drop the data before `keep_from` (a (fragment, position) in stream order).
         let (fk, pk) = keep_from;
