@@ -46,6 +46,16 @@ With --output-dir each image is written to DIR/<time>.jpg|png (time as
 --max-items caps the number of samples and prints a NextToken to resume with
 --starting-token.";
 
+/// [`AFTER_HELP`] and the decoder backend this build computes images with.
+pub fn after_help() -> String {
+    format!(
+        "{AFTER_HELP}\n\nImages computed here are decoded with: {}.\nBuilt with the `ffmpeg` \
+         feature (cargo build --features ffmpeg, with FFmpeg's -dev libraries), `kvs-mkv` decodes \
+         through the system's libavcodec, which adds VP8, VP9 and AV1.",
+        kvs_images::decoder_backend()
+    )
+}
+
 /// `ImageSelectorType`.
 #[derive(Clone, Copy, ValueEnum)]
 #[value(rename_all = "SCREAMING_SNAKE_CASE")]
