@@ -48,12 +48,13 @@ With --output-dir each image is written to DIR/<time>.jpg|png (time as
 
 /// [`AFTER_HELP`] and the decoder backend this build computes images with.
 pub fn after_help() -> String {
-    format!(
-        "{AFTER_HELP}\n\nImages computed here are decoded with: {}.\nBuilt with the `ffmpeg` \
-         feature (cargo build --features ffmpeg, with FFmpeg's -dev libraries), `kvs-mkv` decodes \
-         through the system's libavcodec, which adds VP8, VP9 and AV1.",
-        kvs_images::decoder_backend()
-    )
+    let hint = if cfg!(feature = "ffmpeg") {
+        ""
+    } else {
+        "\nBuilt with `--features ffmpeg` (and FFmpeg's -dev libraries), kvs-mkv decodes through the\n\
+         system's libavcodec instead, which adds VP8, VP9 and AV1."
+    };
+    format!("{AFTER_HELP}\n\nImages computed here are decoded by: {}.{hint}", kvs_images::decoder_backend())
 }
 
 /// `ImageSelectorType`.

@@ -66,8 +66,11 @@ Examples:
 FILE may be `-` for standard input. `kvs-mkv help COMMAND` shows each command's examples.";
 
 /// `--version`: the version and the GetImages decoder backend this build uses.
-fn long_version() -> String {
-    format!("{}\nimages decoder: {}", env!("CARGO_PKG_VERSION"), kvs_images::decoder_backend())
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!("{}\nimages decoder: {}", env!("CARGO_PKG_VERSION"), kvs_images::decoder_backend())
+    })
 }
 
 /// Read Kinesis Video Streams GetMedia payloads and Matroska/WebM files.

@@ -45,7 +45,7 @@ fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Only fails when registering devices, a feature this crate leaves off.
-        if ff::init().is_err() {}
+        ff::init().ok();
         ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
 }
