@@ -255,7 +255,8 @@ fn thumbnail(img: &image::RgbImage) -> Vec<f64> {
 
 #[test]
 fn version_and_help_name_the_decoder_backend() {
-    let backend = if cfg!(feature = "ffmpeg") { "FFmpeg libavcodec " } else { "pure Rust (rusty_h264, rusty_h265)" };
+    let backend =
+        if cfg!(feature = "ffmpeg") { "FFmpeg libavcodec " } else { "pure Rust (rusty_h264, rusty_h265)" };
     let version = bin().arg("--version").output().unwrap();
     assert!(version.status.success());
     let version = String::from_utf8_lossy(&version.stdout).into_owned();

@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Once, OnceLock};
 
-use ffmpeg_next as ff;
 use ff::codec::Id;
 use ff::format::Pixel;
 use ff::software::scaling;
+use ffmpeg_next as ff;
 
 use crate::codec::{Picture, VideoCodec};
 
@@ -57,8 +57,8 @@ fn open(codec: VideoCodec) -> Result<ff::decoder::Video, String> {
         .ok_or_else(|| format!("{name}: this FFmpeg has no {name} decoder"))?;
     let mut context = ff::codec::Context::new_with_codec(found);
     context.set_threading(ff::threading::Config::count(1));
-    // A frame with errors is an error, not a picture with concealed blocks (what the
-    // pure-Rust decoders do too): `err_detect=explode`.
+    // A frame with errors is an error, as with the pure-Rust decoders, not a picture with
+    // concealed blocks: `err_detect=explode`.
     let mut options = ff::Dictionary::new();
     options.set("err_detect", "explode");
     context
@@ -130,22 +130,23 @@ pub(crate) fn decode(
     let mut converter = Converter::default();
     let mut pending: BTreeSet<usize> = wanted.clone();
     let mut frame = ff::frame::Video::empty();
-    let mut drain = |decoder: &mut ff::decoder::Video, error: &mut Option<String>, pending: &mut BTreeSet<usize>| {
-        while decoder.receive_frame(&mut frame).is_ok() {
-            let Some(id) = frame.pts().and_then(|p| usize::try_from(p).ok()) else { continue };
-            if frame.is_corrupt() {
-                // A picture FFmpeg concealed errors in: not the frame the media holds.
-                *error = Some(format!("{name}: the frame has decoding errors"));
-                continue;
-            }
-            if pending.remove(&id) {
-                match converter.picture(&frame) {
-                    Ok(picture) => sink(id, picture),
-                    Err(e) => *error = Some(format!("{name}: {e}")),
+    let mut drain =
+        |decoder: &mut ff::decoder::Video, error: &mut Option<String>, pending: &mut BTreeSet<usize>| {
+            while decoder.receive_frame(&mut frame).is_ok() {
+                let Some(id) = frame.pts().and_then(|p| usize::try_from(p).ok()) else { continue };
+                if frame.is_corrupt() {
+                    // A picture FFmpeg concealed errors in: not the frame the media holds.
+                    *error = Some(format!("{name}: the frame has decoding errors"));
+                    continue;
+                }
+                if pending.remove(&id) {
+                    match converter.picture(&frame) {
+                        Ok(picture) => sink(id, picture),
+                        Err(e) => *error = Some(format!("{name}: {e}")),
+                    }
                 }
             }
-        }
-    };
+        };
     let last = wanted.last().copied();
     for (id, unit) in units {
         let mut packet = ff::Packet::copy(unit);

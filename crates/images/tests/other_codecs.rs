@@ -25,7 +25,16 @@ fn encode(ffmpeg: &Path, name: &str, codec_args: &[&str]) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.webm"));
     let out = Command::new(ffmpeg)
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=4"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=10:duration=4",
+        ])
         .args(["-pix_fmt", "yuv420p", "-g", "10", "-b:v", "1M"])
         .args(codec_args)
         .arg(&path)
@@ -48,7 +57,8 @@ mod with_ffmpeg {
     use kvs_testkit::oracle::{closest, temp_file, thumbnails};
 
     fn thumbnail_of(ffmpeg: &Path, png: &[u8], k: usize) -> Vec<f64> {
-        let path = temp_file(&format!("sample-{}-{k}.png", std::thread::current().name().unwrap_or("t")), png);
+        let path =
+            temp_file(&format!("sample-{}-{k}.png", std::thread::current().name().unwrap_or("t")), png);
         let mut t = thumbnails(ffmpeg, &path);
         assert_eq!(t.len(), 1);
         t.remove(0)
