@@ -46,6 +46,17 @@ With --output-dir each image is written to DIR/<time>.jpg|png (time as
 --max-items caps the number of samples and prints a NextToken to resume with
 --starting-token.";
 
+/// [`AFTER_HELP`] and the decoder backend this build computes images with.
+pub fn after_help() -> String {
+    let hint = if cfg!(feature = "ffmpeg") {
+        ""
+    } else {
+        "\nBuilt with `--features ffmpeg` (and FFmpeg's -dev libraries), kvs-mkv decodes through the\n\
+         system's libavcodec instead, which adds VP8, VP9 and AV1."
+    };
+    format!("{AFTER_HELP}\n\nImages computed here are decoded by: {}.{hint}", kvs_images::decoder_backend())
+}
+
 /// `ImageSelectorType`.
 #[derive(Clone, Copy, ValueEnum)]
 #[value(rename_all = "SCREAMING_SNAKE_CASE")]

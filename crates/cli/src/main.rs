@@ -65,9 +65,17 @@ Examples:
 
 FILE may be `-` for standard input. `kvs-mkv help COMMAND` shows each command's examples.";
 
+/// `--version`: the version and the GetImages decoder backend this build uses.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!("{}\nimages decoder: {}", env!("CARGO_PKG_VERSION"), kvs_images::decoder_backend())
+    })
+}
+
 /// Read Kinesis Video Streams GetMedia payloads and Matroska/WebM files.
 #[derive(Parser)]
-#[command(name = "kvs-mkv", version, about, long_about = None, after_help = TOUR)]
+#[command(name = "kvs-mkv", version, long_version = long_version(), about, long_about = None, after_help = TOUR)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +120,7 @@ enum Command {
     Archive(archive::ArchiveArgs),
     /// GetImages: images sampled from media at a fixed interval (JPEG or PNG, resized), from a
     /// file, the GetImages API (AWS or a local `serve`) or a GetMedia stream.
-    #[command(after_help = images::AFTER_HELP)]
+    #[command(after_help = images::after_help())]
     Images(images::ImagesArgs),
     /// Each fragment as a standalone, playable MKV file named by fragment number and time.
     #[command(after_help = split::AFTER_HELP)]

@@ -252,3 +252,17 @@ fn thumbnail(img: &image::RgbImage) -> Vec<f64> {
     let n = f64::from((w / 8) * (h / 6));
     out.iter().map(|v| v / n).collect()
 }
+
+#[test]
+fn version_and_help_name_the_decoder_backend() {
+    let backend =
+        if cfg!(feature = "ffmpeg") { "FFmpeg libavcodec " } else { "pure Rust (rusty_h264, rusty_h265)" };
+    let version = bin().arg("--version").output().unwrap();
+    assert!(version.status.success());
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(version.contains(&format!("images decoder: {backend}")), "{version}");
+    let help = bin().args(["images", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains(&format!("Images computed here are decoded by: {backend}")), "{help}");
+}

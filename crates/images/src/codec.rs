@@ -1,6 +1,7 @@
 //! From Matroska frames to pictures: the codec configuration in CodecPrivate (AVCC for
-//! H.264, HVCC for H.265), length-prefixed NAL units rewritten as Annex B access units, and
-//! the decoders (rusty_h264 and rusty_h265, pure Rust).
+//! H.264, HVCC for H.265, av1C for AV1), length-prefixed NAL units rewritten as Annex B
+//! access units, and the decoders: rusty_h264 and rusty_h265 (pure Rust) by default, the
+//! system's libavcodec with the `ffmpeg` feature (which adds VP8, VP9 and AV1).
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,6 +16,12 @@ pub enum VideoCodec {
     H264,
     /// H.265 / HEVC (`V_MPEGH/ISO/HEVC`).
     H265,
+    /// VP8 (`V_VP8`): decoded with the `ffmpeg` feature only.
+    Vp8,
+    /// VP9 (`V_VP9`): decoded with the `ffmpeg` feature only.
+    Vp9,
+    /// AV1 (`V_AV1`): decoded with the `ffmpeg` feature only.
+    Av1,
 }
 
 impl VideoCodec {
@@ -24,8 +31,55 @@ impl VideoCodec {
         match Codec::of(codec_id)? {
             Codec::H264 => Some(Self::H264),
             Codec::H265 => Some(Self::H265),
+            Codec::Vp8 => Some(Self::Vp8),
+            Codec::Vp9 => Some(Self::Vp9),
+            Codec::Av1 => Some(Self::Av1),
             _ => None,
         }
+    }
+
+    /// The codec's usual name ("H.264", "VP9", ...).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::H264 => "H.264",
+            Self::H265 => "H.265",
+            Self::Vp8 => "VP8",
+            Self::Vp9 => "VP9",
+            Self::Av1 => "AV1",
+        }
+    }
+
+    /// Whether frames are NAL units (H.264, H.265) rather than whole coded frames.
+    fn is_nal(self) -> bool {
+        matches!(self, Self::H264 | Self::H265)
+    }
+
+    /// Whether this build decodes the codec: H.264 and H.265 always, VP8, VP9 and AV1 with
+    /// the `ffmpeg` feature.
+    #[must_use]
+    pub fn is_decodable(self) -> bool {
+        self.is_nal() || cfg!(feature = "ffmpeg")
+    }
+
+    /// Why this build does not decode the codec.
+    fn missing_feature(self) -> String {
+        format!("{} needs kvs-images built with the `ffmpeg` feature", self.name())
+    }
+}
+
+/// The decoder backend this build uses: "pure Rust (rusty_h264, rusty_h265)", or with the
+/// `ffmpeg` feature "FFmpeg libavcodec N.N (H.264, H.265, VP8, VP9, AV1)" naming the
+/// libavcodec version linked.
+#[must_use]
+pub fn decoder_backend() -> &'static str {
+    #[cfg(feature = "ffmpeg")]
+    {
+        crate::ffmpeg::backend()
+    }
+    #[cfg(not(feature = "ffmpeg"))]
+    {
+        "pure Rust (rusty_h264, rusty_h265)"
     }
 }
 
@@ -33,9 +87,10 @@ impl VideoCodec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CodecConfig {
     pub(crate) codec: VideoCodec,
-    /// The size of the NAL unit length prefix (1, 2 or 4 bytes).
+    /// The size of the NAL unit length prefix (1, 2 or 4 bytes; 0 for VP8/VP9/AV1).
     nal_length_size: usize,
-    /// The parameter sets of CodecPrivate (SPS/PPS, VPS/SPS/PPS), as Annex B.
+    /// The parameter sets of CodecPrivate (SPS/PPS, VPS/SPS/PPS), as Annex B; for AV1 the
+    /// configOBUs of av1C (the sequence header).
     parameter_sets: Vec<u8>,
 }
 
@@ -56,25 +111,35 @@ impl CodecConfig {
     pub(crate) fn of_track(track: &Track) -> Result<Self, String> {
         let id = track.codec_id.as_deref().unwrap_or("");
         let codec = VideoCodec::from_codec_id(id).ok_or_else(|| format!("unsupported video codec {id:?}"))?;
-        let (nal_length_size, parameter_sets) = match track.codec_private.as_deref() {
+        if !codec.is_decodable() {
+            return Err(codec.missing_feature());
+        }
+        let (nal_length_size, parameter_sets) = match (codec, track.codec_private.as_deref()) {
+            // VP8 and VP9 frames carry everything; so may AV1's (the sequence header is
+            // also in keyframes).
+            (VideoCodec::Vp8 | VideoCodec::Vp9, _) | (VideoCodec::Av1, None | Some([])) => (0, Vec::new()),
+            // av1C: 4 bytes of fields, then configOBUs.
+            (VideoCodec::Av1, Some(cp)) => (0, cp.get(4..).unwrap_or_default().to_vec()),
             // Without CodecPrivate the parameter sets must come in-band.
-            None | Some([]) => (4, Vec::new()),
-            Some(cp) => match codec {
-                VideoCodec::H264 => avcc(cp),
-                VideoCodec::H265 => hvcc(cp),
-            }
-            .ok_or_else(|| format!("malformed {id} CodecPrivate"))?,
+            (_, None | Some([])) => (4, Vec::new()),
+            (VideoCodec::H264, Some(cp)) => avcc(cp).ok_or_else(|| format!("malformed {id} CodecPrivate"))?,
+            (VideoCodec::H265, Some(cp)) => hvcc(cp).ok_or_else(|| format!("malformed {id} CodecPrivate"))?,
         };
         Ok(Self { codec, nal_length_size, parameter_sets })
     }
 
     /// A frame as an Annex B access unit, with the parameter sets in front if asked.
-    /// A frame that is already Annex B (some producers write it so) is taken as it is.
+    /// A frame that is already Annex B (some producers write it so) is taken as it is. A
+    /// VP8, VP9 or AV1 frame is taken as it is (AV1's after the sequence header if asked).
     pub(crate) fn access_unit(&self, data: &[u8], with_parameter_sets: bool) -> Vec<u8> {
         let mut out =
             Vec::with_capacity(data.len().saturating_add(self.parameter_sets.len()).saturating_add(16));
         if with_parameter_sets {
             out.extend_from_slice(&self.parameter_sets);
+        }
+        if !self.codec.is_nal() {
+            out.extend_from_slice(data);
+            return out;
         }
         let start = out.len();
         let mut ok = true;
@@ -113,14 +178,19 @@ pub(crate) fn decode(
     wanted: &BTreeSet<usize>,
     sink: &mut dyn FnMut(usize, Picture),
 ) -> Option<String> {
+    #[cfg(feature = "ffmpeg")]
+    let run = || crate::ffmpeg::decode(codec, units, wanted, sink);
+    #[cfg(not(feature = "ffmpeg"))]
     let run = || match codec {
         VideoCodec::H264 => decode_h264(units, wanted, sink),
         VideoCodec::H265 => decode_h265(units, wanted, sink),
+        VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::Av1 => Some(codec.missing_feature()),
     };
     catch_unwind(AssertUnwindSafe(run))
         .unwrap_or_else(|_| Some("the decoder failed on this media".to_owned()))
 }
 
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn decode_h264(
     units: &[(usize, Vec<u8>)],
     wanted: &BTreeSet<usize>,
@@ -152,6 +222,7 @@ fn decode_h264(
     error
 }
 
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn decode_h265(
     units: &[(usize, Vec<u8>)],
     wanted: &BTreeSet<usize>,
@@ -185,6 +256,7 @@ fn decode_h265(
 }
 
 /// An H.265 picture (cropped, 8 to 16 bits, 4:0:0 to 4:4:4) as RGB.
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn h265_picture(frame: &rusty_h265::frame::Frame) -> Option<Picture> {
     let p = &frame.picture;
     let mut raw = Vec::new();
@@ -220,6 +292,7 @@ fn h265_picture(frame: &rusty_h265::frame::Frame) -> Option<Picture> {
 }
 
 /// Tightly packed planes (chroma `width / sx` x `height / sy`).
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 struct Planes<'a> {
     width: usize,
     height: usize,
@@ -231,6 +304,7 @@ struct Planes<'a> {
 /// BT.601 limited range to RGB (what H.264/H.265 streams without colour information mean,
 /// and what ffmpeg assumes). Chroma planes are `width / sx` x `height / sy`; empty chroma
 /// planes give grey.
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn yuv_to_rgb(p: Planes<'_>, (sx, sy): (usize, usize)) -> Picture {
     let (w, h) = (p.width, p.height);
     let cw = w.checked_div(sx).unwrap_or(0).max(1);
@@ -256,6 +330,7 @@ fn yuv_to_rgb(p: Planes<'_>, (sx, sy): (usize, usize)) -> Picture {
 // Integer arithmetic on u8 inputs widened to i32: every intermediate value lies within
 // +-2^18, far from overflow.
 #[allow(clippy::arithmetic_side_effects)]
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn pixel(y: u8, u: u8, v: u8) -> [u8; 3] {
     let c = 298 * (i32::from(y) - 16);
     let d = i32::from(u) - 128;

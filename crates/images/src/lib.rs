@@ -4,6 +4,8 @@
 
 mod codec;
 mod error;
+#[cfg(feature = "ffmpeg")]
+mod ffmpeg;
 mod live;
 mod paging;
 mod refs;
@@ -16,7 +18,7 @@ pub mod timestamp;
 mod token;
 pub mod wire;
 
-pub use codec::VideoCodec;
+pub use codec::{VideoCodec, decoder_backend};
 pub use error::{ImagesError, ImagesErrorKind};
 pub use live::LiveSampler;
 pub use paging::Paging;

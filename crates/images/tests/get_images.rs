@@ -211,20 +211,35 @@ fn media_error_for_audio_only_and_undecodable_video() {
     assert!(page.images.iter().all(|i| i.error == Some(ImageError::MediaError)), "{page:?}");
 
     // An unsupported codec.
-    let mut t = h264().clone();
-    let mut fragments: Vec<Fragment> = t.fragments().to_vec();
+    let page = get(&relabelled("V_THEORA"), &request(BASE, BASE + 1000, 500, ImageFormat::Png));
+    assert!(page.images.iter().all(|i| i.error == Some(ImageError::MediaError)));
+    assert!(page.images[0].detail.as_deref().unwrap().contains("V_THEORA"));
+
+    // H.264 frames labelled VP9: without the `ffmpeg` feature VP9 is not decoded at all;
+    // with it, the frames are not VP9.
+    let page = get(&relabelled("V_VP9"), &request(BASE, BASE + 1000, 500, ImageFormat::Png));
+    assert!(page.images.iter().all(|i| i.error == Some(ImageError::MediaError)), "{page:?}");
+    let detail = page.images[0].detail.as_deref().unwrap();
+    if cfg!(feature = "ffmpeg") {
+        assert!(detail.starts_with("VP9: "), "{detail}");
+    } else {
+        assert_eq!(detail, "VP9 needs kvs-images built with the `ffmpeg` feature");
+    }
+}
+
+/// The H.264 fixture with every track's CodecID replaced.
+fn relabelled(codec_id: &str) -> Timeline {
+    let mut fragments: Vec<Fragment> = h264().fragments().to_vec();
     for f in &mut fragments {
         for track in &mut f.tracks {
-            track.codec_id = Some("V_VP9".into());
+            track.codec_id = Some(codec_id.into());
         }
     }
-    t = Timeline::new();
+    let mut t = Timeline::new();
     for f in fragments {
         t.push(f);
     }
-    let page = get(&t, &request(BASE, BASE + 1000, 500, ImageFormat::Png));
-    assert!(page.images.iter().all(|i| i.error == Some(ImageError::MediaError)));
-    assert!(page.images[0].detail.as_deref().unwrap().contains("V_VP9"));
+    t
 }
 
 #[test]
