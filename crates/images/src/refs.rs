@@ -114,6 +114,9 @@ pub(crate) fn needed(codec: VideoCodec, units: &[(usize, Vec<u8>)], wanted: &BTr
     let classify = match codec {
         VideoCodec::H264 => h264,
         VideoCodec::H265 => h265,
+        // VP8, VP9 and AV1 frames are not NAL units: every one is decoded (their reference
+        // flags are not read here).
+        VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::Av1 => return vec![true; units.len()],
     };
     let kinds: Vec<Unit> = units.iter().map(|(_, au)| classify(au)).collect();
     let mut keep = vec![true; units.len()];
