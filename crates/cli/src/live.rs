@@ -100,10 +100,8 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
                 }
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
+                    read_failed(&progress, &e, &mut ended);
                     status = ExitCode::FAILURE;
-                    ended.errors = ended.errors.saturating_add(1);
-                    ended.input_errors = true;
                     break;
                 }
             };
@@ -190,9 +188,7 @@ fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
                                 r = progress.suspend(|| inspector.event(&mut out, numbers.map(event)))
                             }
                             Err(e) => {
-                                progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
-                                ended.errors = ended.errors.saturating_add(1);
-                                ended.input_errors = true;
+                                read_failed(&progress, &e, &mut ended);
                                 break;
                             }
                         }
@@ -221,10 +217,8 @@ fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
                 }
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
+                    read_failed(&progress, &e, &mut ended);
                     status = ExitCode::FAILURE;
-                    ended.errors = ended.errors.saturating_add(1);
-                    ended.input_errors = true;
                     break;
                 }
             };
@@ -241,4 +235,12 @@ fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
         }
         status
     })
+}
+
+/// A read that ended in an error: said on stderr (around the progress bar) and counted in
+/// the summary as an input error.
+fn read_failed(progress: &Progress, e: &dyn std::fmt::Display, ended: &mut crate::progress::Ended) {
+    progress.suspend(|| eprintln!("kvs-mkv inspect: {e}"));
+    ended.errors = ended.errors.saturating_add(1);
+    ended.input_errors = true;
 }
