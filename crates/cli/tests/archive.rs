@@ -549,17 +549,7 @@ fn archive_through_random_cuts_delivers_every_fragment_once() {
 #[test]
 fn archive_splits_and_merges() {
     let served = serve(Faults::default(), None);
-    let range: Vec<String> = [
-        "--stream-name",
-        "basic",
-        "--start-timestamp",
-        "2023-11-14T22:13:00Z",
-        "--end-timestamp",
-        "2023-11-14T22:14:00Z",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let range = basic_range();
     let dir = temp("split");
     let out = archive(&served.url, &range, &["--output-dir", dir.to_str().unwrap()]);
     ok(&out);
