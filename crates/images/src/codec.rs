@@ -176,10 +176,13 @@ pub(crate) fn decode(
     codec: VideoCodec,
     units: &[(usize, Vec<u8>)],
     wanted: &BTreeSet<usize>,
+    header_only: &BTreeSet<usize>,
     sink: &mut dyn FnMut(usize, Picture),
 ) -> Option<String> {
     #[cfg(feature = "ffmpeg")]
-    let run = || crate::ffmpeg::decode(codec, units, wanted, sink);
+    let run = || crate::ffmpeg::decode(codec, units, wanted, header_only, sink);
+    #[cfg(not(feature = "ffmpeg"))]
+    let _ = header_only;
     #[cfg(not(feature = "ffmpeg"))]
     let run = || match codec {
         VideoCodec::H264 => decode_h264(units, wanted, sink),

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Once, OnceLock};
 
+use ff::Discard;
 use ff::codec::Id;
 use ff::format::Pixel;
 use ff::software::scaling;
@@ -113,11 +114,14 @@ impl Converter {
 }
 
 /// Decodes `units` (in decode order from a keyframe) with libavcodec and hands the picture
-/// of each `wanted` id to `sink`. Returns the last error, if any.
+/// of each `wanted` id to `sink`; the `header_only` ones are sent with `skip_frame=nonref`
+/// (VP8 frames that update no reference: FFmpeg reads their headers only). Returns the last
+/// error, if any.
 pub(crate) fn decode(
     codec: VideoCodec,
     units: &[(usize, Vec<u8>)],
     wanted: &BTreeSet<usize>,
+    header_only: &BTreeSet<usize>,
     sink: &mut dyn FnMut(usize, Picture),
 ) -> Option<String> {
     init();
@@ -151,6 +155,8 @@ pub(crate) fn decode(
     for (id, unit) in units {
         let mut packet = ff::Packet::copy(unit);
         packet.set_pts(i64::try_from(*id).ok());
+        // The decoder is single-threaded: the setting applies to this packet.
+        decoder.skip_frame(if header_only.contains(id) { Discard::NonReference } else { Discard::Default });
         if let Err(e) = decoder.send_packet(&packet) {
             error = Some(format!("{name}: {e}"));
         }

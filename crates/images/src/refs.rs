@@ -1,6 +1,7 @@
 //! Which access units a decoding run can leave out: pictures no later picture refers to
 //! (H.264 `nal_ref_idc` 0, H.265 sub-layer non-reference pictures), read from the NAL
-//! headers of the Annex B access units the decoders are given.
+//! headers of the Annex B access units the decoders are given; VP8 and VP9 frames that
+//! change nothing a later frame reads ([`vpx`], from their frame headers).
 //!
 //! Leaving such a picture out changes nothing in the pictures decoded after it (it is what
 //! FFmpeg's `skip_frame=nonref` does): H.264 counts `frame_num` over reference pictures only
@@ -13,6 +14,8 @@
 use std::collections::BTreeSet;
 
 use crate::codec::VideoCodec;
+
+mod vpx;
 
 /// What an access unit is to the units after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +117,11 @@ pub(crate) fn needed(codec: VideoCodec, units: &[(usize, Vec<u8>)], wanted: &BTr
     let classify = match codec {
         VideoCodec::H264 => h264,
         VideoCodec::H265 => h265,
-        // VP8, VP9 and AV1 frames are not NAL units: every one is decoded (their reference
-        // flags are not read here).
-        VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::Av1 => return vec![true; units.len()],
+        // VP8 frames are left out by the decoder (header only): `prune`.
+        VideoCodec::Vp8 => return vec![true; units.len()],
+        VideoCodec::Vp9 => return vpx::vp9_needed(units, wanted),
+        // AV1's OBUs are not read here: every frame is decoded.
+        VideoCodec::Av1 => return vec![true; units.len()],
     };
     let kinds: Vec<Unit> = units.iter().map(|(_, au)| classify(au)).collect();
     let mut keep = vec![true; units.len()];
@@ -132,14 +137,25 @@ pub(crate) fn needed(codec: VideoCodec, units: &[(usize, Vec<u8>)], wanted: &BTr
     keep
 }
 
-/// `units` without the ones [`needed`] leaves out.
+/// `units` without the ones [`needed`] leaves out, and the ids of the units to send header
+/// only (VP8 frames that update no reference: the decoder reads their headers, which may
+/// change what later frames read, and leaves out their macroblocks).
 pub(crate) fn prune(
     codec: VideoCodec,
     units: Vec<(usize, Vec<u8>)>,
     wanted: &BTreeSet<usize>,
-) -> Vec<(usize, Vec<u8>)> {
+) -> (Vec<(usize, Vec<u8>)>, BTreeSet<usize>) {
+    if codec == VideoCodec::Vp8 {
+        let header_only = vpx::vp8_actions(&units, wanted)
+            .iter()
+            .zip(&units)
+            .filter(|(a, _)| **a == vpx::Vp8Action::HeaderOnly)
+            .map(|(_, (id, _))| *id)
+            .collect();
+        return (units, header_only);
+    }
     let keep = needed(codec, &units, wanted);
-    units.into_iter().zip(keep).filter_map(|(unit, keep)| keep.then_some(unit)).collect()
+    (units.into_iter().zip(keep).filter_map(|(unit, keep)| keep.then_some(unit)).collect(), BTreeSet::new())
 }
 
 #[cfg(test)]
@@ -240,7 +256,7 @@ mod tests {
         let wanted: BTreeSet<usize> = [4].into();
         assert_eq!(needed(VideoCodec::H264, &run, &wanted), [true, true, true, false, true, true, false]);
         assert_eq!(
-            prune(VideoCodec::H264, run.clone(), &wanted).iter().map(|u| u.0).collect::<Vec<_>>(),
+            prune(VideoCodec::H264, run.clone(), &wanted).0.iter().map(|u| u.0).collect::<Vec<_>>(),
             [0, 1, 2, 4, 5]
         );
         // Wanting everything keeps everything.

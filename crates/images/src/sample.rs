@@ -32,7 +32,8 @@ pub struct SampleOptions {
     /// memory grows with it (each group in flight holds its access units and a decoder).
     pub threads: usize,
     /// Decode every frame of a decoding run, the ones no later frame refers to included
-    /// (H.264 `nal_ref_idc` 0, H.265 sub-layer non-reference pictures). By default they are
+    /// (H.264 `nal_ref_idc` 0, H.265 sub-layer non-reference pictures, VP8/VP9 frames that
+    /// change nothing a later frame reads). By default they are
     /// left out unless a sample shows them: the same images, with less work. For checking
     /// and measuring that.
     pub decode_all_frames: bool,
@@ -343,12 +344,13 @@ fn run(
     decode_all: bool,
     out: &mut Rendered,
 ) -> Option<String> {
-    let units = if decode_all { units } else { refs::prune(codec, units, ids) };
+    let (units, header_only) =
+        if decode_all { (units, BTreeSet::new()) } else { refs::prune(codec, units, ids) };
     let mut sink = |id: usize, picture| {
         let image = render::render(picture, plan.size, plan.format, plan.jpeg_quality).map(Bytes::from);
         out.insert(id, image);
     };
-    codec::decode(codec, &units, ids, &mut sink)
+    codec::decode(codec, &units, ids, &header_only, &mut sink)
 }
 
 /// A video frame placed on the request's clock.

@@ -95,6 +95,56 @@ mod with_ffmpeg {
         every_sample_is_ffmpegs_frame("vp9", &["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "5"]);
     }
 
+    /// libvpx's two temporal layers: every other frame is in the enhancement layer and
+    /// updates no reference (the layout of WebRTC's temporal scalability).
+    const TWO_LAYERS: [&str; 2] = [
+        "-ts-parameters",
+        "ts_number_layers=2:ts_target_bitrate=500,1000:ts_rate_decimator=2,1:ts_periodicity=2:ts_layer_id=0,1:ts_layering_mode=2",
+    ];
+
+    /// The frames no later frame needs are left out (VP8: read header only; VP9: before a
+    /// frame that resets the decoder's state), and the images are the bytes decoding every
+    /// frame gives, each FFmpeg's own frame at its time.
+    fn leaving_frames_out_changes_nothing(name: &str, codec_args: &[&str]) {
+        let Some((ffmpeg, _)) = kvs_testkit::ffmpeg() else { return };
+        let args: Vec<&str> = codec_args.iter().chain(TWO_LAYERS.iter()).copied().collect();
+        every_sample_is_ffmpegs_frame(name, &args);
+        let file = encode(&ffmpeg, name, &args);
+        let timeline = Timeline::from_bytes(Bytes::from(std::fs::read(&file).unwrap())).unwrap();
+        // Every 400 ms: every fourth frame, so base-layer frames between samples are decoded
+        // for the frames after them while the enhancement frames are left out.
+        let request = ImagesRequest::new(ImageSelector::ProducerTimestamp, 50, 3950, 400, ImageFormat::Png);
+        let pruned = timeline.get_images(&request, &SampleOptions::default()).unwrap();
+        let all = SampleOptions { decode_all_frames: true, ..SampleOptions::default() };
+        let every = timeline.get_images(&request, &all).unwrap();
+        assert_eq!(pruned.images.len(), 10, "{name}");
+        for (a, b) in pruned.images.iter().zip(&every.images) {
+            assert_eq!(a.error, None, "{name} at {}: {:?}", a.timestamp_ms, a.detail);
+            assert!(
+                a.content == b.content,
+                "{name} at {}: not the image decoding everything gives",
+                a.timestamp_ms
+            );
+        }
+    }
+
+    #[test]
+    fn vp8_temporal_layers_give_the_same_images() {
+        leaving_frames_out_changes_nothing("vp8-layers", &["-c:v", "libvpx"]);
+    }
+
+    #[test]
+    fn vp9_temporal_layers_give_the_same_images() {
+        leaving_frames_out_changes_nothing(
+            "vp9-layers-er",
+            &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-error-resilient", "1"],
+        );
+        leaving_frames_out_changes_nothing(
+            "vp9-layers",
+            &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+        );
+    }
+
     #[test]
     fn av1_samples_are_ffmpegs_frames() {
         let Some((ffmpeg, _)) = kvs_testkit::ffmpeg() else { return };
