@@ -51,9 +51,15 @@
 //! Same JPEG quality: kvs-mkv's `JPEGQuality` and ffmpeg's `-q:v` are different scales. With
 //! `--qv auto` the harness calibrates on the first input: the frames of one sampling pass are
 //! extracted losslessly (PNG) as the reference; kvs-mkv writes its JPEGs; ffmpeg writes JPEGs
-//! of the same frames at every `-q:v` from 2 to 10; the `-q:v` whose average file size is
-//! nearest kvs-mkv's is used, and the table of sizes and PSNR (against the PNG frames) is
-//! printed so the choice can be checked.
+//! of the same frames at every `-q:v` from 2 to 10; the `-q:v` whose average PSNR against the
+//! PNG frames (ffmpeg's `psnr` filter) is nearest kvs-mkv's is used (the nearest average file
+//! size where there is no PSNR), and the table of sizes and PSNR is printed so the choice can
+//! be checked. kvs-mkv writes 4:4:4 JPEGs and ffmpeg 4:2:0, so equal PSNR is not equal size.
+//! `--qv N` skips the calibration.
+//!
+//! Same frames: ffmpeg's `fps` filter rounds to the nearest tick by default, which samples the
+//! frame about half an interval before each tick; `fps=...:round=up` samples the frame at each
+//! tick, the one kvs-mkv shows (the frame at or before the sample time), and writes as many.
 //!
 //! Time: generating the nine 60 s inputs takes a few minutes once (x265 at 1080p is the slow
 //! one); the matrix itself is 9 inputs x 3 samplings x 6 runners. Run it on a quiet machine:
@@ -528,7 +534,7 @@ fn ffmpeg_command(file: &Path, mode: Mode, single: bool, qv: u32, opts: &Opts, o
     let scale = opts.height.map(|h| format!("scale=-2:{h}"));
     let filters: Vec<String> = match mode {
         Mode::Keyframes => scale.into_iter().collect(),
-        _ => std::iter::once(format!("fps=1000/{}", mode.interval_ms())).chain(scale).collect(),
+        _ => std::iter::once(format!("fps=1000/{}:round=up", mode.interval_ms())).chain(scale).collect(),
     };
     if mode == Mode::Keyframes {
         c.args(opts.vfr);
@@ -574,6 +580,7 @@ fn run_row(
         Runner::Ffmpeg1 => (ffmpeg_command(file, mode, true, qv, opts, &out), Some("0"), false),
         Runner::Ffmpeg => (ffmpeg_command(file, mode, false, qv, opts, &out), Some("0,1"), false),
     };
+    eprintln!("{} {} {}", input.name, mode.label(), runner.label());
     let command = match cpus {
         Some(c) => format!("taskset -c {c} {}", show(&cmd)),
         None => show(&cmd),
@@ -642,8 +649,8 @@ fn renumber(dir: &Path) {
     }
 }
 
-/// Chooses ffmpeg's `-q:v`: the one whose average JPEG size is nearest kvs-mkv's at
-/// `JPEGQuality`, over the same frames; prints how it was chosen. Returns the value and the
+/// Chooses ffmpeg's `-q:v`: the one whose average PSNR is nearest kvs-mkv's at `JPEGQuality`,
+/// over the same frames (else the nearest average size); says how it was chosen. Returns the value and the
 /// lines to print.
 fn calibrate(opts: &Opts, input: &Input, file: &Path, span: Span, work: &Path) -> (u32, String) {
     let bin = opts.kvs_ff.as_ref().or(opts.kvs.as_ref()).expect("a kvs-mkv binary to calibrate against");
@@ -655,7 +662,7 @@ fn calibrate(opts: &Opts, input: &Input, file: &Path, span: Span, work: &Path) -
     std::fs::create_dir_all(&reference).unwrap();
     let mut png = Command::new("ffmpeg");
     png.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"]).arg(file);
-    let mut vf = format!("fps=1000/{}", mode.interval_ms());
+    let mut vf = format!("fps=1000/{}:round=up", mode.interval_ms());
     if let Some(h) = opts.height {
         write!(vf, ",scale=-2:{h}").unwrap();
     }
@@ -671,7 +678,7 @@ fn calibrate(opts: &Opts, input: &Input, file: &Path, span: Span, work: &Path) -
     let fmt_psnr = |p: Option<f64>| p.map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"));
     writeln!(
         text,
-        "JPEG quality: ffmpeg's -q:v chosen on {} ({}, {} frames) as the one whose average JPEG size is nearest \
+        "JPEG quality: ffmpeg's -q:v chosen on {} ({}, {} frames) as the one whose average PSNR is nearest \
          kvs-mkv's at JPEGQuality={} ({}); PSNR is against the same frames extracted losslessly (PNG):\n",
         input.name,
         mode.label(),
@@ -684,22 +691,46 @@ fn calibrate(opts: &Opts, input: &Input, file: &Path, span: Span, work: &Path) -
     writeln!(text, "| kvs-mkv JPEGQuality={} | {:.0} | {} |", opts.quality, k.mean_bytes, fmt_psnr(kvs_psnr))
         .unwrap();
     let ff_dir = work.join("cal-ff");
-    let mut best = (f64::MAX, 0);
+    let (mut by_psnr, mut by_size) = ((f64::MAX, 0), (f64::MAX, 0));
+    // The PSNR at -q:v 2.
+    let mut finest = None;
     for q in 2..=10 {
         let cmd = ffmpeg_command(file, mode, false, q, opts, &ff_dir);
         let m = measure(&cmd, None, &ff_dir, &timing).unwrap_or_else(|e| panic!("{}: {e}", show(&cmd)));
         let p = psnr(&reference, &ff_dir);
+        if q == 2 {
+            finest = p;
+        }
         writeln!(text, "| ffmpeg -q:v {q} | {:.0} | {} |", m.mean_bytes, fmt_psnr(p)).unwrap();
-        let distance = (m.mean_bytes / k.mean_bytes).ln().abs();
-        if distance < best.0 {
-            best = (distance, q);
+        let size = (m.mean_bytes / k.mean_bytes).ln().abs();
+        if size < by_size.0 {
+            by_size = (size, q);
+        }
+        if let (Some(p), Some(kp)) = (p, kvs_psnr)
+            && (p - kp).abs() < by_psnr.0
+        {
+            by_psnr = ((p - kp).abs(), q);
         }
     }
+    let chosen = if by_psnr.1 > 0 { by_psnr.1 } else { by_size.1 };
+    let above = if chosen == 2 && kvs_psnr.zip(finest).is_some_and(|(kp, fp)| kp > fp + 0.3) {
+        " kvs-mkv's PSNR is not reached by ffmpeg's finest default quantiser (-q:v 2, its -qmin): \
+         ffmpeg writes images of slightly lower PSNR here."
+    } else {
+        ""
+    };
     for d in [&reference, &kvs_dir, &ff_dir] {
         let _ = std::fs::remove_dir_all(d);
     }
-    writeln!(text, "\nChosen: -q:v {}.", best.1).unwrap();
-    (best.1, text)
+    writeln!(
+        text,
+        "\nChosen: -q:v {chosen} ({}; by average size it would be -q:v {}). kvs-mkv's JPEGs are \
+         4:4:4 (no chroma subsampling), ffmpeg's 4:2:0.{above}",
+        if by_psnr.1 > 0 { "the PSNR nearest kvs-mkv's" } else { "no PSNR: the nearest average size" },
+        by_size.1
+    )
+    .unwrap();
+    (chosen, text)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1016,7 +1047,6 @@ fn main() {
         let before = rows.len();
         for &mode in &opts.modes {
             for &runner in &opts.runners {
-                eprintln!("{} {} {}", input.name, mode.label(), runner.label());
                 if let Some(row) = run_row(input, file, *span, mode, runner, qv, &opts, &work) {
                     if row.result.is_err() && !row.command.is_empty() {
                         failures += 1;
