@@ -42,7 +42,8 @@
 //!
 //! Keyframes only: `kvs-mkv images --keyframes-only --sampling-interval 2000` against
 //! `ffmpeg -skip_frame nokey -i F -fps_mode vfr -q:v Q out%04d.jpg` (`-vsync vfr` where
-//! ffmpeg has no `-fps_mode`).
+//! ffmpeg has no `-fps_mode`). ffmpeg's VP9 decoder ignores `-skip_frame` and returns every
+//! frame: for VP9 ffmpeg also gets `-vf select=eq(pict_type\,I)` (it still decodes every frame).
 //!
 //! Every run must write the images expected of it (kvs-mkv: exactly one per sample; ffmpeg:
 //! the same number, give or take one at the end of the clip); a run that does not is an
@@ -518,7 +519,18 @@ fn kvs_command(
 }
 
 /// The ffmpeg command for a sampling (`single`: `-threads 1` for the decoder and the encoder).
-fn ffmpeg_command(file: &Path, mode: Mode, single: bool, qv: u32, opts: &Opts, out: &Path) -> Command {
+///
+/// Keyframes only: `-skip_frame nokey`; ffmpeg's VP9 decoder ignores it (it decodes and returns
+/// every frame), so for VP9 a `select=eq(pict_type\,I)` filter keeps only the keyframes.
+fn ffmpeg_command(
+    file: &Path,
+    codec: Codec,
+    mode: Mode,
+    single: bool,
+    qv: u32,
+    opts: &Opts,
+    out: &Path,
+) -> Command {
     let mut c = Command::new("ffmpeg");
     c.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
     if single {
@@ -533,6 +545,9 @@ fn ffmpeg_command(file: &Path, mode: Mode, single: bool, qv: u32, opts: &Opts, o
     }
     let scale = opts.height.map(|h| format!("scale=-2:{h}"));
     let filters: Vec<String> = match mode {
+        Mode::Keyframes if codec == Codec::Vp9 => {
+            std::iter::once("select=eq(pict_type\\,I)".to_owned()).chain(scale).collect()
+        }
         Mode::Keyframes => scale.into_iter().collect(),
         _ => std::iter::once(format!("fps=1000/{}:round=up", mode.interval_ms())).chain(scale).collect(),
     };
@@ -577,8 +592,10 @@ fn run_row(
             let cpus = if n == 1 { "0" } else { "0,1" };
             (kvs_command(bin, file, span, mode, n, opts, &out), Some(cpus), true)
         }
-        Runner::Ffmpeg1 => (ffmpeg_command(file, mode, true, qv, opts, &out), Some("0"), false),
-        Runner::Ffmpeg => (ffmpeg_command(file, mode, false, qv, opts, &out), Some("0,1"), false),
+        Runner::Ffmpeg1 => (ffmpeg_command(file, input.codec, mode, true, qv, opts, &out), Some("0"), false),
+        Runner::Ffmpeg => {
+            (ffmpeg_command(file, input.codec, mode, false, qv, opts, &out), Some("0,1"), false)
+        }
     };
     eprintln!("{} {} {}", input.name, mode.label(), runner.label());
     let command = match cpus {
@@ -695,7 +712,7 @@ fn calibrate(opts: &Opts, input: &Input, file: &Path, span: Span, work: &Path) -
     // The PSNR at -q:v 2.
     let mut finest = None;
     for q in 2..=10 {
-        let cmd = ffmpeg_command(file, mode, false, q, opts, &ff_dir);
+        let cmd = ffmpeg_command(file, input.codec, mode, false, q, opts, &ff_dir);
         let m = measure(&cmd, None, &ff_dir, &timing).unwrap_or_else(|e| panic!("{}: {e}", show(&cmd)));
         let p = psnr(&reference, &ff_dir);
         if q == 2 {
