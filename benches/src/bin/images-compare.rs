@@ -62,9 +62,13 @@
 //! frame about half an interval before each tick; `fps=...:round=up` samples the frame at each
 //! tick, the one kvs-mkv shows (the frame at or before the sample time), and writes as many.
 //!
-//! Time: generating the nine 60 s inputs takes a few minutes once (x265 at 1080p is the slow
-//! one); the matrix itself is 9 inputs x 3 samplings x 6 runners. Run it on a quiet machine:
-//! the load average at the start is printed.
+//! Time (2-core AMD EPYC VM, other builds running): one 60 s input (h264-720p-b, all samplings
+//! and runners) took 105 s: 20 s to generate it, about 25 s of calibration, 60 s of runs. The
+//! whole matrix (9 inputs x 3 samplings x 6 runners, one run each) is estimated at 20 minutes
+//! of runs (1080p and the pure-Rust H.265 decoder take the longest) plus 10 to 15 minutes to
+//! generate the inputs the first time (x265 at 1080p is the slow one); `--seconds 6` runs the
+//! whole matrix in 2 to 3 minutes. Run it on a quiet machine: the load average at the start is
+//! printed.
 
 // A benchmark driver may stop on a bad argument or a missing tool.
 #![allow(
@@ -158,6 +162,18 @@ fn encoder_args(input: &Input) -> Vec<String> {
     v
 }
 
+/// The ffmpeg command that makes an input.
+fn generation_command(input: &Input, seconds: u32, out: &Path) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(source(input))
+        .args(["-t", &seconds.to_string(), "-pix_fmt", "yuv420p"])
+        .args(encoder_args(input))
+        .args(["-f", "matroska"])
+        .arg(out);
+    cmd
+}
+
 /// The input's file in the cache, generated (into a temporary name, then renamed) if absent.
 fn ensure_input(cache: &Path, input: &Input, seconds: u32) -> PathBuf {
     let file = cache.join(format!("{}-{seconds}s-g{GENERATION}.mkv", input.name));
@@ -165,13 +181,7 @@ fn ensure_input(cache: &Path, input: &Input, seconds: u32) -> PathBuf {
         return file;
     }
     let partial = file.with_extension("partial.mkv");
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(source(input))
-        .args(["-t", &seconds.to_string(), "-pix_fmt", "yuv420p"])
-        .args(encoder_args(input))
-        .args(["-f", "matroska"])
-        .arg(&partial);
+    let mut cmd = generation_command(input, seconds, &partial);
     eprintln!("generating {}: {}", file.display(), show(&cmd));
     let started = Instant::now();
     let status = cmd.status().expect("ffmpeg");
@@ -845,7 +855,7 @@ fn rate(m: &Measure) -> f64 {
     m.images as f64 / m.wall.max(0.001)
 }
 
-fn print_input_table(input: &Input, file: &Path, rows: &[Row]) {
+fn print_input_table(input: &Input, file: &Path, seconds: u32, rows: &[Row]) {
     let size = file.metadata().map_or(0, |m| m.len());
     println!(
         "\n### {}: {}x{} {:?}, {} B-frames, {} b/s, {:.1} MiB\n",
@@ -893,6 +903,8 @@ fn print_input_table(input: &Input, file: &Path, rows: &[Row]) {
         }
     }
     println!("\n<details><summary>commands</summary>\n\n```sh");
+    println!("# the input (generated once, kept in the cache)");
+    println!("{}", show(&generation_command(input, seconds, file)));
     for r in rows.iter().filter(|r| r.input == input.name && !r.command.is_empty()) {
         println!("{}", r.command);
     }
@@ -1072,7 +1084,7 @@ fn main() {
                 }
             }
         }
-        print_input_table(input, file, &rows[before..]);
+        print_input_table(input, file, opts.seconds, &rows[before..]);
     }
     print_goals(&opts, &rows);
     let _ = std::fs::remove_dir_all(&work);
