@@ -29,7 +29,11 @@
 //! are the consumer's alone: N `LiveImages` (PRODUCER_TIMESTAMP, JPEG at the source size,
 //! from "now" for T seconds, following the live stream), each on its own tokio task, all on
 //! one `ImagePool`. Per stream is the process's figure divided by N (the process's own
-//! baseline, a few MiB, included).
+//! baseline, a few MiB, included). CPU % is of one core, over the sampling time. The
+//! server runs on the same machine and competes for its cores: its CPU (% of one core over
+//! the run, from `/proc/PID/stat`) is the table's last column, not counted in the
+//! consumer's. The decoder is kvs-images' default (the pure-Rust one; this package does not
+//! turn on kvs-images' `ffmpeg` feature); the first line names it.
 //!
 //! **Lateness and "on time".** A sample at time `s` can be settled only when a fragment that
 //! starts after `s` arrives (before that, a later frame could still be the one at `s`). The
@@ -80,7 +84,12 @@ fn now_ms() -> i64 {
 
 /// The CPU time this process has used (user and system, every thread), seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// The CPU time process `pid` has used, seconds (clock ticks of 10 ms); 0 where unknown.
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
@@ -215,6 +224,8 @@ struct Run {
     wall_s: f64,
     peak_kib: u64,
     pool: String,
+    /// The server's CPU over the run, % of one core (it competes for the same cores).
+    server_cpu: f64,
 }
 
 /// The child: N `LiveImages` on one pool against `url`, for `secs`; prints a `RESULT` line.
@@ -313,6 +324,7 @@ fn child(args: &[String]) {
             cpu_s,
             wall_s,
             peak_kib: peak,
+            server_cpu: 0.0,
             pool: format!(
                 "{} threads, {} jobs, {:.1} s busy, {:.1} s waited, at most {} at once",
                 pool.size(),
@@ -354,6 +366,7 @@ fn parse_result(line: &str) -> Run {
         wall_s: next().parse().unwrap(),
         peak_kib: next().parse().unwrap(),
         pool: String::new(),
+        server_cpu: 0.0,
     };
     run.pool = line.split_whitespace().skip(11).collect::<Vec<_>>().join(" ");
     run
@@ -402,7 +415,12 @@ fn main() {
         if args.iter().any(|a| a == "--verbose") {
             cmd.arg("--verbose");
         }
+        let server_cpu0 = cpu_seconds_of(&server.id().to_string());
+        let started = Instant::now();
         let out = cmd.stderr(Stdio::inherit()).output().unwrap();
+        let server_cpu = (cpu_seconds_of(&server.id().to_string()) - server_cpu0)
+            / started.elapsed().as_secs_f64()
+            * 100.0;
         server.kill().ok();
         server.wait().ok();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -412,7 +430,8 @@ fn main() {
         let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
             panic!("the child for N = {n} failed ({}): {stdout}", out.status);
         };
-        let run = parse_result(line);
+        let mut run = parse_result(line);
+        run.server_cpu = server_cpu;
         println!(
             "N = {n}: {}/{} samples on time (of {} expected), worst {} ms, median {} ms; pool: {}",
             run.on_time, run.samples, run.expected, run.worst_ms, run.p50_ms, run.pool
@@ -430,12 +449,12 @@ fn main() {
     );
     println!();
     println!(
-        "| N | samples | on time | worst lateness | median lateness | CPU % per stream | RSS per stream | RSS total |"
+        "| N | samples | on time | worst lateness | median lateness | CPU % per stream | RSS per stream | RSS total | server CPU % |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &runs {
         println!(
-            "| {} | {}/{} | {} | {} ms | {} ms | {:.1} % | {:.1} MiB | {:.1} MiB |",
+            "| {} | {}/{} | {} | {} ms | {} ms | {:.1} % | {:.1} MiB | {:.1} MiB | {:.0} % |",
             r.streams,
             r.samples,
             r.expected,
@@ -444,7 +463,8 @@ fn main() {
             r.p50_ms,
             100.0 * r.cpu_s / r.wall_s / r.streams as f64,
             r.peak_kib as f64 / 1024.0 / r.streams as f64,
-            r.peak_kib as f64 / 1024.0
+            r.peak_kib as f64 / 1024.0,
+            r.server_cpu
         );
     }
     let best =

@@ -455,7 +455,7 @@ pub struct LiveImages {
     /// `None` while a decode has it (or after that decode failed).
     sampler: Option<LiveSampler>,
     /// The decode in flight: the sampler and the images it settled come back.
-    job: Option<tokio::task::JoinHandle<Result<(LiveSampler, Vec<Image>), ImagesError>>>,
+    job: Option<tokio::task::JoinHandle<Result<Decoded, ImagesError>>>,
     /// Gathers the consumer's events into fragments, so that only whole fragments (the
     /// ones that settle a sample) go to the pool.
     assembler: FragmentAssembler,
@@ -465,6 +465,9 @@ pub struct LiveImages {
     ready: VecDeque<Image>,
     ended: bool,
 }
+
+/// What a decode gives back: the sampler and the images it settled.
+type Decoded = (LiveSampler, Vec<Image>);
 
 impl std::fmt::Debug for LiveImages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -594,7 +597,7 @@ impl LiveImages {
                 self.ended = true;
                 return Some(Err(failed));
             }
-            let Some(sampler) = self.sampler.as_mut() else { return None };
+            let sampler = self.sampler.as_mut()?;
             if self.ended || sampler.is_done() {
                 return None;
             }

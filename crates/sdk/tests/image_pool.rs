@@ -199,8 +199,7 @@ async fn most_permits_at_once(pool: &ImagePool, jobs: usize, weights: &[usize]) 
     for task in tasks {
         task.await.unwrap();
     }
-    let most = state.0.lock().unwrap().1;
-    most
+    state.0.lock().unwrap().1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
