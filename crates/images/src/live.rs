@@ -79,19 +79,51 @@ impl LiveSampler {
         self.assembler.abort();
     }
 
+    /// The options the images are made with.
+    #[must_use]
+    pub fn options(&self) -> &SampleOptions {
+        &self.options
+    }
+
+    /// Sets [`SampleOptions::threads`] for the decoding still to come (the images are the
+    /// same for every count).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.options.threads = threads;
+    }
+
+    /// Whether [`LiveSampler::push_fragment`] of `fragment` would settle a sample (and so
+    /// decode): it has frames and starts after the next sample time. A caller can run the
+    /// pushes that decode elsewhere (a thread pool) and the others inline.
+    #[must_use]
+    pub fn settles(&self, fragment: &Fragment) -> bool {
+        match (self.pending.front(), self.horizon_ms(fragment)) {
+            (Some(&next), Some(horizon)) => next < horizon,
+            _ => false,
+        }
+    }
+
+    /// Where `fragment` starts on the request's clock, ms: samples before it are settled
+    /// by it. `None` for a fragment that cannot be sampled.
+    fn horizon_ms(&self, fragment: &Fragment) -> Option<i64> {
+        if !samplable(fragment) {
+            return None;
+        }
+        let selector = self.plan.selector;
+        fragment
+            .frames
+            .iter()
+            .filter_map(|f| fragment.time_ns(f.timestamp_ns, selector))
+            .min()
+            .map(|ns| ns.div_euclid(1_000_000))
+    }
+
     /// Takes one whole fragment; returns the images it settles. A fragment without frames
     /// (an in-stream error chunk among them) settles nothing.
     pub fn push_fragment(&mut self, fragment: &Fragment) -> Vec<Image> {
         if !samplable(fragment) {
             return Vec::new();
         }
-        let selector = self.plan.selector;
-        let start = fragment
-            .frames
-            .iter()
-            .filter_map(|f| fragment.time_ns(f.timestamp_ns, selector))
-            .min()
-            .map(|ns| ns.div_euclid(1_000_000));
+        let start = self.horizon_ms(fragment);
         self.timeline.push(fragment.clone());
         match start {
             Some(horizon) => self.settle(|t| t < horizon),

@@ -1,11 +1,16 @@
 //! GetImages (feature `images`): from the cloud through `aws-sdk-kinesisvideoarchivedmedia`
 //! (one page, or every page with the SDK's paginator, images base64-decoded), and computed
 //! by kvs-images from a live GetMedia stream ([`LiveImages`]). Both give kvs-images'
-//! [`ImagesPage`] and [`Image`] values, so a caller cannot tell the sources apart.
+//! [`ImagesPage`] and [`Image`] values, so a caller cannot tell the sources apart. The
+//! decoding of live images runs on an [`ImagePool`] that several streams can share.
 
 use std::collections::VecDeque;
 use std::error::Error as StdError;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use aws_sdk_kinesisvideo::types::ApiName;
 use aws_sdk_kinesisvideoarchivedmedia::operation::get_images::{GetImagesError, GetImagesOutput};
@@ -19,6 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_core::Stream;
+use kvs_chunk::{Fragment, FragmentAssembler};
 use kvs_images::{
     Image, ImageError, ImageFormat, ImageSelector, ImagesError, ImagesErrorKind, ImagesPage, ImagesRequest,
     LiveSampler, SampleOptions,
@@ -226,10 +232,209 @@ fn images_error_of_consumer(e: ConsumerError) -> ImagesError {
     }
 }
 
+/// A bounded pool for decoding images, shared by any number of [`LiveImages`] (clone it:
+/// the clones are the same pool). At most [`ImagePool::size`] decoding threads run at once,
+/// whatever the number of streams; the others wait their turn, first come first served.
+///
+/// A [`LiveImages`] decodes only when a fragment settles a sample (about one group of
+/// pictures per sample); receiving the other fragments costs no decoding and stays on the
+/// async task. Each stream has at most one decode in flight, so its images keep their order,
+/// and memory is bounded by the decodes running: each holds one group of pictures'
+/// access units, a decoder and its pictures, while a waiting stream holds only what it
+/// held before (its sampler's fragments and the one fragment to push).
+///
+/// Implementation: tokio's blocking threads ([`tokio::task::spawn_blocking`]), each job
+/// first taking its permits from a fair (FIFO) [`tokio::sync::Semaphore`] of `size`
+/// permits. Waiting for a permit is asynchronous (no thread sits blocked on it), decoding
+/// never runs on an async worker (it would stall every other stream and connection the
+/// worker serves), and the threads are tokio's, reused and created only as needed: no
+/// pool of idle threads to start or stop, and nothing to shut down. A job whose caller
+/// went away still runs to its end and only then returns its permit, so the bound holds.
+///
+/// [`LiveImages::new`] and [`LiveImages::with_consumer`] use [`ImagePool::shared`], one
+/// per process with a permit per core; [`LiveImages::with_pool`] picks another.
+///
+/// ```no_run
+/// # async fn demo(client: kvs_sdk::KvsClient) -> Result<(), kvs_images::ImagesError> {
+/// use kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions};
+/// use kvs_sdk::{ImagePool, LiveImages, StreamId};
+///
+/// // Two decodes at once, for every camera of this process.
+/// let pool = ImagePool::new(2);
+/// let now = 1_700_000_000_000;
+/// let request = ImagesRequest::new(ImageSelector::ProducerTimestamp, now, now + 60_000, 3000, ImageFormat::Jpeg);
+/// let mut tasks = Vec::new();
+/// for name in ["cam-1", "cam-2", "cam-3"] {
+///     let mut images = LiveImages::new(client.clone(), StreamId::name(name), &request, &SampleOptions::default(), true)?
+///         .with_pool(pool.clone());
+///     tasks.push(tokio::spawn(async move {
+///         while let Some(image) = images.next().await {
+///             // Each stream's images come in time order.
+///             let _ = image.map(|i| i.timestamp_ms);
+///         }
+///     }));
+/// }
+/// for task in tasks {
+///     let _ = task.await;
+/// }
+/// println!("{:?}", pool.stats());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ImagePool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    permits: Arc<tokio::sync::Semaphore>,
+    size: usize,
+    jobs: AtomicU64,
+    running: AtomicUsize,
+    peak_running: AtomicUsize,
+    busy_ns: AtomicU64,
+    waited_ns: AtomicU64,
+}
+
+/// What an [`ImagePool`] has done so far ([`ImagePool::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Jobs finished or running.
+    pub jobs: u64,
+    /// Jobs running now.
+    pub running: usize,
+    /// The most jobs that ran at once (each counted from its first to its last
+    /// instruction on its thread, not while waiting for a permit).
+    pub peak_running: usize,
+    /// Time spent running jobs, summed over the jobs.
+    pub busy: Duration,
+    /// Time jobs waited for their permits, summed over the jobs.
+    pub waited: Duration,
+}
+
+impl std::fmt::Debug for ImagePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagePool")
+            .field("size", &self.inner.size)
+            .field("available", &self.inner.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ImagePool {
+    /// A new pool of one permit per core (not [`ImagePool::shared`]).
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl ImagePool {
+    /// A pool of `size` decoding threads at once; `0` means one per available core
+    /// ([`std::thread::available_parallelism`], 1 if unknown).
+    #[must_use]
+    pub fn new(size: usize) -> Self {
+        let size = match size {
+            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            n => n
+                .min(tokio::sync::Semaphore::MAX_PERMITS)
+                .min(usize::try_from(u32::MAX).unwrap_or(usize::MAX)),
+        };
+        Self {
+            inner: Arc::new(PoolInner {
+                permits: Arc::new(tokio::sync::Semaphore::new(size)),
+                size,
+                jobs: AtomicU64::new(0),
+                running: AtomicUsize::new(0),
+                peak_running: AtomicUsize::new(0),
+                busy_ns: AtomicU64::new(0),
+                waited_ns: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The process's pool: one permit per core, created on first use. [`LiveImages::new`]
+    /// and [`LiveImages::with_consumer`] run on it, so streams opened that way share the
+    /// cores.
+    #[must_use]
+    pub fn shared() -> Self {
+        static SHARED: OnceLock<ImagePool> = OnceLock::new();
+        SHARED.get_or_init(ImagePool::default).clone()
+    }
+
+    /// How many decoding threads may run at once.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// What the pool has done so far.
+    #[must_use]
+    pub fn stats(&self) -> PoolStats {
+        let i = &self.inner;
+        PoolStats {
+            jobs: i.jobs.load(Ordering::Relaxed),
+            running: i.running.load(Ordering::Relaxed),
+            peak_running: i.peak_running.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(i.busy_ns.load(Ordering::Relaxed)),
+            waited: Duration::from_nanos(i.waited_ns.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Runs the blocking `job` on the pool, holding `threads` permits (at least 1, at most
+    /// [`ImagePool::size`]) while it runs: a job that decodes on several threads of its
+    /// own takes as many. Waits (asynchronously) for the permits first. Needs a tokio
+    /// runtime. If the returned future is dropped after the job started, the job still
+    /// runs to its end, holding its permits.
+    ///
+    /// # Errors
+    ///
+    /// [`ImagesError::Other`] if the job panicked (or the runtime is shutting down).
+    pub async fn run<T, F>(&self, threads: usize, job: F) -> Result<T, ImagesError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let n = u32::try_from(threads.clamp(1, self.inner.size)).unwrap_or(u32::MAX);
+        let asked = Instant::now();
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_many_owned(n)
+            .await
+            .map_err(|e| ImagesError::Other { code: None, message: format!("image pool: {e}") })?;
+        self.inner.waited_ns.fetch_add(saturating_nanos(asked.elapsed()), Ordering::Relaxed);
+        let inner = Arc::clone(&self.inner);
+        let handle = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inner.jobs.fetch_add(1, Ordering::Relaxed);
+            let now = inner.running.fetch_add(1, Ordering::SeqCst).saturating_add(1);
+            inner.peak_running.fetch_max(now, Ordering::SeqCst);
+            let started = Instant::now();
+            let out = job();
+            inner.busy_ns.fetch_add(saturating_nanos(started.elapsed()), Ordering::Relaxed);
+            inner.running.fetch_sub(1, Ordering::SeqCst);
+            out
+        });
+        handle
+            .await
+            .map_err(|e| ImagesError::Other { code: None, message: format!("image decoding job: {e}") })
+    }
+}
+
 /// GetImages computed from a GetMedia stream: a consumer starts at the request's start
 /// time (its `PRODUCER_TIMESTAMP` or `SERVER_TIMESTAMP` selector) and kvs-images samples
 /// the fragments as they arrive, so images of a live stream come out as soon as their
 /// time has passed. Every sample of the request is produced (no pages), then `None`.
+///
+/// The decoding runs on an [`ImagePool`] ([`ImagePool::shared`] unless
+/// [`LiveImages::with_pool`] says otherwise), never on the async task: only a fragment that
+/// settles a sample goes to the pool, with the sampler, and both come back with the images.
+/// `SampleOptions::threads` is per decode here: `0` (the default) means 1 thread, since
+/// the pool is where the parallelism is (several streams, or one stream's successive
+/// samples, each about one group of pictures); `n` means `n` threads holding `n` of the
+/// pool's permits (at most all of them).
 ///
 /// ```no_run
 /// # async fn demo(client: kvs_sdk::KvsClient) -> Result<(), kvs_images::ImagesError> {
@@ -247,15 +452,29 @@ fn images_error_of_consumer(e: ConsumerError) -> ImagesError {
 /// ```
 pub struct LiveImages {
     consumer: MediaConsumer,
-    sampler: LiveSampler,
+    /// `None` while a decode has it (or after that decode failed).
+    sampler: Option<LiveSampler>,
+    /// The decode in flight: the sampler and the images it settled come back.
+    job: Option<tokio::task::JoinHandle<Result<Decoded, ImagesError>>>,
+    /// Gathers the consumer's events into fragments, so that only whole fragments (the
+    /// ones that settle a sample) go to the pool.
+    assembler: FragmentAssembler,
+    pool: ImagePool,
+    /// Threads per decode (`SampleOptions::threads`, 0 taken as 1).
+    threads: usize,
     ready: VecDeque<Image>,
     ended: bool,
 }
 
+/// What a decode gives back: the sampler and the images it settled.
+type Decoded = (LiveSampler, Vec<Image>);
+
 impl std::fmt::Debug for LiveImages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveImages")
-            .field("next_time_ms", &self.sampler.next_time_ms())
+            .field("next_time_ms", &self.sampler.as_ref().and_then(LiveSampler::next_time_ms))
+            .field("decoding", &self.job.is_some())
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
@@ -263,7 +482,8 @@ impl std::fmt::Debug for LiveImages {
 impl LiveImages {
     /// Images of `stream` for `request`. With `follow` the consumer waits for media that is
     /// not there yet (a live stream); without, it stops when GetMedia says it has caught up,
-    /// and the samples left are settled with what arrived.
+    /// and the samples left are settled with what arrived. Decodes on
+    /// [`ImagePool::shared`].
     ///
     /// # Errors
     ///
@@ -283,35 +503,116 @@ impl LiveImages {
         };
         let consumer =
             MediaConsumer::builder(client, stream).start(selector).reconnect_on_end(follow).build();
-        Ok(Self { consumer, sampler, ready: VecDeque::new(), ended: false })
+        Ok(Self::with_consumer(consumer, sampler))
     }
 
-    /// A sampler over a consumer built by the caller (any start, timeouts, policies).
+    /// A sampler over a consumer built by the caller (any start, timeouts, policies, either
+    /// granularity). Decodes on [`ImagePool::shared`].
     #[must_use]
     pub fn with_consumer(consumer: MediaConsumer, sampler: LiveSampler) -> Self {
-        Self { consumer, sampler, ready: VecDeque::new(), ended: false }
+        let threads = sampler.options().threads.max(1);
+        Self {
+            consumer,
+            sampler: Some(sampler),
+            job: None,
+            assembler: FragmentAssembler::new(),
+            pool: ImagePool::shared(),
+            threads,
+            ready: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// Decodes on `pool` from now on (share one pool among the streams of a process to
+    /// bound their decoding together).
+    #[must_use]
+    pub fn with_pool(mut self, pool: ImagePool) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// The pool this stream decodes on.
+    #[must_use]
+    pub fn pool(&self) -> &ImagePool {
+        &self.pool
+    }
+
+    /// Starts a decode on the pool: `work` runs with the sampler, which comes back with
+    /// the images.
+    fn spawn(
+        &mut self,
+        mut sampler: LiveSampler,
+        work: impl FnOnce(&mut LiveSampler) -> Vec<Image> + Send + 'static,
+    ) {
+        let threads = self.threads.min(self.pool.size());
+        sampler.set_threads(threads);
+        let pool = self.pool.clone();
+        self.job = Some(tokio::spawn(async move {
+            pool.run(threads, move || {
+                let images = work(&mut sampler);
+                (sampler, images)
+            })
+            .await
+        }));
+    }
+
+    /// A whole fragment: to the pool if it settles a sample, else into the sampler here
+    /// (no decoding).
+    fn push(&mut self, fragment: Fragment) {
+        let Some(mut sampler) = self.sampler.take() else { return };
+        if sampler.settles(&fragment) {
+            self.spawn(sampler, move |s| s.push_fragment(&fragment));
+        } else {
+            self.ready.extend(sampler.push_fragment(&fragment));
+            self.sampler = Some(sampler);
+        }
     }
 
     /// The next image, in time order; `None` when every sample has been produced.
     ///
+    /// Cancel-safe: a decode in flight when the future is dropped is kept, and the next
+    /// call waits for it.
+    ///
     /// # Errors
     ///
-    /// The consumer's terminal error (after which the stream ends).
+    /// The consumer's terminal error, or a decode that failed ([`ImagePool::run`]); the
+    /// stream ends after either.
     pub async fn next(&mut self) -> Option<Result<Image, ImagesError>> {
         loop {
             if let Some(image) = self.ready.pop_front() {
                 return Some(Ok(image));
             }
-            if self.ended || self.sampler.is_done() {
+            if let Some(job) = &mut self.job {
+                let done = job.await;
+                self.job = None;
+                let failed = match done {
+                    Ok(Ok((sampler, images))) => {
+                        self.sampler = Some(sampler);
+                        self.ready.extend(images);
+                        continue;
+                    }
+                    Ok(Err(e)) => e,
+                    Err(e) => ImagesError::Other { code: None, message: format!("image decoding task: {e}") },
+                };
+                self.ended = true;
+                return Some(Err(failed));
+            }
+            let sampler = self.sampler.as_mut()?;
+            if self.ended || sampler.is_done() {
                 return None;
             }
             let item = std::future::poll_fn(|cx| Pin::new(&mut self.consumer).poll_next(cx)).await;
             match item {
-                Some(Ok(ConsumerEvent::Event(event))) => self.ready.extend(self.sampler.push_event(event)),
-                Some(Ok(ConsumerEvent::Fragment(fragment))) => {
-                    self.ready.extend(self.sampler.push_fragment(&fragment));
+                Some(Ok(ConsumerEvent::Event(event))) => {
+                    if let Some(fragment) = self.assembler.push(event) {
+                        self.push(fragment);
+                    }
                 }
-                Some(Ok(ConsumerEvent::FragmentAborted { .. })) => self.sampler.abort_fragment(),
+                Some(Ok(ConsumerEvent::Fragment(fragment))) => self.push(fragment),
+                Some(Ok(ConsumerEvent::FragmentAborted { .. })) => {
+                    self.assembler.abort();
+                    sampler.abort_fragment();
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     self.ended = true;
@@ -319,7 +620,14 @@ impl LiveImages {
                 }
                 None => {
                     self.ended = true;
-                    self.ready.extend(self.sampler.finish());
+                    let rest = self.assembler.finish();
+                    if let Some(sampler) = self.sampler.take() {
+                        self.spawn(sampler, move |s| {
+                            let mut images = rest.map(|f| s.push_fragment(&f)).unwrap_or_default();
+                            images.extend(s.finish());
+                            images
+                        });
+                    }
                 }
             }
         }

@@ -41,7 +41,7 @@ pub use consumer::{
 };
 pub use error::{ConsumerError, ThrottleKind};
 #[cfg(feature = "images")]
-pub use images::{CloudImagePages, LiveImages};
+pub use images::{CloudImagePages, ImagePool, LiveImages, PoolStats};
 /// kvs-images (feature `images`): the GetImages request, pages and images.
 #[cfg(feature = "images")]
 pub use kvs_images;
