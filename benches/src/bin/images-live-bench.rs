@@ -32,8 +32,9 @@
 //! baseline, a few MiB, included). CPU % is of one core, over the sampling time. The
 //! server runs on the same machine and competes for its cores: its CPU (% of one core over
 //! the run, from `/proc/PID/stat`) is the table's last column, not counted in the
-//! consumer's. The decoder is kvs-images' default (the pure-Rust one; this package does not
-//! turn on kvs-images' `ffmpeg` feature); the first line names it.
+//! consumer's. The decoder is kvs-images' default (the pure-Rust one), or FFmpeg's with this
+//! package's `ffmpeg` feature (`cargo run --release -p kvs-benches --features ffmpeg --bin
+//! images-live-bench`); the first line names it.
 //!
 //! **Lateness and "on time".** A sample at time `s` can be settled only when a fragment that
 //! starts after `s` arrives (before that, a later frame could still be the one at `s`). The
