@@ -306,40 +306,97 @@ struct Planes<'a> {
 
 /// BT.601 limited range to RGB (what H.264/H.265 streams without colour information mean,
 /// and what ffmpeg assumes). Chroma planes are `width / sx` x `height / sy`; empty chroma
-/// planes give grey.
+/// planes give grey; each pixel takes the chroma sample above and left of it (the last
+/// column and row of an odd-sized picture reuse the last sample).
+///
+/// Row by row: each chroma sample's three products are computed once for the `sx` pixels
+/// that share it, and the output is written in place (no per-pixel division, bounds check
+/// or push). The arithmetic is [`pixel`]'s, so the bytes are the same as pixel by pixel.
 #[cfg_attr(feature = "ffmpeg", allow(dead_code))]
 fn yuv_to_rgb(p: Planes<'_>, (sx, sy): (usize, usize)) -> Picture {
     let (w, h) = (p.width, p.height);
     let cw = w.checked_div(sx).unwrap_or(0).max(1);
     let ch = h.checked_div(sy).unwrap_or(0).max(1);
-    let mut rgb = Vec::with_capacity(w.saturating_mul(h).saturating_mul(3));
-    for (row, luma) in p.y.chunks_exact(w.max(1)).take(h).enumerate() {
+    let mut rgb = vec![0; w.saturating_mul(h).saturating_mul(3)];
+    let rows = p.y.chunks_exact(w.max(1)).zip(rgb.chunks_exact_mut(w.max(1).saturating_mul(3)));
+    for (row, (luma, out)) in rows.take(h).enumerate() {
         let crow = row.checked_div(sy).unwrap_or(0).min(ch.saturating_sub(1));
         let start = crow.saturating_mul(cw);
         let urow = p.u.get(start..start.saturating_add(cw)).unwrap_or(&[]);
         let vrow = p.v.get(start..start.saturating_add(cw)).unwrap_or(&[]);
-        for (x, &yv) in luma.iter().enumerate() {
-            let cx = x.checked_div(sx).unwrap_or(0).min(cw.saturating_sub(1));
-            let u = urow.get(cx).copied().unwrap_or(128);
-            let v = vrow.get(cx).copied().unwrap_or(128);
-            rgb.extend_from_slice(&pixel(yv, u, v));
+        // Past the chroma row (an odd width's last column): its last sample; no row: grey.
+        let us = urow.iter().copied().chain(std::iter::repeat(urow.last().copied().unwrap_or(128)));
+        let vs = vrow.iter().copied().chain(std::iter::repeat(vrow.last().copied().unwrap_or(128)));
+        let groups = luma.chunks(sx.max(1)).zip(out.chunks_mut(sx.max(1).saturating_mul(3)));
+        for ((ys, px), (u, v)) in groups.zip(us.zip(vs)) {
+            let chroma = Chroma::new(u, v);
+            for (&y, px) in ys.iter().zip(px.chunks_exact_mut(3)) {
+                px.copy_from_slice(&chroma.pixel(y));
+            }
         }
     }
-    rgb.resize(w.saturating_mul(h).saturating_mul(3), 0);
     Picture { width: u32::try_from(w).unwrap_or(u32::MAX), height: u32::try_from(h).unwrap_or(u32::MAX), rgb }
 }
 
-/// One BT.601 limited-range pixel.
+/// One chroma sample's contributions to R, G and B (BT.601 limited range, 8-bit fixed point).
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
+struct Chroma {
+    r: i32,
+    g: i32,
+    b: i32,
+}
+
 // Integer arithmetic on u8 inputs widened to i32: every intermediate value lies within
 // +-2^18, far from overflow.
 #[allow(clippy::arithmetic_side_effects)]
 #[cfg_attr(feature = "ffmpeg", allow(dead_code))]
+impl Chroma {
+    fn new(u: u8, v: u8) -> Self {
+        let d = i32::from(u) - 128;
+        let e = i32::from(v) - 128;
+        Self { r: 409 * e, g: -100 * d - 208 * e, b: 516 * d }
+    }
+
+    fn pixel(&self, y: u8) -> [u8; 3] {
+        let c = 298 * (i32::from(y) - 16) + 128;
+        // (c + any chroma term) >> 8 lies within -277..=534: always inside the table.
+        let clamp = |x: i32| {
+            usize::try_from((x >> 8) + CLAMP_OFFSET).ok().and_then(|i| CLAMP.get(i)).copied().unwrap_or(0)
+        };
+        [clamp(c + self.r), clamp(c + self.g), clamp(c + self.b)]
+    }
+}
+
+/// Where 0 is in [`CLAMP`].
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
+const CLAMP_OFFSET: i32 = 320;
+
+/// `CLAMP[i]` is `i - CLAMP_OFFSET` clamped to 0..=255. A lookup rather than comparisons:
+/// LLVM compiled those to branches, mispredicted on noisy pictures (the conversion took 2 to
+/// 4 times as long; `encode-bench` measures it).
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
+// Constant evaluation: an index or value out of range would fail the build.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+const CLAMP: [u8; 896] = {
+    let mut table = [0; 896];
+    let mut i = 0;
+    while i < 896 {
+        table[i] = if i < 320 {
+            0
+        } else if i > 575 {
+            255
+        } else {
+            (i - 320) as u8
+        };
+        i += 1;
+    }
+    table
+};
+
+/// One BT.601 limited-range pixel (the reference the tests hold [`yuv_to_rgb`] to).
+#[cfg(test)]
 fn pixel(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let c = 298 * (i32::from(y) - 16);
-    let d = i32::from(u) - 128;
-    let e = i32::from(v) - 128;
-    let clamp = |x: i32| u8::try_from(((x + 128) >> 8).clamp(0, 255)).unwrap_or(u8::MAX);
-    [clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d)]
+    Chroma::new(u, v).pixel(y)
 }
 
 #[cfg(test)]
@@ -371,5 +428,59 @@ mod tests {
         assert_eq!(pixel(16, 128, 128), [0, 0, 0]);
         assert_eq!(pixel(235, 128, 128), [255, 255, 255]);
         assert_eq!(pixel(81, 90, 240), [255, 0, 0]);
+    }
+
+    /// The former pixel-by-pixel conversion, which the row-wise one must match byte for byte.
+    #[allow(clippy::arithmetic_side_effects)]
+    fn reference(p: &Planes<'_>, (sx, sy): (usize, usize)) -> Vec<u8> {
+        let (w, h) = (p.width, p.height);
+        let cw = (w / sx).max(1);
+        let ch = (h / sy).max(1);
+        let mut rgb = Vec::new();
+        for (row, luma) in p.y.chunks_exact(w.max(1)).take(h).enumerate() {
+            let start = (row / sy).min(ch - 1) * cw;
+            let urow = p.u.get(start..start + cw).unwrap_or(&[]);
+            let vrow = p.v.get(start..start + cw).unwrap_or(&[]);
+            for (x, &yv) in luma.iter().enumerate() {
+                let cx = (x / sx).min(cw - 1);
+                let u = urow.get(cx).copied().unwrap_or(128);
+                let v = vrow.get(cx).copied().unwrap_or(128);
+                rgb.extend_from_slice(&pixel(yv, u, v));
+            }
+        }
+        rgb.resize(w * h * 3, 0);
+        rgb
+    }
+
+    #[test]
+    #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+    fn row_wise_conversion_matches_pixel_by_pixel() {
+        let mut seed = 0x2545_f491_u32;
+        let mut noise = |n: usize| {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    (seed >> 24) as u8
+                })
+                .collect::<Vec<u8>>()
+        };
+        for (w, h) in [(1, 1), (2, 2), (7, 5), (16, 9), (33, 17)] {
+            for (sx, sy) in [(2, 2), (2, 1), (1, 1)] {
+                let (cw, ch) = ((w / sx).max(1), (h / sy).max(1));
+                let (y, u, v) = (noise(w * h), noise(cw * ch), noise(cw * ch));
+                let cases = [
+                    Planes { width: w, height: h, y: &y, u: &u, v: &v },
+                    // Grey (4:0:0), and planes shorter than the picture says.
+                    Planes { width: w, height: h, y: &y, u: &[], v: &[] },
+                    Planes { width: w, height: h, y: &y[..y.len() / 2], u: &u[..u.len() / 2], v: &v },
+                ];
+                for p in cases {
+                    let want = reference(&p, (sx, sy));
+                    assert_eq!(yuv_to_rgb(p, (sx, sy)).rgb, want, "{w}x{h} {sx}x{sy}");
+                }
+            }
+        }
     }
 }
