@@ -480,18 +480,44 @@ fn live_sampling_of_whole_fragments_matches_the_events() {
     let mut live = kvs_images::LiveSampler::new(&r, &SampleOptions::default()).unwrap();
     let bytes = Bytes::from(std::fs::read(testdata("images/h264.mkv")).unwrap());
     let mut got = Vec::new();
+    let mut settling = 0;
     for (i, fragment) in kvs_chunk::Fragments::new(kvs_chunk::Events::new(bytes)).enumerate() {
         let fragment = fragment.unwrap();
         assert!(fragment.first_cluster_timestamp_ns().is_some());
-        got.extend(live.push_fragment(&fragment));
+        // `settles` says beforehand whether the push gives images (what kvs-sdk's ImagePool
+        // runs on a thread).
+        let settles = live.settles(&fragment);
+        settling += usize::from(settles);
+        let images = live.push_fragment(&fragment);
+        assert_eq!(settles, !images.is_empty(), "fragment {i}");
+        got.extend(images);
         if i == 0 {
             // An error chunk is no fragment to sample: it settles nothing.
             let error = Fragment::of_error_chunk(kvs_chunk::ErrorChunk::default());
+            assert!(!live.settles(&error));
             assert!(live.push_fragment(&error).is_empty());
         }
     }
+    // Every fragment settles samples (the request starts before the first one).
+    assert_eq!(settling, 4);
     got.extend(live.finish());
     assert_eq!(got, whole.images);
+}
+
+#[test]
+fn fragments_before_the_next_sample_settle_nothing() {
+    // Samples after the clip: no fragment starts after one, so none settles (or decodes).
+    let r = request(BASE + 10_000, BASE + 12_000, 500, ImageFormat::Jpeg);
+    let mut live = kvs_images::LiveSampler::new(&r, &SampleOptions::default()).unwrap();
+    let bytes = Bytes::from(std::fs::read(testdata("images/h264.mkv")).unwrap());
+    for fragment in kvs_chunk::Fragments::new(kvs_chunk::Events::new(bytes)) {
+        let fragment = fragment.unwrap();
+        assert!(!live.settles(&fragment));
+        assert!(live.push_fragment(&fragment).is_empty());
+    }
+    let rest = live.finish();
+    assert_eq!(rest.len(), 5);
+    assert!(rest.iter().all(|i| i.error == Some(ImageError::NoMedia)));
 }
 
 #[test]
