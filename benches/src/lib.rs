@@ -428,3 +428,46 @@ mod tests {
         assert_eq!(count(&data, ids::CLUSTER), 3);
     }
 }
+
+/// What the benchmark drivers measure of a process, from Linux's `/proc`, and the client they
+/// point at a local `kvs-mkv serve`.
+pub mod proc {
+    /// The CPU time (user and system, every thread) process `pid` (or `"self"`) has used,
+    /// seconds (clock ticks of 10 ms); 0 where it is unknown.
+    #[must_use]
+    pub fn cpu_seconds_of(pid: &str) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// The CPU time this process has used, seconds.
+    #[must_use]
+    pub fn cpu_seconds() -> f64 {
+        cpu_seconds_of("self")
+    }
+
+    /// The peak resident set of this process (`VmHWM`), KiB; `None` off Linux.
+    #[must_use]
+    pub fn peak_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// A kvs-sdk client for a local `kvs-mkv serve` at `url` (any credentials do).
+    ///
+    /// # Errors
+    ///
+    /// The builder's, for a URL it does not take.
+    pub fn local_client(url: &str) -> Result<kvs_sdk::KvsClient, kvs_sdk::ConsumerError> {
+        kvs_sdk::KvsClient::builder()
+            .endpoint_url(url)
+            .region("us-east-1")
+            .static_credentials("AKIDLOCAL", "secret", None)
+            .build()
+    }
+}

@@ -28,6 +28,8 @@
 )]
 
 use std::process::Command;
+
+use kvs_benches::proc::{local_client, peak_kib};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -35,8 +37,7 @@ use kvs_chunk::{EventDecoder, FragmentAssembler};
 use kvs_local::synthetic::SyntheticSpec;
 use kvs_local::{Faults, LoadOptions, LocalKvs, Source};
 use kvs_sdk::{
-    ArchiveItem, ArchiveReader, FragmentClock, FragmentInfo, FragmentSelector, KvsClient,
-    ListFragmentsRequest, StreamId,
+    ArchiveItem, ArchiveReader, FragmentClock, FragmentInfo, FragmentSelector, ListFragmentsRequest, StreamId,
 };
 
 /// What a child measured.
@@ -53,26 +54,10 @@ fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
-fn client(url: &str) -> KvsClient {
-    KvsClient::builder()
-        .endpoint_url(url)
-        .region("us-east-1")
-        .static_credentials("AKIDLOCAL", "secret", None)
-        .build()
-        .unwrap()
-}
-
-/// The peak resident set of this process, KiB (Linux).
-fn peak_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The Java example workers' pattern: every ListFragments page, then one
 /// GetMediaForFragmentList per batch, one at a time, each response parsed to its end.
 async fn java_sequential(url: &str, selector: FragmentSelector, batch: usize) -> Measured {
-    let kvs = client(url);
+    let kvs = local_client(url).unwrap();
     let stream = StreamId::name("cam");
     let mut listed: Vec<FragmentInfo> = Vec::new();
     let mut request = ListFragmentsRequest::new(selector).max_results(1000);
@@ -112,7 +97,7 @@ async fn java_sequential(url: &str, selector: FragmentSelector, batch: usize) ->
 
 /// kvs-sdk's reader.
 async fn reader(url: &str, selector: FragmentSelector, in_flight: usize, interval: Duration) -> Measured {
-    let mut r = ArchiveReader::builder(client(url), StreamId::name("cam"), selector)
+    let mut r = ArchiveReader::builder(local_client(url).unwrap(), StreamId::name("cam"), selector)
         .max_in_flight(in_flight)
         .call_interval(interval)
         .max_retries(Some(3))

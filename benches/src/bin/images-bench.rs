@@ -17,23 +17,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects, clippy::panic)]
 
 use std::process::Command;
+
+use kvs_benches::proc::cpu_seconds;
 use std::time::Instant;
 
 use bytes::Bytes;
 use kvs_images::{
     ImageFormat, ImageSelector, ImagesRequest, SampleOptions, StreamLimits, StreamingSampler, Timeline,
 };
-
-/// The CPU time this process has used (user and system, every thread), seconds: from
-/// `/proc/self/stat` (clock ticks of 10 ms); 0 where there is none.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);

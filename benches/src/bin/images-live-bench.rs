@@ -70,12 +70,14 @@
 )]
 
 use std::io::{BufRead, BufReader};
+
+use kvs_benches::proc::{cpu_seconds, cpu_seconds_of, local_client, peak_kib};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kvs_sdk::kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions};
-use kvs_sdk::{FragmentClock, FragmentInfo, FragmentSelector, ImagePool, KvsClient, LiveImages, StreamId};
+use kvs_sdk::{FragmentClock, FragmentInfo, FragmentSelector, ImagePool, LiveImages, StreamId};
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
@@ -87,32 +89,6 @@ fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-/// The CPU time this process has used (user and system, every thread), seconds.
-fn cpu_seconds() -> f64 {
-    cpu_seconds_of("self")
-}
-
-/// The CPU time process `pid` has used, seconds (clock ticks of 10 ms); 0 where unknown.
-fn cpu_seconds_of(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// The peak resident set of this process, KiB (Linux).
-fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn machine() -> String {
@@ -207,15 +183,6 @@ fn serve(kvs_mkv: &Path, clip: &Path, n: usize) -> (Child, String) {
     (child, url)
 }
 
-fn client(url: &str) -> KvsClient {
-    KvsClient::builder()
-        .endpoint_url(url)
-        .region("us-east-1")
-        .static_credentials("AKIDLOCAL", "secret", None)
-        .build()
-        .unwrap()
-}
-
 /// One N, as a child measured it.
 #[derive(Debug, Default)]
 struct Run {
@@ -246,7 +213,7 @@ fn child(args: &[String]) {
     let verbose = args.iter().any(|a| a == "--verbose");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let kvs = client(&url);
+        let kvs = local_client(&url).unwrap();
         let pool = ImagePool::new(pool_size);
         // From now on: the first sample is now, the last within T.
         let start = now_ms();
@@ -285,7 +252,7 @@ fn child(args: &[String]) {
             }
         }
         let (cpu_s, wall_s) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
-        let peak = peak_kib();
+        let peak = peak_kib().unwrap_or(0);
         // The fragments as sent (every stream is the same file started at the same time).
         let fragments: Vec<FragmentInfo> = kvs
             .list_fragments(

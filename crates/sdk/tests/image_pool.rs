@@ -12,16 +12,19 @@
 //! (and what kvs-images computes from the file), and the pool never runs more jobs (or
 //! threads) at once than its size.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::client;
 use kvs_local::{LocalKvs, RunningServer, Source};
 use kvs_sdk::kvs_images::{
     Image, ImageFormat, ImageSelector, ImagesRequest, LiveSampler, SampleOptions, Timeline,
 };
-use kvs_sdk::{ImagePool, KvsClient, LiveImages, MediaConsumer, StartSelector, StreamId};
+use kvs_sdk::{ImagePool, LiveImages, MediaConsumer, StartSelector, StreamId};
 
 const BASE: i64 = 1_700_000_000_000;
 
@@ -39,15 +42,6 @@ async fn server() -> RunningServer {
         b = b.stream(name, Source::file(testdata(file)).unwrap());
     }
     b.bind("127.0.0.1:0").await.unwrap()
-}
-
-fn client(server: &RunningServer) -> KvsClient {
-    KvsClient::builder()
-        .endpoint_url(server.url())
-        .region("us-east-1")
-        .static_credentials("AKIDLOCAL", "secret", None)
-        .build()
-        .unwrap()
 }
 
 /// Every 200 ms over the 4 s files (and past their ends: NO_MEDIA), 48 px high JPEGs.

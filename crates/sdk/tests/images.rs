@@ -15,13 +15,15 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::client;
+
 use bytes::Bytes;
 use kvs_local::{LocalKvs, RunningServer, Source};
 use kvs_sdk::kvs_images::{
     ImageError, ImageFormat, ImageSelector, ImagesError, ImagesErrorKind, ImagesRequest, SampleOptions,
     Timeline,
 };
-use kvs_sdk::{KvsClient, LiveImages, StreamId};
+use kvs_sdk::{LiveImages, StreamId};
 
 const BASE: i64 = 1_700_000_000_000;
 
@@ -37,15 +39,6 @@ async fn server() -> RunningServer {
         .stream("audio", Source::file(testdata("audio_only.mkv")).unwrap())
         .bind("127.0.0.1:0")
         .await
-        .unwrap()
-}
-
-fn client(server: &RunningServer) -> KvsClient {
-    KvsClient::builder()
-        .endpoint_url(server.url())
-        .region("us-east-1")
-        .static_credentials("AKIDLOCAL", "secret", None)
-        .build()
         .unwrap()
 }
 
