@@ -38,6 +38,7 @@ pub(crate) use left_out_help;
 mod archive;
 mod diag;
 mod extract;
+mod fleet;
 mod fragment_list;
 mod get_media;
 mod images;
@@ -122,6 +123,10 @@ enum Command {
     /// file, the GetImages API (AWS or a local `serve`) or a GetMedia stream.
     #[command(after_help = images::after_help())]
     Images(images::ImagesArgs),
+    /// Workers sharing many streams through leases and checkpoints in SQLite or PostgreSQL:
+    /// `fleet run` archives its share of the streams, `fleet status` shows who holds what.
+    #[command(after_help = fleet::AFTER_HELP)]
+    Fleet(fleet::FleetArgs),
     /// Each fragment as a standalone, playable MKV file named by fragment number and time.
     #[command(after_help = split::AFTER_HELP)]
     Split(split::SplitArgs),
@@ -406,6 +411,7 @@ fn main() -> ExitCode {
         Command::GetMediaForFragmentList(args) => fragment_list::run(&args),
         Command::Archive(args) => archive::run(&args),
         Command::Images(args) => images::run(&args),
+        Command::Fleet(args) => fleet::run(&args),
         Command::Split(args) => split::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Extract(args) => extract::run(&args),

@@ -122,6 +122,17 @@ fn safe_id(number: &str) -> String {
     safe
 }
 
+/// `<fragment number>_<time>`, as [`Splitter`] names a fragment's file (without the `-N`
+/// it adds when a name repeats): the number made safe for a file name (or `fragment` when
+/// there is none) and the time as [`compact_time`], if known.
+pub fn file_stem(fragment_number: Option<&str>, time_ms: Option<i64>) -> String {
+    let id = fragment_number.map_or_else(|| "fragment".to_owned(), safe_id);
+    match time_ms {
+        Some(ms) => format!("{id}_{}", compact_time(ms)),
+        None => id,
+    }
+}
+
 fn base_name(doc: &Doc, first_cluster_ms: i64) -> String {
     let id = doc
         .metadata
