@@ -138,7 +138,11 @@ fn run_worker(args: &RunArgs) -> ExitCode {
         .checkpoint_every(Some(args.checkpoint_every))
         .start(start)
         .raw_documents(args.output_dir.is_some());
-    let Some(rt) = crate::progress::runtime("fleet run") else { return ExitCode::FAILURE };
+    // Every core: a worker may carry hundreds of streams.
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail("run", format!("cannot start the runtime: {e}")),
+    };
     rt.block_on(async {
         let client = match args.aws.client().await {
             Ok(c) => c,
