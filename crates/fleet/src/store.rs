@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use kvs_sdk::Position;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Connection, Row};
 
 /// What a store call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +241,9 @@ impl Store {
         let invalid = || StoreError::InvalidUrl(redacted(url));
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|_| invalid())?;
+            // One connection first, for its error: the pool would retry a refused connection
+            // until its acquire timeout and report only that it timed out.
+            sqlx::PgConnection::connect_with(&options).await?.close().await?;
             let pool = PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(Duration::from_secs(30))

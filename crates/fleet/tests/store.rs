@@ -101,16 +101,16 @@ mod bodies {
         let store = Store::connect(&url).await.unwrap();
         store.add_streams(&names(&["s"])).await.unwrap();
         let before = store.now_ms().await.unwrap();
-        let l1 = store.take("s", "w1", 0, Duration::from_millis(400)).await.unwrap().unwrap();
+        let l1 = store.take("s", "w1", 0, Duration::from_millis(1500)).await.unwrap().unwrap();
         assert_eq!((l1.stream.as_str(), l1.worker.as_str(), l1.counter), ("s", "w1", 1));
-        assert!(l1.expires_ms >= before + 400 && l1.expires_ms <= store.now_ms().await.unwrap() + 400);
+        assert!(l1.expires_ms >= before + 1500 && l1.expires_ms <= store.now_ms().await.unwrap() + 1500);
         // Valid and someone else's: not with the counter read now, nor with an old one.
         assert_eq!(store.take("s", "w2", 1, Duration::from_secs(10)).await.unwrap(), None);
         assert_eq!(store.take("s", "w2", 0, Duration::from_secs(10)).await.unwrap(), None);
         let row = &store.leases().await.unwrap()[0];
         assert_eq!((row.owner.as_deref(), row.counter, row.expires_ms), (Some("w1"), 1, l1.expires_ms));
         // Expired: taken, counter raised.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
         assert_eq!(store.take("s", "w2", 0, Duration::from_secs(10)).await.unwrap(), None, "stale counter");
         let l2 = store.take("s", "w2", 1, Duration::from_secs(10)).await.unwrap().unwrap();
         assert_eq!((l2.worker.as_str(), l2.counter), ("w2", 2));
@@ -250,11 +250,11 @@ mod bodies {
         let w2 = store.workers().await.unwrap().into_iter().find(|w| w.worker == "w2").unwrap();
         assert_eq!(w2.expires_ms, at2 + 120_000);
         // A short-lived one drops out when it expires; one that leaves at once.
-        store.heartbeat("w3", Duration::from_millis(200)).await.unwrap();
+        store.heartbeat("w3", Duration::from_millis(1500)).await.unwrap();
         assert_eq!(store.workers().await.unwrap().len(), 3);
         store.leave("w1").await.unwrap();
         store.leave("nobody").await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
         let ids: Vec<String> = store.workers().await.unwrap().into_iter().map(|w| w.worker).collect();
         assert_eq!(ids, ["w2"]);
     }
@@ -307,6 +307,48 @@ mod bodies {
         assert_eq!(b.leases().await.unwrap().len(), 1);
         assert_eq!(b.kind(), c.kind());
     }
+
+    pub async fn processes_race_on_one_store(url: String) {
+        // Separate processes (this test binary again, running `race_child`), each with its own
+        // connections, take the same streams at the same moments: one winner per stream.
+        const PROCESSES: usize = 5;
+        const ROUNDS: i64 = 4;
+        let store = Store::connect(&url).await.unwrap();
+        let streams: Vec<String> = (0..ROUNDS).map(|r| format!("s{r}")).collect();
+        store.add_streams(&streams).await.unwrap();
+        let start_at = wall_ms() + 2_000;
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|p| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--exact", "race_child", "--nocapture", "--test-threads=1"])
+                    .env("KVS_FLEET_RACE_URL", &url)
+                    .env("KVS_FLEET_RACE_ID", p.to_string())
+                    .env("KVS_FLEET_RACE_START_MS", start_at.to_string())
+                    .env("KVS_FLEET_RACE_ROUNDS", ROUNDS.to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut won: Vec<(String, String)> = Vec::new();
+        for child in children {
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(out.status.success(), "child failed: {text}");
+            assert!(text.contains("test result: ok. 1 passed"), "{text}");
+            // (libtest's own output may share a line with ours)
+            for rest in text.split("KVS-WON ").skip(1) {
+                let mut words = rest.split_whitespace();
+                won.push((words.next().unwrap().to_owned(), words.next().unwrap().to_owned()));
+            }
+        }
+        won.sort();
+        let won_streams: Vec<&str> = won.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(won_streams, streams.iter().map(String::as_str).collect::<Vec<_>>(), "{won:?}");
+        for (row, (stream, worker)) in store.leases().await.unwrap().iter().zip(&won) {
+            assert_eq!((&row.stream, row.owner.as_ref(), row.counter), (stream, Some(worker), 1));
+        }
+    }
 }
 
 /// The SQLite store's URL: a new file in a new temporary folder (removed with the guard).
@@ -350,7 +392,38 @@ on_both_stores!(
     heartbeat_workers_leave,
     concurrent_takers_one_wins,
     migrations_run_twice,
+    processes_race_on_one_store,
 );
+
+/// The child processes of `processes_race_on_one_store` (a no-op unless that test started this
+/// binary): at agreed moments, four tasks take stream `sROUND`; prints `KVS-WON STREAM WORKER`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_child() {
+    let Ok(url) = std::env::var("KVS_FLEET_RACE_URL") else { return };
+    let var = |name: &str| std::env::var(name).unwrap().parse::<i64>().unwrap();
+    let (id, start_at, rounds) =
+        (var("KVS_FLEET_RACE_ID"), var("KVS_FLEET_RACE_START_MS"), var("KVS_FLEET_RACE_ROUNDS"));
+    let store = Store::connect(&url).await.unwrap();
+    for round in 0..rounds {
+        let at = start_at + round * 300;
+        tokio::time::sleep(Duration::from_millis((at - wall_ms()).max(0) as u64)).await;
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let worker = format!("p{id}-{t}");
+                    store.take(&format!("s{round}"), &worker, 0, Duration::from_secs(60)).await.unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            if let Some(lease) = task.await.unwrap() {
+                println!("KVS-WON {} {}", lease.stream, lease.worker);
+            }
+        }
+    }
+    store.close().await;
+}
 
 #[tokio::test]
 async fn sqlite_kind_and_file() {
@@ -378,5 +451,20 @@ async fn bad_urls_are_invalid() {
             }
             other => panic!("{url:?}: {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn unreachable_database_fails_at_once() {
+    // Port 1 refuses: the connection's own error, not a pool timeout after 30 s.
+    let started = std::time::Instant::now();
+    match Store::connect("postgres://kvs@127.0.0.1:1/db").await {
+        Err(StoreError::Database(sqlx::Error::Io(_))) => {}
+        other => panic!("{:?}", other.map(|s| s.kind())),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    match Store::connect("sqlite:/nonexistent-dir/fleet.db").await {
+        Err(StoreError::Database(_)) => {}
+        other => panic!("{:?}", other.map(|s| s.kind())),
     }
 }
