@@ -1,7 +1,7 @@
 //! Test support shared by every test in the kvs-mkv workspace: the things a test needs from
 //! outside the repository (the third-party conformance data in `../shared`, the real AWS CLI,
-//! FFmpeg, `/usr/bin/time`, `prlimit`, mkvinfo) are either there, or their absence is
-//! impossible to miss.
+//! FFmpeg, `/usr/bin/time`, `prlimit`, mkvinfo, a PostgreSQL server: [`postgres`]) are either
+//! there, or their absence is impossible to miss.
 //!
 //! - Under `CI=true` (or `CI=1`) a missing dependency **fails** the test, with a message that
 //!   names what is missing and how `.ci/run` installs it.
@@ -21,6 +21,7 @@
 
 pub mod mkv;
 pub mod oracle;
+pub mod postgres;
 pub mod upstream;
 
 use std::io::Write;
