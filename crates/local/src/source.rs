@@ -17,6 +17,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kvs_chunk::{Event, Events, FragmentMetadata, FragmentNumber, Frame, Track};
@@ -136,10 +137,11 @@ impl StoredFragment {
     }
 }
 
-/// A stream's backing data: fragments in order.
+/// A stream's backing data: fragments in order. Clones share the fragments (and a server
+/// renders them once for every stream given a clone of the same source).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Source {
-    fragments: Vec<StoredFragment>,
+    fragments: Arc<Vec<StoredFragment>>,
     origin: String,
     skipped: usize,
 }
@@ -209,13 +211,24 @@ impl Source {
         if fragments.is_empty() {
             return Err(LoadError::NoFragments("<fragments>".to_owned()));
         }
-        Ok(Self { fragments, origin: "<fragments>".to_owned(), skipped: 0 })
+        Ok(Self { fragments: Arc::new(fragments), origin: "<fragments>".to_owned(), skipped: 0 })
     }
 
     /// The fragments, in stream order.
     #[must_use]
     pub fn fragments(&self) -> &[StoredFragment] {
         &self.fragments
+    }
+
+    /// Whether two sources share their fragments (one is a clone of the other).
+    #[must_use]
+    pub fn shares_fragments_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.fragments, &other.fragments)
+    }
+
+    /// The address of the shared fragments: equal for clones of one source.
+    pub(crate) fn fragments_id(&self) -> usize {
+        Arc::as_ptr(&self.fragments).addr()
     }
 
     /// Where the data came from (a path, `<memory>` or `<fragments>`).
@@ -455,7 +468,7 @@ impl<'a> Loader<'a> {
                 _ => frame_span_ms(&f.frames),
             };
         }
-        Ok(Source { fragments: self.out, origin: self.origin, skipped: self.skipped })
+        Ok(Source { fragments: Arc::new(self.out), origin: self.origin, skipped: self.skipped })
     }
 }
 

@@ -162,6 +162,34 @@ impl KvsClient {
         Ok(url)
     }
 
+    /// The names of the account's streams (`ListStreams`, every page), sorted; with `prefix`,
+    /// only those that begin with it (the `BEGINS_WITH` condition).
+    ///
+    /// # Errors
+    ///
+    /// The mapped error of `ListStreams` (`InvalidArgument`, `NotAuthorized`, ...).
+    pub async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<String>, ConsumerError> {
+        use aws_sdk_kinesisvideo::types::{ComparisonOperator, StreamNameCondition};
+        let mut req = self.control_plane().list_streams();
+        if let Some(p) = prefix {
+            req = req.stream_name_condition(
+                StreamNameCondition::builder()
+                    .comparison_operator(ComparisonOperator::BeginsWith)
+                    .comparison_value(p)
+                    .build(),
+            );
+        }
+        let mut pages = req.into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(ConsumerError::from_sdk)?;
+            names.extend(page.stream_info_list().iter().filter_map(|s| s.stream_name().map(str::to_owned)));
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
     /// Forgets the cached data endpoint of `stream` for `api` (the next call asks again).
     pub fn invalidate_endpoint(&self, stream: &StreamId, api: ApiName) {
         self.inner.endpoints.lock().unwrap_or_else(PoisonError::into_inner).remove(&(stream.clone(), api));

@@ -129,15 +129,15 @@ struct Token {
 }
 
 /// A 64-bit keyed hash of `bytes` (SplitMix64 steps; a check of integrity, not a secret).
-fn seal(key: u64, bytes: &[u8]) -> u64 {
+pub(super) fn seal(key: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(key ^ 0x9E37_79B9_7F4A_7C15, |h, &b| SplitMix64::new(h ^ u64::from(b)).next_u64())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(super) fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -185,7 +185,7 @@ fn epoch_seconds(ms: i64) -> serde_json::Value {
 }
 
 /// The key of this server's tokens.
-fn token_key(shared: &Shared) -> u64 {
+pub(super) fn token_key(shared: &Shared) -> u64 {
     shared.start_epoch_ms.unsigned_abs().rotate_left(29) ^ 0x6b76_735f_6c69_7374
 }
 

@@ -53,27 +53,30 @@ pub(super) async fn get_data_endpoint(State(shared): State<Arc<Shared>>, body: B
     }
 }
 
+/// A stream's StreamInfo, as DescribeStream and ListStreams answer it.
+pub(super) fn stream_info(s: &StreamState) -> serde_json::Value {
+    #[allow(clippy::cast_precision_loss)] // epoch milliseconds fit f64 exactly
+    let creation = s.creation_time_ms() as f64 / 1000.0;
+    serde_json::json!({
+        "CreationTime": creation,
+        "DataRetentionInHours": 24,
+        "DeviceName": "kvs-local",
+        "KmsKeyId": format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/aws/kinesisvideo"),
+        "MediaType": s.media_type(),
+        "Status": "ACTIVE",
+        "StreamARN": s.arn,
+        "StreamName": s.name,
+        "Version": "1",
+    })
+}
+
 /// `POST /describeStream`.
 pub(super) async fn describe_stream(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request_id = shared.request_id();
     let answer = (|| -> Result<serde_json::Value, ApiError> {
         let req: StreamRef = parse_body(&body)?;
         let s = shared.resolve(&req)?;
-        #[allow(clippy::cast_precision_loss)] // epoch milliseconds fit f64 exactly
-        let creation = s.creation_time_ms as f64 / 1000.0;
-        Ok(serde_json::json!({
-            "StreamInfo": {
-                "CreationTime": creation,
-                "DataRetentionInHours": 24,
-                "DeviceName": "kvs-local",
-                "KmsKeyId": format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/aws/kinesisvideo"),
-                "MediaType": s.media_type,
-                "Status": "ACTIVE",
-                "StreamARN": s.arn,
-                "StreamName": s.name,
-                "Version": "1",
-            }
-        }))
+        Ok(serde_json::json!({ "StreamInfo": stream_info(&s) }))
     })();
     match answer {
         Ok(v) => json_ok(&v, &request_id),

@@ -28,10 +28,11 @@ mod handlers;
 mod images;
 mod scopes;
 mod state;
+mod streams;
 mod tls;
 
 use handlers::{describe_stream, get_data_endpoint, get_media, unknown_operation};
-use state::{Shared, StreamState};
+use state::{Rendered, Shared, StreamState};
 
 pub use conn::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits, MAX_REQUEST_BODY,
@@ -287,6 +288,8 @@ impl Builder {
         let start = Instant::now();
         let start_epoch_ms = epoch_ms_now();
         let mut streams = HashMap::new();
+        // Clones of one source are rendered once (the shift is the same for all: one start).
+        let mut rendered: HashMap<usize, Arc<Rendered>> = HashMap::new();
         for (name, source) in &self.streams {
             if !valid_stream_name(name) {
                 return Err(ServeError::InvalidStreamName(name.clone()));
@@ -294,10 +297,20 @@ impl Builder {
             if streams.contains_key(name) {
                 return Err(ServeError::DuplicateStream(name.clone()));
             }
-            let state = StreamState::new(name, source, self.live, start_epoch_ms)
-                .map_err(|source| ServeError::Render { stream: name.clone(), source })?;
-            streams.insert(name.clone(), Arc::new(state));
+            let shared = match rendered.get(&source.fragments_id()) {
+                Some(r) => Arc::clone(r),
+                None => {
+                    let r = Rendered::new(source, self.live, start_epoch_ms)
+                        .map_err(|source| ServeError::Render { stream: name.clone(), source })?;
+                    let r = Arc::new(r);
+                    rendered.insert(source.fragments_id(), Arc::clone(&r));
+                    r
+                }
+            };
+            streams.insert(name.clone(), Arc::new(StreamState::new(name, shared)));
         }
+        let mut names: Vec<String> = streams.keys().cloned().collect();
+        names.sort_unstable();
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
@@ -305,6 +318,7 @@ impl Builder {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             streams,
+            names,
             live: self.live,
             start,
             start_epoch_ms,
@@ -329,6 +343,7 @@ impl Builder {
         let app = Router::new()
             .route("/getDataEndpoint", post(get_data_endpoint))
             .route("/describeStream", post(describe_stream))
+            .route("/listStreams", post(streams::list_streams))
             .route("/getMedia", post(get_media))
             .route("/getImages", post(images::get_images))
             .route("/listFragments", post(archive::list_fragments))
@@ -418,6 +433,30 @@ impl RunningServer {
                 })
                 .collect(),
         )
+    }
+
+    /// The stream names, sorted.
+    #[must_use]
+    pub fn stream_names(&self) -> &[String] {
+        &self.shared.names
+    }
+
+    /// How many distinct sets of rendered fragments the server holds: one per source, however
+    /// many names serve clones of it.
+    #[must_use]
+    pub fn rendered_sources(&self) -> usize {
+        let mut seen: Vec<*const state::Rendered> =
+            self.shared.streams.values().map(|s| Arc::as_ptr(&s.rendered)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    }
+
+    /// Whether two streams serve the same rendered fragments (`None` if either is unknown).
+    #[must_use]
+    pub fn shares_fragments(&self, a: &str, b: &str) -> Option<bool> {
+        let (a, b) = (self.shared.streams.get(a)?, self.shared.streams.get(b)?);
+        Some(Arc::ptr_eq(&a.rendered, &b.rendered))
     }
 
     /// How many GetMedia and GetMediaForFragmentList calls a stream has had (accepted or not,

@@ -45,6 +45,8 @@ pub enum UnknownFragment {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(super) streams: HashMap<String, Arc<StreamState>>,
+    /// The stream names, sorted (ListStreams).
+    pub(super) names: Vec<String>,
     pub(crate) live: bool,
     pub(crate) start: Instant,
     pub(crate) start_epoch_ms: i64,
@@ -184,26 +186,18 @@ pub(crate) struct Served {
     pub(crate) available_after: Duration,
 }
 
-/// A stream as served.
+/// The rendered fragments of one source, shared by every stream served from it.
 #[derive(Debug)]
-pub(crate) struct StreamState {
-    pub(super) name: String,
-    pub(super) arn: String,
-    pub(super) creation_time_ms: i64,
-    pub(super) media_type: String,
+pub(crate) struct Rendered {
     pub(crate) fragments: Vec<Served>,
     by_number: HashMap<FragmentNumber, usize>,
-    throttle: Mutex<VecDeque<Instant>>,
-    pub(super) calls: AtomicU64,
+    creation_time_ms: i64,
+    media_type: String,
 }
 
-impl StreamState {
-    pub(super) fn new(
-        name: &str,
-        source: &Source,
-        live: bool,
-        start_epoch_ms: i64,
-    ) -> Result<Self, RenderError> {
+impl Rendered {
+    /// Renders every fragment of `source` (shifted to start at `start_epoch_ms` if live).
+    pub(super) fn new(source: &Source, live: bool, start_epoch_ms: i64) -> Result<Self, RenderError> {
         let first_server = source.fragments().first().map_or(0, |f| f.server_timestamp_ms);
         // Live: shift every timestamp so that the first fragment arrives as the server starts.
         let shift = if live { start_epoch_ms.saturating_sub(first_server) } else { 0 };
@@ -229,16 +223,48 @@ impl StreamState {
         }
         let creation_time_ms =
             fragments.first().map_or(start_epoch_ms, |f| f.server_ms).saturating_sub(60_000);
-        Ok(Self {
+        Ok(Self { fragments, by_number, creation_time_ms, media_type: media_type(source) })
+    }
+}
+
+/// A stream as served: its name and per-stream counters over fragments it may share with
+/// other streams of the same source.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(super) name: String,
+    pub(super) arn: String,
+    pub(super) rendered: Arc<Rendered>,
+    throttle: Mutex<VecDeque<Instant>>,
+    pub(super) calls: AtomicU64,
+}
+
+impl std::ops::Deref for StreamState {
+    type Target = Rendered;
+
+    fn deref(&self) -> &Rendered {
+        &self.rendered
+    }
+}
+
+impl StreamState {
+    pub(super) fn new(name: &str, rendered: Arc<Rendered>) -> Self {
+        Self {
             name: name.to_owned(),
             arn: format!("arn:aws:kinesisvideo:{REGION}:{ACCOUNT_ID}:stream/{name}/0"),
-            creation_time_ms,
-            media_type: media_type(source),
-            fragments,
-            by_number,
+            rendered,
             throttle: Mutex::new(VecDeque::new()),
             calls: AtomicU64::new(0),
-        })
+        }
+    }
+
+    /// When the stream was created, epoch ms (a minute before its first fragment).
+    pub(super) fn creation_time_ms(&self) -> i64 {
+        self.rendered.creation_time_ms
+    }
+
+    /// The stream's MediaType.
+    pub(super) fn media_type(&self) -> &str {
+        &self.rendered.media_type
     }
 
     /// How many fragments are available `elapsed` after the server started.
