@@ -76,8 +76,8 @@ pub struct Lease {
     pub stream: String,
     /// The worker holding it.
     pub worker: String,
-    /// The fencing counter: raised by one each time the lease changes hands; every write
-    /// names it and is refused when it moved on.
+    /// The fencing counter: raised by one each time the lease is taken (by another worker, or
+    /// again by the same one); every write names it and is refused when it moved on.
     pub counter: i64,
     /// When it expires unless renewed (epoch ms on the store's clock).
     pub expires_ms: i64,
@@ -135,7 +135,8 @@ pub trait LeaseStore: Send + Sync {
     fn leases(&self) -> impl Future<Output = Result<Vec<StreamLease>, StoreError>> + Send;
     /// Takes a stream's lease for `worker` for `ttl`, if it is free, expired or already
     /// `worker`'s, and its counter is still `seen_counter` (what the caller read): the counter
-    /// is raised by one. `None` when another worker got there first or holds it;
+    /// is raised by one (so a `Lease` the taker held before is dead: use the one returned).
+    /// `None` when another worker got there first or holds it;
     /// [`StoreError::UnknownStream`] when the stream is not in the store.
     fn take(
         &self,
@@ -229,7 +230,7 @@ impl Store {
     /// - `sqlite:PATH` or `sqlite://PATH` (`sqlite:///abs/path` for an absolute path, or
     ///   `sqlite:/abs/path`): the file is created if missing and put in WAL mode, and each
     ///   connection waits up to 30 s for another process's write, so the worker processes of a
-    ///   machine can share the file. SQLite's URL parameters (`?mode=ro`, ...) are accepted.
+    ///   machine can share the file (not on a network file system).
     ///   `sqlite::memory:` is a database of this process only (tests).
     /// - `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` or `postgresql://...` (the
     ///   parameters of libpq's URLs, e.g. `?host=/run/postgresql` for a Unix socket). No TLS.
