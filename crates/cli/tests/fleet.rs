@@ -377,8 +377,8 @@ fn sqlite_fleet_survives_a_killed_worker() {
 
 #[test]
 fn postgres_fleet_survives_a_killed_worker() {
-    let Some(cluster) = kvs_testkit::postgres::Cluster::start() else { return };
-    fleet_survives_a_killed_worker(cluster.url().to_owned());
+    let Some(cluster) = kvs_testkit::postgres::shared() else { return };
+    fleet_survives_a_killed_worker(cluster.fresh_database());
 }
 
 /// A worker paused past its lease (SIGSTOP) loses its streams to the others; when it runs
@@ -428,8 +428,8 @@ fn paused_worker_is_fenced(store: String) {
         let b_last = before[s]["fragment_number"].as_str().map(str::to_owned);
         let from_a: Vec<&Line> = lines.iter().filter(|l| l.at >= resumed && l.worker == "a" && &l.stream == s).collect();
         if let (Some(b_last), Some(first)) = (b_last, from_a.first()) {
-            let b_last: u128 = b_last.parse().unwrap();
-            let first: u128 = first.fragment.parse().unwrap();
+            let b_last = kvs_chunk::FragmentNumber::new(b_last);
+            let first = kvs_chunk::FragmentNumber::new(first.fragment.clone());
             assert!(first > b_last, "{s}: a delivered {first} after b had checkpointed {b_last}");
         }
     }
@@ -446,8 +446,8 @@ fn sqlite_paused_worker_is_fenced() {
 
 #[test]
 fn postgres_paused_worker_is_fenced() {
-    let Some(cluster) = kvs_testkit::postgres::Cluster::start() else { return };
-    paused_worker_is_fenced(cluster.url().to_owned());
+    let Some(cluster) = kvs_testkit::postgres::shared() else { return };
+    paused_worker_is_fenced(cluster.fresh_database());
 }
 
 #[test]
