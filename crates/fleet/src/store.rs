@@ -133,6 +133,9 @@ pub trait LeaseStore: Send + Sync {
     fn workers(&self) -> impl Future<Output = Result<Vec<WorkerInfo>, StoreError>> + Send;
     /// Every stream's row, sorted by stream name.
     fn leases(&self) -> impl Future<Output = Result<Vec<StreamLease>, StoreError>> + Send;
+    /// One stream's row (`None` when it is not in the store): after taking a lease, its
+    /// checkpoint is final (the previous holder's writes are fenced off from then on).
+    fn lease(&self, stream: &str) -> impl Future<Output = Result<Option<StreamLease>, StoreError>> + Send;
     /// Takes a stream's lease for `worker` for `ttl`, if it is free, expired or already
     /// `worker`'s, and its counter is still `seen_counter` (what the caller read): the counter
     /// is raised by one (so a `Lease` the taker held before is dead: use the one returned).
@@ -475,6 +478,18 @@ impl LeaseStore for Store {
         // Sorted here, not by ORDER BY: PostgreSQL's collation may not be byte order.
         leases.sort_by(|a, b| a.stream.cmp(&b.stream));
         Ok(leases)
+    }
+
+    async fn lease(&self, stream: &str) -> Result<Option<StreamLease>, StoreError> {
+        let sql = "SELECT stream, owner, lease_expires_ms, lease_counter, checkpoint, checkpoint_worker, \
+                   checkpoint_ms FROM kvs_fleet_streams WHERE stream = $1";
+        let row = with_pool!(self, |pool, _now| {
+            match sqlx::query(sql).bind(stream).fetch_optional(pool).await? {
+                Some(row) => Some(StreamRow::from_row(&row)?),
+                None => None,
+            }
+        });
+        row.map(StreamRow::into_lease).transpose()
     }
 
     async fn take(

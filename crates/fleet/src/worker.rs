@@ -825,7 +825,17 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
             match self.store.take(&row.stream, &self.worker, row.counter, self.lease).await {
                 Ok(Some(lease)) => {
                     taken = taken.saturating_add(1);
-                    self.acquired(lease, row.checkpoint.as_ref().map(|c| c.position.clone()), began);
+                    // The checkpoint as it stands now that the previous holder is fenced off
+                    // (it may have written one after `rows` was read).
+                    let checkpoint = match self.store.lease(&row.stream).await {
+                        Ok(Some(now)) => now.checkpoint,
+                        Ok(None) => row.checkpoint.clone(),
+                        Err(error) => {
+                            self.send(FleetEvent::StoreFailed { stream: Some(row.stream.clone()), error });
+                            row.checkpoint.clone()
+                        }
+                    };
+                    self.acquired(lease, checkpoint.map(|c| c.position), began);
                 }
                 Ok(None) => {}
                 Err(error) => self.send(FleetEvent::StoreFailed { stream: Some(row.stream.clone()), error }),

@@ -179,6 +179,10 @@ mod bodies {
         let leases = store.leases().await.unwrap();
         let cp = leases[0].checkpoint.as_ref().unwrap();
         assert_eq!(cp.position, p);
+        // One row reads the same as the listing.
+        assert_eq!(store.lease("cam-1").await.unwrap().as_ref(), Some(&leases[0]));
+        assert_eq!(store.lease("cam-2").await.unwrap().as_ref(), Some(&leases[1]));
+        assert_eq!(store.lease("cam-9").await.unwrap(), None);
         assert_eq!(cp.worker, "w1");
         assert!(cp.written_ms >= before && cp.written_ms <= after, "{before} {} {after}", cp.written_ms);
         assert!(leases[1].checkpoint.is_none());
