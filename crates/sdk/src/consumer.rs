@@ -168,7 +168,7 @@ impl MediaConsumerBuilder {
             Some(p) => Position { stream: self.stream.clone(), ..p },
             None => Position::new(self.stream.clone(), self.start),
         };
-        let shared = Arc::new(Mutex::new(position.clone()));
+        let shared = Arc::new(Mutex::new((position.clone(), 0)));
         let tracker = Tracker::resume(position, self.granularity, self.policy, metrics.clone());
         let driver = Driver {
             client: self.client,
@@ -214,7 +214,8 @@ pub struct MediaConsumer {
     driver: Option<Box<Driver>>,
     #[allow(clippy::type_complexity)] // A boxed future that hands the driver back.
     pending: Option<Pin<Box<dyn Future<Output = (Box<Driver>, Option<ConsumerItem>)> + Send>>>,
-    position: Arc<Mutex<Position>>,
+    /// The position after the last item yielded, and how many times it has moved.
+    position: Arc<Mutex<(Position, u64)>>,
     metrics: Metrics,
 }
 
@@ -255,7 +256,14 @@ impl MediaConsumer {
     /// The position after the last item yielded.
     #[must_use]
     pub fn position(&self) -> Position {
-        self.position.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.position.lock().unwrap_or_else(PoisonError::into_inner).0.clone()
+    }
+
+    /// How many times [`Self::position`] has moved (once per delivered fragment): a cheap
+    /// test of whether the last item completed a fragment.
+    #[must_use]
+    pub fn position_moves(&self) -> u64 {
+        self.position.lock().unwrap_or_else(PoisonError::into_inner).1
     }
 
     /// The consumer's counters.
@@ -479,7 +487,7 @@ struct Driver {
     jitter: Jitter,
     metrics: Metrics,
     tracker: Tracker,
-    shared: Arc<Mutex<Position>>,
+    shared: Arc<Mutex<(Position, u64)>>,
     published: u64,
     state: State,
     /// Consecutive attempts without a delivered fragment.
@@ -495,8 +503,9 @@ impl Driver {
             if let Some(event) = self.tracker.pop() {
                 if self.tracker.commits() != self.published {
                     self.published = self.tracker.commits();
-                    *self.shared.lock().unwrap_or_else(PoisonError::into_inner) =
-                        self.tracker.position().clone();
+                    let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    shared.0.clone_from(self.tracker.position());
+                    shared.1 = shared.1.wrapping_add(1);
                 }
                 return Some(Ok(event));
             }
@@ -507,7 +516,9 @@ impl Driver {
                     tokio::time::sleep_until(until).await;
                     State::Connect
                 }
-                State::Connect => self.connect().await,
+                // Boxed: the SDK call's state (kilobytes) is needed only while connecting,
+                // not in every consumer's pending future.
+                State::Connect => Box::pin(self.connect()).await,
                 State::Read(conn) => self.read(conn).await,
             };
         }

@@ -18,6 +18,7 @@ pub mod save;
 mod selector;
 #[cfg(feature = "aws-config")]
 mod settings;
+mod stream_set;
 pub mod tracker;
 
 pub use archive::{
@@ -50,6 +51,7 @@ pub use metrics::{Metrics, MetricsSnapshot};
 pub use selector::{Checkpoint, Position, StartSelector, StreamId};
 #[cfg(feature = "aws-config")]
 pub use settings::{AwsSettings, ConfigError, FALLBACK_REGION};
+pub use stream_set::{DEFAULT_SET_QUEUE, SetItem, StreamSet, StreamSetBuilder, StreamSetHandle};
 pub use tracker::{ConnectionSummary, ConsumerEvent, ErrorPolicy, Granularity, ReconnectReason, Tracker};
 
 /// The SDK crates this one is built on, for callers who need their types.
