@@ -18,6 +18,10 @@ pub const AFTER_HELP: &str = "\
 Each --stream NAME=PATH names a stream backed by PATH: a GetMedia payload (fragment numbers
 and timestamps kept), a plain MKV/WebM file (one fragment per Cluster, synthesized fragment
 numbers and timestamps), or a directory of .mkv/.mka/.webm fragment files (name order).
+A range {A..B} in NAME (integers, A <= B, at most 100,000 names) names one stream per number:
+--stream 'cam-{1..1000}=clip.mkv' serves cam-1 ... cam-1000, and 'cam-{0001..1000}' pads to the
+width of A (cam-0001). Quote it: a shell expands braces itself. A PATH is loaded and rendered
+once however many names serve it. ListStreams lists every stream, sorted by name.
 
 The archive: ListFragments (NextToken pages) and GetMediaForFragmentList over the same
 fragments; a named fragment that does not exist gets an exception chunk (error code 4000) in
@@ -49,9 +53,11 @@ Limits (they keep a slow or hostile client from pinning the server):
   --idle-timeout SECS        a keep-alive connection with no request is closed after SECS (default 60);
                              a response being sent (a live GetMedia) is never cut by it, unless the
                              client has read nothing of it for SECS
-  --max-connections N        at most N connections open at once (default 512); more wait in the
-                             listen backlog until one closes. Keep N under the descriptor limit
-                             (ulimit -n)
+  --max-connections N        at most N connections open at once (default 4096, or the open-files
+                             limit less 64 if that is lower); more wait in the listen backlog until
+                             one closes. serve raises its open-files soft limit to the hard limit
+                             at start; if N is still above it, raise the hard limit (ulimit -Hn,
+                             LimitNOFILE=, nofile in limits.conf) or lower N
   --max-image-jobs N         at most N GetImages calls decode at once (default: the number of CPUs)
   --image-queue N            at most N more GetImages calls wait (default 32); beyond that a call is
                              answered 400 ClientLimitExceededException
@@ -73,6 +79,7 @@ HTTPS (off by default: plain HTTP):
 
 Examples:
   kvs-mkv serve --stream demo=testdata/getmedia_basic.mkv
+  kvs-mkv serve --live --stream 'cam-{1..1000}=testdata/getmedia_basic.mkv'
   kvs-mkv serve --stream demo=capture.mkv --tls-cert server.pem --tls-key server.key
   kvs-mkv serve --stream cam=video.webm --live --port 8080
   kvs-mkv serve --stream demo=capture.mkv --cut-random 7 --throttle-rate 5
@@ -105,9 +112,10 @@ pub enum UnknownFragmentArg {
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// A stream: NAME=PATH (a GetMedia payload, a plain MKV/WebM file or a directory of
-    /// fragment files). Repeat for more streams.
+    /// fragment files). Repeat for more streams. A range in NAME names many streams over one
+    /// copy of PATH: 'cam-{1..1000}=PATH', 'cam-{0001..1000}=PATH' (zero-padded).
     #[arg(long = "stream", value_name = "NAME=PATH", required = true, value_parser = parse_stream)]
-    streams: Vec<(String, PathBuf)>,
+    streams: Vec<(Vec<String>, PathBuf)>,
     /// Listen on 127.0.0.1 at this port [default: 4567].
     #[arg(long, conflicts_with = "listen")]
     port: Option<u16>,
@@ -166,7 +174,8 @@ pub struct ServeArgs {
     /// Close a keep-alive connection idle for SECS between requests [default: 60].
     #[arg(long, value_name = "SECS", help_heading = "Limits", value_parser = parse_seconds)]
     idle_timeout: Option<Duration>,
-    /// At most N connections at once; more wait to be accepted [default: 512].
+    /// At most N connections at once; more wait to be accepted [default: 4096, or the
+    /// open-files limit less 64 if lower].
     #[arg(long, value_name = "N", help_heading = "Limits", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
     /// At most N GetImages calls decoding at once [default: the number of CPUs].
@@ -187,13 +196,74 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn parse_stream(s: &str) -> Result<(String, PathBuf), String> {
+fn parse_stream(s: &str) -> Result<(Vec<String>, PathBuf), String> {
     let (name, path) = s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {s:?}"))?;
     if name.is_empty() || path.is_empty() {
         return Err(format!("expected NAME=PATH, got {s:?}"));
     }
-    Ok((name.to_owned(), PathBuf::from(path)))
+    Ok((expand_names(name)?, PathBuf::from(path)))
 }
+
+/// The most names one `{A..B}` range may give.
+pub const MAX_RANGE_NAMES: u64 = 100_000;
+
+/// The names of a NAME with at most one `{A..B}` range (integers, A <= B, at most
+/// [`MAX_RANGE_NAMES`]; zero-padded to A's width when A has leading zeros); a NAME without
+/// braces is itself.
+pub fn expand_names(name: &str) -> Result<Vec<String>, String> {
+    let Some((prefix, rest)) = name.split_once('{') else {
+        if name.contains('}') {
+            return Err(format!(
+                "stream name {name:?}: '}}' without '{{' (a range is {{A..B}}, e.g. cam-{{1..1000}})"
+            ));
+        }
+        return Ok(vec![name.to_owned()]);
+    };
+    let malformed = |why: &str| {
+        format!(
+            "stream name {name:?}: {why} (a range is {{A..B}} with integers A <= B, e.g. cam-{{1..1000}} or cam-{{0001..1000}})"
+        )
+    };
+    let (range, suffix) = rest.split_once('}').ok_or_else(|| malformed("'{' without '}'"))?;
+    if suffix.contains(['{', '}']) || prefix.contains('}') {
+        return Err(malformed("only one range is allowed"));
+    }
+    let (a, b) = range.split_once("..").ok_or_else(|| malformed("no '..' in the braces"))?;
+    let number = |s: &str| -> Result<u64, String> {
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(malformed(&format!("{s:?} is not a non-negative integer")));
+        }
+        s.parse::<u64>().map_err(|_| malformed(&format!("{s} is too large")))
+    };
+    let (start, end) = (number(a)?, number(b)?);
+    if start > end {
+        return Err(malformed(&format!("{start} is above {end}")));
+    }
+    let count = end.saturating_sub(start).saturating_add(1);
+    if count > MAX_RANGE_NAMES {
+        return Err(malformed(&format!("{count} names, at most {MAX_RANGE_NAMES}")));
+    }
+    let width = if a.len() > 1 && a.starts_with('0') { a.len() } else { 0 };
+    Ok((start..=end).map(|i| format!("{prefix}{i:0width$}{suffix}")).collect())
+}
+
+/// The open-files soft limit, raised to the hard limit (`None` if it cannot be read).
+fn raise_open_files_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            eprintln!("kvs-mkv serve: cannot raise the open-files limit: {e}");
+            None
+        }
+    }
+}
+
+/// The default --max-connections: 4096, or the open-files limit less 64 (the listener, the
+/// loaded files, the runtime) if that is lower.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
+
+/// Descriptors kept out of the connection budget.
+const RESERVED_FDS: u64 = 64;
 
 impl ServeArgs {
     fn faults(&self) -> Result<Faults, String> {
@@ -262,9 +332,26 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     if let Some(d) = args.idle_timeout {
         builder = builder.idle_timeout(d);
     }
-    if let Some(n) = args.max_connections {
-        builder = builder.max_connections(usize::try_from(n).unwrap_or(usize::MAX));
-    }
+    let open_files = raise_open_files_limit();
+    let budget = open_files.map(|l| l.saturating_sub(RESERVED_FDS).max(1));
+    let max_connections = match args.max_connections {
+        Some(n) => {
+            let n = u64::from(n);
+            if let (Some(budget), Some(limit)) = (budget, open_files)
+                && n > budget
+            {
+                eprintln!(
+                    "kvs-mkv serve: warning: --max-connections {n} is above the open-files limit ({limit}) less \
+                     {RESERVED_FDS}: connections past it are refused for lack of descriptors and wait; raise the \
+                     hard limit (ulimit -Hn, systemd LimitNOFILE=, nofile in limits.conf) or lower \
+                     --max-connections"
+                );
+            }
+            n
+        }
+        None => budget.map_or(DEFAULT_MAX_CONNECTIONS, |b| b.min(DEFAULT_MAX_CONNECTIONS)),
+    };
+    builder = builder.max_connections(usize::try_from(max_connections).unwrap_or(usize::MAX));
     if let Some(n) = args.max_image_jobs {
         builder = builder.max_image_jobs(usize::try_from(n).unwrap_or(usize::MAX));
     }
@@ -279,16 +366,25 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         builder = builder.tls(t);
     }
     let mut loaded = Vec::new();
-    for (name, path) in &args.streams {
-        match Source::load(path, &opts) {
-            Ok(source) => {
-                loaded.push((name.clone(), path.clone(), source.fragments().len(), source.skipped()));
-                builder = builder.stream(name.clone(), source);
-            }
-            Err(e) => {
-                eprintln!("kvs-mkv serve: stream {name}: {e}");
-                return ExitCode::FAILURE;
-            }
+    // A path is loaded once; its streams share one copy (the server renders it once).
+    let mut sources: std::collections::HashMap<&PathBuf, Source> = std::collections::HashMap::new();
+    for (names, path) in &args.streams {
+        let source = match sources.get(path) {
+            Some(s) => s.clone(),
+            None => match Source::load(path, &opts) {
+                Ok(source) => {
+                    sources.insert(path, source.clone());
+                    source
+                }
+                Err(e) => {
+                    eprintln!("kvs-mkv serve: stream {}: {e}", names.first().map_or("", String::as_str));
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
+        loaded.push((names.clone(), path.clone(), source.fragments().len(), source.skipped()));
+        for name in names {
+            builder = builder.stream(name.clone(), source.clone());
         }
     }
     let Some(runtime) = crate::progress::runtime("serve") else { return ExitCode::FAILURE };
@@ -314,15 +410,23 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
         let modes = if modes.is_empty() { String::new() } else { format!(" ({})", modes.join(", ")) };
         println!("kvs-local listening on {url}{modes}");
-        for (name, path, n, skipped) in &loaded {
+        for (names, path, n, skipped) in &loaded {
             let skipped = if *skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
-            println!(
-                "  stream {name}: {n} fragments from {}{skipped} ({})",
-                path.display(),
-                server.stream_arn(name).unwrap_or_default()
-            );
+            match names.as_slice() {
+                [name] => println!(
+                    "  stream {name}: {n} fragments from {}{skipped} ({})",
+                    path.display(),
+                    server.stream_arn(name).unwrap_or_default()
+                ),
+                [first, .., last] => println!(
+                    "  streams {first} ... {last} ({} names): {n} fragments from {}{skipped}",
+                    names.len(),
+                    path.display()
+                ),
+                [] => {}
+            }
         }
-        let first = loaded.first().map_or("NAME", |(name, ..)| name.as_str());
+        let first = loaded.first().and_then(|(names, ..)| names.first()).map_or("NAME", String::as_str);
         println!("Try:");
         match &sigv4 {
             Some(c) => println!(
@@ -339,6 +443,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             "  aws kinesis-video-media get-media --endpoint-url {url}{ca} --stream-name {first} \
              --start-selector StartSelectorType=EARLIEST out.mkv"
         );
+        if server.stream_names().len() > 1 {
+            println!("  aws kinesisvideo list-streams --endpoint-url {url}{ca}");
+        }
         println!("Ctrl-C stops the server.");
         if let Err(e) = tokio::signal::ctrl_c().await {
             eprintln!("kvs-mkv serve: cannot wait for Ctrl-C: {e}");

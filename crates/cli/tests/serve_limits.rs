@@ -67,7 +67,7 @@ fn help_documents_the_limits_and_their_defaults() {
         "--idle-timeout <SECS>",
         "[default: 60]",
         "--max-connections <N>",
-        "[default: 512]",
+        "[default: 4096",
         "--max-image-jobs <N>",
         "--image-queue <N>",
         "ClientLimitExceededException",

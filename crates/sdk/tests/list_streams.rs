@@ -1,6 +1,12 @@
 //! `KvsClient::list_streams` against kvs-local: every page, sorted, with and without a
 //! prefix, and a service error mapped.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 
