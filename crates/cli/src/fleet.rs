@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use kvs_fleet::{FleetEvent, FleetFragment, LeaseStore, StoredCheckpoint, Store, StreamChoice, Worker, WorkerConfig};
+use kvs_fleet::{
+    FleetEvent, FleetFragment, LeaseStore, Store, StoredCheckpoint, StreamChoice, Worker, WorkerConfig,
+};
 use kvs_sdk::StartSelector;
 
 use crate::stream_args::AwsArgs;
@@ -112,7 +114,11 @@ fn run_worker(args: &RunArgs) -> ExitCode {
         _ => {
             return fail(
                 "run",
-                format!("--lease-secs {}: at least {} s", args.lease_secs, kvs_fleet::MIN_LEASE.as_secs_f64()),
+                format!(
+                    "--lease-secs {}: at least {} s",
+                    args.lease_secs,
+                    kvs_fleet::MIN_LEASE.as_secs_f64()
+                ),
             );
         }
     };
@@ -248,7 +254,9 @@ impl Output {
             },
             FleetEvent::Acquired { stream, resume } => {
                 match resume.as_ref().and_then(|p| p.fragment_number()) {
-                    Some(n) => eprintln!("kvs-mkv fleet run: {who}: took {stream}, resuming after fragment {n}"),
+                    Some(n) => {
+                        eprintln!("kvs-mkv fleet run: {who}: took {stream}, resuming after fragment {n}")
+                    }
                     None => eprintln!("kvs-mkv fleet run: {who}: took {stream} (no checkpoint yet)"),
                 }
                 Ok(())
@@ -300,8 +308,10 @@ fn write_fragment(dir: &Path, f: &FleetFragment) -> io::Result<PathBuf> {
 /// A stream name as a directory name: the service's names are `[a-zA-Z0-9_.-]`, but `.` and
 /// `..` are among them.
 fn safe_dir_name(stream: &str) -> String {
-    let mut s: String =
-        stream.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+    let mut s: String = stream
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
+        .collect();
     if s.starts_with('.') || s.is_empty() {
         s.insert(0, '_');
     }
@@ -389,9 +399,16 @@ fn status_table(
 ) -> io::Result<()> {
     writeln!(out, "{} worker(s) alive, {} stream(s)", workers.len(), rows.len())?;
     for w in workers {
-        let held =
-            rows.iter().filter(|r| r.owner.as_deref() == Some(w.worker.as_str()) && r.expires_ms > now).count();
-        writeln!(out, "  {}: {held} stream(s), alive for {}", w.worker, seconds(w.expires_ms.saturating_sub(now)))?;
+        let held = rows
+            .iter()
+            .filter(|r| r.owner.as_deref() == Some(w.worker.as_str()) && r.expires_ms > now)
+            .count();
+        writeln!(
+            out,
+            "  {}: {held} stream(s), alive for {}",
+            w.worker,
+            seconds(w.expires_ms.saturating_sub(now))
+        )?;
     }
     let mut table = vec![[
         "STREAM".to_owned(),
@@ -406,7 +423,9 @@ fn status_table(
             Some(owner) if r.expires_ms > now => {
                 (owner.clone(), format!("expires in {}", seconds(r.expires_ms.saturating_sub(now))))
             }
-            Some(owner) => (format!("({owner})"), format!("expired {} ago", seconds(now.saturating_sub(r.expires_ms)))),
+            Some(owner) => {
+                (format!("({owner})"), format!("expired {} ago", seconds(now.saturating_sub(r.expires_ms))))
+            }
             None => ("-".to_owned(), "free".to_owned()),
         };
         let (fragment, written, lag) = match &r.checkpoint {

@@ -66,10 +66,8 @@ impl Drop for Proc {
 /// `kvs-mkv serve --live` with streams cam-01 .. cam-30; its URL.
 fn serve(clip: &Path) -> (Proc, String) {
     let mut cmd = bin();
-    cmd.args(["serve", "--live", "--listen", "127.0.0.1:0"]);
-    for i in 1..=STREAMS {
-        cmd.arg("--stream").arg(format!("cam-{i:02}={}", clip.display()));
-    }
+    cmd.args(["serve", "--live", "--listen", "127.0.0.1:0", "--stream"]);
+    cmd.arg(format!("cam-{{01..{STREAMS}}}={}", clip.display()));
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
@@ -251,7 +249,12 @@ fn fragment_numbers(url: &str, served: Instant) -> Vec<String> {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["Fragments"].as_array().unwrap().iter().map(|f| f["FragmentNumber"].as_str().unwrap().to_owned()).collect()
+    v["Fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FragmentNumber"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The whole scenario on one store.
@@ -260,14 +263,8 @@ fn fleet_survives_a_killed_worker(store: String) {
     let clip = clip(&dir);
     let (_server, url) = serve(&clip);
     let served = Instant::now();
-    let mut fleet = Fleet {
-        store,
-        url,
-        workers: HashMap::new(),
-        lines: Arc::default(),
-        log: Arc::default(),
-        lives: 0,
-    };
+    let mut fleet =
+        Fleet { store, url, workers: HashMap::new(), lines: Arc::default(), log: Arc::default(), lives: 0 };
     for id in ["w1", "w2", "w3"] {
         fleet.start(id);
     }
@@ -354,9 +351,9 @@ fn fleet_survives_a_killed_worker(store: String) {
                 continue;
             }
             assert_eq!(by.len(), 2, "{stream} fragment {i} delivered {} times", by.len());
-            let checkpoint = dead_checkpoint
-                .get(&stream)
-                .unwrap_or_else(|| panic!("{stream} fragment {i} delivered twice, not a dead worker's stream"));
+            let checkpoint = dead_checkpoint.get(&stream).unwrap_or_else(|| {
+                panic!("{stream} fragment {i} delivered twice, not a dead worker's stream")
+            });
             let after = checkpoint.as_ref().map_or(0, |c| index[c.as_str()] + 1);
             assert!(i >= after, "{stream} fragment {i} delivered twice, at or before the checkpoint {after}");
             assert!(
@@ -426,7 +423,8 @@ fn paused_worker_is_fenced(store: String) {
     let lines = fleet.lines.lock().unwrap().clone();
     for s in &a_streams {
         let b_last = before[s]["fragment_number"].as_str().map(str::to_owned);
-        let from_a: Vec<&Line> = lines.iter().filter(|l| l.at >= resumed && l.worker == "a" && &l.stream == s).collect();
+        let from_a: Vec<&Line> =
+            lines.iter().filter(|l| l.at >= resumed && l.worker == "a" && &l.stream == s).collect();
         if let (Some(b_last), Some(first)) = (b_last, from_a.first()) {
             let b_last = kvs_chunk::FragmentNumber::new(b_last);
             let first = kvs_chunk::FragmentNumber::new(first.fragment.clone());

@@ -7,6 +7,6 @@ pub mod worker;
 
 pub use store::{Lease, LeaseStore, Store, StoreError, StoredCheckpoint, StreamLease, WorkerInfo};
 pub use worker::{
-    DEFAULT_DISCOVER_EVERY, DEFAULT_LEASE, FAILED_STREAM_PAUSE, FleetEvent, FleetFragment, MIN_LEASE, StreamChoice,
-    Worker, WorkerConfig,
+    DEFAULT_DISCOVER_EVERY, DEFAULT_LEASE, FAILED_STREAM_PAUSE, FleetEvent, FleetFragment, MIN_LEASE,
+    StreamChoice, Worker, WorkerConfig,
 };

@@ -483,7 +483,9 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
                 self.out.push_back(FleetEvent::Checkpointed { stream: stream.to_owned(), position });
             }
             Err(StoreError::LeaseLost { .. }) => {}
-            Err(error) => self.out.push_back(FleetEvent::StoreFailed { stream: Some(stream.to_owned()), error }),
+            Err(error) => {
+                self.out.push_back(FleetEvent::StoreFailed { stream: Some(stream.to_owned()), error })
+            }
         }
     }
 
@@ -507,7 +509,9 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
         }
         match self.store.release(&held.lease).await {
             Ok(()) => self.out.push_back(FleetEvent::Released { stream: stream.to_owned() }),
-            Err(StoreError::LeaseLost { .. }) => self.out.push_back(FleetEvent::Lost { stream: stream.to_owned() }),
+            Err(StoreError::LeaseLost { .. }) => {
+                self.out.push_back(FleetEvent::Lost { stream: stream.to_owned() })
+            }
             Err(error) => {
                 // The lease will expire by itself.
                 self.out.push_back(FleetEvent::StoreFailed { stream: Some(stream.to_owned()), error });
@@ -571,11 +575,10 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
             (Ok(event), _) => self.out.push_back(FleetEvent::Consumer { stream, event }),
             (Err(error), _) => {
                 // The set dropped the stream; give the lease back and stay away a while.
-                self.shared
-                    .failed
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(stream.clone(), Instant::now().checked_add(FAILED_STREAM_PAUSE).unwrap_or_else(Instant::now));
+                self.shared.failed.lock().unwrap_or_else(PoisonError::into_inner).insert(
+                    stream.clone(),
+                    Instant::now().checked_add(FAILED_STREAM_PAUSE).unwrap_or_else(Instant::now),
+                );
                 let held = self.shared.held().remove(&stream);
                 self.forget(&stream);
                 if let Some(held) = held
@@ -591,7 +594,12 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
 
     fn fragment(&mut self, stream: String, fragment: Fragment, document: Option<Bytes>, position: Position) {
         self.yielded = Some((stream.clone(), position.clone()));
-        self.out.push_back(FleetEvent::Fragment(Box::new(FleetFragment { stream, fragment, document, position })));
+        self.out.push_back(FleetEvent::Fragment(Box::new(FleetFragment {
+            stream,
+            fragment,
+            document,
+            position,
+        })));
     }
 
     /// Whether the worker may still deliver `stream`'s items: it holds the lease and it has
@@ -754,7 +762,9 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
                     let removed = {
                         let mut map = self.shared.held();
                         match map.get(&h.lease.stream) {
-                            Some(e) if e.lease.counter == h.lease.counter => map.remove(&h.lease.stream).is_some(),
+                            Some(e) if e.lease.counter == h.lease.counter => {
+                                map.remove(&h.lease.stream).is_some()
+                            }
                             _ => false,
                         }
                     };
@@ -763,7 +773,9 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
                         self.send(FleetEvent::Lost { stream: h.lease.stream.clone() });
                     }
                 }
-                Err(error) => self.send(FleetEvent::StoreFailed { stream: Some(h.lease.stream.clone()), error }),
+                Err(error) => {
+                    self.send(FleetEvent::StoreFailed { stream: Some(h.lease.stream.clone()), error })
+                }
             }
         }
     }
@@ -798,10 +810,8 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
             failed.retain(|_, until| *until > began);
             failed.clone()
         };
-        let mut candidates: Vec<&&StreamLease> = rows
-            .iter()
-            .filter(|r| !held.contains(&r.stream) && !failed.contains_key(&r.stream))
-            .collect();
+        let mut candidates: Vec<&&StreamLease> =
+            rows.iter().filter(|r| !held.contains(&r.stream) && !failed.contains_key(&r.stream)).collect();
         // Each worker walks the candidates in its own order, so that workers taking at the
         // same moment seldom race for the same lease.
         candidates.sort_by_key(|r| {

@@ -22,9 +22,14 @@ const STREAMS: usize = 4;
 const FRAGMENTS: usize = 12;
 
 async fn server() -> RunningServer {
-    let mkv = SyntheticSpec { clusters: FRAGMENTS, frames_per_cluster: 3, frame_size: 50, ..SyntheticSpec::default() }
-        .plain_mkv()
-        .unwrap();
+    let mkv = SyntheticSpec {
+        clusters: FRAGMENTS,
+        frames_per_cluster: 3,
+        frame_size: 50,
+        ..SyntheticSpec::default()
+    }
+    .plain_mkv()
+    .unwrap();
     let source = Source::from_bytes(mkv, &LoadOptions::default()).unwrap();
     let mut b = LocalKvs::builder();
     for i in 0..STREAMS {
@@ -58,7 +63,8 @@ async fn read(worker: &mut Worker<Store>, want: usize) -> BTreeMap<String, Vec<S
     let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while got.len() < STREAMS || got.values().any(|v| v.len() < want) {
-        let event = tokio::time::timeout_at(deadline, worker.next()).await.expect("timed out").expect("ended");
+        let event =
+            tokio::time::timeout_at(deadline, worker.next()).await.expect("timed out").expect("ended");
         if let FleetEvent::Fragment(f) = event {
             let n = f.fragment.metadata.as_ref().unwrap().fragment_number.as_ref().unwrap().to_string();
             assert_eq!(f.position.fragment_number().unwrap().to_string(), n);
@@ -144,7 +150,8 @@ async fn a_worker_whose_lease_was_taken_cannot_checkpoint_and_stops_the_stream()
         // Another worker takes the lease, as it would after w1 stalled past its lease.
         let row = store.leases().await.unwrap().into_iter().find(|r| r.stream == first.stream).unwrap();
         expire(&store, &first.stream).await;
-        let intruder = store.take(&first.stream, "intruder", row.counter, Duration::from_secs(60)).await.unwrap();
+        let intruder =
+            store.take(&first.stream, "intruder", row.counter, Duration::from_secs(60)).await.unwrap();
         assert!(intruder.is_some());
         // w1's checkpoint is refused (fencing) and the stream stops.
         let e = worker.checkpoint(&first.stream, &first.position).await.unwrap_err();
