@@ -43,7 +43,7 @@ pub struct FleetArgs {
 #[derive(Subcommand, Debug)]
 enum FleetCommand {
     /// Take a share of the streams, archive or print their fragments, checkpoint.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Each stream: its worker, lease expiry, last checkpoint and lag.
     Status(StatusArgs),
 }

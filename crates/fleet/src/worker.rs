@@ -265,7 +265,7 @@ impl Shared {
 /// What the keeper tells the worker.
 #[derive(Debug)]
 enum Notice {
-    Event(FleetEvent),
+    Event(Box<FleetEvent>),
     /// Streams to shed are waiting in `Shared::shed`.
     Shed,
 }
@@ -389,9 +389,8 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
             if let Some(event) = self.out.pop_front() {
                 return Some(event);
             }
-            if self.keeper.is_none() {
-                return None;
-            }
+            // Shut down and drained.
+            self.keeper.as_ref()?;
             let shed: Vec<String> =
                 std::mem::take(&mut *self.shared.shed.lock().unwrap_or_else(PoisonError::into_inner));
             if !shed.is_empty() {
@@ -403,7 +402,7 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
             tokio::select! {
                 biased;
                 notice = self.notices.recv() => match notice {
-                    Some(Notice::Event(event)) => self.note(event),
+                    Some(Notice::Event(event)) => self.note(*event),
                     Some(Notice::Shed) | None => {}
                 },
                 item = self.set.next() => match item {
@@ -677,7 +676,7 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
     }
 
     fn send(&self, event: FleetEvent) {
-        let _ = self.tx.send(Notice::Event(event));
+        let _ = self.tx.send(Notice::Event(Box::new(event)));
     }
 
     /// One round: discover, heartbeat, renew, balance. Returns when to run the next.
