@@ -293,7 +293,9 @@ fn fleet_survives_a_killed_worker(store: String) {
 
     // The survivors take its streams: 15 each, within the lease time (plus the time to read
     // the status: a poll every 100 ms, a process start each).
-    let took = fleet.wait_for_shares(&[("w1", 15), ("w3", 15)], Duration::from_secs(15));
+    fleet.wait_for_shares(&[("w1", 15), ("w3", 15)], Duration::from_secs(15));
+    let took = killed.elapsed();
+    eprintln!("{}: rebalanced {took:?} after the kill (lease {LEASE_SECS} s)", fleet.store);
     assert!(
         took <= Duration::from_secs_f64(LEASE_SECS + 1.5),
         "rebalanced {took:?} after the kill (lease {LEASE_SECS} s)"
@@ -310,6 +312,7 @@ fn fleet_survives_a_killed_worker(store: String) {
             .map(|l| l.stream.clone())
             .collect();
         if resumed.len() == dead_checkpoint.len() {
+            eprintln!("{}: every stream resumed {:?} after the kill", fleet.store, killed.elapsed());
             break;
         }
         assert!(Instant::now() < deadline, "resumed {resumed:?} of {:?}", dead_checkpoint.keys());

@@ -700,6 +700,14 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
                 return regular;
             }
         };
+        // When another worker's heartbeat runs out, the shares change: be there as it does
+        // (its leases, renewed in the same round, run out a moment later).
+        let regular = workers
+            .iter()
+            .filter(|w| w.worker != self.worker)
+            .map(|w| w.expires_ms)
+            .min()
+            .map_or(regular, |at| at_store_time(began, store_now, at).min(regular));
         let mut ids: Vec<&str> = workers.iter().map(|w| w.worker.as_str()).collect();
         if !ids.contains(&self.worker.as_str()) {
             ids.push(&self.worker);
@@ -851,10 +859,7 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
             }
         }
         match next_expiry {
-            Some(at) if taken < wanted => {
-                let wait = u64::try_from(at.saturating_sub(store_now)).unwrap_or(0).saturating_add(20);
-                began.checked_add(Duration::from_millis(wait)).unwrap_or(began)
-            }
+            Some(at) if taken < wanted => at_store_time(began, store_now, at),
             _ => began.checked_add(self.lease).unwrap_or(began),
         }
     }
@@ -877,6 +882,13 @@ impl<S: LeaseStore + Clone + 'static> Keeper<S> {
         }
         self.send(FleetEvent::Acquired { stream, resume });
     }
+}
+
+/// This machine's instant just after the store's clock reads `at` (`store_now` was read at
+/// `local_now`).
+fn at_store_time(local_now: Instant, store_now: i64, at: i64) -> Instant {
+    let wait = u64::try_from(at.saturating_sub(store_now)).unwrap_or(0).saturating_add(20);
+    local_now.checked_add(Duration::from_millis(wait)).unwrap_or(local_now)
 }
 
 /// Worker `index`'s share of `streams` among `workers` (sorted by id): the first
