@@ -57,8 +57,8 @@ struct RunArgs {
     /// This worker's id, unique in the fleet.
     #[arg(long, value_name = "ID")]
     worker_id: String,
-    /// A stream to share (repeat for more).
-    #[arg(long = "stream", value_name = "NAME", required_unless_present = "all_streams")]
+    /// The streams to share (`--stream a b c` or `--stream a --stream b`).
+    #[arg(long = "stream", value_name = "NAME", num_args = 1.., required_unless_present = "all_streams")]
     streams: Vec<String>,
     /// Share every stream (ListStreams, again every minute).
     #[arg(long, conflicts_with = "streams")]

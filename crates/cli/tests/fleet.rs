@@ -462,7 +462,7 @@ fn status_of_an_empty_store_and_bad_urls() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a store URL"), "{out:?}");
     let out = bin()
-        .args(["fleet", "run", "--store", &store, "--worker-id", "w", "--stream", "x", "--json"])
+        .args(["fleet", "run", "--store", &store, "--worker-id", "w", "--stream", "x", "y", "--json"])
         .args(["--lease-secs", "0.01"])
         .output()
         .unwrap();
