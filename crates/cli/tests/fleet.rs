@@ -470,3 +470,95 @@ fn status_of_an_empty_store_and_bad_urls() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lease-secs"), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--output-dir`: each fragment to DIR/STREAM/<number>_<time>.mkv, the document as served
+/// (one complete fragment, the right number); a second run resumes after the checkpoints and
+/// writes nothing again.
+#[test]
+fn output_dir_holds_every_fragment_once() {
+    let dir = temp_dir("output-dir");
+    let mut cmd = bin();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--stream"]);
+    cmd.arg(format!("cam-{{1..3}}={}", common::testdata().join("getmedia_basic.mkv").display()));
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("kvs-mkv serve exited").unwrap();
+        if let Some(rest) = line.strip_prefix("kvs-local listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let _server = Proc(child);
+    let store = format!("sqlite:{}", dir.join("fleet.db").display());
+    let out_dir = dir.join("archive");
+    let files = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|r| r.flat_map(|e| std::fs::read_dir(e.unwrap().path()).unwrap()).map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for run in 0..2 {
+        let mut worker = Proc(
+            bin()
+                .args(["fleet", "run", "--store", &store, "--worker-id", "w", "--all-streams"])
+                .args(["--endpoint-url", &url, "--start-selector", "StartSelectorType=EARLIEST"])
+                .arg("--output-dir")
+                .arg(&out_dir)
+                .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+                .env("AWS_SECRET_ACCESS_KEY", "local")
+                .env("AWS_REGION", "us-east-1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = BufReader::new(worker.0.stdout.take().unwrap());
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let p = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                p.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        if run == 0 {
+            while files(&out_dir).len() < 15 {
+                assert!(Instant::now() < deadline, "{:?}", files(&out_dir));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        // Give it time to (not) write more, then Ctrl-C.
+        std::thread::sleep(Duration::from_secs(2));
+        let pid = worker.0.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let status = worker.0.wait().unwrap();
+        assert!(status.success(), "{status}");
+        let printed = printed.lock().unwrap().clone();
+        assert_eq!(printed.len(), if run == 0 { 15 } else { 0 }, "run {run}: {printed:?}");
+    }
+    let files = files(&out_dir);
+    assert_eq!(files.len(), 15, "{files:?}");
+    let want: Vec<Value> = bin()
+        .args(["fragments", "--json"])
+        .arg(common::testdata().join("getmedia_basic.mkv"))
+        .output()
+        .map(|o| String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        .unwrap();
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        assert!(!name.starts_with('.'), "a temporary file left: {name}");
+        let out = bin().args(["fragments", "--json"]).arg(f).output().unwrap();
+        assert!(out.status.success(), "{name}");
+        let got: Vec<Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(got.len(), 1, "{name}");
+        let number = got[0]["fragment_number"].as_str().unwrap();
+        assert!(name.starts_with(number), "{name} holds fragment {number}");
+        assert_eq!(got[0]["complete"], true, "{name}");
+        let original = want.iter().find(|w| w["fragment_number"] == number).unwrap();
+        assert_eq!(got[0]["frames"], original["frames"], "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
