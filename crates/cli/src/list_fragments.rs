@@ -282,7 +282,7 @@ pub fn print_aws_json(out: &mut dyn Write, v: &Value) -> io::Result<()> {
 
 /// The AWS CLI's pagination token: base64 of `{"NextToken": ..., "boto_truncate_amount": N}`
 /// as Python's `json.dumps` writes it.
-fn encode_token(next: Option<&str>, truncate: Option<u64>) -> String {
+pub(crate) fn encode_token(next: Option<&str>, truncate: Option<u64>) -> String {
     let next = next.map_or_else(|| "null".to_owned(), |t| Value::String(t.to_owned()).to_string());
     let text = match truncate {
         Some(n) => format!("{{\"NextToken\": {next}, \"boto_truncate_amount\": {n}}}"),
@@ -291,7 +291,7 @@ fn encode_token(next: Option<&str>, truncate: Option<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-fn decode_token(token: &str) -> Result<(Option<String>, u64), String> {
+pub(crate) fn decode_token(token: &str) -> Result<(Option<String>, u64), String> {
     let bad = || format!("--starting-token {token:?}: not a token this command or the AWS CLI printed");
     let bytes = base64::engine::general_purpose::STANDARD.decode(token.trim()).map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;

@@ -46,6 +46,7 @@ mod inspect;
 mod inspector;
 mod json;
 mod list_fragments;
+mod list_streams;
 mod live;
 mod merge;
 mod progress;
@@ -111,6 +112,10 @@ enum Command {
     /// and JSON output.
     #[command(after_help = list_fragments::AFTER_HELP)]
     ListFragments(list_fragments::ListFragmentsArgs),
+    /// ListStreams: the streams (all, or those whose name begins with a prefix), with the AWS
+    /// CLI's flags, pagination and JSON output.
+    #[command(after_help = list_streams::AFTER_HELP)]
+    ListStreams(list_streams::ListStreamsArgs),
     /// GetMediaForFragmentList: named fragments as one payload to an outfile, with the AWS
     /// CLI's flags and output.
     #[command(after_help = fragment_list::AFTER_HELP)]
@@ -408,6 +413,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::GetMedia(args) => get_media::run(&args),
         Command::ListFragments(args) => list_fragments::run(&args),
+        Command::ListStreams(args) => list_streams::run(&args),
         Command::GetMediaForFragmentList(args) => fragment_list::run(&args),
         Command::Archive(args) => archive::run(&args),
         Command::Images(args) => images::run(&args),

@@ -342,14 +342,24 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             {
                 eprintln!(
                     "kvs-mkv serve: warning: --max-connections {n} is above the open-files limit ({limit}) less \
-                     {RESERVED_FDS}: connections past it are refused for lack of descriptors and wait; raise the \
-                     hard limit (ulimit -Hn, systemd LimitNOFILE=, nofile in limits.conf) or lower \
-                     --max-connections"
+                     {RESERVED_FDS}: past it, accepting fails for lack of descriptors and clients wait in the \
+                     listen backlog; raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, nofile in \
+                     limits.conf) or lower --max-connections"
                 );
             }
             n
         }
-        None => budget.map_or(DEFAULT_MAX_CONNECTIONS, |b| b.min(DEFAULT_MAX_CONNECTIONS)),
+        None => match (budget, open_files) {
+            (Some(budget), Some(limit)) if budget < DEFAULT_MAX_CONNECTIONS => {
+                eprintln!(
+                    "kvs-mkv serve: note: at most {budget} connections at once (the open-files limit {limit} \
+                     less {RESERVED_FDS}); raise the hard limit (ulimit -Hn) for the default \
+                     {DEFAULT_MAX_CONNECTIONS}"
+                );
+                budget
+            }
+            _ => DEFAULT_MAX_CONNECTIONS,
+        },
     };
     builder = builder.max_connections(usize::try_from(max_connections).unwrap_or(usize::MAX));
     if let Some(n) = args.max_image_jobs {

@@ -584,6 +584,7 @@ fn every_command_has_examples_in_its_help() {
         "serve",
         "completions",
         "list-fragments",
+        "list-streams",
         "get-media-for-fragment-list",
         "archive",
         "images",

@@ -162,3 +162,78 @@ fn ranges_expand_with_padding() {
     assert_eq!(names, ["cam-0008-hd", "cam-0009-hd", "cam-0010-hd", "cam-0011-hd", "lobby", "n10", "n9"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `cmd` with local credentials and no AWS config files.
+fn with_local_credentials(mut cmd: std::process::Command) -> std::process::Output {
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `kvs-mkv list-streams` prints the AWS CLI's JSON, follows pages, and resumes from its
+/// --max-items token; where the AWS CLI is installed, its output is the same, byte for byte.
+#[test]
+fn list_streams_command_prints_the_aws_clis_json() {
+    let clip = testdata().join("getmedia_basic.mkv");
+    let server = start(&["--stream", &format!("cam-{{1..12}}={}", clip.display())]);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let kvs = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["list-streams", "--endpoint-url", &url]).args(args);
+        let out = with_local_credentials(cmd);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let names = |bytes: &[u8]| -> (Vec<String>, Option<String>) {
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let names = v["StreamInfoList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["StreamName"].as_str().unwrap().to_owned())
+            .collect();
+        (names, v.get("NextToken").and_then(|t| t.as_str()).map(str::to_owned))
+    };
+    let mut all: Vec<String> = (1..=12).map(|i| format!("cam-{i}")).collect();
+    all.sort();
+    let full = kvs(&["--page-size", "5"]);
+    assert_eq!(names(&full), (all.clone(), None));
+    let cam1 = kvs(&["--stream-name-condition", "ComparisonOperator=BEGINS_WITH,ComparisonValue=cam-1"]);
+    assert_eq!(names(&cam1).0, ["cam-1", "cam-10", "cam-11", "cam-12"]);
+    // --max-items and --starting-token.
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10 {
+        let mut args = vec!["--max-items", "5", "--page-size", "3"];
+        if let Some(t) = &token {
+            args.extend(["--starting-token", t.as_str()]);
+        }
+        let (page, next) = names(&kvs(&args));
+        seen.extend(page);
+        token = next;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, all);
+
+    let Some(aws) = kvs_testkit::aws_cli() else { return };
+    for args in [
+        &["--page-size", "5"][..],
+        &["--stream-name-condition", "ComparisonOperator=BEGINS_WITH,ComparisonValue=cam-1"],
+    ] {
+        let mut cmd = std::process::Command::new(&aws);
+        cmd.args(["kinesisvideo", "list-streams", "--output", "json", "--endpoint-url", &url]).args(args);
+        let out = with_local_credentials(cmd);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ours = kvs(args);
+        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&out.stdout), "{args:?}");
+    }
+}

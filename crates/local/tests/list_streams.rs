@@ -165,8 +165,11 @@ async fn a_thousand_names_of_one_source_share_one_rendering() {
     assert_eq!(server.get_media_calls("cam-0002"), Some(1));
     assert_eq!(server.get_media_calls("cam-0003"), Some(0));
     // A source loaded twice is two sources.
+    let (a, b) = (Source::file(testdata("getmedia_basic.mkv")).unwrap(), source.clone());
+    assert!(b.shares_fragments_with(&source) && !a.shares_fragments_with(&source));
+    assert_eq!(a, source);
     let twice = LocalKvs::builder()
-        .stream("a", Source::file(testdata("getmedia_basic.mkv")).unwrap())
+        .stream("a", a)
         .stream("b", Source::file(testdata("getmedia_basic.mkv")).unwrap())
         .bind("127.0.0.1:0")
         .await
