@@ -494,7 +494,11 @@ fn output_dir_holds_every_fragment_once() {
     let out_dir = dir.join("archive");
     let files = |d: &Path| -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|r| r.flat_map(|e| std::fs::read_dir(e.unwrap().path()).unwrap()).map(|e| e.unwrap().path()).collect())
+            .map(|r| {
+                r.flat_map(|e| std::fs::read_dir(e.unwrap().path()).unwrap())
+                    .map(|e| e.unwrap().path())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -544,15 +548,20 @@ fn output_dir_holds_every_fragment_once() {
         .args(["fragments", "--json"])
         .arg(common::testdata().join("getmedia_basic.mkv"))
         .output()
-        .map(|o| String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        .map(|o| {
+            String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        })
         .unwrap();
     for f in &files {
         let name = f.file_name().unwrap().to_str().unwrap();
         assert!(!name.starts_with('.'), "a temporary file left: {name}");
         let out = bin().args(["fragments", "--json"]).arg(f).output().unwrap();
         assert!(out.status.success(), "{name}");
-        let got: Vec<Value> =
-            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let got: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(got.len(), 1, "{name}");
         let number = got[0]["fragment_number"].as_str().unwrap();
         assert!(name.starts_with(number), "{name} holds fragment {number}");
