@@ -51,7 +51,7 @@ enum FleetCommand {
 #[derive(Args, Debug)]
 struct RunArgs {
     /// Where leases and checkpoints are: sqlite:PATH (one machine) or
-    /// postgres://USER[:PASSWORD]@HOST:PORT/DATABASE (several).
+    /// postgres://USER@HOST:PORT/DATABASE (several; USER:PASSWORD@ with a password).
     #[arg(long, value_name = "URL")]
     store: String,
     /// This worker's id, unique in the fleet.
