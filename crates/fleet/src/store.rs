@@ -127,11 +127,7 @@ pub trait LeaseStore: Send + Sync {
     fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Writes a stream's checkpoint under a lease; [`StoreError::LeaseLost`] (nothing
     /// written) when the counter moved on or the owner differs.
-    fn checkpoint(
-        &self,
-        lease: &Lease,
-        position: &Position,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn checkpoint(&self, lease: &Lease, position: &Position) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A store named by URL: `sqlite:PATH` (created if missing) or `postgres://...`.
