@@ -12,7 +12,11 @@
 //! (default 30), `--warmup S` before it (default 10: every stream connected), `--queue Q`
 //! the set's per-stream queue (default 16), `--on-time-ms` (1000), `--clip-secs` (90),
 //! `--bitrate` (1M), `--kvs-mkv PATH` to serve with `kvs-mkv serve --live` (default: this
-//! binary serves, see below), `--verbose`.
+//! binary serves, see below), `--idle` (idle streams: each has one small fragment at the
+//! start and the next 10 minutes later, so the window measures open connections that carry
+//! no media), `--max-read-buf KIB` (the consumer's HTTP client: hyper-util with each
+//! connection's read buffer capped at KIB, instead of the SDK's default client, whose hyper
+//! buffer grows to about 400 KiB), `--verbose`.
 //!
 //! The clip: ffmpeg's `testsrc2` at 640x360, 25 fps, H.264 (libx264 `veryfast`, no B-frames,
 //! a keyframe every second, `--bitrate` capped), in Matroska with one cluster per keyframe,
@@ -134,7 +138,19 @@ fn clip(secs: u32, bitrate: &str) -> PathBuf {
 fn serve_builtin(args: &[String]) {
     let n: usize = num(args, "--serve", 1);
     let clip = PathBuf::from(arg(args, "--clip").unwrap());
-    let source = kvs_local::Source::file(&clip).unwrap();
+    let source = if args.iter().any(|a| a == "--idle") {
+        // One small fragment now, the next in 10 minutes: connections open, no media.
+        let spec = kvs_local::synthetic::SyntheticSpec {
+            clusters: 2,
+            frames_per_cluster: 1,
+            frame_interval_ms: 600_000,
+            frame_size: 1000,
+            ..Default::default()
+        };
+        kvs_local::Source::from_bytes(spec.plain_mkv().unwrap(), &kvs_local::LoadOptions::default()).unwrap()
+    } else {
+        kvs_local::Source::file(&clip).unwrap()
+    };
     let mut builder = kvs_local::LocalKvs::builder().live(true).max_connections(2 * n + 64);
     for i in 0..n {
         builder = builder.stream(format!("cam{i}"), source.clone());
@@ -149,7 +165,7 @@ fn serve_builtin(args: &[String]) {
 }
 
 /// The server process: this binary (`--serve`) or `kvs-mkv serve --live`; its URL.
-fn serve(kvs_mkv: Option<&Path>, clip: &Path, n: usize) -> (Child, String) {
+fn serve(kvs_mkv: Option<&Path>, clip: &Path, n: usize, idle: bool) -> (Child, String) {
     let n = n.max(1);
     let mut cmd = match kvs_mkv {
         Some(bin) => {
@@ -164,6 +180,9 @@ fn serve(kvs_mkv: Option<&Path>, clip: &Path, n: usize) -> (Child, String) {
         None => {
             let mut cmd = Command::new(std::env::current_exe().unwrap());
             cmd.args(["--serve", &n.to_string(), "--clip"]).arg(clip);
+            if idle {
+                cmd.arg("--idle");
+            }
             cmd
         }
     };
@@ -209,9 +228,19 @@ fn child(args: &[String]) {
     let on_time_ms: i64 = num(args, "--on-time-ms", 1000);
     let server_pid = arg(args, "--server-pid").unwrap_or("0").to_owned();
     let verbose = args.iter().any(|a| a == "--verbose");
+    let max_read_buf: usize = num(args, "--max-read-buf", 0);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let run = rt.block_on(async move {
-        let kvs = local_client(&url).unwrap();
+        let kvs = match max_read_buf {
+            0 => local_client(&url).unwrap(),
+            kib => kvs_sdk::KvsClient::builder()
+                .endpoint_url(&url)
+                .region("us-east-1")
+                .static_credentials("AKIDLOCAL", "secret", None)
+                .http_client(CappedClient::new(kib * 1024))
+                .build()
+                .unwrap(),
+        };
         let mut set =
             StreamSet::builder(kvs.clone()).queue(queue).configure(|b| b.fragments_only(true)).build();
         let handle = set.handle();
@@ -223,17 +252,12 @@ fn child(args: &[String]) {
         let mut errors = 0;
         let warm_until = tokio::time::Instant::now() + Duration::from_secs(warmup);
         let mut warm_fragments = 0usize;
-        loop {
-            match tokio::time::timeout_at(warm_until, set.next()).await {
-                Ok(Some(item)) => {
-                    if let Err(e) = &item.item {
-                        println!("warm-up: {}: {e}", item.stream);
-                        errors += 1;
-                    }
-                    warm_fragments += usize::from(item.position.is_some());
-                }
-                Ok(None) | Err(_) => break,
+        while let Ok(Some(item)) = tokio::time::timeout_at(warm_until, set.next()).await {
+            if let Err(e) = &item.item {
+                println!("warm-up: {}: {e}", item.stream);
+                errors += 1;
             }
+            warm_fragments += usize::from(item.position.is_some());
         }
         if verbose {
             println!("warm-up: {warm_fragments} fragments, {} streams in the set", handle.len());
@@ -253,25 +277,19 @@ fn child(args: &[String]) {
         let (cpu0, server0, wall0, start) =
             (cpu_seconds(), cpu_seconds_of(&server_pid), Instant::now(), now_ms());
         let until = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            match tokio::time::timeout_at(until, set.next()).await {
-                Ok(Some(item)) => {
-                    let at = now_ms();
-                    match &item.item {
-                        Ok(ConsumerEvent::Fragment(_)) => {
-                            let ts =
-                                item.position.as_ref().and_then(|p| p.last.as_ref()?.server_timestamp_ms);
-                            let i: u32 = item.stream.as_str()[3..].parse().unwrap();
-                            got.push((i, ts.unwrap_or(0), at));
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            println!("{}: {e}", item.stream);
-                            errors += 1;
-                        }
-                    }
+        while let Ok(Some(item)) = tokio::time::timeout_at(until, set.next()).await {
+            let at = now_ms();
+            match &item.item {
+                Ok(ConsumerEvent::Fragment(_)) => {
+                    let ts = item.position.as_ref().and_then(|p| p.last.as_ref()?.server_timestamp_ms);
+                    let i: u32 = item.stream.as_str()[3..].parse().unwrap();
+                    got.push((i, ts.unwrap_or(0), at));
                 }
-                Ok(None) | Err(_) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    println!("{}: {e}", item.stream);
+                    errors += 1;
+                }
             }
         }
         let (cpu_s, server_cpu_s, wall_s) =
@@ -387,6 +405,8 @@ fn main() {
         std::fs::metadata(&clip).unwrap().len() / 1024
     );
     let kvs_mkv = arg(&args, "--kvs-mkv").map(PathBuf::from);
+    let idle = args.iter().any(|a| a == "--idle");
+    assert!(!idle || kvs_mkv.is_none(), "--idle is for the built-in server");
     println!(
         "server: {}",
         kvs_mkv.as_ref().map_or(
@@ -397,7 +417,7 @@ fn main() {
     let me = std::env::current_exe().unwrap();
     let mut runs: Vec<Run> = Vec::new();
     for &n in &streams {
-        let (mut server, url) = serve(kvs_mkv.as_deref(), &clip, n);
+        let (mut server, url) = serve(kvs_mkv.as_deref(), &clip, n, idle);
         std::thread::sleep(Duration::from_millis(500));
         let mut cmd = Command::new(&me);
         cmd.args(["--child", &n.to_string(), "--url", &url, "--server-pid", &server.id().to_string()]);
@@ -410,6 +430,9 @@ fn main() {
             &queue.to_string(),
         ]);
         cmd.args(["--on-time-ms", &on_time_ms.to_string()]);
+        if let Some(kib) = arg(&args, "--max-read-buf") {
+            cmd.args(["--max-read-buf", kib]);
+        }
         if args.iter().any(|a| a == "--verbose") {
             cmd.arg("--verbose");
         }
@@ -425,7 +448,7 @@ fn main() {
         };
         let run = parse_result(line);
         println!(
-            "N = {n}: {}/{} fragments, {} on time, worst {} ms, p99 {} ms, CPU {:.1} %, RSS {:.1} MiB steady, {:.1} MiB peak, server CPU {:.1} %",
+            "N = {n}: {}/{} fragments, {} on time, worst {} ms, p99 {} ms, CPU {:.1} %, RSS {:.1} MiB steady ({:.1} MiB min), {:.1} MiB peak, server CPU {:.1} %",
             run.delivered,
             run.expected,
             run.on_time,
@@ -433,6 +456,7 @@ fn main() {
             run.p99_ms,
             100.0 * run.cpu_s / run.wall_s,
             run.rss_median_kib as f64 / 1024.0,
+            run.rss_min_kib as f64 / 1024.0,
             run.peak_kib as f64 / 1024.0,
             100.0 * run.server_cpu_s / run.wall_s
         );
@@ -478,5 +502,63 @@ fn main() {
     let errors: usize = runs.iter().map(|r| r.errors).sum();
     if errors > 0 {
         println!("({errors} terminal errors)");
+    }
+}
+
+/// A plain-HTTP client whose hyper connections read into at most `max` bytes at a time
+/// (hyper's default grows each connection's read buffer up to about 400 KiB).
+#[derive(Debug)]
+struct CappedClient {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        aws_smithy_types::body::SdkBody,
+    >,
+}
+
+impl CappedClient {
+    fn new(max: usize) -> Self {
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.set_nodelay(true);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http1_max_buf_size(max)
+            .build(http);
+        Self { client }
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for CappedClient {
+    fn http_connector(
+        &self,
+        _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(CappedConnector(self.client.clone()))
+    }
+}
+
+#[derive(Debug)]
+struct CappedConnector(
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        aws_smithy_types::body::SdkBody,
+    >,
+);
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for CappedConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let client = self.0.clone();
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let request = request.try_into_http1x().map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            let response =
+                client.request(request).await.map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse::try_from(
+                response.map(aws_smithy_types::body::SdkBody::from_body_1_x),
+            )
+            .map_err(|e| ConnectorError::other(Box::new(e), None))
+        })
     }
 }
