@@ -29,23 +29,16 @@ use crate::selector::{StartSelector, StreamId};
 /// How long a data endpoint is used before it is asked for again (AWS suggests 45 minutes).
 pub const DEFAULT_ENDPOINT_MAX_AGE: Duration = Duration::from_secs(45 * 60);
 
-/// The HTTP client the enabled features provide: rustls with ring (feature `rustls`, also
-/// speaks plain HTTP), else plain HTTP (feature `http`), else none (the caller must give
-/// one).
+/// The HTTP client the enabled features provide: kvs-sdk's own hyper client (each
+/// connection's read buffer capped at [`DEFAULT_READ_BUFFER`](crate::DEFAULT_READ_BUFFER),
+/// so that a thousand live streams do not hold half a megabyte each), plain HTTP (feature
+/// `http`) and HTTPS with rustls and ring trusting the system's roots (feature `rustls`);
+/// `None` without either (the caller must give one).
 #[must_use]
 pub fn default_http_client() -> Option<SharedHttpClient> {
-    #[cfg(feature = "rustls")]
+    #[cfg(feature = "http")]
     {
-        use aws_smithy_http_client::tls;
-        Some(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                .build_https(),
-        )
-    }
-    #[cfg(all(feature = "http", not(feature = "rustls")))]
-    {
-        Some(aws_smithy_http_client::Builder::new().build_http())
+        Some(crate::lean_http::LeanClient::shared(crate::lean_http::DEFAULT_READ_BUFFER))
     }
     #[cfg(not(feature = "http"))]
     {

@@ -2,19 +2,9 @@
 //! roots, or no certificate check at all (the AWS CLI's `--ca-bundle` and `--no-verify-ssl`).
 //! Feature `rustls` (ring).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -22,6 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::ConsumerError;
+use crate::lean_http::LeanClient;
 
 /// Which server certificates an HTTPS client accepts: by default those that chain to the
 /// system's root certificates.
@@ -88,103 +79,59 @@ impl TlsOptions {
 }
 
 /// An HTTP client that speaks HTTPS (rustls, ring) and plain HTTP, trusting what `options`
-/// says.
+/// says (kvs-sdk's own hyper client: see [`DEFAULT_READ_BUFFER`](crate::DEFAULT_READ_BUFFER)).
 #[must_use]
 pub fn https_client(options: &TlsOptions) -> SharedHttpClient {
+    let read_buffer = crate::lean_http::DEFAULT_READ_BUFFER;
     if options.no_verify {
-        return SharedHttpClient::new(NoVerifyClient { connectors: Mutex::new(HashMap::new()) });
+        return LeanClient::with_tls(no_verify_config(), read_buffer);
     }
-    let builder = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
     match &options.ca_bundle {
         Some(pem) => {
-            let store = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(pem.clone());
-            match tls::TlsContext::builder().with_trust_store(store).build() {
-                Ok(context) => builder.tls_context(context).build_https(),
-                // `build` does not fail today; keep the default roots if it ever does.
-                Err(_) => builder.build_https(),
-            }
+            let mut roots = rustls::RootCertStore::empty();
+            // Checked by `ca_bundle_pem`.
+            roots.add_parsable_certificates(CertificateDer::pem_slice_iter(pem).filter_map(Result::ok));
+            LeanClient::with_tls(config_with_roots(roots), read_buffer)
         }
-        None => builder.build_https(),
+        None => LeanClient::with_tls(native_roots_config(), read_buffer),
     }
 }
 
-/// An HTTPS client without certificate checks (`--no-verify-ssl`): hyper with hyper-rustls,
-/// one connection pool per connect timeout asked for.
-#[derive(Debug)]
-struct NoVerifyClient {
-    connectors: Mutex<HashMap<Option<Duration>, SharedHttpConnector>>,
-}
-
-impl HttpClient for NoVerifyClient {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        let timeout = settings.connect_timeout();
-        let mut connectors = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
-        connectors
-            .entry(timeout)
-            .or_insert_with(|| SharedHttpConnector::new(NoVerifyConnector::new(timeout)))
-            .clone()
+/// TLS trusting `roots`, ring, the safe default protocol versions.
+fn config_with_roots(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+        Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
+        // ring's default provider supports the default versions: not reached.
+        Err(_) => rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
     }
 }
 
-type HyperClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    SdkBody,
->;
-
-#[derive(Debug, Clone)]
-struct NoVerifyConnector {
-    client: HyperClient,
-}
-
-impl NoVerifyConnector {
-    fn new(connect_timeout: Option<Duration>) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(AcceptAnyCertificate(Arc::clone(&provider)));
-        let config = match rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-        {
-            Ok(b) => b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth(),
-            // ring's default provider supports the default versions: not reached.
-            Err(_) => rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth(),
-        };
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(connect_timeout);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-        Self { client }
+/// TLS trusting the system's root certificates (those it can read; an unreadable one is
+/// skipped, as the AWS SDK's own client does).
+pub(crate) fn native_roots_config() -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::debug!(error = %e, "a system root certificate could not be read");
     }
+    roots.add_parsable_certificates(found.certs);
+    config_with_roots(roots)
 }
 
-impl HttpConnector for NoVerifyConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = self.client.clone();
-        HttpConnectorFuture::new(async move {
-            let request = request.try_into_http1x().map_err(|e| ConnectorError::other(Box::new(e), None))?;
-            let response = client.request(request).await.map_err(|e| {
-                if e.is_connect() {
-                    ConnectorError::io(Box::new(e))
-                } else {
-                    ConnectorError::other(Box::new(e), None)
-                }
-            })?;
-            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
-                .map_err(|e| ConnectorError::other(Box::new(e), None))
-        })
+/// TLS without certificate checks (`--no-verify-ssl`).
+fn no_verify_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AcceptAnyCertificate(Arc::clone(&provider)));
+    match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+        Ok(b) => b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth(),
+        // ring's default provider supports the default versions: not reached.
+        Err(_) => rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
     }
 }
 

@@ -12,6 +12,8 @@ mod consumer;
 mod error;
 #[cfg(feature = "images")]
 mod images;
+#[cfg(feature = "http")]
+mod lean_http;
 mod limiter;
 mod metrics;
 pub mod save;
@@ -46,6 +48,8 @@ pub use images::{CloudImagePages, ImagePool, LiveImages, PoolStats};
 /// kvs-images (feature `images`): the GetImages request, pages and images.
 #[cfg(feature = "images")]
 pub use kvs_images;
+#[cfg(feature = "http")]
+pub use lean_http::DEFAULT_READ_BUFFER;
 pub use limiter::RateLimiter;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use selector::{Checkpoint, Position, StartSelector, StreamId};
