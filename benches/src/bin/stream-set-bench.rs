@@ -14,9 +14,9 @@
 //! `--bitrate` (1M), `--kvs-mkv PATH` to serve with `kvs-mkv serve --live` (default: this
 //! binary serves, see below), `--idle` (idle streams: each has one small fragment at the
 //! start and the next 10 minutes later, so the window measures open connections that carry
-//! no media), `--max-read-buf KIB` (the consumer's HTTP client: hyper-util with each
-//! connection's read buffer capped at KIB, instead of the SDK's default client, whose hyper
-//! buffer grows to about 400 KiB), `--verbose`.
+//! no media), `--max-read-buf KIB` (kvs-sdk's HTTP client with each connection's read
+//! buffer capped at KIB instead of its default 16), `--stock-client` (the AWS SDK's own
+//! HTTP client instead, whose hyper read buffers grow to about 400 KiB), `--verbose`.
 //!
 //! The clip: ffmpeg's `testsrc2` at 640x360, 25 fps, H.264 (libx264 `veryfast`, no B-frames,
 //! a keyframe every second, `--bitrate` capped), in Matroska with one cluster per keyframe,
@@ -65,7 +65,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use kvs_benches::proc::{cpu_seconds, cpu_seconds_of, local_client, peak_kib};
+use kvs_benches::proc::{cpu_seconds, cpu_seconds_of, peak_kib};
 use kvs_sdk::{ConsumerEvent, FragmentClock, FragmentSelector, StartSelector, StreamId, StreamSet};
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -229,18 +229,27 @@ fn child(args: &[String]) {
     let server_pid = arg(args, "--server-pid").unwrap_or("0").to_owned();
     let verbose = args.iter().any(|a| a == "--verbose");
     let max_read_buf: usize = num(args, "--max-read-buf", 0);
+    let stock_client = args.iter().any(|a| a == "--stock-client");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let run = rt.block_on(async move {
-        let kvs = match max_read_buf {
-            0 => local_client(&url).unwrap(),
-            kib => kvs_sdk::KvsClient::builder()
-                .endpoint_url(&url)
-                .region("us-east-1")
-                .static_credentials("AKIDLOCAL", "secret", None)
-                .http_client(CappedClient::new(kib * 1024))
-                .build()
-                .unwrap(),
+        let builder = || {
+            kvs_sdk::KvsClient::builder().endpoint_url(&url).region("us-east-1").static_credentials(
+                "AKIDLOCAL",
+                "secret",
+                None,
+            )
         };
+        let kvs = match (stock_client, max_read_buf) {
+            // The AWS SDK's own client: hyper's read buffers grow as they like.
+            (true, _) => {
+                builder().http_client(kvs_sdk::sdk::aws_smithy_http_client::Builder::new().build_http())
+            }
+            // kvs-sdk's default client.
+            (false, 0) => builder(),
+            (false, kib) => builder().http_client(kvs_sdk::http_client_with_read_buffer(kib * 1024)),
+        }
+        .build()
+        .unwrap();
         let mut set =
             StreamSet::builder(kvs.clone()).queue(queue).configure(|b| b.fragments_only(true)).build();
         let handle = set.handle();
@@ -430,6 +439,9 @@ fn main() {
             &queue.to_string(),
         ]);
         cmd.args(["--on-time-ms", &on_time_ms.to_string()]);
+        if args.iter().any(|a| a == "--stock-client") {
+            cmd.arg("--stock-client");
+        }
         if let Some(kib) = arg(&args, "--max-read-buf") {
             cmd.args(["--max-read-buf", kib]);
         }
@@ -502,63 +514,5 @@ fn main() {
     let errors: usize = runs.iter().map(|r| r.errors).sum();
     if errors > 0 {
         println!("({errors} terminal errors)");
-    }
-}
-
-/// A plain-HTTP client whose hyper connections read into at most `max` bytes at a time
-/// (hyper's default grows each connection's read buffer up to about 400 KiB).
-#[derive(Debug)]
-struct CappedClient {
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        aws_smithy_types::body::SdkBody,
-    >,
-}
-
-impl CappedClient {
-    fn new(max: usize) -> Self {
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.set_nodelay(true);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .http1_max_buf_size(max)
-            .build(http);
-        Self { client }
-    }
-}
-
-impl aws_smithy_runtime_api::client::http::HttpClient for CappedClient {
-    fn http_connector(
-        &self,
-        _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
-        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(CappedConnector(self.client.clone()))
-    }
-}
-
-#[derive(Debug)]
-struct CappedConnector(
-    hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        aws_smithy_types::body::SdkBody,
-    >,
-);
-
-impl aws_smithy_runtime_api::client::http::HttpConnector for CappedConnector {
-    fn call(
-        &self,
-        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
-    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
-        use aws_smithy_runtime_api::client::result::ConnectorError;
-        let client = self.0.clone();
-        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
-            let request = request.try_into_http1x().map_err(|e| ConnectorError::other(Box::new(e), None))?;
-            let response =
-                client.request(request).await.map_err(|e| ConnectorError::other(Box::new(e), None))?;
-            aws_smithy_runtime_api::client::orchestrator::HttpResponse::try_from(
-                response.map(aws_smithy_types::body::SdkBody::from_body_1_x),
-            )
-            .map_err(|e| ConnectorError::other(Box::new(e), None))
-        })
     }
 }

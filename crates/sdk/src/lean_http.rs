@@ -130,3 +130,11 @@ impl HttpConnector for LeanConnector {
         })
     }
 }
+
+/// kvs-sdk's HTTP client ([`default_http_client`](crate::default_http_client)) with each
+/// connection's read buffer capped at `bytes` instead of [`DEFAULT_READ_BUFFER`] (at least
+/// 8 KiB): larger for a few streams of very high bitrate, smaller for many quiet ones.
+#[must_use]
+pub fn http_client_with_read_buffer(bytes: usize) -> SharedHttpClient {
+    LeanClient::shared(bytes)
+}

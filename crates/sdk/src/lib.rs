@@ -49,7 +49,7 @@ pub use images::{CloudImagePages, ImagePool, LiveImages, PoolStats};
 #[cfg(feature = "images")]
 pub use kvs_images;
 #[cfg(feature = "http")]
-pub use lean_http::DEFAULT_READ_BUFFER;
+pub use lean_http::{DEFAULT_READ_BUFFER, http_client_with_read_buffer};
 pub use limiter::RateLimiter;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use selector::{Checkpoint, Position, StartSelector, StreamId};
