@@ -281,6 +281,8 @@ pub struct Worker<S: LeaseStore + Clone + 'static> {
     notices: mpsc::UnboundedReceiver<Notice>,
     stop: watch::Sender<bool>,
     keeper: Option<tokio::task::JoinHandle<()>>,
+    /// The keeper's notices can still come.
+    keeper_alive: bool,
     out: VecDeque<FleetEvent>,
     /// The fragment last yielded, finished when `next` is called again.
     yielded: Option<(String, Position)>,
@@ -357,6 +359,7 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
             notices,
             stop,
             keeper: Some(keeper),
+            keeper_alive: true,
             out: VecDeque::new(),
             yielded: None,
             done: HashMap::new(),
@@ -401,9 +404,12 @@ impl<S: LeaseStore + Clone + 'static> Worker<S> {
             }
             tokio::select! {
                 biased;
-                notice = self.notices.recv() => match notice {
+                notice = self.notices.recv(), if self.keeper_alive => match notice {
                     Some(Notice::Event(event)) => self.note(*event),
-                    Some(Notice::Shed) | None => {}
+                    Some(Notice::Shed) => {}
+                    // The keeper is gone (it only stops at shutdown): no more notices; the
+                    // leases run out and `holds` stops each stream as they do.
+                    None => self.keeper_alive = false,
                 },
                 item = self.set.next() => match item {
                     Some(item) => self.item(item).await,
