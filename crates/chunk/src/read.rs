@@ -79,10 +79,11 @@ impl Iterator for Events {
 /// therefore at most four read sizes (and a page each) plus the chunks the caller still holds
 /// frames of.
 ///
-/// Each buffer starts on a page boundary, and a read that follows one that left the stream
-/// off a page boundary asks for less, so that it ends on one: from then on a file's reads
-/// copy whole pages to page-aligned memory, the layout the kernel copies fastest on every CPU
-/// (see [`DEFAULT_READ_SIZE`] for the case it avoids).
+/// With a read size of two pages or more (the default is 64 pages), each buffer starts on a
+/// page boundary, and a read that follows one that left the stream off a page boundary asks
+/// for less, so that it ends on one: from then on a file's reads copy whole pages to
+/// page-aligned memory, the layout the kernel copies fastest on every CPU (see
+/// [`DEFAULT_READ_SIZE`] for the case it avoids).
 ///
 /// The iterator yields recoverable errors (a bad block) and goes on; after a fatal error it
 /// ends.
@@ -129,15 +130,18 @@ impl<R: Read> ReadEvents<R> {
         self.decoder.offset()
     }
 
-    /// A buffer of `read_size` initialised bytes that starts on a page boundary: a pooled
-    /// chunk nothing else refers to any more (its bytes are stale, which is fine: `read`
-    /// overwrites what it reports), or a new zeroed one.
+    /// A buffer of `read_size` initialised bytes, starting on a page boundary when
+    /// [`Self::aligned`]: a pooled chunk nothing else refers to any more (its bytes are stale,
+    /// which is fine: `read` overwrites what it reports), or a new zeroed one.
     fn take_buffer(&mut self) -> BytesMut {
         let free = self.pool.iter().position(|c| c.len() == self.read_size && c.is_unique());
         if let Some(chunk) = free.map(|i| self.pool.remove(i))
             && let Ok(buf) = chunk.try_into_mut()
         {
             return buf;
+        }
+        if !self.aligned() {
+            return BytesMut::zeroed(self.read_size);
         }
         // One page more than needed, then the part that starts on a page boundary.
         let mut buf = BytesMut::zeroed(self.read_size.saturating_add(PAGE));
@@ -147,17 +151,19 @@ impl<R: Read> ReadEvents<R> {
         buf
     }
 
+    /// Whether buffers and reads are page-aligned: for read sizes of two pages or more (a
+    /// page more per buffer is nothing to them; to a read size of a few bytes it would be).
+    fn aligned(&self) -> bool {
+        self.read_size >= PAGE.saturating_mul(2)
+    }
+
     /// How many bytes the next read asks for: the read size, less what makes the read end on
     /// a page boundary of the stream when an earlier read left it off one (the 4 bytes a
     /// caller sniffed, a short read). From then on a file's reads start on page boundaries,
     /// into page-aligned buffers. Read sizes under two pages are left as they are.
     fn request_len(&self) -> usize {
         let off = self.read_total.checked_rem(PAGE as u64).and_then(|r| usize::try_from(r).ok()).unwrap_or(0);
-        if self.read_size >= PAGE.saturating_mul(2) {
-            self.read_size.saturating_sub(off)
-        } else {
-            self.read_size
-        }
+        if self.aligned() { self.read_size.saturating_sub(off) } else { self.read_size }
     }
 
     /// Reads one chunk and feeds it to the decoder (or finishes the decoder at the end).
