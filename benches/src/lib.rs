@@ -50,6 +50,89 @@ pub fn provenance() -> String {
     )
 }
 
+/// The machine a figure was measured on, as Markdown list lines: the CPU model (family and
+/// model numbers, and whether it has the `erms`/`fsrm` fast string copies the kernel's reads
+/// use) and how many cores are online, the caches of the first core (level, type and size, from
+/// `/sys/devices/system/cpu/cpu0/cache`), the kernel (`uname -r`), the C library (`ldd
+/// --version`), the transparent huge pages setting, any `GLIBC_TUNABLES` in force and the load
+/// average when it was asked. A figure that depends on the machine (a whole process reading a
+/// file: its system calls, page faults and the kernel's copies) prints this with it, so that
+/// a README figure says where it came from.
+pub fn machine() -> String {
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let read = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+    let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
+    // The first processor's `name : value` lines.
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let mut cpu = field("model name").unwrap_or_else(|| "unknown CPU".to_owned());
+    if let (Some(family), Some(model)) = (field("cpu family"), field("model")) {
+        cpu = format!("{cpu} (family {family}, model {model})");
+    }
+    // The flags that choose how the kernel copies a read into user memory (`rep movsb`).
+    let flags = field("flags").unwrap_or_default();
+    let copy: Vec<&str> = flags.split_whitespace().filter(|f| matches!(*f, "erms" | "fsrm")).collect();
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    // index0 .. index3 are L1d, L1i, L2 and L3 on common x86 and Arm parts; read them all.
+    let caches: Vec<String> = (0..8)
+        .filter_map(|i| {
+            let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{i}");
+            let level = read(&format!("{dir}/level"))?;
+            let kind = read(&format!("{dir}/type")).unwrap_or_default();
+            let size = read(&format!("{dir}/size"))?;
+            let suffix = match kind.as_str() {
+                "Data" => "d",
+                "Instruction" => "i",
+                _ => "",
+            };
+            Some(format!("L{level}{suffix} {}", cache_size(&size)))
+        })
+        .collect();
+    let kernel = run("uname", &["-r"]).unwrap_or_else(|| "unknown".to_owned());
+    let libc = run("ldd", &["--version"])
+        .and_then(|v| v.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    // `always [madvise] never`: the bracketed word is the setting.
+    let thp = read("/sys/kernel/mm/transparent_hugepage/enabled").map_or_else(
+        || "unknown".to_owned(),
+        |s| {
+            s.split_whitespace()
+                .find(|w| w.starts_with('['))
+                .map_or(s.clone(), |w| w.trim_matches(|c| c == '[' || c == ']').to_owned())
+        },
+    );
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "unset".to_owned());
+    let load = read("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    format!(
+        "- CPU: {cpu}, {cores} cores online, copy flags: {}\n- caches (cpu0): {}\n- kernel: {kernel}\n- C library: {libc}\n- transparent huge pages: {thp}; GLIBC_TUNABLES: {tunables}\n- load average: {load}",
+        if copy.is_empty() { "none".to_owned() } else { copy.join(" ") },
+        if caches.is_empty() { "unknown".to_owned() } else { caches.join(", ") }
+    )
+}
+
+/// `32K` (as sysfs writes a cache size) as `32 KiB`, `1024K` as `1 MiB`.
+fn cache_size(s: &str) -> String {
+    match s.strip_suffix('K').and_then(|k| k.parse::<u64>().ok()) {
+        Some(k) if k >= 1024 && k % 1024 == 0 => format!("{} MiB", k / 1024),
+        Some(k) => format!("{k} KiB"),
+        None => s.to_owned(),
+    }
+}
+
 use kvs_ebml::writer::{MasterSize, SizeWidth, WriteError};
 use kvs_ebml::{Writer, ids};
 

@@ -8,17 +8,23 @@
 //! 3. a GetMedia-shaped payload (concatenated fragments of 60 frames of 40 KB), fed in 64 KiB
 //!    chunks: GB/s;
 //! 4. the whole `kvs-mkv fragments` process on a 500 MB GetMedia payload file against
-//!    `cat FILE > /dev/null`.
+//!    `cat FILE > /dev/null` and `dd if=FILE of=/dev/null bs=128k`: each reader run several
+//!    times (`--runs K`, default 5), each run a fresh process, min and median reported. A
+//!    fresh process is what a user runs, and where the cost of new memory (page faults, the
+//!    allocator's first large buffers) shows; a figure of later runs inside one process hides it.
 //!
 //! ```sh
 //! cargo build --release -p kvs-cli --bin kvs-mkv
 //! cargo run --release -p kvs-benches --bin compare            # about 3 minutes on 2 cores
 //! cargo run --release -p kvs-benches --bin compare -- --quick # inputs a tenth of the size
 //! cargo run --release -p kvs-benches --bin compare -- --case 2,3 # only those cases
+//! cargo run --release -p kvs-benches --bin compare -- --case 4 --runs 9
 //! ```
 //!
 //! Every reader must report the same number of frames as kvs-chunk, else its row says so.
-//! Times are the best of several passes (at least 3, and at least one second in all).
+//! Times of cases 1 to 3 are the best of several passes (at least 3, and at least one second
+//! in all). Every table is printed with the machine it was measured on
+//! ([`kvs_benches::machine`]: CPU, caches, kernel, C library, transparent huge pages).
 //!
 //! The bare walker is the practical limit of "just read the headers": no schema, no limits,
 //! no error handling beyond stopping; it enters Segment and Cluster and skips every other
@@ -329,34 +335,59 @@ fn for_demuxer(input: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
-/// The best wall time of `runs` runs of a command (stdout to /dev/null, stdin from a file).
+/// One command the harness times as a whole process: stdout captured (it is small), stdin
+/// from a file or nothing.
+struct Process<'a> {
+    program: &'a Path,
+    args: Vec<String>,
+    stdin: Option<&'a Path>,
+    /// Stdout straight to /dev/null (as `> /dev/null` would, without a shell) rather than a pipe.
+    discard: bool,
+}
+
+impl Process<'_> {
+    /// Runs the command once, in a fresh process: its wall time (spawn to exit) and stdout.
+    fn run(&self) -> Result<(Duration, String), String> {
+        let mut cmd = Command::new(self.program);
+        cmd.args(&self.args).stderr(Stdio::piped());
+        if self.discard {
+            cmd.stdout(std::fs::File::create("/dev/null").map_err(|e| e.to_string())?);
+        } else {
+            cmd.stdout(Stdio::piped());
+        }
+        match self.stdin {
+            Some(p) => cmd.stdin(std::fs::File::open(p).map_err(|e| e.to_string())?),
+            None => cmd.stdin(Stdio::null()),
+        };
+        let t = Instant::now();
+        let out = cmd.output().map_err(|e| format!("{}: {e}", self.program.display()))?;
+        let elapsed = t.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "{} exited {:?}: {}",
+                self.program.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok((elapsed, String::from_utf8_lossy(&out.stdout).into_owned()))
+    }
+}
+
+/// The best wall time of `runs` runs of a command (each a fresh process), and its stdout.
 fn time_process(
     runs: usize,
     program: &Path,
     args: &[&str],
     stdin: Option<&Path>,
 ) -> Result<(Duration, String), String> {
+    let p = Process { program, args: args.iter().map(|a| (*a).to_owned()).collect(), stdin, discard: false };
     let mut best = Duration::MAX;
     let mut stdout_text = String::new();
     for _ in 0..runs {
-        let mut cmd = Command::new(program);
-        cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::piped());
-        match stdin {
-            Some(p) => cmd.stdin(std::fs::File::open(p).map_err(|e| e.to_string())?),
-            None => cmd.stdin(Stdio::null()),
-        };
-        let t = Instant::now();
-        let out = cmd.output().map_err(|e| format!("{}: {e}", program.display()))?;
-        best = best.min(t.elapsed());
-        if !out.status.success() {
-            return Err(format!(
-                "{} exited {:?}: {}",
-                program.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        stdout_text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (t, out) = p.run()?;
+        best = best.min(t);
+        stdout_text = out;
     }
     Ok((best, stdout_text))
 }
@@ -384,7 +415,7 @@ struct Row {
     case: &'static str,
     reader: String,
     mode: &'static str,
-    /// Frames per second (case 1), GB/s (cases 2, 3), or seconds (case 4).
+    /// Frames per second (case 1) or GB/s (cases 2, 3).
     value: Option<f64>,
     note: String,
 }
@@ -459,11 +490,7 @@ fn print_table(rows: &[Row]) {
     println!("| case | reader | input | result | vs bare walker | vs kvs-chunk | note |");
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
-        let unit = match r.case {
-            "1 small blocks" => "M frames/s",
-            "4 process" => "s",
-            _ => "GB/s",
-        };
+        let unit = if r.case == "1 small blocks" { "M frames/s" } else { "GB/s" };
         let shown = |v: f64| if r.case == "1 small blocks" { v / 1e6 } else { v };
         let same = |reader: &str| {
             rows.iter()
@@ -476,15 +503,10 @@ fn print_table(rows: &[Row]) {
                 .and_then(|o| o.value)
         };
         let ratio = |base: Option<f64>| match (r.value, base) {
-            (Some(v), Some(b)) if r.case == "4 process" => format!("{:.2}x", v / b),
             (Some(v), Some(b)) => format!("{:.2}x", v / b),
             _ => "-".into(),
         };
-        let (walker, kvs) = if r.case == "4 process" {
-            (same("cat FILE > /dev/null"), same("kvs-mkv fragments FILE"))
-        } else {
-            (same("bare walker"), same("kvs-chunk"))
-        };
+        let (walker, kvs) = (same("bare walker"), same("kvs-chunk"));
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.case,
@@ -497,9 +519,157 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!();
-    println!(
-        "Ratios are result / baseline: higher is faster for rates (cases 1 to 3); for case 4 (seconds) lower is faster, and the kvs-mkv row's `vs bare walker` column is its time over `cat`'s."
-    );
+    println!("Ratios are result / baseline: higher is faster.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 4: whole processes.
+
+/// The median of some times (the mean of the middle two for an even count).
+fn median(times: &[Duration]) -> Duration {
+    let mut t = times.to_vec();
+    t.sort();
+    match t.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => t[n / 2],
+        n => (t[n / 2 - 1] + t[n / 2]) / 2,
+    }
+}
+
+/// Case 4: writes a 500 MB GetMedia payload file (a tenth with `--quick`), then times `cat`,
+/// `dd bs=128k` and `kvs-mkv fragments` on it, each `runs` times in a fresh process. The
+/// readers take turns (one run of each, then the next round) after one untimed round that
+/// puts the file and the programs in the page cache, so that a drift of the machine falls on
+/// all of them alike. Returns the table (Markdown), with min and median of the runs.
+fn case_4(tmp: &Path, shape: &GetMediaShape, scale: usize, runs: usize) -> String {
+    use std::fmt::Write as _;
+    let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
+    if !kvs_mkv.exists() {
+        return format!(
+            "case 4: {} not built: cargo build --release -p kvs-cli --bin kvs-mkv\n",
+            kvs_mkv.display()
+        );
+    }
+    let file = tmp.join("payload.mkv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    let mut written = 0usize;
+    let mut fragments = 0u64;
+    while written < 500_000_000 / scale {
+        let f = getmedia_fragment(fragments, shape).unwrap();
+        out.write_all(&f).unwrap();
+        written += f.len();
+        fragments += 1;
+    }
+    // On disk before anything is timed: no writeback runs under the readers.
+    out.into_inner().unwrap().sync_all().unwrap();
+    eprintln!("case 4: {written} bytes, {fragments} fragments in {}", file.display());
+    let f = file.to_str().unwrap();
+    let (cat, dd) = (Path::new("cat"), Path::new("dd"));
+    let readers: Vec<(&str, Process)> = vec![
+        ("cat FILE > /dev/null", Process { program: cat, args: vec![f.into()], stdin: None, discard: true }),
+        (
+            "dd if=FILE of=/dev/null bs=128k",
+            Process {
+                program: dd,
+                args: vec![format!("if={f}"), "of=/dev/null".into(), "bs=128k".into()],
+                stdin: None,
+                discard: true,
+            },
+        ),
+        (
+            "kvs-mkv fragments FILE",
+            Process {
+                program: &kvs_mkv,
+                args: vec!["fragments".into(), f.into()],
+                stdin: None,
+                discard: false,
+            },
+        ),
+        (
+            "kvs-mkv fragments - < FILE",
+            Process {
+                program: &kvs_mkv,
+                args: vec!["fragments".into(), "-".into()],
+                stdin: Some(&file),
+                discard: false,
+            },
+        ),
+    ];
+    // Per reader: its times, its last stdout, or the error that stopped it.
+    let mut results: Vec<Result<(Vec<Duration>, String), String>> =
+        readers.iter().map(|_| Ok((Vec::new(), String::new()))).collect();
+    for round in 0..=runs {
+        for ((_, p), result) in readers.iter().zip(&mut results) {
+            let Ok((times, stdout)) = result else { continue };
+            match p.run() {
+                // Round 0 is the untimed warm-up.
+                Ok((t, out)) => {
+                    if round > 0 {
+                        times.push(t);
+                    }
+                    *stdout = out;
+                }
+                Err(e) => *result = Err(e),
+            }
+        }
+    }
+    let stats = |r: &Result<(Vec<Duration>, String), String>| {
+        r.as_ref().ok().map(|(t, _)| (t.iter().min().copied().unwrap_or_default(), median(t)))
+    };
+    let (cat_t, dd_t) = (stats(&results[0]), stats(&results[1]));
+    let ratio = |v: Duration, base: Option<Duration>| {
+        base.map_or("-".to_owned(), |b| format!("{:.2}x", v.as_secs_f64() / b.as_secs_f64()))
+    };
+    let mut s = String::new();
+    writeln!(s).unwrap();
+    writeln!(
+        s,
+        "Case 4: a {written}-byte GetMedia payload file ({fragments} fragments) in the page cache; each reader run {runs} times, each run a fresh process (spawn to exit, wall time), the readers taking turns after one untimed round."
+    )
+    .unwrap();
+    writeln!(s).unwrap();
+    writeln!(
+        s,
+        "| reader | min | median | min vs cat | min vs dd | median vs cat | median vs dd | runs (s) | note |"
+    )
+    .unwrap();
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|").unwrap();
+    for ((name, _), result) in readers.iter().zip(&results) {
+        match result {
+            Ok((times, out)) => {
+                let (min, med) = (times.iter().min().copied().unwrap_or_default(), median(times));
+                let all: Vec<String> = times.iter().map(|t| format!("{:.3}", t.as_secs_f64())).collect();
+                let mut note = format!("{:.2} GB/s at the min", gbps(written, min));
+                if name.starts_with("kvs") {
+                    let complete = out.lines().filter(|l| l.ends_with("complete")).count() as u64;
+                    note = if complete == fragments {
+                        format!("{complete} fragments listed complete; {note}")
+                    } else {
+                        format!("{complete} fragments listed complete, not {fragments}; {note}")
+                    };
+                }
+                writeln!(
+                    s,
+                    "| {name} | {:.3} s | {:.3} s | {} | {} | {} | {} | {} | {note} |",
+                    min.as_secs_f64(),
+                    med.as_secs_f64(),
+                    ratio(min, cat_t.map(|c| c.0)),
+                    ratio(min, dd_t.map(|d| d.0)),
+                    ratio(med, cat_t.map(|c| c.1)),
+                    ratio(med, dd_t.map(|d| d.1)),
+                    all.join(" ")
+                )
+                .unwrap();
+            }
+            Err(e) => {
+                let e: String = e.chars().take(90).collect();
+                writeln!(s, "| {name} | n/a | n/a | - | - | - | - | - | {e} |").unwrap();
+            }
+        }
+    }
+    writeln!(s).unwrap();
+    writeln!(s, "Ratios are time / baseline time: lower is faster.").unwrap();
+    s
 }
 
 fn main() {
@@ -513,6 +683,14 @@ fn main() {
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_default();
     let wants = |n: u32| only.is_empty() || only.contains(&n);
+    // `--runs K`: how many fresh processes of each reader case 4 times (default 5).
+    let runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .filter(|&k| k > 0)
+        .unwrap_or(5);
     // The GetMedia fragments of cases 3 and 4.
     let shape = GetMediaShape::default();
     let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
@@ -593,64 +771,20 @@ fn main() {
             c.ffprobe(ff, &tmp.join("getmedia.mkv"), &data);
         }
     }
-    if wants(4) {
-        // 4. The whole kvs-mkv process on a 500 MB payload file, against cat.
-        let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
-        let case = "4 process";
-        if kvs_mkv.exists() {
-            let file = tmp.join("payload.mkv");
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-            let mut written = 0usize;
-            let mut i = 0;
-            while written < 500_000_000 / scale {
-                let f = getmedia_fragment(i, &shape).unwrap();
-                out.write_all(&f).unwrap();
-                written += f.len();
-                i += 1;
-            }
-            out.flush().unwrap();
-            drop(out);
-            eprintln!("case 4: {written} bytes, {i} fragments in {}", file.display());
-            let f = file.to_str().unwrap();
-            let cat = time_process(5, Path::new("sh"), &["-c", &format!("cat '{f}' > /dev/null")], None);
-            let kvs = time_process(5, &kvs_mkv, &["fragments", f], None);
-            let kvs_stdin = time_process(5, &kvs_mkv, &["fragments", "-"], Some(&file));
-            let secs = |r: Result<(Duration, String), String>, reader: &str| match r {
-                Ok((t, out)) => {
-                    let complete = out.lines().filter(|l| l.ends_with("complete")).count();
-                    let note = if reader.starts_with("kvs") {
-                        format!("{complete} fragments listed complete; {:.2} GB/s", gbps(written, t))
-                    } else {
-                        format!("{:.2} GB/s", gbps(written, t))
-                    };
-                    Row {
-                        case,
-                        reader: reader.into(),
-                        mode: "process, file",
-                        value: Some(t.as_secs_f64()),
-                        note,
-                    }
-                }
-                Err(e) => Row { case, reader: reader.into(), mode: "process, file", value: None, note: e },
-            };
-            rows.push(secs(cat, "cat FILE > /dev/null"));
-            rows.push(secs(kvs, "kvs-mkv fragments FILE"));
-            rows.push(secs(kvs_stdin, "kvs-mkv fragments - < FILE"));
-        } else {
-            rows.push(Row {
-                case,
-                reader: "kvs-mkv fragments FILE".into(),
-                mode: "process, file",
-                value: None,
-                note: format!(
-                    "{} not built: cargo build --release -p kvs-cli --bin kvs-mkv",
-                    kvs_mkv.display()
-                ),
-            });
-        }
-    }
+    // 4. The whole kvs-mkv process on a 500 MB payload file, against cat and dd.
+    let process_table = wants(4).then(|| case_4(&tmp, &shape, scale, runs));
     let _ = std::fs::remove_dir_all(&tmp);
-    println!("{}", kvs_benches::provenance());
-    println!();
-    print_table(&rows);
+    if !rows.is_empty() {
+        println!("{}", kvs_benches::provenance());
+        println!("{}", kvs_benches::machine());
+        print_table(&rows);
+    }
+    if let Some(table) = process_table {
+        if !rows.is_empty() {
+            println!();
+        }
+        println!("{}", kvs_benches::provenance());
+        println!("{}", kvs_benches::machine());
+        print!("{table}");
+    }
 }
