@@ -512,9 +512,39 @@ mod tests {
     }
 }
 
-/// What the benchmark drivers measure of a process, from Linux's `/proc`, and the client they
-/// point at a local `kvs-mkv serve`.
+/// The benchmark drivers' command-line flags: `--name value` pairs.
+pub mod flags {
+    /// The value after `name`, if given.
+    #[must_use]
+    pub fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i.saturating_add(1))).map(String::as_str)
+    }
+
+    /// The number after `name`, else `default`; a value that is not a number ends the
+    /// program with a message.
+    #[must_use]
+    pub fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+        match arg(args, name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                eprintln!("{name}: not a number: {v}");
+                std::process::exit(2)
+            }),
+        }
+    }
+}
+
+/// What the benchmark drivers measure of a process, from Linux's `/proc`, the wall clock, and
+/// the client they point at a local `kvs-mkv serve`.
 pub mod proc {
+    /// The wall clock, epoch milliseconds.
+    #[must_use]
+    pub fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// The CPU time (user and system, every thread) process `pid` (or `"self"`) has used,
     /// seconds (clock ticks of 10 ms); 0 where it is unknown.
     #[must_use]

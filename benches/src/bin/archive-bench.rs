@@ -29,6 +29,7 @@
 
 use std::process::Command;
 
+use kvs_benches::flags::arg;
 use kvs_benches::proc::{local_client, peak_kib};
 use std::time::{Duration, Instant};
 
@@ -48,10 +49,6 @@ struct Measured {
     bytes: u64,
     secs: f64,
     peak_kib: Option<u64>,
-}
-
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 /// The Java example workers' pattern: every ListFragments page, then one

@@ -71,25 +71,15 @@
 
 use std::io::{BufRead, BufReader};
 
+use kvs_benches::flags::{arg, num};
+use kvs_benches::proc::now_ms;
 use kvs_benches::proc::{cpu_seconds, cpu_seconds_of, local_client, peak_kib};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use kvs_sdk::kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions};
 use kvs_sdk::{FragmentClock, FragmentInfo, FragmentSelector, ImagePool, LiveImages, StreamId};
-
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    arg(args, name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number: {v}")))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

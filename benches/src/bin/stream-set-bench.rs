@@ -62,23 +62,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use kvs_benches::flags::{arg, num};
+use kvs_benches::proc::now_ms;
 use kvs_benches::proc::{cpu_seconds, cpu_seconds_of, peak_kib};
 use kvs_sdk::{ConsumerEvent, FragmentClock, FragmentSelector, StartSelector, StreamId, StreamSet};
-
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    arg(args, name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number: {v}")))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
