@@ -109,20 +109,7 @@ impl Cluster {
     /// installed but does not start.
     #[track_caller]
     pub fn start() -> Option<Self> {
-        let Some(bin) = bin_dir() else {
-            skip("PostgreSQL's initdb and postgres", HOW);
-            return None;
-        };
-        let run_as = if euid() == Some(0) {
-            let Some(ids) = postgres_user() else {
-                skip("the `postgres` system user (PostgreSQL does not run as root)", HOW);
-                return None;
-            };
-            Some(ids)
-        } else {
-            None
-        };
-        crate::record_use("postgres");
+        let (bin, run_as) = requirements()?;
         Some(Self::start_with(bin, run_as))
     }
 
@@ -304,16 +291,10 @@ impl Drop for Cluster {
     }
 }
 
-/// One cluster for the whole test binary (started by the first test that asks), or `None`
-/// after [`skip`]. It is never dropped: its watchdog stops it and removes its folder when the
-/// test process exits. Give each test its own database with [`Cluster::fresh_database`].
+/// The binaries and, as root, the user to run them as; `None` after [`skip`] when either is
+/// missing. Records the use of PostgreSQL otherwise.
 #[track_caller]
-pub fn shared() -> Option<&'static Cluster> {
-    static SHARED: OnceLock<Cluster> = OnceLock::new();
-    if let Some(cluster) = SHARED.get() {
-        crate::record_use("postgres");
-        return Some(cluster);
-    }
+fn requirements() -> Option<(PathBuf, Option<(u32, u32)>)> {
     let Some(bin) = bin_dir() else {
         skip("PostgreSQL's initdb and postgres", HOW);
         return None;
@@ -328,5 +309,19 @@ pub fn shared() -> Option<&'static Cluster> {
         None
     };
     crate::record_use("postgres");
+    Some((bin, run_as))
+}
+
+/// One cluster for the whole test binary (started by the first test that asks), or `None`
+/// after [`skip`]. It is never dropped: its watchdog stops it and removes its folder when the
+/// test process exits. Give each test its own database with [`Cluster::fresh_database`].
+#[track_caller]
+pub fn shared() -> Option<&'static Cluster> {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    if let Some(cluster) = SHARED.get() {
+        crate::record_use("postgres");
+        return Some(cluster);
+    }
+    let (bin, run_as) = requirements()?;
     Some(SHARED.get_or_init(|| Cluster::start_with(bin, run_as)))
 }
