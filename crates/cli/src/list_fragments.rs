@@ -369,15 +369,21 @@ pub fn run(args: &ListFragmentsArgs) -> ExitCode {
         if let Some(t) = next {
             v.insert("NextToken".into(), Value::String(t));
         }
-        match print_aws_json(&mut io::stdout().lock(), &Value::Object(v)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("kvs-mkv list-fragments: cannot write output: {e}");
-                ExitCode::FAILURE
-            }
-        }
+        print_page("list-fragments", v)
     })
+}
+
+/// Prints a page of a listing command (`list-fragments`, `list-streams`) as the AWS CLI does;
+/// a closed pipe is a success.
+pub fn print_page(command: &str, page: Map<String, Value>) -> ExitCode {
+    match print_aws_json(&mut io::stdout().lock(), &Value::Object(page)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvs-mkv {command}: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Every page from `token` (the first when `None`), the first `skip` fragments of the first

@@ -1,7 +1,6 @@
 //! `kvs-mkv list-streams`: ListStreams in the AWS CLI's shape (its flags, its pagination, its
 //! JSON output).
 
-use std::io;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -9,7 +8,7 @@ use kvs_sdk::sdk::kinesisvideo::types::{ComparisonOperator, StreamInfo, StreamNa
 use kvs_sdk::{ConsumerError, KvsClient};
 use serde_json::{Map, Value, json};
 
-use crate::list_fragments::{decode_token, encode_token, print_aws_json};
+use crate::list_fragments::{decode_token, encode_token, print_page};
 use crate::stream_args::AwsArgs;
 
 pub const AFTER_HELP: &str = "\
@@ -153,14 +152,7 @@ pub fn run(args: &ListStreamsArgs) -> ExitCode {
         if let Some(t) = next {
             v.insert("NextToken".into(), Value::String(t));
         }
-        match print_aws_json(&mut io::stdout().lock(), &Value::Object(v)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("kvs-mkv list-streams: cannot write output: {e}");
-                ExitCode::FAILURE
-            }
-        }
+        print_page("list-streams", v)
     })
 }
 
