@@ -129,19 +129,31 @@ struct Token {
 }
 
 /// A 64-bit keyed hash of `bytes` (SplitMix64 steps; a check of integrity, not a secret).
-pub(super) fn seal(key: u64, bytes: &[u8]) -> u64 {
+fn seal(key: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(key ^ 0x9E37_79B9_7F4A_7C15, |h, &b| SplitMix64::new(h ^ u64::from(b)).next_u64())
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) fn unhex(s: &str) -> Option<Vec<u8>> {
+fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i.checked_add(2)?)?, 16).ok()).collect()
+}
+
+/// A NextToken: `HEX(payload)` then its seal in 16 hex digits.
+pub(super) fn seal_token(key: u64, payload: &str) -> String {
+    format!("{}{:016x}", hex(payload.as_bytes()), seal(key, payload.as_bytes()))
+}
+
+/// The payload of a token [`seal_token`] made with `key`; `None` for anything else.
+pub(super) fn open_token(token: &str, key: u64) -> Option<String> {
+    let (body, mac) = token.split_at_checked(token.len().checked_sub(16)?)?;
+    let payload = String::from_utf8(unhex(body)?).ok()?;
+    (u64::from_str_radix(mac, 16).ok()? == seal(key, payload.as_bytes())).then_some(payload)
 }
 
 impl Token {
@@ -153,16 +165,11 @@ impl Token {
     /// `HEX(payload)` then the seal in 16 hex digits: within the model's NextToken pattern
     /// `[a-zA-Z0-9+/]+={0,2}` and length (at most 4096; a stream name is at most 256).
     fn encode(&self, key: u64) -> String {
-        let payload = self.payload();
-        format!("{}{:016x}", hex(payload.as_bytes()), seal(key, payload.as_bytes()))
+        seal_token(key, &self.payload())
     }
 
     fn decode(token: &str, key: u64) -> Option<Self> {
-        let (body, mac) = token.split_at_checked(token.len().checked_sub(16)?)?;
-        let payload = String::from_utf8(unhex(body)?).ok()?;
-        if u64::from_str_radix(mac, 16).ok()? != seal(key, payload.as_bytes()) {
-            return None;
-        }
+        let payload = open_token(token, key)?;
         let mut parts = payload.rsplitn(5, '|');
         let offset = parts.next()?.parse().ok()?;
         let end_ms = parts.next()?.parse().ok()?;

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::archive::{hex, seal, token_key, unhex};
+use super::archive::{open_token, seal_token, token_key};
 use super::handlers::{json_ok, parse_body, stream_info};
 use super::state::Shared;
 use crate::api::ApiError;
@@ -80,16 +80,11 @@ impl Token {
 
     /// `HEX(payload)` then the seal in 16 hex digits, as ListFragments' tokens.
     fn encode(&self, key: u64) -> String {
-        let payload = self.payload();
-        format!("{}{:016x}", hex(payload.as_bytes()), seal(key, payload.as_bytes()))
+        seal_token(key, &self.payload())
     }
 
     fn decode(token: &str, key: u64) -> Option<Self> {
-        let (body, mac) = token.split_at_checked(token.len().checked_sub(16)?)?;
-        let payload = String::from_utf8(unhex(body)?).ok()?;
-        if u64::from_str_radix(mac, 16).ok()? != seal(key, payload.as_bytes()) {
-            return None;
-        }
+        let payload = open_token(token, key)?;
         let mut parts = payload.splitn(3, '|');
         if parts.next()? != "ListStreams" {
             return None;
