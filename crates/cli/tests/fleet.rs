@@ -65,9 +65,17 @@ impl Drop for Proc {
 
 /// `kvs-mkv serve --live` with streams cam-01 .. cam-30; its URL.
 fn serve(clip: &Path) -> (Proc, String) {
+    serve_streams(&format!("cam-{{01..{STREAMS}}}={}", clip.display()), true)
+}
+
+/// `kvs-mkv serve [--live] --stream STREAMS`; its URL.
+fn serve_streams(streams: &str, live: bool) -> (Proc, String) {
     let mut cmd = bin();
-    cmd.args(["serve", "--live", "--listen", "127.0.0.1:0", "--stream"]);
-    cmd.arg(format!("cam-{{01..{STREAMS}}}={}", clip.display()));
+    cmd.arg("serve");
+    if live {
+        cmd.arg("--live");
+    }
+    cmd.args(["--listen", "127.0.0.1:0", "--stream", streams]);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
@@ -497,19 +505,10 @@ fn status_of_an_empty_store_and_bad_urls() {
 #[test]
 fn output_dir_holds_every_fragment_once() {
     let dir = temp_dir("output-dir");
-    let mut cmd = bin();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--stream"]);
-    cmd.arg(format!("cam-{{1..3}}={}", common::testdata().join("getmedia_basic.mkv").display()));
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("kvs-mkv serve exited").unwrap();
-        if let Some(rest) = line.strip_prefix("kvs-local listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let _server = Proc(child);
+    let (_server, url) = serve_streams(
+        &format!("cam-{{1..3}}={}", common::testdata().join("getmedia_basic.mkv").display()),
+        false,
+    );
     let store = format!("sqlite:{}", dir.join("fleet.db").display());
     let out_dir = dir.join("archive");
     let files = |d: &Path| -> Vec<PathBuf> {
