@@ -116,9 +116,19 @@ pub fn for_each_frame(
     header: &BlockHeader,
     mut f: impl FnMut(usize, usize, Bytes),
 ) -> Result<(), BlockError> {
+    for_each_frame_range(payload, header, |i, count, r| f(i, count, payload.slice(r)))
+}
+
+/// [`for_each_frame`] for any buffer: calls `f(index, count, range)` with each frame's byte
+/// range in `payload`, in order. The ranges lie within `payload`.
+pub fn for_each_frame_range(
+    payload: &[u8],
+    header: &BlockHeader,
+    mut f: impl FnMut(usize, usize, std::ops::Range<usize>),
+) -> Result<(), BlockError> {
     let body = header.len;
     if header.lacing == Lacing::None {
-        f(0, 1, payload.slice(body.min(payload.len())..));
+        f(0, 1, body.min(payload.len())..payload.len());
         return Ok(());
     }
     let data = payload.get(body..).ok_or(BlockError::Truncated)?;
@@ -190,7 +200,7 @@ pub fn for_each_frame(
     let mut at = start;
     for (i, &size) in sizes.iter().take(count.saturating_sub(1)).chain(std::iter::once(&last)).enumerate() {
         let end = at.saturating_add(size);
-        f(i, count, payload.slice(at..end));
+        f(i, count, at..end);
         at = end;
     }
     Ok(())

@@ -1,9 +1,11 @@
 //! The sans-IO event decoder: tokens from kvs-ebml in, [`Event`]s out.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use bytes::Bytes;
-use kvs_ebml::{ElementHeader, ElementId, Limits, Token, Tokenizer, Value, ids};
+use kvs_ebml::{ElementHeader, ElementId, Limits, SliceTokenizer, Token, Tokenizer, Value, ids};
 
 use crate::aws::{self, AwsFacts, AwsTag};
 use crate::block;
@@ -61,8 +63,8 @@ struct TagState {
 
 /// A BlockGroup being read.
 #[derive(Default)]
-struct GroupState {
-    block: Option<(Bytes, u64)>,
+struct GroupState<B> {
+    block: Option<(B, u64)>,
     extra_blocks: u64,
     duration: Option<u64>,
     references: Vec<i64>,
@@ -77,7 +79,7 @@ struct GroupInfo {
 }
 
 /// Per-document state.
-struct Document {
+struct Document<B> {
     index: u64,
     offset: u64,
     timestamp_scale: u64,
@@ -106,7 +108,7 @@ struct Document {
     /// some producers write) ends the fragment only when the document ends, so that the
     /// frames that follow it stay inside the fragment.
     cluster_seen: bool,
-    group: Option<GroupState>,
+    group: Option<GroupState<B>>,
     tag: Option<TagState>,
     aws: AwsFacts,
     /// The current fragment's position in the document (0, then 1, 2 ... in a merged file).
@@ -117,10 +119,10 @@ struct Document {
     /// Non-service tag events read after the fragment ended: they go to the next fragment
     /// when one starts, else after the `FragmentEnd` when the document ends. Bounded by the
     /// document's tag budget.
-    held_tags: Vec<Event>,
+    held_tags: Vec<Box<Tag>>,
 }
 
-impl Document {
+impl<B: Input> Document<B> {
     fn new(index: u64, offset: u64) -> Self {
         Self {
             index,
@@ -150,7 +152,7 @@ impl Document {
 
     /// A further fragment begins in this document (a merged file) if the current one has
     /// ended: queues `FragmentStart`, the document's tracks again and the held tags.
-    fn start_fragment(&mut self, queue: &mut VecDeque<Event>, offset: u64) {
+    fn start_fragment(&mut self, queue: &mut VecDeque<Ev<B>>, offset: u64) {
         if !self.aws.end_sent {
             return;
         }
@@ -170,14 +172,14 @@ impl Document {
         } else {
             queue.push_back(warning(self, offset, WarningKind::TracksNotRepeated));
         }
-        queue.extend(self.held_tags.drain(..));
+        queue.extend(self.held_tags.drain(..).map(Event::Tag));
     }
 
     /// Records a service tag; a start tag (fragment number, timestamps) read after the
     /// fragment ended starts the next fragment first.
     fn record_service(
         &mut self,
-        queue: &mut VecDeque<Event>,
+        queue: &mut VecDeque<Ev<B>>,
         tag: AwsTag,
         value: &TagValue,
         offset: u64,
@@ -210,15 +212,135 @@ impl Document {
 /// # Ok::<(), kvs_chunk::Error>(())
 /// ```
 pub struct EventDecoder {
-    tokenizer: Tokenizer,
+    core: Core<Tokenizer>,
+}
+
+/// What the decoder reads its tokens from: the streaming [`Tokenizer`] (payloads as `Bytes`)
+/// or the [`SliceTokenizer`] (payloads borrowed from one `&[u8]`).
+pub(crate) trait Source {
+    /// What the source's payloads are.
+    type B: Input;
+    fn next_token(&mut self) -> Result<Option<Token<Self::B>>, kvs_ebml::Error>;
+    fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Self::B)>;
+    fn is_done(&self) -> bool;
+    fn offset(&self) -> u64;
+}
+
+impl Source for Tokenizer {
+    type B = Bytes;
+    #[inline]
+    fn next_token(&mut self) -> Result<Option<Token<Bytes>>, kvs_ebml::Error> {
+        Tokenizer::next_token(self)
+    }
+    #[inline]
+    fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
+        Tokenizer::next_leaf_in(self, id, parent)
+    }
+    fn is_done(&self) -> bool {
+        Tokenizer::is_done(self)
+    }
+    fn offset(&self) -> u64 {
+        Tokenizer::offset(self)
+    }
+}
+
+impl<'a> Source for SliceTokenizer<'a> {
+    type B = &'a [u8];
+    #[inline]
+    fn next_token(&mut self) -> Result<Option<Token<&'a [u8]>>, kvs_ebml::Error> {
+        SliceTokenizer::next_token(self)
+    }
+    #[inline]
+    fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, &'a [u8])> {
+        SliceTokenizer::next_leaf_in(self, id, parent)
+    }
+    fn is_done(&self) -> bool {
+        SliceTokenizer::is_done(self)
+    }
+    fn offset(&self) -> u64 {
+        SliceTokenizer::offset(self)
+    }
+}
+
+/// What a payload is, and how frames and owned values are made of it: `Bytes` (frames are
+/// `Bytes` slices) or `&[u8]` (frames are borrowed `Cow`s).
+pub(crate) trait Input: Clone + AsRef<[u8]> + Default {
+    /// A frame's data.
+    type Data;
+    /// The bytes `r` of the payload (within it).
+    fn sub(&self, r: Range<usize>) -> Self;
+    /// The payload past its first `n` bytes.
+    fn skip(self, n: usize) -> Self;
+    /// The payload as a frame's data.
+    fn data(self) -> Self::Data;
+    /// A frame's data made anew (a decoded ContentEncoding).
+    fn decoded(b: Bytes) -> Self::Data;
+    /// The payload as `Bytes`: itself, or a copy of borrowed bytes.
+    fn into_bytes(self) -> Bytes;
+}
+
+impl Input for Bytes {
+    type Data = Bytes;
+    #[inline]
+    fn sub(&self, r: Range<usize>) -> Self {
+        self.slice(r)
+    }
+    #[inline]
+    fn skip(mut self, n: usize) -> Self {
+        // Advancing in place: no reference count to touch.
+        let n = n.min(self.len());
+        bytes::Buf::advance(&mut self, n);
+        self
+    }
+    #[inline]
+    fn data(self) -> Bytes {
+        self
+    }
+    fn decoded(b: Bytes) -> Bytes {
+        b
+    }
+    fn into_bytes(self) -> Bytes {
+        self
+    }
+}
+
+impl<'a> Input for &'a [u8] {
+    type Data = Cow<'a, [u8]>;
+    #[inline]
+    fn sub(&self, r: Range<usize>) -> Self {
+        self.get(r).unwrap_or_default()
+    }
+    #[inline]
+    fn skip(self, n: usize) -> Self {
+        self.get(n..).unwrap_or_default()
+    }
+    #[inline]
+    fn data(self) -> Cow<'a, [u8]> {
+        Cow::Borrowed(self)
+    }
+    fn decoded(b: Bytes) -> Cow<'a, [u8]> {
+        Cow::Owned(Vec::from(b))
+    }
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+/// The event of a decoder whose payloads are `B`.
+type Ev<B> = Event<<B as Input>::Data>;
+
+/// The decoder proper, over either token source: [`EventDecoder`] and
+/// [`SliceEvents`](crate::SliceEvents) are thin shells over it.
+pub(crate) struct Core<S: Source> {
+    src: S,
     /// The queue and limits the document's handlers write with: a field apart from `doc`,
     /// so that both are borrowed at once and the document stays in place for every token.
-    out: Sink,
+    out: Sink<S::B>,
     /// Ids of the open masters, outermost first.
     path: Vec<ElementId>,
     /// The open document, borrowed in place by the handlers beside `out`; boxed, as it is
     /// large and absent between documents.
-    doc: Option<Box<Document>>,
+    doc: Option<Box<Document<S::B>>>,
     next_index: u64,
     /// A fatal error, returned once the events before it have been delivered.
     pending: Option<Error>,
@@ -277,8 +399,71 @@ impl EventDecoder {
     /// A decoder with the given tokenizer options (limits, resynchronisation, CRC checks).
     #[must_use]
     pub fn with_options(opts: Options) -> Self {
+        Self { core: Core::new(Tokenizer::with_options(opts), opts) }
+    }
+
+    /// Appends a chunk of input.
+    pub fn feed(&mut self, chunk: Bytes) {
+        self.core.take_head(&chunk);
+        self.core.src.feed(chunk);
+    }
+
+    /// Declares the end of input.
+    pub fn finish(&mut self) {
+        self.core.finished = true;
+        self.core.src.finish();
+    }
+
+    /// Whether the input was empty: [`EventDecoder::finish`] was called without a byte fed.
+    /// The decoder then gives no event and no error (an empty GetMedia payload is valid);
+    /// a command reading a file may want to refuse it as not Matroska.
+    #[must_use]
+    pub fn is_empty_input(&self) -> bool {
+        self.core.is_empty_input()
+    }
+
+    /// The JSON trailer that followed the last document, as `(offset, length)`: the
+    /// response the AWS CLI prints after a GetMedia payload written to standard output. It
+    /// is recognised only at the end of input (see [`kvs_ebml::Token::Trailer`]) and gives
+    /// no event.
+    #[must_use]
+    pub fn trailer(&self) -> Option<(u64, u64)> {
+        self.core.trailer()
+    }
+
+    /// The absolute offset of the next unread byte.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.core.offset()
+    }
+
+    /// Bytes fed but not yet decoded.
+    #[must_use]
+    pub fn buffered(&self) -> u64 {
+        self.core.src.buffered()
+    }
+
+    /// Whether the decoder has delivered everything (after [`EventDecoder::finish`]) or
+    /// stopped at a fatal error.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.core.is_done()
+    }
+
+    /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
+    ///
+    /// After a fatal error, the events completed before it are delivered first (an open
+    /// fragment ends as incomplete), then the error, then `Ok(None)` for ever.
+    #[inline]
+    pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        self.core.next_event()
+    }
+}
+
+impl<S: Source> Core<S> {
+    pub(crate) fn new(src: S, opts: Options) -> Self {
         Self {
-            tokenizer: Tokenizer::with_options(opts),
+            src,
             out: Sink { queue: VecDeque::new(), limits: opts.limits },
             path: Vec::new(),
             doc: None,
@@ -293,36 +478,29 @@ impl EventDecoder {
         }
     }
 
-    /// Appends a chunk of input.
-    pub fn feed(&mut self, chunk: Bytes) {
+    /// Keeps the input's first bytes (up to four) for the check of its beginning.
+    pub(crate) fn take_head(&mut self, chunk: &[u8]) {
         if !self.head_checked && self.head.len() < 4 {
             let take = (4usize.saturating_sub(self.head.len())).min(chunk.len());
             self.head.extend_from_slice(chunk.get(..take).unwrap_or_default());
         }
-        self.tokenizer.feed(chunk);
     }
 
-    /// Declares the end of input.
-    pub fn finish(&mut self) {
+    /// Declares that the source holds the whole input (the slice decoder).
+    pub(crate) fn set_finished(&mut self) {
         self.finished = true;
-        self.tokenizer.finish();
     }
 
-    /// Whether the input was empty: [`EventDecoder::finish`] was called without a byte fed.
-    /// The decoder then gives no event and no error (an empty GetMedia payload is valid);
-    /// a command reading a file may want to refuse it as not Matroska.
-    #[must_use]
-    pub fn is_empty_input(&self) -> bool {
+    pub(crate) fn is_empty_input(&self) -> bool {
         self.finished && self.head.is_empty()
     }
 
-    /// The JSON trailer that followed the last document, as `(offset, length)`: the
-    /// response the AWS CLI prints after a GetMedia payload written to standard output. It
-    /// is recognised only at the end of input (see [`kvs_ebml::Token::Trailer`]) and gives
-    /// no event.
-    #[must_use]
-    pub fn trailer(&self) -> Option<(u64, u64)> {
+    pub(crate) fn trailer(&self) -> Option<(u64, u64)> {
         self.trailer
+    }
+
+    pub(crate) fn offset(&self) -> u64 {
+        self.src.offset()
     }
 
     /// Checks the input's first bytes once there are four (or the input ended): `false`
@@ -342,30 +520,12 @@ impl EventDecoder {
         true
     }
 
-    /// The absolute offset of the next unread byte.
-    #[must_use]
-    pub fn offset(&self) -> u64 {
-        self.tokenizer.offset()
-    }
-
-    /// Bytes fed but not yet decoded.
-    #[must_use]
-    pub fn buffered(&self) -> u64 {
-        self.tokenizer.buffered()
-    }
-
-    /// Whether the decoder has delivered everything (after [`EventDecoder::finish`]) or
-    /// stopped at a fatal error.
-    #[must_use]
-    pub fn is_done(&self) -> bool {
-        self.out.queue.is_empty() && self.pending.is_none() && (self.stopped || self.tokenizer.is_done())
+    pub(crate) fn is_done(&self) -> bool {
+        self.out.queue.is_empty() && self.pending.is_none() && (self.stopped || self.src.is_done())
     }
 
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
-    ///
-    /// After a fatal error, the events completed before it are delivered first (an open
-    /// fragment ends as incomplete), then the error, then `Ok(None)` for ever.
-    pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+    pub(crate) fn next_event(&mut self) -> Result<Option<Ev<S::B>>, Error> {
         loop {
             if let Some(e) = self.out.queue.pop_front() {
                 return Ok(Some(e));
@@ -384,7 +544,7 @@ impl EventDecoder {
             // The hot path: a SimpleBlock inside a Cluster, whole in the current chunk, goes
             // straight to `emit_block`, as `on_token` would send its `Token::Leaf`.
             if self.path.last() == Some(&ids::CLUSTER)
-                && let Some((h, payload)) = self.tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
+                && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
             {
                 let Some(doc) = self.doc.as_deref_mut() else { continue };
                 match self.out.emit_block(doc, payload, h.offset, None)? {
@@ -392,7 +552,7 @@ impl EventDecoder {
                     None => continue,
                 }
             }
-            let token = match self.tokenizer.next_token() {
+            let token = match self.src.next_token() {
                 Ok(Some(t)) => t,
                 Ok(None) => return Ok(None),
                 Err(e) if e.is_recoverable() => return Err(Error::Ebml(e)),
@@ -437,7 +597,7 @@ impl EventDecoder {
             let complete = clean
                 && (doc.aws.continuation_token.is_some() || (doc.aws.fragment_list && doc.cluster_seen));
             self.out.end_fragment(&mut doc, complete);
-            self.out.queue.extend(doc.held_tags.drain(..));
+            self.out.queue.extend(doc.held_tags.drain(..).map(Event::Tag));
             self.out.queue.push_back(Event::DocumentEnd { index: doc.index, offset: doc.offset, end: at });
         }
     }
@@ -449,7 +609,7 @@ impl EventDecoder {
     /// Takes one token. Events go to the queue, except that a frame which is the only event
     /// the token makes, with nothing queued before it, is handed back directly (the common
     /// case of a SimpleBlock without lacing: no round trip through the queue).
-    fn on_token(&mut self, token: Token) -> Result<Option<Event>, Error> {
+    fn on_token(&mut self, token: Token<S::B>) -> Result<Option<Ev<S::B>>, Error> {
         match token {
             Token::DocumentStart { offset } => {
                 let index = self.next_index;
@@ -494,13 +654,13 @@ impl EventDecoder {
 }
 
 /// Where the document's handlers send events, and the limits they keep to.
-struct Sink {
-    queue: VecDeque<Event>,
+struct Sink<B: Input> {
+    queue: VecDeque<Ev<B>>,
     limits: Limits,
 }
 
-impl Sink {
-    fn end_fragment(&mut self, doc: &mut Document, complete: bool) {
+impl<B: Input> Sink<B> {
+    fn end_fragment(&mut self, doc: &mut Document<B>, complete: bool) {
         if doc.aws.end_sent {
             return;
         }
@@ -514,7 +674,7 @@ impl Sink {
         }));
     }
 
-    fn on_master_start(&mut self, doc: &mut Document, parent: Option<ElementId>, h: &ElementHeader) {
+    fn on_master_start(&mut self, doc: &mut Document<B>, parent: Option<ElementId>, h: &ElementHeader) {
         match h.id {
             ids::TRACKS => {
                 doc.pending_tracks.clear();
@@ -588,7 +748,7 @@ impl Sink {
         }
     }
 
-    fn on_master_end(&mut self, doc: &mut Document, h: &ElementHeader) -> Result<(), Error> {
+    fn on_master_end(&mut self, doc: &mut Document<B>, h: &ElementHeader) -> Result<(), Error> {
         match h.id {
             ids::TRACK_ENTRY => {
                 if let Some(mut t) = doc.track.take() {
@@ -667,7 +827,7 @@ impl Sink {
 
     /// After a Tags element: send what the service's tags made complete, and end the
     /// fragment when they carried its continuation token after a Cluster.
-    fn after_tags(&mut self, doc: &mut Document) {
+    fn after_tags(&mut self, doc: &mut Document<B>) {
         if doc.aws.after_tags(&mut self.queue) && doc.cluster_seen {
             self.end_fragment(doc, true);
         }
@@ -675,7 +835,7 @@ impl Sink {
 
     /// Adds a complete TrackEntry to the Tracks being read, unless no block can use it, it
     /// repeats a number, or the Tracks is full.
-    fn add_track(&mut self, doc: &mut Document, t: Track, offset: u64) {
+    fn add_track(&mut self, doc: &mut Document<B>, t: Track, offset: u64) {
         let kind = if t.number == 0 || t.number > MAX_TRACK_NUMBER {
             WarningKind::InvalidTrackNumber { number: t.number }
         } else if doc.pending_tracks.iter().any(|p| p.number == t.number) {
@@ -693,7 +853,7 @@ impl Sink {
 
     /// A SimpleTag over the budget has ended: a service tag is still recorded, any other is
     /// counted as dropped.
-    fn over_budget_tag(&mut self, doc: &mut Document, st: &SimpleTagState) {
+    fn over_budget_tag(&mut self, doc: &mut Document<B>, st: &SimpleTagState) {
         let name = st.name.as_deref().unwrap_or_default();
         if let Some(aws_tag) = AwsTag::from_name(aws::trimmed(name)) {
             let tag_offset = doc.tag.as_ref().map_or(st.offset, |t| t.offset);
@@ -710,7 +870,7 @@ impl Sink {
     }
 
     /// A Tag is complete: service tags update the facts, others become events.
-    fn finish_tag(&mut self, doc: &mut Document, tag: &TagState) -> Result<(), Error> {
+    fn finish_tag(&mut self, doc: &mut Document<B>, tag: &TagState) -> Result<(), Error> {
         let mut first_error = None;
         for st in &tag.simple {
             let name = st.name.as_deref().unwrap_or_default();
@@ -733,7 +893,7 @@ impl Sink {
                 p = ps.parent.filter(|&pp| pp < pi);
             }
             parents.reverse();
-            let event = Event::Tag(Box::new(Tag {
+            let tag_event = Box::new(Tag {
                 index: doc.index,
                 name: text(name),
                 value: st.value.clone(),
@@ -742,11 +902,11 @@ impl Sink {
                 targets: tag.targets.clone(),
                 parents,
                 offset: st.offset,
-            }));
+            });
             if doc.aws.end_sent {
-                doc.held_tags.push(event);
+                doc.held_tags.push(tag_event);
             } else {
-                self.queue.push_back(event);
+                self.queue.push_back(Event::Tag(tag_event));
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -754,7 +914,7 @@ impl Sink {
 
     /// Queues a frame that [`EventDecoder::emit_block`] handed back (where a caller cannot
     /// return it directly).
-    fn queue_direct(&mut self, direct: Option<Event>) {
+    fn queue_direct(&mut self, direct: Option<Ev<B>>) {
         if let Some(event) = direct {
             self.queue.push_back(event);
         }
@@ -762,11 +922,11 @@ impl Sink {
 
     fn on_leaf(
         &mut self,
-        doc: &mut Document,
+        doc: &mut Document<B>,
         parent: Option<ElementId>,
         h: &ElementHeader,
-        value: Value,
-    ) -> Result<Option<Event>, Error> {
+        value: Value<B>,
+    ) -> Result<Option<Ev<B>>, Error> {
         match (parent, h.id) {
             (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
                 if let Value::Binary(payload) = value {
@@ -817,7 +977,7 @@ impl Sink {
                         (ids::CONTENT_COMP_ALGO, Value::Unsigned(v)) => e.comp_algo = Some(v),
                         // Copied: a track must not pin a read buffer.
                         (ids::CONTENT_COMP_SETTINGS, Value::Binary(b)) => {
-                            e.comp_settings = Some(Bytes::copy_from_slice(&b));
+                            e.comp_settings = Some(Bytes::copy_from_slice(b.as_ref()));
                         }
                         (ids::CONTENT_ENC_ALGO, Value::Unsigned(v)) => e.enc_algo = Some(v),
                         _ => {}
@@ -858,9 +1018,9 @@ impl Sink {
                 };
                 // Kept values are copied out of the input: a tag must not pin a whole read
                 // buffer for as long as it is held.
-                let own = |b: Bytes| if kept { Bytes::copy_from_slice(&b) } else { b };
+                let own = |b: B| if kept { Bytes::copy_from_slice(b.as_ref()) } else { b.into_bytes() };
                 let size = match &value {
-                    Value::Utf8(b) | Value::String(b) | Value::Binary(b) => b.len() as u64,
+                    Value::Utf8(b) | Value::String(b) | Value::Binary(b) => b.as_ref().len() as u64,
                     _ => 0,
                 };
                 match (id, value) {
@@ -870,7 +1030,7 @@ impl Sink {
                     }
                     (ids::TAG_BINARY, Value::Binary(b)) => st.value = TagValue::Binary(own(b)),
                     (ids::TAG_LANGUAGE | ids::TAG_LANGUAGE_BCP47, Value::String(b) | Value::Utf8(b)) => {
-                        st.language = Some(text(&b));
+                        st.language = Some(text(b.as_ref()));
                     }
                     (ids::TAG_DEFAULT, Value::Unsigned(d)) => st.default = Some(d != 0),
                     _ => return Ok(None),
@@ -884,7 +1044,9 @@ impl Sink {
                     let t = &mut tag.targets;
                     match (id, value) {
                         (ids::TARGET_TYPE_VALUE, Value::Unsigned(v)) => t.type_value = Some(v),
-                        (ids::TARGET_TYPE, Value::String(b) | Value::Utf8(b)) => t.type_name = Some(text(&b)),
+                        (ids::TARGET_TYPE, Value::String(b) | Value::Utf8(b)) => {
+                            t.type_name = Some(text(b.as_ref()))
+                        }
                         // Bounded like a Tracks element: each tag event carries a copy.
                         (ids::TAG_TRACK_UID, Value::Unsigned(v))
                             if t.track_uids.len() < self.limits.max_track_entries =>
@@ -907,7 +1069,7 @@ impl Sink {
     }
 
     /// Sends the open cluster's `Event::Cluster` if it has not been sent.
-    fn announce_cluster(&mut self, doc: &mut Document) {
+    fn announce_cluster(&mut self, doc: &mut Document<B>) {
         if let Some(offset) = doc.cluster_pending.take() {
             self.queue.push_back(Event::Cluster {
                 offset,
@@ -921,13 +1083,13 @@ impl Sink {
     /// with nothing queued before it is handed back instead, for the caller to return.
     fn emit_block(
         &mut self,
-        doc: &mut Document,
-        payload: Bytes,
+        doc: &mut Document<B>,
+        payload: B,
         offset: u64,
         group: Option<GroupInfo>,
-    ) -> Result<Option<Event>, Error> {
+    ) -> Result<Option<Ev<B>>, Error> {
         self.announce_cluster(doc);
-        let header = block::parse_header(&payload).map_err(|kind| Error::Block { offset, kind })?;
+        let header = block::parse_header(payload.as_ref()).map_err(|kind| Error::Block { offset, kind })?;
         if doc.last_declared != Some(header.track) {
             if doc.tracks.iter().any(|t| t.number == header.track) {
                 doc.last_declared = Some(header.track);
@@ -956,10 +1118,11 @@ impl Sink {
         };
         let max = self.limits.max_binary_size;
         let track = header.track;
-        let decode = |data: Bytes| match encodings {
-            Some(e) => encoding::decode(e, data, max, ContentEncoding::applies_to_frames)
+        let decode = |data: B| match encodings {
+            Some(e) => encoding::decode(e, data.into_bytes(), max, ContentEncoding::applies_to_frames)
+                .map(B::decoded)
                 .map_err(|what| Error::ContentEncoding { offset, track, what }),
-            None => Ok(data),
+            None => Ok(data.data()),
         };
         let scale = doc.timestamp_scale;
         let ticks = i128::from(doc.cluster_timestamp.unwrap_or(0))
@@ -967,7 +1130,7 @@ impl Sink {
         let base = ticks.checked_mul(i128::from(scale)).ok_or_else(|| Error::TimestampOverflow { offset })?;
         let keyframe = if simple { header.keyframe() } else { group_keyframe };
         let duration_ns = duration.and_then(|d| d.checked_mul(scale));
-        let frame = |i: usize, count: usize, timestamp_ns: i64, references: References, data: Bytes| {
+        let frame = |i: usize, count: usize, timestamp_ns: i64, references: References, data: B::Data| {
             Event::Frame(Frame {
                 track: header.track,
                 timestamp_ns,
@@ -987,9 +1150,7 @@ impl Sink {
             // DefaultDuration step): no lace table, no track lookup.
             let timestamp_ns = i64::try_from(base).map_err(|_| Error::TimestampOverflow { offset })?;
             // The payload itself, past the block header: no reference count to touch.
-            let skip = header.len.min(payload.len());
-            let mut data = payload;
-            bytes::Buf::advance(&mut data, skip);
+            let data = payload.skip(header.len);
             let event = frame(0, 1, timestamp_ns, references, decode(data)?);
             if self.queue.is_empty() {
                 return Ok(Some(event));
@@ -1002,14 +1163,14 @@ impl Sink {
         let mut overflow = false;
         let mut failed = None;
         let queue = &mut self.queue;
-        block::for_each_frame(&payload, &header, |i, count, data| {
+        block::for_each_frame_range(payload.as_ref(), &header, |i, count, r| {
             let step =
                 i128::from(default_duration.unwrap_or(0)).saturating_mul(i128::try_from(i).unwrap_or(0));
             let Ok(timestamp_ns) = i64::try_from(base.saturating_add(step)) else {
                 overflow = true;
                 return;
             };
-            match decode(data) {
+            match decode(payload.sub(r)) {
                 Ok(data) => queue.push_back(frame(i, count, timestamp_ns, references.clone(), data)),
                 Err(e) => {
                     failed.get_or_insert(e);
@@ -1025,7 +1186,7 @@ impl Sink {
 }
 
 /// A warning event about the document.
-fn warning(doc: &Document, offset: u64, kind: WarningKind) -> Event {
+fn warning<B: Input>(doc: &Document<B>, offset: u64, kind: WarningKind) -> Ev<B> {
     Event::Warning(Warning { index: doc.index, offset, kind })
 }
 
@@ -1041,15 +1202,15 @@ fn track_weight(t: &Track) -> u64 {
 }
 
 /// Sets a TrackEntry field.
-fn track_field(t: &mut Track, id: ElementId, value: &Value) {
+fn track_field<B: Input>(t: &mut Track, id: ElementId, value: &Value<B>) {
     match (id, value) {
         (ids::TRACK_NUMBER, Value::Unsigned(v)) => t.number = *v,
         (ids::TRACK_UID, Value::Unsigned(v)) => t.uid = Some(*v),
         (ids::TRACK_TYPE, Value::Unsigned(v)) => t.kind = TrackType::from_u64(*v),
-        (ids::CODEC_ID, Value::String(b) | Value::Utf8(b)) => t.codec_id = Some(text(b)),
-        (ids::CODEC_PRIVATE, Value::Binary(b)) => t.codec_private = Some(b.clone()),
-        (ids::NAME, Value::Utf8(b) | Value::String(b)) => t.name = Some(text(b)),
-        (ids::LANGUAGE, Value::String(b) | Value::Utf8(b)) => t.language = Some(text(b)),
+        (ids::CODEC_ID, Value::String(b) | Value::Utf8(b)) => t.codec_id = Some(text(b.as_ref())),
+        (ids::CODEC_PRIVATE, Value::Binary(b)) => t.codec_private = Some(b.clone().into_bytes()),
+        (ids::NAME, Value::Utf8(b) | Value::String(b)) => t.name = Some(text(b.as_ref())),
+        (ids::LANGUAGE, Value::String(b) | Value::Utf8(b)) => t.language = Some(text(b.as_ref())),
         (ids::DEFAULT_DURATION, Value::Unsigned(v)) => t.default_duration_ns = Some(*v),
         _ => {}
     }

@@ -24,9 +24,14 @@ use crate::ids::{ContinuationToken, ErrorId, FragmentNumber};
 /// `FragmentStart`) and its `FragmentEnd`; no frame ever follows a `FragmentEnd` before the
 /// next start. A document's first fragment has no `FragmentStart`: GetMedia payloads (one
 /// fragment per document) give exactly the same events as before.
+///
+/// `D` is what a frame's data is: [`Bytes`] (a zero-copy, reference-counted slice of the
+/// input) from [`EventDecoder`](crate::EventDecoder), [`Events`](crate::Events) and
+/// [`ReadEvents`](crate::ReadEvents); a [`Cow<[u8]>`](std::borrow::Cow) borrowing from the
+/// caller's buffer from [`SliceEvents`](crate::SliceEvents). Every other field is the same.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum Event<D = Bytes> {
     /// A document (EBML header + Segment; in GetMedia output, one fragment) begins.
     DocumentStart {
         /// Its index in the stream, from 0.
@@ -49,7 +54,7 @@ pub enum Event {
         timestamp_scale: u64,
     },
     /// One frame (a laced block gives one event per frame).
-    Frame(Frame),
+    Frame(Frame<D>),
     /// A tag that is not one of the service's own (producer tags, nested ones too).
     ///
     /// Boxed: a `Tag` is twice the size of a `Frame`, and every event is as large as its
@@ -95,13 +100,37 @@ pub enum Event {
     },
 }
 
-impl Event {
+impl<D> Event<D> {
     /// Whether this event begins a fragment: `DocumentStart` (a document's first fragment)
     /// or `FragmentStart` (a further fragment of a merged document). A consumer that keeps
     /// per-fragment state resets it here.
     #[must_use]
     pub const fn starts_fragment(&self) -> bool {
         matches!(self, Event::DocumentStart { .. } | Event::FragmentStart { .. })
+    }
+
+    /// The same event with its frame's data (if it is a frame) passed through `f`; every
+    /// other event is moved as it is. For example, a [`SliceEvents`](crate::SliceEvents)
+    /// event made owned: `event.map_data(|d| Bytes::copy_from_slice(&d))`.
+    pub fn map_data<E>(self, f: impl FnOnce(D) -> E) -> Event<E> {
+        match self {
+            Event::DocumentStart { index, offset } => Event::DocumentStart { index, offset },
+            Event::Tracks(t) => Event::Tracks(t),
+            Event::FragmentMetadata(m) => Event::FragmentMetadata(m),
+            Event::Cluster { offset, timestamp, timestamp_scale } => {
+                Event::Cluster { offset, timestamp, timestamp_scale }
+            }
+            Event::Frame(frame) => Event::Frame(frame.map_data(f)),
+            Event::Tag(t) => Event::Tag(t),
+            Event::FragmentStart { index, fragment, offset } => {
+                Event::FragmentStart { index, fragment, offset }
+            }
+            Event::ErrorChunk(e) => Event::ErrorChunk(e),
+            Event::FragmentEnd(e) => Event::FragmentEnd(e),
+            Event::DocumentEnd { index, offset, end } => Event::DocumentEnd { index, offset, end },
+            Event::Warning(w) => Event::Warning(w),
+            Event::Resynced { offset, skipped } => Event::Resynced { offset, skipped },
+        }
     }
 }
 
@@ -314,9 +343,12 @@ impl ContentEncoding {
 /// Built by the decoder; to make one elsewhere (a test, a writer's input), start from
 /// [`Frame::new`] or `Frame::default()` and set the fields (the struct is `#[non_exhaustive]`,
 /// so new fields are not breaking changes).
+///
+/// `D` is the data's type: [`Bytes`] by default, a [`Cow<[u8]>`](std::borrow::Cow) borrowing
+/// the caller's buffer from [`SliceEvents`](crate::SliceEvents).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Frame {
+pub struct Frame<D = Bytes> {
     /// The track number.
     pub track: u64,
     /// Absolute timestamp in nanoseconds: (cluster timestamp + block offset) x TimestampScale,
@@ -342,10 +374,10 @@ pub struct Frame {
     pub block_offset: u64,
     /// The frame's payload: a zero-copy slice of the input (a new buffer for a track whose
     /// ContentEncodings the decoder undid: header stripping, zlib).
-    pub data: Bytes,
+    pub data: D,
 }
 
-impl Default for Frame {
+impl<D: Default> Default for Frame<D> {
     fn default() -> Self {
         Self {
             track: 0,
@@ -358,12 +390,12 @@ impl Default for Frame {
             lace_index: 0,
             lace_count: 1,
             block_offset: 0,
-            data: Bytes::new(),
+            data: D::default(),
         }
     }
 }
 
-impl Frame {
+impl<D: Default> Frame<D> {
     /// An unlaced frame of `track` at `timestamp_ns` holding `data`, every other field at
     /// its default (not a keyframe, no flags, no duration, no references, offset 0).
     ///
@@ -377,8 +409,27 @@ impl Frame {
     /// assert_eq!(f.timestamp_ms(), 40);
     /// ```
     #[must_use]
-    pub fn new(track: u64, timestamp_ns: i64, data: Bytes) -> Self {
+    pub fn new(track: u64, timestamp_ns: i64, data: D) -> Self {
         Self { track, timestamp_ns, data, ..Self::default() }
+    }
+}
+
+impl<D> Frame<D> {
+    /// The same frame with its data passed through `f` (every other field as it is).
+    pub fn map_data<E>(self, f: impl FnOnce(D) -> E) -> Frame<E> {
+        Frame {
+            track: self.track,
+            timestamp_ns: self.timestamp_ns,
+            keyframe: self.keyframe,
+            invisible: self.invisible,
+            discardable: self.discardable,
+            duration_ns: self.duration_ns,
+            references: self.references,
+            lace_index: self.lace_index,
+            lace_count: self.lace_count,
+            block_offset: self.block_offset,
+            data: f(self.data),
+        }
     }
 
     /// The timestamp in whole milliseconds (rounded towards negative infinity).

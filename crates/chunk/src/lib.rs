@@ -17,6 +17,7 @@ mod explain;
 mod fragment;
 mod ids;
 mod read;
+mod slice;
 
 #[cfg(feature = "tokio")]
 pub use codec::{EventStream, FragmentStream, MkvCodec, read_events};
@@ -32,6 +33,7 @@ pub use fragment::{ClusterStart, Fragment, FragmentAssembler, FragmentStats, Fra
 pub use ids::{ContinuationToken, ErrorId, FragmentNumber};
 pub use kvs_ebml::Limits;
 pub use read::{DEFAULT_READ_SIZE, Events, ReadEvents};
+pub use slice::{SliceEvent, SliceEvents};
 
 /// The workspace README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

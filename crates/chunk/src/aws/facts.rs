@@ -57,7 +57,7 @@ impl AwsFacts {
     /// service's tags have made complete (each once per fragment). Returns whether the
     /// fragment's continuation token has been read (which ends a fragment whose Cluster has
     /// begun).
-    pub(crate) fn after_tags(&mut self, queue: &mut VecDeque<Event>) -> bool {
+    pub(crate) fn after_tags<D>(&mut self, queue: &mut VecDeque<Event<D>>) -> bool {
         if !self.metadata_sent
             && (self.fragment_number.is_some() || self.server_ms.is_some() || self.producer_ms.is_some())
         {

@@ -2,6 +2,7 @@
 
 use super::state::{Core, Options, Step};
 use crate::error::Error;
+use crate::id::ElementId;
 use crate::matroska::MatroskaSchema;
 use crate::schema::Schema;
 use crate::token::{ElementHeader, Token};
@@ -52,6 +53,12 @@ impl<'a, S: Schema> SliceTokenizer<'a, S> {
         self.core.offset()
     }
 
+    /// Whether every token has been returned.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.core.is_done()
+    }
+
     /// The masters open now, outermost first.
     pub fn open_elements(&self) -> impl Iterator<Item = &ElementHeader> {
         self.core.open_elements().map(|o| &o.header)
@@ -70,6 +77,39 @@ impl<'a, S: Schema> SliceTokenizer<'a, S> {
                 Step::NeedMore(_) | Step::Done => return Ok(None),
             }
         }
+    }
+
+    /// The fast path of [`Tokenizer::next_leaf_in`](crate::Tokenizer::next_leaf_in) over the
+    /// slice: if the next element is a complete `Binary` element `id` (a one-byte id) directly
+    /// inside the open master `parent`, returns its header and payload exactly as
+    /// [`SliceTokenizer::next_token`] would have returned them in a [`Token::Leaf`], without
+    /// building the token. Otherwise returns `None` and consumes nothing.
+    ///
+    /// ```
+    /// use kvs_ebml::{SliceTokenizer, ids};
+    ///
+    /// // A Cluster of unknown size with two SimpleBlocks (ids 0xA3) of two bytes each.
+    /// let data = b"\x1F\x43\xB6\x75\xFF\xA3\x82\x81\x00\xA3\x82\x81\x01";
+    /// let mut tokenizer = SliceTokenizer::new(data);
+    /// let mut payloads = Vec::new();
+    /// loop {
+    ///     if let Some((_header, payload)) = tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER) {
+    ///         payloads.push(payload);
+    ///         continue;
+    ///     }
+    ///     if tokenizer.next_token()?.is_none() {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(payloads, [&b"\x81\x00"[..], &b"\x81\x01"[..]]);
+    /// # Ok::<(), kvs_ebml::Error>(())
+    /// ```
+    #[inline]
+    pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, &'a [u8])> {
+        let rest = self.input.get(self.pos..)?;
+        let (header, range) = self.core.step_leaf_fast(rest, id, parent)?;
+        self.pos = self.pos.saturating_add(range.end);
+        Some((header, rest.get(range)?))
     }
 }
 
