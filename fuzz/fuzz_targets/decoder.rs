@@ -1,6 +1,6 @@
 //! Fuzz target `decoder`: byte 0 chooses how the rest is chunked, byte 1 the options (CRC
 //! checks, limit profile, resynchronisation); the rest goes through kvs-chunk's `Events` (whole),
-//! `EventDecoder` (in chunks) and `ReadEvents` (small reads): the three must give the same
+//! `EventDecoder` (in chunks), `SliceEvents` (borrowed) and `ReadEvents` (small reads): the four must give the same
 //! events and errors, the events must be well formed (documents paired, one FragmentEnd per
 //! document, frames inside the input), and nothing may panic, hang or run away.
 //!

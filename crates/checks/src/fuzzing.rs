@@ -10,12 +10,13 @@
 //! - [`check_aws`]: the AWS tag value parsers against references; `FragmentNumber`'s order is
 //!   a total order consistent with its equality.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use kvs_chunk::block::{self, BlockError, BlockHeader, Lacing};
-use kvs_chunk::{Event, EventDecoder, Events, FragmentAssembler, ReadEvents};
+use kvs_chunk::{Event, EventDecoder, Events, FragmentAssembler, ReadEvents, SliceEvents};
 
 use crate::differential;
 
@@ -233,6 +234,31 @@ pub fn whole_items(input: &Bytes, opts: kvs_chunk::Options) -> Vec<Item> {
     out
 }
 
+/// The items of `SliceEvents` over the whole input (capped), made owned to compare; a
+/// borrowed frame must be a slice of `input`.
+pub fn slice_items(input: &[u8], opts: kvs_chunk::Options) -> Vec<Item> {
+    let cap = item_cap(input.len());
+    let range = input.as_ptr_range();
+    let mut out = Vec::new();
+    for item in SliceEvents::with_options(input, opts) {
+        let item = item.map_err(|e| e.to_string()).map(|event| {
+            event.map_data(|data| {
+                if let Cow::Borrowed(b) = &data {
+                    let p = b.as_ptr_range();
+                    assert!(
+                        b.is_empty() || (p.start >= range.start && p.end <= range.end),
+                        "SliceEvents: a borrowed frame is not a slice of the input"
+                    );
+                }
+                Bytes::copy_from_slice(&data)
+            })
+        });
+        out.push(item);
+        assert!(out.len() <= cap, "SliceEvents runaway: more than {cap} items from {} bytes", input.len());
+    }
+    out
+}
+
 /// The well-formedness of one item sequence over an input of `len` bytes (frames checked to
 /// be slices of `input` when `zero_copy`).
 pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(), String> {
@@ -320,8 +346,8 @@ pub fn check_items(items: &[Item], input: &Bytes, zero_copy: bool) -> Result<(),
 }
 
 /// The `decoder` target: byte 0 chooses the chunking (as the `tokenizer` target), byte 1 the
-/// options ([`decoder_options`]); the rest is decoded whole, in chunks, and through
-/// `ReadEvents` with a small read size; all three must agree, item for item, and the items
+/// options ([`decoder_options`]); the rest is decoded whole, in chunks, borrowed
+/// (`SliceEvents`) and through `ReadEvents` with a small read size; all four must agree, item for item, and the items
 /// must be well formed. The fragment assembler must take the events without trouble.
 pub fn check_decoder(data: &[u8]) {
     let [seed, flags, input @ ..] = data else { return };
@@ -334,6 +360,8 @@ pub fn check_decoder(data: &[u8]) {
     let chunks = differential::chunks_from_seed(&input, *seed);
     let chunked = chunked_items(&chunks, opts);
     compare("chunked", &whole, &chunked, *seed, *flags);
+    let borrowed = slice_items(&input, opts);
+    compare("SliceEvents", &whole, &borrowed, *seed, *flags);
     let read_size = usize::from(*seed % 61) + 1;
     let mut read = Vec::new();
     for item in ReadEvents::with_options(std::io::Cursor::new(input.to_vec()), opts).read_size(read_size) {

@@ -3,7 +3,8 @@
 //! sequence `Events::new(whole)` gives, errors included, for every kvs-java and yacchi-ebml
 //! conformance file and every `testdata/*.mkv`. A frame whose bytes lie inside one fed piece
 //! must come out as a slice of that piece (no copy); only a frame that spans pieces is
-//! gathered.
+//! gathered. The borrowed reader, `SliceEvents`, gives the same events over the whole input,
+//! its frames borrowed from the same bytes.
 
 #![allow(
     clippy::unwrap_used,
@@ -233,5 +234,32 @@ fn cuts_at_every_document_and_frame_boundary() {
             cuts.extend([start.saturating_sub(1), start, end, end + 1]);
         }
         check(case, &cuts);
+    }
+}
+
+#[test]
+fn the_borrowed_reader_gives_the_same_events_with_frames_in_place() {
+    // `SliceEvents` over the whole input: the same events and errors as `Events`, and every
+    // frame (none of these files has a ContentEncoding that rewrites frames) borrowed from
+    // the input at the same place as the owned reader's slice.
+    for case in corpus() {
+        let got: Vec<Item> = kvs_chunk::SliceEvents::new(&case.input)
+            .map(|item| {
+                item.map(|e| {
+                    e.map_data(|d| match d {
+                        std::borrow::Cow::Borrowed(b) => case.input.slice_ref(b),
+                        std::borrow::Cow::Owned(v) => Bytes::from(v),
+                    })
+                })
+                .map_err(|e| e.to_string())
+            })
+            .collect();
+        assert_eq!(got.len(), case.expected.len(), "{}: number of events", case.name);
+        for (i, (a, b)) in got.iter().zip(&case.expected).enumerate() {
+            assert_eq!(a, b, "{}: event {i}", case.name);
+            if let (Ok(Event::Frame(a)), Ok(Event::Frame(b))) = (a, b) {
+                assert_eq!(a.data.as_ptr(), b.data.as_ptr(), "{}: frame {i} not in place", case.name);
+            }
+        }
     }
 }

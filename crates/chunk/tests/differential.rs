@@ -57,7 +57,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use kvs_chunk::{
-    ErrorChunk, Event, Events, FragmentEnd, FragmentMetadata, Frame, Tag, TagValue, Track, TrackType,
+    ErrorChunk, Event, Events, FragmentEnd, FragmentMetadata, Frame, SliceEvents, Tag, TagValue, Track,
+    TrackType,
 };
 use matroska_demuxer::{Frame as PeerFrame, MatroskaFile, SimpleTag, TrackEntry};
 
@@ -88,7 +89,21 @@ struct OurDocument {
 fn our_documents(input: &Bytes) -> (Vec<OurDocument>, Vec<Range<usize>>, Vec<String>) {
     let mut docs: Vec<OurDocument> = Vec::new();
     let mut stray_errors = Vec::new();
-    for item in Events::new(input.clone()) {
+    let items: Vec<_> = Events::new(input.clone()).collect();
+    // The borrowed reader reads the same input to the same events: what is compared with
+    // the peer below holds for both.
+    let borrowed: Vec<_> = SliceEvents::new(input).collect();
+    assert_eq!(items.len(), borrowed.len(), "SliceEvents gives another number of items");
+    for (i, (a, b)) in items.iter().zip(borrowed).enumerate() {
+        let b = b.map(|e| e.map_data(|d| Bytes::copy_from_slice(&d)));
+        let same = match (a, &b) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        };
+        assert!(same, "item {i}: Events gave {a:?}, SliceEvents {b:?}");
+    }
+    for item in items {
         let e = match item {
             Ok(e) => e,
             Err(e) => {

@@ -714,3 +714,28 @@ fn many_tiny_merged_fragments_do_not_copy_huge_tracks_without_bound() {
     assert_eq!(evs.iter().filter(|e| matches!(e, Event::Frame(_))).count(), 400);
     assert_eq!(evs.iter().filter(|e| matches!(e, Event::FragmentEnd(_))).count(), 400);
 }
+
+#[test]
+fn the_borrowed_reader_owns_only_the_frames_it_decoded() {
+    use std::borrow::Cow;
+    // Header stripping rewrites every frame of the track: SliceEvents hands those out as
+    // owned buffers, equal to the owned reader's; a plain file's frames stay borrowed.
+    let input = encoded_file(&compression(3, Some(b"\x00\x00\x01")), &[b"\x65abc", b"\x41de"]);
+    let frames: Vec<Cow<'_, [u8]>> = kvs_chunk::SliceEvents::new(&input)
+        .filter_map(|e| match e.unwrap() {
+            Event::Frame(f) => Some(f.data),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(frames, [&b"\x00\x00\x01\x65abc"[..], &b"\x00\x00\x01\x41de"[..]]);
+    assert!(frames.iter().all(|d| matches!(d, Cow::Owned(_))));
+    let plain = encoded_file(&[], &[b"\x65abc", b"\x41de"]);
+    let frames: Vec<Cow<'_, [u8]>> = kvs_chunk::SliceEvents::new(&plain)
+        .filter_map(|e| match e.unwrap() {
+            Event::Frame(f) => Some(f.data),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(frames, [&b"\x65abc"[..], &b"\x41de"[..]]);
+    assert!(frames.iter().all(|d| matches!(d, Cow::Borrowed(_))));
+}
