@@ -1,4 +1,5 @@
-//! The side-by-side comparison: kvs-chunk (full typed events, frames as `Bytes`) against
+//! The side-by-side comparison: kvs-chunk (full typed events, frames as `Bytes` from `Events`
+//! and `EventDecoder`, as borrowed slices from `SliceEvents`) against
 //! matroska-demuxer, webm-iterable, a bare hand-rolled EBML walker and ffprobe (when
 //! installed), in one run, on the same generated inputs:
 //!
@@ -53,7 +54,7 @@ use bytes::{Bytes, BytesMut};
 use kvs_benches::{
     GetMediaShape, LargeFrames, SmallBlocks, getmedia_fragment, large_frames, many_small_blocks,
 };
-use kvs_chunk::{Event, EventDecoder, Events};
+use kvs_chunk::{Event, EventDecoder, Events, SliceEvents};
 use kvs_ebml::ids;
 
 const CHUNK: usize = 64 << 10;
@@ -93,6 +94,18 @@ fn best_of(min_runs: usize, min_total: Duration, mut pass: impl FnMut() -> Count
 fn kvs_whole(data: &Bytes) -> Count {
     let mut c = Count::default();
     for e in Events::new(data.clone()) {
+        if let Event::Frame(f) = e.unwrap() {
+            c.frames += 1;
+            c.bytes += f.data.len() as u64;
+        }
+    }
+    c
+}
+
+/// kvs-chunk's borrowed reader over one `&[u8]`: every event, frames as borrowed slices.
+fn kvs_borrowed(data: &[u8]) -> Count {
+    let mut c = Count::default();
+    for e in SliceEvents::new(data) {
         if let Event::Frame(f) = e.unwrap() {
             c.frames += 1;
             c.bytes += f.data.len() as u64;
@@ -711,6 +724,7 @@ fn main() {
         let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
         let mut c = Case { name: "1 small blocks", expected, value: fps, min_total, rows: &mut rows };
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
+        c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
         let peer = for_demuxer(&data);
         c.time("matroska-demuxer", "in memory", || demuxer(Cursor::new(&peer[..])));
@@ -732,6 +746,7 @@ fn main() {
         let value = rate(data.len());
         let mut c = Case { name: "2 large frames", expected, value, min_total, rows: &mut rows };
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
+        c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
         c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
         c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));

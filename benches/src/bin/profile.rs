@@ -8,6 +8,7 @@
 //! (The `profiling` profile is `release` with debug info and symbols; `release` has neither.)
 //!
 //! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
+//! `borrowed-small N` (kvs-chunk `SliceEvents` over the same),
 //! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `generate-small N` (only
 //! the input, for `benches/instructions.sh` to subtract), `chunked-large MB`
 //! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`; a third argument
@@ -51,13 +52,22 @@ fn main() {
     // Passes over the input once generated (so that a profile is about reading, not writing).
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let frames = match what.as_str() {
-        "events-small" | "tokens-small" | "generate-small" => {
+        "events-small" | "borrowed-small" | "tokens-small" | "generate-small" => {
             let data =
                 Bytes::from(many_small_blocks(&SmallBlocks { blocks: n, ..SmallBlocks::default() }).unwrap());
             match what.as_str() {
-                "events-small" => {
-                    Events::new(data).filter(|e| matches!(e, Ok(Event::Frame(_)))).count() as u64
-                }
+                "events-small" => (0..passes)
+                    .map(|_| {
+                        Events::new(data.clone()).filter(|e| matches!(e, Ok(Event::Frame(_)))).count() as u64
+                    })
+                    .sum(),
+                "borrowed-small" => (0..passes)
+                    .map(|_| {
+                        kvs_chunk::SliceEvents::new(&data)
+                            .filter(|e| matches!(e, Ok(Event::Frame(_))))
+                            .count() as u64
+                    })
+                    .sum(),
                 "tokens-small" => kvs_ebml::SliceTokenizer::new(&data).count() as u64,
                 // Only the input: `benches/instructions.sh` subtracts this from the readers.
                 _ => black_box(data).len() as u64,

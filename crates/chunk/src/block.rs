@@ -72,7 +72,33 @@ impl BlockHeader {
 }
 
 /// Reads a block header from the start of a SimpleBlock or Block payload.
+#[inline]
 pub fn parse_header(data: &[u8]) -> Result<BlockHeader, BlockError> {
+    // The common case: a track number below 127 (a one-byte VINT) and the header whole.
+    if let Some(&[lead, t0, t1, flags]) = data.first_chunk::<4>()
+        && lead >= 0x80
+    {
+        return Ok(BlockHeader {
+            track: u64::from(lead & 0x7F),
+            relative_timestamp: i16::from_be_bytes([t0, t1]),
+            flags,
+            lacing: lacing_of(flags),
+            len: 4,
+        });
+    }
+    parse_header_general(data)
+}
+
+fn lacing_of(flags: u8) -> Lacing {
+    match (flags >> 1) & 0x03 {
+        0 => Lacing::None,
+        1 => Lacing::Xiph,
+        2 => Lacing::Fixed,
+        _ => Lacing::Ebml,
+    }
+}
+
+fn parse_header_general(data: &[u8]) -> Result<BlockHeader, BlockError> {
     let (track, w) = read_vint(data).map_err(|e| match e {
         VintFail::Short => BlockError::Truncated,
         VintFail::Invalid => BlockError::InvalidTrackNumber,
@@ -84,13 +110,13 @@ pub fn parse_header(data: &[u8]) -> Result<BlockHeader, BlockError> {
     ]);
     let flags_at = w.checked_add(2).ok_or(BlockError::Truncated)?;
     let flags = *data.get(flags_at).ok_or(BlockError::Truncated)?;
-    let lacing = match (flags >> 1) & 0x03 {
-        0 => Lacing::None,
-        1 => Lacing::Xiph,
-        2 => Lacing::Fixed,
-        _ => Lacing::Ebml,
-    };
-    Ok(BlockHeader { track, relative_timestamp, flags, lacing, len: flags_at.saturating_add(1) })
+    Ok(BlockHeader {
+        track,
+        relative_timestamp,
+        flags,
+        lacing: lacing_of(flags),
+        len: flags_at.saturating_add(1),
+    })
 }
 
 enum VintFail {

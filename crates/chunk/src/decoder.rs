@@ -525,7 +525,32 @@ impl<S: Source> Core<S> {
     }
 
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
+    #[inline(always)]
     pub(crate) fn next_event(&mut self) -> Result<Option<Ev<S::B>>, Error> {
+        // The hot path, small enough to inline into the caller's loop: the next SimpleBlock
+        // of an open Cluster made into a frame in place (see `Sink::frame_in_place`).
+        if self.out.queue.is_empty()
+            && self.pending.is_none()
+            && !self.stopped
+            && self.head_checked
+            && self.path.last() == Some(&ids::CLUSTER)
+            && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
+        {
+            let Some(doc) = self.doc.as_deref_mut() else { return self.next_event_slow() };
+            return match self.out.frame_in_place(doc, payload, h.offset) {
+                Ok(event) => Ok(Some(event)),
+                Err(payload) => match self.out.emit_block(doc, payload, h.offset, None) {
+                    Ok(None) => self.next_event_slow(),
+                    other => other,
+                },
+            };
+        }
+        self.next_event_slow()
+    }
+
+    /// [`Core::next_event`] past its inline hot path.
+    #[inline(never)]
+    fn next_event_slow(&mut self) -> Result<Option<Ev<S::B>>, Error> {
         loop {
             if let Some(e) = self.out.queue.pop_front() {
                 return Ok(Some(e));
@@ -547,7 +572,7 @@ impl<S: Source> Core<S> {
                 && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
             {
                 let Some(doc) = self.doc.as_deref_mut() else { continue };
-                match self.out.emit_block(doc, payload, h.offset, None)? {
+                match self.out.emit_simple_block(doc, payload, h.offset)? {
                     Some(event) => return Ok(Some(event)),
                     None => continue,
                 }
@@ -930,7 +955,7 @@ impl<B: Input> Sink<B> {
         match (parent, h.id) {
             (Some(ids::CLUSTER), ids::SIMPLE_BLOCK) => {
                 if let Value::Binary(payload) = value {
-                    return self.emit_block(doc, payload, h.offset, None);
+                    return self.emit_simple_block(doc, payload, h.offset);
                 }
             }
             (Some(ids::CLUSTER), ids::TIMESTAMP) => {
@@ -1079,8 +1104,58 @@ impl<B: Input> Sink<B> {
         }
     }
 
+    /// A SimpleBlock: [`Sink::frame_in_place`], else [`Sink::emit_block`].
+    #[inline(always)]
+    fn emit_simple_block(
+        &mut self,
+        doc: &mut Document<B>,
+        payload: B,
+        offset: u64,
+    ) -> Result<Option<Ev<B>>, Error> {
+        match self.frame_in_place(doc, payload, offset) {
+            Ok(event) => Ok(Some(event)),
+            Err(payload) => self.emit_block(doc, payload, offset, None),
+        }
+    }
+
+    /// The common case of a SimpleBlock as its frame, or the payload back for
+    /// [`Sink::emit_block`]: an unlaced block of the track of the previous block, no
+    /// encodings, the cluster announced, nothing queued, and a timestamp that i64 arithmetic
+    /// computes (the general path gives the same frame, or the error, for everything else).
+    #[inline(always)]
+    fn frame_in_place(&self, doc: &Document<B>, payload: B, offset: u64) -> Result<Ev<B>, B> {
+        if self.queue.is_empty()
+            && doc.cluster_pending.is_none()
+            && !doc.encoded
+            && let Ok(header) = block::parse_header(payload.as_ref())
+            && header.lacing == block::Lacing::None
+            && doc.last_declared == Some(header.track)
+            && let Some(timestamp_ns) = i64::try_from(doc.cluster_timestamp.unwrap_or(0))
+                .ok()
+                .and_then(|t| t.checked_add(i64::from(header.relative_timestamp)))
+                .zip(i64::try_from(doc.timestamp_scale).ok())
+                .and_then(|(t, scale)| t.checked_mul(scale))
+        {
+            return Ok(Event::Frame(Frame {
+                track: header.track,
+                timestamp_ns,
+                keyframe: header.keyframe(),
+                invisible: header.invisible(),
+                discardable: header.discardable(),
+                duration_ns: None,
+                references: References::default(),
+                lace_index: 0,
+                lace_count: 1,
+                block_offset: offset,
+                data: payload.skip(header.len).data(),
+            }));
+        }
+        Err(payload)
+    }
+
     /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames; a single frame
     /// with nothing queued before it is handed back instead, for the caller to return.
+    #[inline(never)]
     fn emit_block(
         &mut self,
         doc: &mut Document<B>,
@@ -1150,12 +1225,13 @@ impl<B: Input> Sink<B> {
             // DefaultDuration step): no lace table, no track lookup.
             let timestamp_ns = i64::try_from(base).map_err(|_| Error::TimestampOverflow { offset })?;
             // The payload itself, past the block header: no reference count to touch.
-            let data = payload.skip(header.len);
-            let event = frame(0, 1, timestamp_ns, references, decode(data)?);
+            let data = decode(payload.skip(header.len))?;
+            // Built where it goes (the caller's return slot, else the queue): no copy of the
+            // event on the way.
             if self.queue.is_empty() {
-                return Ok(Some(event));
+                return Ok(Some(frame(0, 1, timestamp_ns, references, data)));
             }
-            self.queue.push_back(event);
+            self.queue.push_back(frame(0, 1, timestamp_ns, references, data));
             return Ok(None);
         }
         let default_duration =

@@ -66,6 +66,7 @@ impl Events {
 impl Iterator for Events {
     type Item = Result<Event, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.decoder.next_event().transpose()
     }

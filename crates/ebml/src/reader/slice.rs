@@ -109,6 +109,10 @@ impl<'a, S: Schema> SliceTokenizer<'a, S> {
         let rest = self.input.get(self.pos..)?;
         let (header, range) = self.core.step_leaf_fast(rest, id, parent)?;
         self.pos = self.pos.saturating_add(range.end);
+        // Touch the next element's first byte now: its cache line (a new one, past this
+        // payload) then arrives while the caller handles this leaf, rather than when the next
+        // call needs it.
+        std::hint::black_box(self.input.get(self.pos).copied());
         Some((header, rest.get(range)?))
     }
 }

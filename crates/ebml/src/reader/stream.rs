@@ -189,6 +189,8 @@ impl<S: Schema> Tokenizer<S> {
         }
         let payload = front.slice(range);
         self.advance(end);
+        // Touch the next element's first byte now (see `SliceTokenizer::next_leaf_in`).
+        std::hint::black_box(self.chunks.front().and_then(|c| c.first()).copied());
         Some((header, payload))
     }
 
