@@ -232,7 +232,7 @@ impl Source for Tokenizer {
     fn next_token(&mut self) -> Result<Option<Token<Bytes>>, kvs_ebml::Error> {
         Tokenizer::next_token(self)
     }
-    #[inline]
+    #[inline(always)]
     fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
         Tokenizer::next_leaf_in(self, id, parent)
     }
@@ -250,7 +250,7 @@ impl<'a> Source for SliceTokenizer<'a> {
     fn next_token(&mut self) -> Result<Option<Token<&'a [u8]>>, kvs_ebml::Error> {
         SliceTokenizer::next_token(self)
     }
-    #[inline]
+    #[inline(always)]
     fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, &'a [u8])> {
         SliceTokenizer::next_leaf_in(self, id, parent)
     }

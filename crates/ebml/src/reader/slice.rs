@@ -104,7 +104,7 @@ impl<'a, S: Schema> SliceTokenizer<'a, S> {
     /// assert_eq!(payloads, [&b"\x81\x00"[..], &b"\x81\x01"[..]]);
     /// # Ok::<(), kvs_ebml::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, &'a [u8])> {
         let rest = self.input.get(self.pos..)?;
         let (header, range) = self.core.step_leaf_fast(rest, id, parent)?;

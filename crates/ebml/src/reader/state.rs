@@ -91,6 +91,20 @@ pub(crate) struct Core<S> {
     mode: Mode,
     doc_start: Option<u64>,
     hashing: bool,
+    /// What the schema says of the last (leaf, parent) pair `step_leaf_fast` was asked about:
+    /// whether the leaf is a known `Binary` element, and whether it belongs to that parent
+    /// (which matters inside an unknown-size parent). The schema never changes, so this
+    /// stays true.
+    leaf_memo: Option<LeafMemo>,
+}
+
+/// See `Core::leaf_memo`.
+#[derive(Clone, Copy)]
+struct LeafMemo {
+    id: ElementId,
+    parent: ElementId,
+    binary: bool,
+    belongs: bool,
 }
 
 /// The longest JSON trailer recognised after the last document (see [`Token::Trailer`]).
@@ -122,6 +136,7 @@ impl<S: Schema> Core<S> {
             mode: Mode::Normal,
             doc_start: None,
             hashing: false,
+            leaf_memo: None,
         }
     }
 
@@ -483,7 +498,7 @@ impl<S: Schema> Core<S> {
     /// (the header and the payload's range in `buf`). In every other case (another element,
     /// another parent, a master that ends here, an incomplete or oversized element, any mode
     /// but the normal one) returns `None` and changes nothing, for `step` to handle.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step_leaf_fast(
         &mut self,
         buf: &[u8],
@@ -498,16 +513,32 @@ impl<S: Schema> Core<S> {
         if top.header.id != parent || *buf.first()? != lead {
             return None;
         }
-        let (size, size_len) = vint::read_size(buf.get(1..)?).ok()?;
-        let Size::Known(size) = size else { return None };
-        let info = self.schema.lookup(id)?;
-        if top.header.size == Size::Unknown
-            && info.parent != Parent::Element(parent)
-            && !self.schema.is_descendant(id, parent)
+        // The size: one or two bytes in the common case (read here), else the general read.
+        let (size, size_len) = match buf.get(1..3) {
+            Some(&[a, _]) if a >= 0x80 && a != 0xFF => (u64::from(a & 0x7F), 1),
+            Some(&[a, b]) if (0x40..0x80).contains(&a) && !(a == 0x7F && b == 0xFF) => {
+                ((u64::from(a & 0x3F) << 8) | u64::from(b), 2)
+            }
+            _ => match vint::read_size(buf.get(1..)?).ok()? {
+                (Size::Known(size), w) => (size, w),
+                (Size::Unknown, _) => return None,
+            },
+        };
+        let memo = match self.leaf_memo {
+            Some(m) if m.id == id && m.parent == parent => m,
+            _ => {
+                let info = self.schema.lookup(id)?;
+                let belongs = info.parent == Parent::Element(parent) || self.schema.is_descendant(id, parent);
+                let m = LeafMemo { id, parent, binary: info.ty == ElementType::Binary, belongs };
+                self.leaf_memo = Some(m);
+                m
+            }
+        };
+        let top = self.stack.last()?;
+        if (top.header.size == Size::Unknown && !memo.belongs)
+            || !memo.binary
+            || size > self.opts.limits.max_binary_size
         {
-            return None;
-        }
-        if info.ty != ElementType::Binary || size > self.opts.limits.max_binary_size {
             return None;
         }
         let header_len = size_len.checked_add(1)?;

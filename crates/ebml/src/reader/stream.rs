@@ -177,7 +177,7 @@ impl<S: Schema> Tokenizer<S> {
     /// assert_eq!(payloads, [&b"\x81\x00"[..], &b"\x81\x01"[..]]);
     /// # Ok::<(), kvs_ebml::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
         let front = self.chunks.front()?;
         let (header, range) = self.core.step_leaf_fast(front, id, parent)?;
