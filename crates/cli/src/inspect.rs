@@ -64,6 +64,8 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
     #[command(flatten)]
+    report: crate::report::ReportArgs,
+    #[command(flatten)]
     read: crate::ReadArgs,
 }
 
@@ -81,7 +83,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 pub fn run(args: &InspectArgs) -> ExitCode {
     let color = use_color(args.color);
     let Some(path) = &args.input else {
-        return crate::live::inspect(&args.live, color);
+        return crate::live::inspect(&args.live, color, &args.report);
     };
     let input = match Input::open(path) {
         Ok(i) => i,
@@ -93,7 +95,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     } else {
         path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
     };
-    let mut inspector = Inspector::new(name, color);
+    let mut inspector = Inspector::new(name, color).with_report(&args.report);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let opts = args.read.options();

@@ -259,7 +259,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
         .filter_map(|r| Some((axis.x(r.at_ms), r.row.millis_behind_now? as f64 / 1000.0)))
         .collect();
     let lag = vec![Series { label: "millis behind now".into(), colour: charts::colour(0), points: lag }];
-    writeln!(out, "<div class=\"chart\">{}</div>", charts::lines("Millis behind now", "seconds", axis, lag))?;
+    writeln!(out, "<div class=\"chart\">{}</div>", charts::lines("Millis behind now", "seconds", axis, lag, true))?;
 
     // (3) Bitrate and frame sizes per track.
     let bitrate = per_track(
@@ -276,7 +276,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Bitrate per track", "kbit/s", axis, bitrate)
+        charts::lines("Bitrate per track", "kbit/s", axis, bitrate, true)
     )?;
     let mut sizes = per_track(
         &rows,
@@ -304,7 +304,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Frame sizes per track (mean and largest per fragment)", "KiB", axis, sizes)
+        charts::lines("Frame sizes per track (mean and largest per fragment)", "KiB", axis, sizes, true)
     )?;
 
     // (4) Keyframe intervals: video tracks (or, without track types, tracks that have frames
@@ -330,7 +330,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Keyframe interval (longest per fragment)", "seconds", axis, keys)
+        charts::lines("Keyframe interval (longest per fragment)", "seconds", axis, keys, true)
     )?;
 
     // (5) Clock offset.
@@ -343,7 +343,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Producer-to-server clock offset (upload delay and drift)", "seconds", axis, offset)
+        charts::lines("Producer-to-server clock offset (upload delay and drift)", "seconds", axis, offset, false)
     )?;
 
     writeln!(out, "<div id=\"tip\" hidden></div>")?;
