@@ -259,7 +259,11 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
         .filter_map(|r| Some((axis.x(r.at_ms), r.row.millis_behind_now? as f64 / 1000.0)))
         .collect();
     let lag = vec![Series { label: "millis behind now".into(), colour: charts::colour(0), points: lag }];
-    writeln!(out, "<div class=\"chart\">{}</div>", charts::lines("Millis behind now", "seconds", axis, lag, true))?;
+    writeln!(
+        out,
+        "<div class=\"chart\">{}</div>",
+        charts::lines("Millis behind now", "seconds", axis, lag, true)
+    )?;
 
     // (3) Bitrate and frame sizes per track.
     let bitrate = per_track(
@@ -343,7 +347,13 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Producer-to-server clock offset (upload delay and drift)", "seconds", axis, offset, false)
+        charts::lines(
+            "Producer-to-server clock offset (upload delay and drift)",
+            "seconds",
+            axis,
+            offset,
+            false
+        )
     )?;
 
     writeln!(out, "<div id=\"tip\" hidden></div>")?;

@@ -36,7 +36,8 @@ fn hour_of_fragments() -> Vec<Event> {
                     m.producer_timestamp_ms = m.producer_timestamp_ms.map(|t| t + shift_ms);
                     // The service's clock runs 1.5 s ahead and drifts 1 ms per fragment.
                     m.server_timestamp_ms = m.producer_timestamp_ms.map(|t| t + 1500 + shift_ms / 1000);
-                    m.fragment_number = Some(FragmentNumber::new(format!("9134385233318143{:010}", docs + 1)));
+                    m.fragment_number =
+                        Some(FragmentNumber::new(format!("9134385233318143{:010}", docs + 1)));
                 }
                 Event::Cluster { timestamp, timestamp_scale, .. } => {
                     *timestamp += (shift_ms as u64) * 1_000_000 / (*timestamp_scale).max(1);
@@ -57,7 +58,8 @@ fn hour_of_fragments() -> Vec<Event> {
 #[test]
 fn an_hour_of_fragments_stays_small_and_renders_fast() {
     let events = hour_of_fragments();
-    let mut report = Report::new(ReportOptions { title: "an hour of 1 s fragments".into(), ..ReportOptions::default() });
+    let mut report =
+        Report::new(ReportOptions { title: "an hour of 1 s fragments".into(), ..ReportOptions::default() });
     for e in events {
         report.push(e);
     }
