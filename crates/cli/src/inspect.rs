@@ -23,6 +23,14 @@ looks wrong: a gap in producer time before a fragment, media timestamps that jum
 back, an incomplete fragment (no continuation token: the stream was cut), an in-stream
 error. Colour when stdout is a terminal (--color to choose).
 A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
+With --html REPORT.html the table is still printed, and a self-contained HTML page is
+written when the input ends (with --follow: at Ctrl-C): a timeline of the fragments on the
+producer and server clocks (gaps, timestamp restarts, incomplete fragments and errors
+marked; hover a fragment for its number, times, size, frames and tags), millis-behind-now,
+bitrate and frame sizes per track, keyframe intervals, the producer-to-server clock offset,
+and thumbnails (GetImages of one keyframe at least --thumbnails-every seconds apart, 1 by
+default, at most --max-thumbnails, 200 by default, thinned evenly as the input grows). It
+opens offline (no request leaves the page) and shows the numbers of the table.
 ",
     crate::damaged_input_help!(),
     "
@@ -30,6 +38,7 @@ A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
 Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv
   kvs-mkv inspect - < payload.mkv
+  kvs-mkv inspect --html report.html payload.mkv                          # and a web page
   kvs-mkv inspect --stream-name cam --endpoint-url http://127.0.0.1:4567 --start-selector-type EARLIEST
   kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop
   kvs-mkv inspect --stream-name cam --start-timestamp 2024-05-01T14:00:00Z \\

@@ -275,3 +275,36 @@ fn thumbnail_flags() {
     let out = bin().args(["inspect", "--max-thumbnails", "3", input.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Makes `docs/report.png`, the README's picture of the report (run by
+/// `scripts/report-screenshot.sh`): `inspect --html` of the conformance capture with a gap
+/// and a restart, in chromium, with the tooltip of the fragment after the gap shown.
+#[test]
+#[ignore = "writes docs/report.png; run by scripts/report-screenshot.sh"]
+fn readme_screenshot() {
+    let Some(input) = kvs_testkit::conformance_path("kvs-java/output-get-media-non-increasing-timecode.mkv")
+    else {
+        return;
+    };
+    let html = temp("readme.html");
+    let out = bin()
+        .args(["inspect", "--color", "never", "--html", html.to_str().unwrap(), input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(html.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    let Some(mut browser) = Browser::start() else { return };
+    let mut page = browser.open_file(&html).unwrap();
+    page.set_viewport(1250, 1000).unwrap();
+    page.eval(
+        "(() => { const el = document.querySelector('[data-fragment=\"1\"]'); const r = el.getBoundingClientRect(); \
+         el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: r.x + 30, clientY: r.y + 10})); })()",
+    )
+    .unwrap();
+    assert_eq!(page.errors(), Vec::<String>::new());
+    let png = page.screenshot().unwrap();
+    assert!(png_is_not_blank(&png, 16).unwrap());
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.png");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(&target, &png).unwrap();
+    eprintln!("wrote {} ({} bytes)", target.display(), png.len());
+}

@@ -371,27 +371,28 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
 
 fn summary(b: &ReportBuilder, t: &Totals, out: &mut dyn Write) -> io::Result<()> {
     let kvs = t.kvs_fragments();
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut problems = Vec::new();
     if t.gaps > 0 {
-        problems.push(format!("{} gaps in producer time ({} missing)", t.gaps, secs(t.gap_ms)));
+        problems.push(format!("{} in producer time ({} missing)", plural(t.gaps, "gap", "gaps"), secs(t.gap_ms)));
     }
     if t.jumps > 0 {
-        problems.push(format!("{} timestamp jumps or restarts", t.jumps));
+        problems.push(plural(t.jumps, "timestamp jump or restart", "timestamp jumps or restarts"));
     }
     if t.incomplete > 0 {
-        problems.push(format!("{} incomplete fragments", t.incomplete));
+        problems.push(plural(t.incomplete, "incomplete fragment", "incomplete fragments"));
     }
     if t.errors > 0 {
-        problems.push(format!("{} in-stream errors", t.errors));
+        problems.push(plural(t.errors, "in-stream error", "in-stream errors"));
     }
     if t.damaged > 0 {
         problems.push(format!("{} damaged", t.damaged));
     }
     if t.cut > 0 {
-        problems.push(format!("{} not read to the end", t.cut));
+        problems.push(format!("{} not read to its end", plural(t.cut, "fragment", "fragments")));
     }
     if t.resyncs > 0 {
-        problems.push(format!("{} resynchronisations", t.resyncs));
+        problems.push(plural(t.resyncs, "resynchronisation", "resynchronisations"));
     }
     writeln!(
         out,
