@@ -374,7 +374,11 @@ fn summary(b: &ReportBuilder, t: &Totals, out: &mut dyn Write) -> io::Result<()>
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut problems = Vec::new();
     if t.gaps > 0 {
-        problems.push(format!("{} in producer time ({} missing)", plural(t.gaps, "gap", "gaps"), secs(t.gap_ms)));
+        problems.push(format!(
+            "{} in producer time ({} missing)",
+            plural(t.gaps, "gap", "gaps"),
+            secs(t.gap_ms)
+        ));
     }
     if t.jumps > 0 {
         problems.push(plural(t.jumps, "timestamp jump or restart", "timestamp jumps or restarts"));
