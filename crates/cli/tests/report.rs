@@ -211,10 +211,12 @@ fn a_live_stream_until_ctrl_c_and_an_archive_range() {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut rows = 0;
+        let (mut rows, mut table) = (0, false);
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
-            if line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+            // The rows of the table: after its header (the tracks come before it).
+            table |= line.contains("producer time (UTC)");
+            if table && line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
                 rows += 1;
                 if rows == 4 {
                     let _ = tx.send(());

@@ -130,17 +130,25 @@ fn row_json(i: usize, r: &ReportRow) -> Value {
     })
 }
 
+/// The page's JSON without its rows.
+fn data_head(b: &ReportBuilder) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("dropped".into(), json!(b.dropped));
+    m.insert("title".into(), json!(b.options.title));
+    m.insert(
+        "tracks".into(),
+        b.tracks
+            .iter()
+            .map(|t| json!({ "number": t.number, "kind": kind(t), "codec_id": t.codec_id }))
+            .collect(),
+    );
+    m
+}
+
 pub(crate) fn data(b: &ReportBuilder) -> Value {
-    json!({
-        "title": b.options.title,
-        "dropped": b.dropped,
-        "tracks": b.tracks.iter().map(|t| json!({
-            "number": t.number,
-            "kind": kind(t),
-            "codec_id": t.codec_id,
-        })).collect::<Vec<_>>(),
-        "rows": b.rows.iter().enumerate().map(|(i, r)| row_json(i, r)).collect::<Vec<_>>(),
-    })
+    let mut m = data_head(b);
+    m.insert("rows".into(), b.rows.iter().enumerate().map(|(i, r)| row_json(i, r)).collect());
+    Value::Object(m)
 }
 
 fn kind(t: &Track) -> &'static str {
@@ -357,9 +365,21 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     )?;
 
     writeln!(out, "<div id=\"tip\" hidden></div>")?;
+    // The same JSON as `data`, written a row at a time (no tree of every row in memory);
     // `<` as \u003c: the JSON cannot close its script element.
-    let json = data(b).to_string().replace('<', "\\u003c");
-    writeln!(out, "<script type=\"application/json\" id=\"kvs-report-data\">{json}</script>")?;
+    let safe = |v: &Value| v.to_string().replace('<', "\\u003c");
+    write!(out, "<script type=\"application/json\" id=\"kvs-report-data\">{{")?;
+    for (k, v) in data_head(b) {
+        write!(out, "{}:{},", safe(&Value::String(k)), safe(&v))?;
+    }
+    write!(out, "\"rows\":[")?;
+    for (i, r) in b.rows.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(safe(&row_json(i, r)).as_bytes())?;
+    }
+    writeln!(out, "]}}</script>")?;
     writeln!(out, "<script>{SCRIPT}</script>")?;
     writeln!(
         out,

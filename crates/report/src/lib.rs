@@ -98,8 +98,11 @@ pub struct ReportBuilder {
     /// The fragment in progress has its thumbnail's keyframe (one per fragment: a single
     /// fragment of any length holds one keyframe).
     has_keyframe: bool,
-    /// The media time of the last thumbnail's keyframe, ns.
+    /// The time of the last thumbnail's keyframe, ns: its fragment's producer time (the
+    /// report's time axis), else (plain Matroska) the frame's timestamp.
     last_thumbnail_ns: Option<i64>,
+    /// The producer time of the fragment in progress, ms, once its metadata has arrived.
+    producer_ms: Option<i64>,
     thumbnails_every_ns: i64,
     thumbnails: Vec<Option<Thumbnail>>,
     rows: VecDeque<ReportRow>,
@@ -123,6 +126,7 @@ impl ReportBuilder {
             keep_frames: 0,
             has_keyframe: false,
             last_thumbnail_ns: None,
+            producer_ms: None,
             thumbnails_every_ns: every,
             thumbnails: Vec::new(),
             rows: VecDeque::new(),
@@ -155,6 +159,10 @@ impl ReportBuilder {
                 }
                 self.push_to_assembler(event.clone());
             }
+            Event::FragmentMetadata(m) => {
+                self.producer_ms = m.producer_timestamp_ms;
+                self.push_to_assembler(event.clone());
+            }
             Event::Frame(frame) => {
                 self.tally.frame(frame);
                 if self.wants(frame) {
@@ -184,12 +192,13 @@ impl ReportBuilder {
         if !frame.keyframe || self.has_keyframe {
             return false;
         }
+        let at_ns = self.producer_ms.map_or(frame.timestamp_ns, |ms| ms.saturating_mul(1_000_000));
         let due = self.last_thumbnail_ns.is_none_or(|last| {
-            // Timestamps that go back (a restart) make the next keyframe due at once.
-            frame.timestamp_ns < last || frame.timestamp_ns >= last.saturating_add(self.thumbnails_every_ns)
+            // Time that goes back (a restart) makes the next keyframe due at once.
+            at_ns < last || at_ns >= last.saturating_add(self.thumbnails_every_ns)
         });
         if due {
-            self.last_thumbnail_ns = Some(frame.timestamp_ns);
+            self.last_thumbnail_ns = Some(at_ns);
             self.keep_frames = 1;
             self.has_keyframe = true;
         }
@@ -201,6 +210,7 @@ impl ReportBuilder {
         if starts {
             self.keep_frames = 0;
             self.has_keyframe = false;
+            self.producer_ms = None;
         }
         if let Some(f) = self.assembler.push(event) {
             self.assembled(&f);
@@ -231,11 +241,7 @@ impl ReportBuilder {
     /// that did not (a live stream's error chunk) has none.
     pub fn fragment(&mut self, row: &FragmentRow, fragment: &Fragment) {
         let pending = match self.pending.front() {
-            Some(p)
-                if p.index == fragment.index && p.offset == fragment.offset && fragment.errors.len() <= 1 =>
-            {
-                self.pending.pop_front()
-            }
+            Some(p) if p.index == fragment.index && p.offset == fragment.offset => self.pending.pop_front(),
             _ => None,
         };
         let (tracks, thumbnail) = pending.map_or((Vec::new(), None), |p| (p.tracks, p.thumbnail));
