@@ -8,8 +8,10 @@ use kvs_report::{Report, ReportOptions};
 fn report_of(path: &str) -> (kvs_report::ReportBuilder, kvs_chunk::analysis::Totals) {
     let input = std::fs::read(path).unwrap();
     let mut report = Report::new(ReportOptions { title: path.into(), ..ReportOptions::default() });
+    // A truncated input ends at its error, as inspect reads it.
     for event in Events::new(input.into()) {
-        report.push(event.unwrap());
+        let Ok(event) = event else { break };
+        report.push(event);
     }
     report.finish()
 }
@@ -51,4 +53,43 @@ fn rows_are_the_analysis_rows() {
     }
     let rows_b: Vec<_> = b.rows().map(|r| r.row.clone()).collect();
     assert_eq!(rows_b, rows);
+}
+
+/// In-stream errors and a stream cut inside a fragment: each is one mark, of its own kind.
+#[test]
+fn errors_and_cut_fragments_are_marked() {
+    let (b, totals) = report_of("../../testdata/error_chunks.mkv");
+    assert_eq!((totals.fragments, totals.errors), (12, 11));
+    let html = b.html(&totals);
+    assert_eq!(html.matches("<rect class=\"frag").count(), 12);
+    assert_eq!(html.matches("<rect class=\"frag error").count(), 11);
+    let data = b.data();
+    assert_eq!(data["rows"][11]["error"], "9999 Synthetic error with an id GetMedia does not document");
+
+    let (b, totals) = report_of("../../testdata/cut_stream.mkv");
+    assert_eq!(
+        (totals.fragments, totals.incomplete, totals.gaps, totals.cut),
+        (3, 1, 2, 0),
+        "as inspect counts them"
+    );
+    let html = b.html(&totals);
+    assert_eq!(html.matches("<rect class=\"frag").count(), 3);
+    assert_eq!(html.matches("<rect class=\"frag incomplete finding").count(), 1);
+    assert!(html.contains("2 gaps in producer time (0.680 s missing)"), "the summary");
+}
+
+/// The page escapes what the input says (tag values, the title) and its JSON cannot end
+/// its script element early.
+#[test]
+fn the_page_escapes_the_input() {
+    let input = std::fs::read("../../testdata/getmedia_basic.mkv").unwrap();
+    let mut report =
+        Report::new(ReportOptions { title: "<script>alert(1)</script>".into(), ..ReportOptions::default() });
+    for event in Events::new(input.into()) {
+        report.push(event.unwrap());
+    }
+    let html = report.into_html();
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(html.matches("</script>").count(), 2, "the JSON blob and the script");
 }
