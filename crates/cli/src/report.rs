@@ -15,9 +15,10 @@ pub struct ReportArgs {
     /// this file when the input ends (with --follow: at Ctrl-C). The table is still printed.
     #[arg(long, value_name = "REPORT.html")]
     pub html: Option<PathBuf>,
-    /// With --html: the least media time between two thumbnails, in seconds (0: one per
-    /// fragment). It doubles whenever more than --max-thumbnails would be kept, so the
-    /// thumbnails stay evenly spaced over the whole input.
+    /// With --html: the least time between two thumbnails, in seconds, on the producer clock
+    /// (plain Matroska: the media timestamps; 0: one per fragment). It doubles whenever more
+    /// than --max-thumbnails would be kept, so the thumbnails stay evenly spaced over the
+    /// whole input.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, requires = "html")]
     pub thumbnails_every: f64,
     /// With --html: the most thumbnails in the report (0: none).

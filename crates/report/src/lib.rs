@@ -21,7 +21,8 @@ pub use thumbs::Thumbnail;
 pub struct ReportOptions {
     /// The title (the input's name: a file, `stdin`, a stream).
     pub title: String,
-    /// The least media time between two thumbnails, ms (`0`: every fragment may have one).
+    /// The least time between two thumbnails, ms, on the producer clock (plain Matroska: the
+    /// media timestamps; `0`: every fragment may have one).
     /// It doubles each time the report would hold more than [`ReportOptions::max_thumbnails`],
     /// so the thumbnails stay evenly spaced over the whole input.
     pub thumbnails_every_ms: u64,
