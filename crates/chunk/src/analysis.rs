@@ -19,7 +19,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use crate::{ErrorChunk, Fragment, FragmentNumber, Frame, Track};
 
@@ -116,6 +117,31 @@ pub enum Finding {
     },
 }
 
+/// `2.000 s`, `-1.500 s`: milliseconds as seconds with three decimals.
+#[must_use]
+pub fn secs(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    format!("{sign}{}.{:03} s", a / 1000, a % 1000)
+}
+
+impl fmt::Display for Finding {
+    /// The note `inspect` prints (and the HTML report shows): `gap of 3.000 s before it`,
+    /// `timestamps jump +10.000 s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Finding::Gap { ms } => write!(f, "gap of {} before it", secs(ms)),
+            Finding::ProducerTimeBack { ms } => write!(f, "producer time goes back {}", secs(ms)),
+            Finding::TimestampsRestart { first_ms, after_ms } => {
+                write!(f, "timestamps restart: {first_ms} after {after_ms}")
+            }
+            Finding::TimestampsJump { ms } => {
+                write!(f, "timestamps jump {}{}", if ms > 0 { "+" } else { "" }, secs(ms))
+            }
+        }
+    }
+}
+
 /// One fragment as the analysis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentRow {
@@ -147,6 +173,125 @@ pub struct FragmentRow {
     pub cut: bool,
     /// What looks wrong against the fragment before, in the order found.
     pub findings: Vec<Finding>,
+}
+
+impl FragmentRow {
+    /// Server time minus producer time, ms: how far the producer's clock is behind the
+    /// service's when the fragment arrived (upload delay plus clock drift), if both were sent.
+    #[must_use]
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        Some(self.server_timestamp_ms?.saturating_sub(self.producer_timestamp_ms?))
+    }
+
+    /// Media duration in whole milliseconds (rounded down).
+    #[must_use]
+    pub fn duration_ms(&self) -> i64 {
+        ns_to_ms(self.duration_ns)
+    }
+
+    /// Whether this is an in-stream error chunk.
+    #[must_use]
+    pub const fn is_error(&self) -> bool {
+        matches!(self.status, RowStatus::Error(_))
+    }
+
+    /// Whether a finding says the media timestamps restarted before it.
+    #[must_use]
+    pub fn restarts(&self) -> bool {
+        self.findings.iter().any(|f| matches!(f, Finding::TimestampsRestart { .. }))
+    }
+
+    /// The producer time missing before it (a [`Finding::Gap`]), ms.
+    #[must_use]
+    pub fn gap_ms(&self) -> Option<i64> {
+        self.findings.iter().find_map(|f| match f {
+            Finding::Gap { ms } => Some(*ms),
+            _ => None,
+        })
+    }
+}
+
+/// One track's frames in one fragment, from [`FrameTally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrackTally {
+    /// The track number.
+    pub track: u64,
+    /// Frames.
+    pub frames: u64,
+    /// Keyframes.
+    pub keyframes: u64,
+    /// Bytes of frame data.
+    pub bytes: u64,
+    /// The largest frame, bytes.
+    pub max_frame_bytes: u64,
+    /// The longest interval between two keyframes of the track that ends in this fragment
+    /// (the previous keyframe may be in an earlier fragment), ms; `None` without a keyframe
+    /// after an earlier one.
+    pub max_keyframe_interval_ms: Option<i64>,
+}
+
+impl TrackTally {
+    /// The mean frame size, bytes (0 without frames).
+    #[must_use]
+    pub fn mean_frame_bytes(&self) -> u64 {
+        self.bytes.checked_div(self.frames).unwrap_or(0)
+    }
+}
+
+/// Per-track counts of the frames of each fragment (bytes, largest frame, keyframe
+/// intervals), which [`FragmentStats`](crate::FragmentStats) does not split by track. Feed
+/// it every frame ([`FrameTally::frame`]) and take each fragment's tallies at its end
+/// ([`FrameTally::take`]). Bounded: at most 256 tracks per fragment are counted; keyframe
+/// times are remembered for at most 256 tracks.
+#[derive(Debug, Clone, Default)]
+pub struct FrameTally {
+    current: BTreeMap<u64, TrackTally>,
+    last_keyframe_ns: HashMap<u64, i64>,
+}
+
+impl FrameTally {
+    /// Counts one frame of the fragment in progress.
+    pub fn frame(&mut self, frame: &Frame) {
+        if self.current.len() >= MAX_TIMED_TRACKS && !self.current.contains_key(&frame.track) {
+            return;
+        }
+        let t = self
+            .current
+            .entry(frame.track)
+            .or_insert(TrackTally { track: frame.track, ..TrackTally::default() });
+        let size = u64::try_from(frame.data.len()).unwrap_or(u64::MAX);
+        t.frames = t.frames.saturating_add(1);
+        t.bytes = t.bytes.saturating_add(size);
+        t.max_frame_bytes = t.max_frame_bytes.max(size);
+        if frame.keyframe {
+            t.keyframes = t.keyframes.saturating_add(1);
+            if let Some(prev) = self.last_keyframe_ns.get(&frame.track) {
+                let d = frame.timestamp_ns.saturating_sub(*prev);
+                // Timestamps that go back (a restart) say nothing about the interval.
+                if d > 0 {
+                    let ms = ns_to_ms(d);
+                    t.max_keyframe_interval_ms = Some(t.max_keyframe_interval_ms.map_or(ms, |m| m.max(ms)));
+                }
+            }
+            if self.last_keyframe_ns.len() < MAX_TIMED_TRACKS
+                || self.last_keyframe_ns.contains_key(&frame.track)
+            {
+                self.last_keyframe_ns.insert(frame.track, frame.timestamp_ns);
+            }
+        }
+    }
+
+    /// The tallies of the fragment that just ended, by track number; the next fragment
+    /// starts from nothing (keyframe times carry over).
+    pub fn take(&mut self) -> Vec<TrackTally> {
+        std::mem::take(&mut self.current).into_values().collect()
+    }
+
+    /// Forgets the keyframe times (a new, unrelated input begins).
+    pub fn reset(&mut self) {
+        self.current.clear();
+        self.last_keyframe_ns.clear();
+    }
 }
 
 /// What the rows add up to.
@@ -408,6 +553,72 @@ mod tests {
         a.resynced();
         let t = a.totals();
         assert_eq!((t.errors, t.plain, t.damaged, t.cut, t.resyncs, t.kvs_fragments()), (1, 1, 1, 1, 1, 3));
+    }
+
+    #[test]
+    fn findings_read_as_inspect_prints_them() {
+        assert_eq!(Finding::Gap { ms: 3000 }.to_string(), "gap of 3.000 s before it");
+        assert_eq!(Finding::ProducerTimeBack { ms: 1500 }.to_string(), "producer time goes back 1.500 s");
+        assert_eq!(
+            Finding::TimestampsRestart { first_ms: 0, after_ms: 11_015 }.to_string(),
+            "timestamps restart: 0 after 11015"
+        );
+        assert_eq!(Finding::TimestampsJump { ms: 10_000 }.to_string(), "timestamps jump +10.000 s");
+        assert_eq!(Finding::TimestampsJump { ms: -2001 }.to_string(), "timestamps jump -2.001 s");
+        assert_eq!(secs(-1500), "-1.500 s");
+    }
+
+    #[test]
+    fn row_helpers() {
+        let mut a = StreamAnalysis::new();
+        let mut f = fragment("1", 1_000_000, 0, 2000, true);
+        f.metadata.as_mut().unwrap().server_timestamp_ms = Some(1_000_700);
+        let r = a.push(&f, Reading::default());
+        assert_eq!(
+            (r.clock_offset_ms(), r.duration_ms(), r.is_error(), r.restarts(), r.gap_ms()),
+            (Some(700), 2000, false, false, None)
+        );
+        let r = a.push(&fragment("2", 1_005_000, 0, 2000, true), Reading::default());
+        assert_eq!((r.clock_offset_ms(), r.restarts(), r.gap_ms()), (None, true, Some(3000)));
+    }
+
+    #[test]
+    fn frame_tally_counts_per_track_and_keyframe_intervals() {
+        let frame = |track: u64, ms: i64, key: bool, len: usize| Frame {
+            track,
+            timestamp_ns: ms * 1_000_000,
+            keyframe: key,
+            data: bytes::Bytes::from(vec![0u8; len]),
+            ..Frame::default()
+        };
+        let mut t = FrameTally::default();
+        t.frame(&frame(1, 0, true, 100));
+        t.frame(&frame(1, 40, false, 10));
+        t.frame(&frame(2, 0, true, 7));
+        t.frame(&frame(1, 1000, true, 90));
+        let first = t.take();
+        assert_eq!(first.len(), 2);
+        assert_eq!(
+            first[0],
+            TrackTally {
+                track: 1,
+                frames: 3,
+                keyframes: 2,
+                bytes: 200,
+                max_frame_bytes: 100,
+                max_keyframe_interval_ms: Some(1000)
+            }
+        );
+        assert_eq!(first[0].mean_frame_bytes(), 66);
+        assert_eq!((first[1].track, first[1].frames, first[1].max_keyframe_interval_ms), (2, 1, None));
+        // The next fragment: the interval counts from the previous fragment's keyframe.
+        t.frame(&frame(1, 3000, true, 50));
+        assert_eq!(t.take()[0].max_keyframe_interval_ms, Some(2000));
+        // Timestamps that go back give no interval.
+        t.frame(&frame(1, 0, true, 50));
+        assert_eq!(t.take()[0].max_keyframe_interval_ms, None);
+        t.reset();
+        assert!(t.take().is_empty());
     }
 
     #[test]

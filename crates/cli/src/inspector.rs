@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::analysis::{Finding, Reading, RowStatus, StreamAnalysis};
+use kvs_chunk::analysis::{Reading, RowStatus, StreamAnalysis};
 use kvs_chunk::{Codec, ErrorChunk, Event, Fragment, FragmentAssembler, Track, TrackType};
 use kvs_mux::text::{escape, quoted};
 
@@ -44,6 +44,8 @@ pub struct Inspector {
     pub problems: u64,
     /// `problems` when the fragment in progress began.
     problems_at_start: u64,
+    /// The HTML report (`--html`), fed the same events and rows as the table.
+    report: Option<crate::report::HtmlReport>,
 }
 
 /// `2017-11-28 06:55:08.513`, or `+5.000 s` for a producer time that is clearly relative
@@ -55,12 +57,7 @@ fn time(ms: i64) -> String {
     kvs_mux::text::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
 }
 
-/// `2.000 s`.
-fn secs(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let a = ms.unsigned_abs();
-    format!("{sign}{}.{:03} s", a / 1000, a % 1000)
-}
+use kvs_chunk::analysis::secs;
 
 /// `502.3 KiB`.
 fn size(bytes: u64) -> String {
@@ -93,20 +90,6 @@ fn short_number(n: &str) -> String {
 
 fn ns_to_ms(ns: i64) -> i64 {
     ns.div_euclid(1_000_000)
-}
-
-/// The note of a finding: `gap of 3.000 s before it`, `timestamps jump +10.000 s`.
-fn finding_text(finding: Finding) -> String {
-    match finding {
-        Finding::Gap { ms } => format!("gap of {} before it", secs(ms)),
-        Finding::ProducerTimeBack { ms } => format!("producer time goes back {}", secs(ms)),
-        Finding::TimestampsRestart { first_ms, after_ms } => {
-            format!("timestamps restart: {first_ms} after {after_ms}")
-        }
-        Finding::TimestampsJump { ms } => {
-            format!("timestamps jump {}{}", if ms > 0 { "+" } else { "" }, secs(ms))
-        }
-    }
 }
 
 /// A human name for a codec, with what the CodecPrivate says (H.264 profile and level).
@@ -189,7 +172,14 @@ impl Inspector {
             header_done: false,
             problems: 0,
             problems_at_start: 0,
+            report: None,
         }
+    }
+
+    /// Also builds the HTML report `args` ask for (if any).
+    pub fn with_report(mut self, args: &crate::report::ReportArgs) -> Self {
+        self.report = crate::report::HtmlReport::new(args, &self.name);
+        self
     }
 
     fn p(&self, style: Style, text: &str) -> String {
@@ -269,6 +259,9 @@ impl Inspector {
             }
             _ => {}
         }
+        if let Some(report) = &mut self.report {
+            report.event(&event);
+        }
         if let Some(f) = self.assembler.push(event) {
             let damaged = self.problems > self.problems_at_start;
             self.row(out, &f, Reading { damaged, cut: false })?;
@@ -285,6 +278,9 @@ impl Inspector {
     fn row(&mut self, out: &mut dyn Write, f: &Fragment, reading: Reading) -> io::Result<()> {
         self.header(out)?;
         let r = self.analysis.push(f, reading);
+        if let Some(report) = &mut self.report {
+            report.fragment(&r, f);
+        }
         let mut notes: Vec<String> = Vec::new();
         match &r.status {
             RowStatus::Error(e) => {
@@ -305,7 +301,7 @@ impl Inspector {
             notes.push(self.p(BAD, "NOT READ TO ITS END"));
         }
         for finding in &r.findings {
-            notes.push(self.p(WARN, &finding_text(*finding)));
+            notes.push(self.p(WARN, &finding.to_string()));
         }
         let error = matches!(r.status, RowStatus::Error(_));
         let number = r.fragment_number.as_ref().map_or_else(
@@ -332,7 +328,11 @@ impl Inspector {
 
     /// The closing summary: what was read, and whether it was all there is (`ended`: how
     /// the reading ended).
+    /// With `--html`, the report is written last.
     pub fn finish(&mut self, out: &mut dyn Write, ended: &crate::progress::Ended) -> io::Result<()> {
+        if let Some(report) = &mut self.report {
+            report.end_of_input();
+        }
         if let Some(f) = self.assembler.finish() {
             // A document the input stopped inside of (no FragmentEnd).
             let damaged = self.problems > self.problems_at_start;
@@ -414,7 +414,17 @@ impl Inspector {
         } else if !problems.is_empty() {
             writeln!(out, "{}", self.p(WARN, &problems.join("; ")))?;
         }
-        out.flush()
+        out.flush()?;
+        if let Some(mut report) = self.report.take() {
+            for p in ended.problems() {
+                report.note(format!("read only in part: {p}"));
+            }
+            if ended.warnings > 0 {
+                report.note(format!("{} (see stderr)", plural(ended.warnings, "warning", "warnings")));
+            }
+            report.write(&t)?;
+        }
+        Ok(())
     }
 }
 
