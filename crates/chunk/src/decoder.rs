@@ -119,6 +119,8 @@ struct Document<B> {
     /// Non-service tag events read after the fragment ended: they go to the next fragment
     /// when one starts, else after the `FragmentEnd` when the document ends. Bounded by the
     /// document's tag budget.
+    // Boxed as `Event::Tag` holds them: they move into their events as they are.
+    #[allow(clippy::vec_box)]
     held_tags: Vec<Box<Tag>>,
 }
 
