@@ -215,8 +215,12 @@ impl<S: Schema> Tokenizer<S> {
             let Some(mut chunk) = self.chunks.pop_front() else { break };
             let want = n.saturating_sub(joined.len());
             if chunk.len() > want {
-                let rest = chunk.split_off(want);
-                self.chunks.push_front(rest);
+                // The rest of the chunk stays queued: advanced in place, no reference count
+                // to touch.
+                joined.extend_from_slice(chunk.get(..want).unwrap_or_default());
+                bytes::Buf::advance(&mut chunk, want);
+                self.chunks.push_front(chunk);
+                break;
             }
             joined.extend_from_slice(&chunk);
         }
