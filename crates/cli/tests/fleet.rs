@@ -437,7 +437,21 @@ fn paused_worker_is_fenced(store: String) {
     let resumed = Instant::now();
     // a notices, stops those streams, and the fleet rebalances to 15/15.
     fleet.wait_for_shares(&[("a", 15), ("b", 15)], Duration::from_secs_f64(LEASE_SECS * 4.0));
-    std::thread::sleep(Duration::from_secs(1));
+    // Each of a's old leases is found lost when a renews it, which may come after the new
+    // shares are taken (on a loaded machine, seconds after): wait for every report, within
+    // a bound.
+    let deadline = Instant::now() + Duration::from_secs_f64(LEASE_SECS * 4.0);
+    let reported = |s: &String| {
+        fleet
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(at, l)| *at >= resumed && l.contains(&format!("lost the lease of {s}")))
+    };
+    while Instant::now() < deadline && !a_streams.iter().all(reported) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     {
         let log = fleet.log.lock().unwrap();
         for s in &a_streams {
