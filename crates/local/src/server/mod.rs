@@ -24,6 +24,7 @@ use kvs_mux::getmedia::RenderError;
 mod archive;
 mod body;
 pub(crate) mod conn;
+mod dashboard;
 mod handlers;
 mod images;
 mod scopes;
@@ -106,6 +107,7 @@ pub struct Builder {
     image_jobs: usize,
     image_queue: usize,
     tls: Option<TlsConfig>,
+    dashboard: bool,
 }
 
 impl Default for Builder {
@@ -125,6 +127,7 @@ impl Default for Builder {
             image_jobs: default_image_jobs(),
             image_queue: DEFAULT_IMAGE_QUEUE,
             tls: None,
+            dashboard: true,
         }
     }
 }
@@ -278,6 +281,18 @@ impl Builder {
         self
     }
 
+    /// The dashboard (on by default): a read-only HTML page at `GET /` showing every stream's
+    /// live thumbnail, fragment rate, lag and faults, updated by server-sent events
+    /// (`GET /dashboard/events`), with the same numbers at `GET /dashboard/state.json`. It
+    /// answers `GET` only and needs no signature, even with [`Builder::require_sigv4`]: anyone
+    /// who can reach the address can read it. `false` leaves it out (`GET /` is then an
+    /// unknown operation, as for any other path).
+    #[must_use]
+    pub fn dashboard(mut self, on: bool) -> Self {
+        self.dashboard = on;
+        self
+    }
+
     /// Binds the address (`"127.0.0.1:0"` for any free port) and starts serving on the
     /// current tokio runtime.
     ///
@@ -339,6 +354,8 @@ impl Builder {
             image_waiting: AtomicUsize::new(0),
             image_queue: self.image_queue,
             scopes: scopes::ScopeLog::default(),
+            dashboard: self.dashboard,
+            thumbnails: dashboard::Thumbnails::default(),
         });
         let app = Router::new()
             .route("/getDataEndpoint", post(get_data_endpoint))
@@ -347,9 +364,9 @@ impl Builder {
             .route("/getMedia", post(get_media))
             .route("/getImages", post(images::get_images))
             .route("/listFragments", post(archive::list_fragments))
-            .route("/getMediaForFragmentList", post(archive::get_media_for_fragment_list))
-            .fallback(unknown_operation)
-            .with_state(Arc::clone(&shared));
+            .route("/getMediaForFragmentList", post(archive::get_media_for_fragment_list));
+        let app = if self.dashboard { dashboard::routes(app) } else { app };
+        let app = app.fallback(unknown_operation).with_state(Arc::clone(&shared));
         let acceptor = self.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server));
         let serve = conn::serve(listener, app, Arc::clone(&shared), self.limits, acceptor, shutdown_rx);
         let task = tokio::spawn(serve);
@@ -409,6 +426,12 @@ impl RunningServer {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The dashboard's URL (the server's URL + `/`), if [`Builder::dashboard`] is on.
+    #[must_use]
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.shared.dashboard.then(|| format!("{}/", self.url))
     }
 
     /// The ARN of a stream (`arn:aws:kinesisvideo:us-east-1:000000000000:stream/NAME/0`).
