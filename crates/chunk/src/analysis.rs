@@ -19,7 +19,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use crate::{ErrorChunk, Fragment, FragmentNumber, Frame, Track};
 
@@ -116,6 +117,31 @@ pub enum Finding {
     },
 }
 
+/// `2.000 s`, `-1.500 s`: milliseconds as seconds with three decimals.
+#[must_use]
+pub fn secs(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    format!("{sign}{}.{:03} s", a / 1000, a % 1000)
+}
+
+impl fmt::Display for Finding {
+    /// The note `inspect` prints (and the HTML report shows): `gap of 3.000 s before it`,
+    /// `timestamps jump +10.000 s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Finding::Gap { ms } => write!(f, "gap of {} before it", secs(ms)),
+            Finding::ProducerTimeBack { ms } => write!(f, "producer time goes back {}", secs(ms)),
+            Finding::TimestampsRestart { first_ms, after_ms } => {
+                write!(f, "timestamps restart: {first_ms} after {after_ms}")
+            }
+            Finding::TimestampsJump { ms } => {
+                write!(f, "timestamps jump {}{}", if ms > 0 { "+" } else { "" }, secs(ms))
+            }
+        }
+    }
+}
+
 /// One fragment as the analysis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentRow {
@@ -147,6 +173,125 @@ pub struct FragmentRow {
     pub cut: bool,
     /// What looks wrong against the fragment before, in the order found.
     pub findings: Vec<Finding>,
+}
+
+impl FragmentRow {
+    /// Server time minus producer time, ms: how far the producer's clock is behind the
+    /// service's when the fragment arrived (upload delay plus clock drift), if both were sent.
+    #[must_use]
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        Some(self.server_timestamp_ms?.saturating_sub(self.producer_timestamp_ms?))
+    }
+
+    /// Media duration in whole milliseconds (rounded down).
+    #[must_use]
+    pub fn duration_ms(&self) -> i64 {
+        ns_to_ms(self.duration_ns)
+    }
+
+    /// Whether this is an in-stream error chunk.
+    #[must_use]
+    pub const fn is_error(&self) -> bool {
+        matches!(self.status, RowStatus::Error(_))
+    }
+
+    /// Whether a finding says the media timestamps restarted before it.
+    #[must_use]
+    pub fn restarts(&self) -> bool {
+        self.findings.iter().any(|f| matches!(f, Finding::TimestampsRestart { .. }))
+    }
+
+    /// The producer time missing before it (a [`Finding::Gap`]), ms.
+    #[must_use]
+    pub fn gap_ms(&self) -> Option<i64> {
+        self.findings.iter().find_map(|f| match f {
+            Finding::Gap { ms } => Some(*ms),
+            _ => None,
+        })
+    }
+}
+
+/// One track's frames in one fragment, from [`FrameTally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrackTally {
+    /// The track number.
+    pub track: u64,
+    /// Frames.
+    pub frames: u64,
+    /// Keyframes.
+    pub keyframes: u64,
+    /// Bytes of frame data.
+    pub bytes: u64,
+    /// The largest frame, bytes.
+    pub max_frame_bytes: u64,
+    /// The longest interval between two keyframes of the track that ends in this fragment
+    /// (the previous keyframe may be in an earlier fragment), ms; `None` without a keyframe
+    /// after an earlier one.
+    pub max_keyframe_interval_ms: Option<i64>,
+}
+
+impl TrackTally {
+    /// The mean frame size, bytes (0 without frames).
+    #[must_use]
+    pub fn mean_frame_bytes(&self) -> u64 {
+        self.bytes.checked_div(self.frames).unwrap_or(0)
+    }
+}
+
+/// Per-track counts of the frames of each fragment (bytes, largest frame, keyframe
+/// intervals), which [`FragmentStats`](crate::FragmentStats) does not split by track. Feed
+/// it every frame ([`FrameTally::frame`]) and take each fragment's tallies at its end
+/// ([`FrameTally::take`]). Bounded: at most 256 tracks per fragment are counted; keyframe
+/// times are remembered for at most 256 tracks.
+#[derive(Debug, Clone, Default)]
+pub struct FrameTally {
+    current: BTreeMap<u64, TrackTally>,
+    last_keyframe_ns: HashMap<u64, i64>,
+}
+
+impl FrameTally {
+    /// Counts one frame of the fragment in progress.
+    pub fn frame(&mut self, frame: &Frame) {
+        if self.current.len() >= MAX_TIMED_TRACKS && !self.current.contains_key(&frame.track) {
+            return;
+        }
+        let t = self
+            .current
+            .entry(frame.track)
+            .or_insert(TrackTally { track: frame.track, ..TrackTally::default() });
+        let size = u64::try_from(frame.data.len()).unwrap_or(u64::MAX);
+        t.frames = t.frames.saturating_add(1);
+        t.bytes = t.bytes.saturating_add(size);
+        t.max_frame_bytes = t.max_frame_bytes.max(size);
+        if frame.keyframe {
+            t.keyframes = t.keyframes.saturating_add(1);
+            if let Some(prev) = self.last_keyframe_ns.get(&frame.track) {
+                let d = frame.timestamp_ns.saturating_sub(*prev);
+                // Timestamps that go back (a restart) say nothing about the interval.
+                if d > 0 {
+                    let ms = ns_to_ms(d);
+                    t.max_keyframe_interval_ms = Some(t.max_keyframe_interval_ms.map_or(ms, |m| m.max(ms)));
+                }
+            }
+            if self.last_keyframe_ns.len() < MAX_TIMED_TRACKS
+                || self.last_keyframe_ns.contains_key(&frame.track)
+            {
+                self.last_keyframe_ns.insert(frame.track, frame.timestamp_ns);
+            }
+        }
+    }
+
+    /// The tallies of the fragment that just ended, by track number; the next fragment
+    /// starts from nothing (keyframe times carry over).
+    pub fn take(&mut self) -> Vec<TrackTally> {
+        std::mem::take(&mut self.current).into_values().collect()
+    }
+
+    /// Forgets the keyframe times (a new, unrelated input begins).
+    pub fn reset(&mut self) {
+        self.current.clear();
+        self.last_keyframe_ns.clear();
+    }
 }
 
 /// What the rows add up to.

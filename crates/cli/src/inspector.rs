@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use kvs_chunk::analysis::{Finding, Reading, RowStatus, StreamAnalysis};
+use kvs_chunk::analysis::{Reading, RowStatus, StreamAnalysis};
 use kvs_chunk::{Codec, ErrorChunk, Event, Fragment, FragmentAssembler, Track, TrackType};
 use kvs_mux::text::{escape, quoted};
 
@@ -55,12 +55,7 @@ fn time(ms: i64) -> String {
     kvs_mux::text::iso_ms(ms).replace('T', " ").trim_end_matches('Z').to_owned()
 }
 
-/// `2.000 s`.
-fn secs(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let a = ms.unsigned_abs();
-    format!("{sign}{}.{:03} s", a / 1000, a % 1000)
-}
+use kvs_chunk::analysis::secs;
 
 /// `502.3 KiB`.
 fn size(bytes: u64) -> String {
@@ -93,20 +88,6 @@ fn short_number(n: &str) -> String {
 
 fn ns_to_ms(ns: i64) -> i64 {
     ns.div_euclid(1_000_000)
-}
-
-/// The note of a finding: `gap of 3.000 s before it`, `timestamps jump +10.000 s`.
-fn finding_text(finding: Finding) -> String {
-    match finding {
-        Finding::Gap { ms } => format!("gap of {} before it", secs(ms)),
-        Finding::ProducerTimeBack { ms } => format!("producer time goes back {}", secs(ms)),
-        Finding::TimestampsRestart { first_ms, after_ms } => {
-            format!("timestamps restart: {first_ms} after {after_ms}")
-        }
-        Finding::TimestampsJump { ms } => {
-            format!("timestamps jump {}{}", if ms > 0 { "+" } else { "" }, secs(ms))
-        }
-    }
 }
 
 /// A human name for a codec, with what the CodecPrivate says (H.264 profile and level).
@@ -305,7 +286,7 @@ impl Inspector {
             notes.push(self.p(BAD, "NOT READ TO ITS END"));
         }
         for finding in &r.findings {
-            notes.push(self.p(WARN, &finding_text(*finding)));
+            notes.push(self.p(WARN, &finding.to_string()));
         }
         let error = matches!(r.status, RowStatus::Error(_));
         let number = r.fragment_number.as_ref().map_or_else(

@@ -1,6 +1,7 @@
 //! Test support shared by every test in the kvs-mkv workspace: the things a test needs from
 //! outside the repository (the third-party conformance data in `../shared`, the real AWS CLI,
-//! FFmpeg, `/usr/bin/time`, `prlimit`, mkvinfo, a PostgreSQL server: [`postgres`]) are either
+//! FFmpeg, `/usr/bin/time`, `prlimit`, mkvinfo, a PostgreSQL server: [`postgres`], a headless
+//! chromium: [`browser`]) are either
 //! there, or their absence is impossible to miss.
 //!
 //! - Under `CI=true` (or `CI=1`) a missing dependency **fails** the test, with a message that
@@ -19,6 +20,7 @@
 
 #![allow(clippy::panic)] // failing the test is this crate's job
 
+pub mod browser;
 pub mod mkv;
 pub mod oracle;
 pub mod postgres;
