@@ -470,3 +470,99 @@ async fn sigv4_mode_still_serves_the_dashboard() {
     let (status, _, _) = request(addr, "POST", "/dashboard/state.json").await;
     assert_eq!(status, 403);
 }
+
+/// In the page: the `<img>` of a stream's thumbnail once loaded, as its `src` and its luma
+/// averaged over an 8x6 grid (drawn on a canvas: the image is same-origin).
+const READ_THUMB: &str = r#"new Promise((resolve, reject) => {
+  const started = Date.now();
+  (function check() {
+    const img = document.querySelector('#s-cam img.thumb');
+    if (img && img.complete && img.naturalWidth > 0) {
+      const c = document.createElement('canvas');
+      c.width = 8; c.height = 6;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0, 8, 6);
+      const d = g.getImageData(0, 0, 8, 6).data;
+      const luma = [];
+      for (let i = 0; i < d.length; i += 4) luma.push(Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]));
+      resolve({src: img.getAttribute('src'), width: img.naturalWidth, height: img.naturalHeight, luma});
+    } else if (Date.now() - started > 10000) {
+      reject(new Error('the thumbnail did not load'));
+    } else {
+      setTimeout(check, 100);
+    }
+  })();
+})"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_shows_the_live_dashboard_and_its_thumbnail_changes() {
+    if kvs_testkit::browser::chromium().is_none() {
+        return;
+    }
+    let server = LocalKvs::builder()
+        .stream("cam", looped_h264(5))
+        .stream("mic", Source::file(common::testdata("images/audio_only.mkv")).unwrap())
+        .faults(Faults { throttle_rate: Some(5), ..Faults::default() })
+        .live(true)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = server.dashboard_url().unwrap();
+    let origin = server.url().to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        use kvs_testkit::browser::{Browser, png_is_not_blank};
+        let mut browser = Browser::start().unwrap();
+        let mut page = browser.open(&url).unwrap();
+        assert_eq!(page.count("article.stream").unwrap(), 2);
+        // The events arrive: the status line shows the server's time.
+        let started = Instant::now();
+        loop {
+            let status = page.eval("document.getElementById('status').textContent").unwrap();
+            if status.as_str().unwrap().starts_with("updated 20") {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no event applied: {status}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let faults = page.eval("document.querySelector('#s-cam .faults').textContent").unwrap();
+        assert!(faults.as_str().unwrap().contains("more than 5 GetMedia calls per second"), "{faults}");
+        let rate = page.eval("document.querySelector('#s-cam .rate').textContent").unwrap();
+        assert!(rate.as_str().unwrap().ends_with(" /s"), "{rate}");
+
+        let first = page.eval(READ_THUMB).unwrap();
+        assert_eq!((first["width"].as_u64(), first["height"].as_u64()), (Some(240), Some(180)));
+        // A few seconds of play: new fragments, a new thumbnail URL, another picture.
+        let mut later = first.clone();
+        let started = Instant::now();
+        while later["src"] == first["src"] {
+            assert!(started.elapsed() < Duration::from_secs(10), "the thumbnail was never replaced");
+            std::thread::sleep(Duration::from_millis(500));
+            later = page.eval(READ_THUMB).unwrap();
+        }
+        let a: Vec<f64> = first["luma"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let b: Vec<f64> = later["luma"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
+        assert_ne!(first["src"], later["src"]);
+        assert!(
+            diff > 1.0,
+            "the picture changed: {} -> {}, mean luma difference {diff:.2}",
+            first["src"],
+            later["src"]
+        );
+
+        let png = page.screenshot().unwrap();
+        assert!(png_is_not_blank(&png, 16).unwrap(), "the screenshot is blank");
+        let requests = page.requests().to_vec();
+        assert!(requests.iter().all(|u| u.starts_with(&origin) || u.starts_with("data:")), "{requests:?}");
+        let errors = page.errors();
+        (errors, png, first["src"].clone(), later["src"].clone(), diff)
+    })
+    .await
+    .unwrap();
+    let (errors, png, first, later, diff) = result;
+    assert_eq!(errors, Vec::<String>::new(), "no console errors");
+    if let Ok(dir) = std::env::var("KVS_DASHBOARD_SCREENSHOT") {
+        std::fs::write(dir, &png).unwrap();
+    }
+    eprintln!("thumbnail {first} -> {later}: mean luma difference {diff:.1}");
+}

@@ -86,6 +86,22 @@ impl Thumbnails {
         let mut map = self.by_source.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(map.entry(source).or_default())
     }
+
+    /// The fragment index a thumbnail request for a source whose newest fragment is `edge`
+    /// gets now: the cached one's while it is fresh (so that the URL changes when the picture
+    /// does), else `edge`.
+    fn version(&self, source: usize, edge: usize) -> usize {
+        let slot = {
+            let map = self.by_source.lock().unwrap_or_else(PoisonError::into_inner);
+            map.get(&source).cloned()
+        };
+        let Some(slot) = slot else { return edge };
+        let Ok(cached) = slot.try_lock() else { return edge };
+        match cached.as_ref() {
+            Some(t) if t.made.elapsed() < THUMBNAIL_MAX_AGE && t.edge <= edge => t.edge,
+            _ => edge,
+        }
+    }
 }
 
 /// One source's latest thumbnail.
@@ -182,9 +198,10 @@ fn stream_snapshot(shared: &Shared, s: &StreamState, elapsed: Duration, now: i64
         millis_behind_now: newest.map(|f| millis_behind_now(shared, s, f)),
         get_media_calls: s.calls.load(std::sync::atomic::Ordering::Relaxed),
         faults: describe_faults(shared, Some(s)),
-        thumbnail_url: available
-            .checked_sub(1)
-            .map(|edge| format!("/dashboard/streams/{}/thumbnail.jpg?v={edge}", s.name)),
+        thumbnail_url: available.checked_sub(1).map(|edge| {
+            let version = shared.thumbnails.version(Arc::as_ptr(&s.rendered).addr(), edge);
+            format!("/dashboard/streams/{}/thumbnail.jpg?v={version}", s.name)
+        }),
     }
 }
 
@@ -431,12 +448,15 @@ fn thumbnail_response(t: &Thumbnail) -> Response {
 
 /// A 200 SVG picture saying why there is no thumbnail (an `<img>` shows it; no console error).
 fn placeholder(why: &str, fragment_number: Option<&str>) -> Response {
-    let why = escape(why);
+    // The error's name on one line, the detail below it (the whole text as the title).
+    let (kind, detail) = why.split_once(": ").unwrap_or((why, ""));
+    let (title, kind, detail) = (escape(why), escape(kind), escape(detail));
     let svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"320\" height=\"{THUMBNAIL_HEIGHT}\" viewBox=\"0 0 320 \
-         {THUMBNAIL_HEIGHT}\"><rect width=\"100%\" height=\"100%\" fill=\"#333\"/><text x=\"160\" y=\"90\" \
-         fill=\"#ddd\" font-family=\"sans-serif\" font-size=\"13\" text-anchor=\"middle\">no image: \
-         {why}</text></svg>"
+         {THUMBNAIL_HEIGHT}\"><title>{title}</title><rect width=\"100%\" height=\"100%\" fill=\"#333\"/>\
+         <text x=\"160\" y=\"80\" fill=\"#ddd\" font-family=\"sans-serif\" font-size=\"14\" \
+         text-anchor=\"middle\">no image: {kind}</text><text x=\"160\" y=\"102\" fill=\"#aaa\" \
+         font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"middle\">{detail}</text></svg>"
     );
     let mut r = response(StatusCode::OK, "image/svg+xml", svg);
     r.headers_mut().insert("x-kvs-thumbnail", HeaderValue::from_static("none"));
