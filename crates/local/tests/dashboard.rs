@@ -42,7 +42,7 @@ fn looped_h264(times: usize) -> Source {
                 frame.timestamp_ns += shift * 1_000_000;
             }
             g.fragment_number =
-                FragmentNumber::new(&kvs_local::source::synthesized(out.len() as u64).unwrap());
+                FragmentNumber::new(kvs_local::source::synthesized(out.len() as u64).unwrap());
             out.push(g);
         }
     }
