@@ -130,6 +130,7 @@ async fn page_lists_every_stream_with_no_external_asset() {
         assert!(html.contains(&format!("src=\"/dashboard/streams/{name}/thumbnail.jpg?v=")), "{name}");
     }
     assert!(html.find("s-cam-a").unwrap() < html.find("s-cam-b").unwrap(), "sorted by name");
+    assert!(html.contains("href=\"/dashboard/streams/clip/report.html\""));
     assert!(html.contains("3 stream(s), not live"));
     assert!(html.contains("new EventSource(\"/dashboard/events\")"));
     // Self-contained: nothing loaded from elsewhere.
@@ -143,6 +144,18 @@ async fn page_lists_every_stream_with_no_external_asset() {
     let (status, _, _) = get(server.local_addr(), "/dashboard/nothing").await;
     assert_eq!(status, 404);
     let (status, _, _) = get(server.local_addr(), "/dashboard/streams/nope/thumbnail.jpg").await;
+    assert_eq!(status, 404);
+
+    // Each stream's report: kvs-report's page, one mark per fragment served.
+    let (status, headers, body) = get(server.local_addr(), "/dashboard/streams/clip/report.html").await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("text/html; charset=utf-8"));
+    let report = String::from_utf8(body).unwrap();
+    assert_eq!(report.matches("data-fragment=").count(), 4);
+    assert!(report.contains("stream clip (4 fragments served so far)"));
+    let (_, _, body) = get(server.local_addr(), "/dashboard/streams/cam-a/report.html").await;
+    assert_eq!(String::from_utf8(body).unwrap().matches("data-fragment=").count(), 5);
+    let (status, _, _) = get(server.local_addr(), "/dashboard/streams/nope/report.html").await;
     assert_eq!(status, 404);
 }
 
@@ -555,6 +568,23 @@ async fn a_real_browser_shows_the_live_dashboard_and_its_thumbnail_changes() {
         let requests = page.requests().to_vec();
         assert!(requests.iter().all(|u| u.starts_with(&origin) || u.starts_with("data:")), "{requests:?}");
         let errors = page.errors();
+
+        // The stream's report, by its link: one mark per fragment served when it was made.
+        let link = page.eval("document.querySelector('#s-cam a.report').href").unwrap();
+        let link = link.as_str().unwrap().to_owned();
+        assert_eq!(link, format!("{origin}/dashboard/streams/cam/report.html"));
+        page.navigate(&link).unwrap();
+        let title = page.eval("document.title").unwrap();
+        let served: u64 = title
+            .as_str()
+            .unwrap()
+            .split_once("stream cam (")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .map(|(n, _)| n.parse().unwrap())
+            .unwrap_or_else(|| panic!("{title}"));
+        assert!(served >= 4, "{title}");
+        assert_eq!(page.count("[data-fragment]").unwrap(), served);
+        assert_eq!(page.errors(), errors, "the report added no error");
         (errors, png, first["src"].clone(), later["src"].clone(), diff)
     })
     .await

@@ -3,7 +3,8 @@
 //! thumbnail, fragment rate, the lag a live consumer sees and the faults in effect, updated
 //! without reloading from server-sent events (`GET /dashboard/events`); the same numbers as
 //! JSON at `GET /dashboard/state.json`; each stream's thumbnail at
-//! `GET /dashboard/streams/{name}/thumbnail.jpg`.
+//! `GET /dashboard/streams/{name}/thumbnail.jpg`; its report (kvs-report's HTML page of the
+//! fragments served so far) at `GET /dashboard/streams/{name}/report.html`.
 //!
 //! - **Fragment rate**: fragments per second over the last [`RATE_WINDOW`]. Live: the
 //!   fragments whose (shifted) server timestamp falls in the window ending now, over the time
@@ -65,6 +66,7 @@ pub(super) fn routes(router: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
         .route("/dashboard/state.json", get(state_json).fallback(unknown_operation))
         .route("/dashboard/events", get(events).fallback(unknown_operation))
         .route("/dashboard/streams/{name}/thumbnail.jpg", get(thumbnail).fallback(unknown_operation))
+        .route("/dashboard/streams/{name}/report.html", get(report).fallback(unknown_operation))
 }
 
 /// Whether a request is for the dashboard (read-only, so answered without a signature).
@@ -154,6 +156,8 @@ struct StreamSnapshot {
     faults: Vec<String>,
     /// The thumbnail, with the newest fragment's index as a cache-busting query.
     thumbnail_url: Option<String>,
+    /// The stream's report.
+    report_url: String,
 }
 
 /// Builds the snapshot now.
@@ -202,6 +206,7 @@ fn stream_snapshot(shared: &Shared, s: &StreamState, elapsed: Duration, now: i64
             let version = shared.thumbnails.version(Arc::as_ptr(&s.rendered).addr(), edge);
             format!("/dashboard/streams/{}/thumbnail.jpg?v={version}", s.name)
         }),
+        report_url: format!("/dashboard/streams/{}/report.html", s.name),
     }
 }
 
@@ -466,6 +471,93 @@ fn placeholder(why: &str, fragment_number: Option<&str>) -> Response {
     r
 }
 
+/// `GET /dashboard/streams/{name}/report.html`: kvs-report's page of the fragments the stream
+/// serves now (live: those available), read from the bytes GetMedia `EARLIEST` would send (no
+/// fault applied) through kvs-chunk's events. Its thumbnails are decoded in a GetImages slot.
+async fn report(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let Some(stream) = shared.streams.get(&name).cloned() else {
+        return response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", format!("no stream {name}\n"));
+    };
+    let available = stream.available(shared.elapsed());
+    let mut pieces = Vec::with_capacity(available.saturating_mul(2));
+    for f in stream.fragments.get(..available).unwrap_or(&[]) {
+        let end = kvs_mux::getmedia::fragment_end(millis_behind_now(&shared, &stream, f), f.number.as_str());
+        match end {
+            Ok(end) => pieces.extend([f.head.clone(), Bytes::from(end)]),
+            Err(e) => {
+                return response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8",
+                    format!("{e}\n"),
+                );
+            }
+        }
+    }
+    let permit = match image_slot(&shared).await {
+        Ok(p) => p,
+        Err(SlotError::Full) => {
+            let mut r = response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "every image decoding slot is busy and the queue is full; try again\n",
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            return r;
+        }
+        Err(SlotError::Closed(e)) => {
+            return response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                format!("{e}\n"),
+            );
+        }
+    };
+    let title = format!("stream {name} ({available} fragments served so far)");
+    let html = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let mut report = kvs_report::Report::new(kvs_report::ReportOptions {
+            title,
+            ..kvs_report::ReportOptions::default()
+        });
+        let mut decoder = kvs_chunk::EventDecoder::new();
+        let mut failed = None;
+        let mut drain = |decoder: &mut kvs_chunk::EventDecoder, report: &mut kvs_report::Report| loop {
+            match decoder.next_event() {
+                Ok(Some(event)) => {
+                    report.push(event);
+                }
+                Ok(None) => return true,
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    return false;
+                }
+            }
+        };
+        let mut ok = true;
+        for piece in pieces {
+            decoder.feed(piece);
+            ok = drain(&mut decoder, &mut report);
+            if !ok {
+                break;
+            }
+        }
+        if ok {
+            decoder.finish();
+            drain(&mut decoder, &mut report);
+        }
+        let (mut builder, totals) = report.finish();
+        if let Some(e) = failed {
+            builder.note(format!("reading stopped: {e}"));
+        }
+        builder.html(&totals)
+    })
+    .await;
+    match html {
+        Ok(html) => response(StatusCode::OK, "text/html; charset=utf-8", html),
+        Err(e) => response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("{e}\n")),
+    }
+}
+
 /// `&`, `<`, `>`, `"` and `'` as HTML entities.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -510,7 +602,9 @@ fn render_page(s: &Snapshot) -> String {
              <dt>fragments</dt><dd class=\"fragments\">{avail} of {total}</dd>\
              <dt>newest</dt><dd class=\"newest\">{newest}</dd>\
              <dt>GetMedia calls</dt><dd class=\"calls\">{calls}</dd></dl>\
-             <h3>faults in effect</h3><ul class=\"faults\">{faults}</ul></article>",
+             <h3>faults in effect</h3><ul class=\"faults\">{faults}</ul>\
+             <p><a class=\"report\" href=\"{report}\">report of the fragments so far</a></p></article>",
+            report = escape(&st.report_url),
             media = escape(&st.media_type),
             rate = st.fragment_rate,
             avail = st.fragments_available,
