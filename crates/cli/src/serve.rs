@@ -76,10 +76,12 @@ Dashboard (on by default; --no-dashboard leaves it out):
   every few seconds), its fragment rate (fragments/s over the last 10 s), the lag a live consumer
   sees (the MillisBehindNow GetMedia would write now) and the faults in effect, in words; updated
   without reloading by server-sent events (GET /dashboard/events, a JSON snapshot every second).
-  GET /dashboard/state.json gives the same numbers; GET /dashboard/streams/NAME/thumbnail.jpg the
-  image (made at most every 2 s per clip, within --max-image-jobs/--image-queue). The dashboard is
-  read-only and unauthenticated: it answers without a signature even with --require-sigv4, so
-  anyone who can reach the address can see the stream names and images
+  Each stream links to its report, GET /dashboard/streams/NAME/report.html (kvs-report's HTML
+  report: timeline, lag, bitrate, thumbnails, of the fragments served so far). GET /dashboard/state.json gives the numbers as
+  JSON; GET /dashboard/streams/NAME/thumbnail.jpg the image (made at most every 2 s per clip;
+  thumbnails and reports decode within --max-image-jobs/--image-queue). The dashboard is
+  read-only and unauthenticated: it answers GET without a signature even with --require-sigv4,
+  so anyone who can reach the address can see the stream names, images and reports
 
 HTTPS (off by default: plain HTTP):
   --tls-cert PEM --tls-key PEM  serve HTTPS (rustls) with this certificate chain (server certificate
