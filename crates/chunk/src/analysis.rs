@@ -556,6 +556,72 @@ mod tests {
     }
 
     #[test]
+    fn findings_read_as_inspect_prints_them() {
+        assert_eq!(Finding::Gap { ms: 3000 }.to_string(), "gap of 3.000 s before it");
+        assert_eq!(Finding::ProducerTimeBack { ms: 1500 }.to_string(), "producer time goes back 1.500 s");
+        assert_eq!(
+            Finding::TimestampsRestart { first_ms: 0, after_ms: 11_015 }.to_string(),
+            "timestamps restart: 0 after 11015"
+        );
+        assert_eq!(Finding::TimestampsJump { ms: 10_000 }.to_string(), "timestamps jump +10.000 s");
+        assert_eq!(Finding::TimestampsJump { ms: -2001 }.to_string(), "timestamps jump -2.001 s");
+        assert_eq!(secs(-1500), "-1.500 s");
+    }
+
+    #[test]
+    fn row_helpers() {
+        let mut a = StreamAnalysis::new();
+        let mut f = fragment("1", 1_000_000, 0, 2000, true);
+        f.metadata.as_mut().unwrap().server_timestamp_ms = Some(1_000_700);
+        let r = a.push(&f, Reading::default());
+        assert_eq!(
+            (r.clock_offset_ms(), r.duration_ms(), r.is_error(), r.restarts(), r.gap_ms()),
+            (Some(700), 2000, false, false, None)
+        );
+        let r = a.push(&fragment("2", 1_005_000, 0, 2000, true), Reading::default());
+        assert_eq!((r.clock_offset_ms(), r.restarts(), r.gap_ms()), (None, true, Some(3000)));
+    }
+
+    #[test]
+    fn frame_tally_counts_per_track_and_keyframe_intervals() {
+        let frame = |track: u64, ms: i64, key: bool, len: usize| Frame {
+            track,
+            timestamp_ns: ms * 1_000_000,
+            keyframe: key,
+            data: bytes::Bytes::from(vec![0u8; len]),
+            ..Frame::default()
+        };
+        let mut t = FrameTally::default();
+        t.frame(&frame(1, 0, true, 100));
+        t.frame(&frame(1, 40, false, 10));
+        t.frame(&frame(2, 0, true, 7));
+        t.frame(&frame(1, 1000, true, 90));
+        let first = t.take();
+        assert_eq!(first.len(), 2);
+        assert_eq!(
+            first[0],
+            TrackTally {
+                track: 1,
+                frames: 3,
+                keyframes: 2,
+                bytes: 200,
+                max_frame_bytes: 100,
+                max_keyframe_interval_ms: Some(1000)
+            }
+        );
+        assert_eq!(first[0].mean_frame_bytes(), 66);
+        assert_eq!((first[1].track, first[1].frames, first[1].max_keyframe_interval_ms), (2, 1, None));
+        // The next fragment: the interval counts from the previous fragment's keyframe.
+        t.frame(&frame(1, 3000, true, 50));
+        assert_eq!(t.take()[0].max_keyframe_interval_ms, Some(2000));
+        // Timestamps that go back give no interval.
+        t.frame(&frame(1, 0, true, 50));
+        assert_eq!(t.take()[0].max_keyframe_interval_ms, None);
+        t.reset();
+        assert!(t.take().is_empty());
+    }
+
+    #[test]
     fn durations_come_from_blocks_defaults_or_spacing() {
         let input = bytes::Bytes::from_static(include_bytes!("../../../testdata/getmedia_basic.mkv"));
         let mut frame = crate::Events::new(input)

@@ -23,6 +23,14 @@ looks wrong: a gap in producer time before a fragment, media timestamps that jum
 back, an incomplete fragment (no continuation token: the stream was cut), an in-stream
 error. Colour when stdout is a terminal (--color to choose).
 A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
+With --html REPORT.html the table is still printed, and a self-contained HTML page is
+written when the input ends (with --follow: at Ctrl-C): a timeline of the fragments on the
+producer and server clocks (gaps, timestamp restarts, incomplete fragments and errors
+marked; hover a fragment for its number, times, size, frames and tags), millis-behind-now,
+bitrate and frame sizes per track, keyframe intervals, the producer-to-server clock offset,
+and thumbnails (GetImages of one keyframe at least --thumbnails-every seconds apart, 1 by
+default, at most --max-thumbnails, 200 by default, thinned evenly as the input grows). It
+opens offline (no request leaves the page) and shows the numbers of the table.
 ",
     crate::damaged_input_help!(),
     "
@@ -30,6 +38,7 @@ A plain Matroska/WebM file (no KVS fragment tags) is reported as such.
 Examples:
   kvs-mkv inspect testdata/getmedia_basic.mkv
   kvs-mkv inspect - < payload.mkv
+  kvs-mkv inspect --html report.html payload.mkv                          # and a web page
   kvs-mkv inspect --stream-name cam --endpoint-url http://127.0.0.1:4567 --start-selector-type EARLIEST
   kvs-mkv inspect --stream-name cam --start-selector-type NOW --follow    # Ctrl-C to stop
   kvs-mkv inspect --stream-name cam --start-timestamp 2024-05-01T14:00:00Z \\
@@ -64,6 +73,8 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
     #[command(flatten)]
+    report: crate::report::ReportArgs,
+    #[command(flatten)]
     read: crate::ReadArgs,
 }
 
@@ -81,7 +92,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 pub fn run(args: &InspectArgs) -> ExitCode {
     let color = use_color(args.color);
     let Some(path) = &args.input else {
-        return crate::live::inspect(&args.live, color);
+        return crate::live::inspect(&args.live, color, &args.report);
     };
     let input = match Input::open(path) {
         Ok(i) => i,
@@ -93,7 +104,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     } else {
         path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
     };
-    let mut inspector = Inspector::new(name, color);
+    let mut inspector = Inspector::new(name, color).with_report(&args.report);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let opts = args.read.options();

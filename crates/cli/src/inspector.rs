@@ -44,6 +44,8 @@ pub struct Inspector {
     pub problems: u64,
     /// `problems` when the fragment in progress began.
     problems_at_start: u64,
+    /// The HTML report (`--html`), fed the same events and rows as the table.
+    report: Option<crate::report::HtmlReport>,
 }
 
 /// `2017-11-28 06:55:08.513`, or `+5.000 s` for a producer time that is clearly relative
@@ -170,7 +172,14 @@ impl Inspector {
             header_done: false,
             problems: 0,
             problems_at_start: 0,
+            report: None,
         }
+    }
+
+    /// Also builds the HTML report `args` ask for (if any).
+    pub fn with_report(mut self, args: &crate::report::ReportArgs) -> Self {
+        self.report = crate::report::HtmlReport::new(args, &self.name);
+        self
     }
 
     fn p(&self, style: Style, text: &str) -> String {
@@ -250,6 +259,9 @@ impl Inspector {
             }
             _ => {}
         }
+        if let Some(report) = &mut self.report {
+            report.event(&event);
+        }
         if let Some(f) = self.assembler.push(event) {
             let damaged = self.problems > self.problems_at_start;
             self.row(out, &f, Reading { damaged, cut: false })?;
@@ -266,6 +278,9 @@ impl Inspector {
     fn row(&mut self, out: &mut dyn Write, f: &Fragment, reading: Reading) -> io::Result<()> {
         self.header(out)?;
         let r = self.analysis.push(f, reading);
+        if let Some(report) = &mut self.report {
+            report.fragment(&r, f);
+        }
         let mut notes: Vec<String> = Vec::new();
         match &r.status {
             RowStatus::Error(e) => {
@@ -313,7 +328,11 @@ impl Inspector {
 
     /// The closing summary: what was read, and whether it was all there is (`ended`: how
     /// the reading ended).
+    /// With `--html`, the report is written last.
     pub fn finish(&mut self, out: &mut dyn Write, ended: &crate::progress::Ended) -> io::Result<()> {
+        if let Some(report) = &mut self.report {
+            report.end_of_input();
+        }
         if let Some(f) = self.assembler.finish() {
             // A document the input stopped inside of (no FragmentEnd).
             let damaged = self.problems > self.problems_at_start;
@@ -395,7 +414,17 @@ impl Inspector {
         } else if !problems.is_empty() {
             writeln!(out, "{}", self.p(WARN, &problems.join("; ")))?;
         }
-        out.flush()
+        out.flush()?;
+        if let Some(mut report) = self.report.take() {
+            for p in ended.problems() {
+                report.note(format!("read only in part: {p}"));
+            }
+            if ended.warnings > 0 {
+                report.note(format!("{} (see stderr)", plural(ended.warnings, "warning", "warnings")));
+            }
+            report.write(&t)?;
+        }
+        Ok(())
     }
 }
 

@@ -37,9 +37,9 @@ pub struct LiveArgs {
 }
 
 /// `inspect --stream-name`: the report of a live stream, row by row as fragments complete.
-pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
+pub fn inspect(args: &LiveArgs, color: bool, report: &crate::report::ReportArgs) -> ExitCode {
     if args.archive || args.end_timestamp.is_some() {
-        return inspect_archive(args, color);
+        return inspect_archive(args, color, report);
     }
     let selector = match args.stream.selector() {
         Ok(s) => s,
@@ -64,7 +64,7 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
             .reconnect_on_end(args.follow)
             .error_policy(ErrorPolicy::Surface)
             .build();
-        let mut inspector = Inspector::new(name.clone(), color);
+        let mut inspector = Inspector::new(name.clone(), color).with_report(report);
         let progress = Progress::new(None, &format!("inspect {name}"));
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -119,7 +119,7 @@ pub fn inspect(args: &LiveArgs, color: bool) -> ExitCode {
 
 /// `inspect --stream-name ... --start-timestamp T1 --end-timestamp T2`: the report of an
 /// archived range read with kvs-sdk's archive reader, each fragment once and in order.
-fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
+fn inspect_archive(args: &LiveArgs, color: bool, report: &crate::report::ReportArgs) -> ExitCode {
     let Some(start) = args.stream.start_timestamp() else {
         eprintln!("kvs-mkv inspect: an archive range needs --start-timestamp T1");
         return ExitCode::from(2);
@@ -153,7 +153,7 @@ fn inspect_archive(args: &LiveArgs, color: bool) -> ExitCode {
             .follow(args.follow)
             .max_retries(if args.follow { None } else { Some(5) })
             .build();
-        let mut inspector = Inspector::new(name.clone(), color);
+        let mut inspector = Inspector::new(name.clone(), color).with_report(report);
         let progress = Progress::fragments(&format!("inspect {name}"));
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());

@@ -50,6 +50,7 @@ mod list_streams;
 mod live;
 mod merge;
 mod progress;
+mod report;
 mod serve;
 mod split;
 mod stream_args;

@@ -83,7 +83,8 @@ fn blank(root: &DrawingArea<SVGBackend<'_>, Shift>, title: &str, why: &str) {
 }
 
 /// A line chart over the time axis.
-pub(crate) fn lines(title: &str, y_desc: &str, axis: Axis, series: Vec<Series>) -> String {
+/// `from_zero`: the y axis starts at 0 (else it fits the data).
+pub(crate) fn lines(title: &str, y_desc: &str, axis: Axis, series: Vec<Series>, from_zero: bool) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 220)).into_drawing_area();
@@ -99,12 +100,12 @@ pub(crate) fn lines(title: &str, y_desc: &str, axis: Axis, series: Vec<Series>) 
             drop(root);
             return svg;
         }
-        if lo > 0.0 {
+        if from_zero && lo > 0.0 {
             lo = 0.0;
         }
         let pad = ((hi - lo) * 0.08).max(0.001);
         hi += pad;
-        if lo < 0.0 {
+        if lo < 0.0 || !from_zero {
             lo -= pad;
         }
         if draw_lines(&root, title, y_desc, axis, lo..hi, &series).is_err() {
@@ -253,7 +254,9 @@ fn draw_timeline(
         let (lo, hi) = if error { (0.05, 2.0) } else { (1.15, 1.85) };
         let (px0, top) = chart.backend_coord(&(x0, hi));
         let (px1, bottom) = chart.backend_coord(&(x1, lo));
-        let w = px1.saturating_sub(px0).max(1);
+        // A pixel between fragments that are wide enough to show it.
+        let w = px1.saturating_sub(px0);
+        let w = if w >= 4 { w.saturating_sub(1) } else { w.max(1) };
         let h = bottom.saturating_sub(top).max(1);
         let mut class = format!("frag {}", crate::status_word(&r.row.status));
         if r.row.damaged || r.row.cut {

@@ -259,7 +259,11 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
         .filter_map(|r| Some((axis.x(r.at_ms), r.row.millis_behind_now? as f64 / 1000.0)))
         .collect();
     let lag = vec![Series { label: "millis behind now".into(), colour: charts::colour(0), points: lag }];
-    writeln!(out, "<div class=\"chart\">{}</div>", charts::lines("Millis behind now", "seconds", axis, lag))?;
+    writeln!(
+        out,
+        "<div class=\"chart\">{}</div>",
+        charts::lines("Millis behind now", "seconds", axis, lag, true)
+    )?;
 
     // (3) Bitrate and frame sizes per track.
     let bitrate = per_track(
@@ -276,7 +280,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Bitrate per track", "kbit/s", axis, bitrate)
+        charts::lines("Bitrate per track", "kbit/s", axis, bitrate, true)
     )?;
     let mut sizes = per_track(
         &rows,
@@ -304,7 +308,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Frame sizes per track (mean and largest per fragment)", "KiB", axis, sizes)
+        charts::lines("Frame sizes per track (mean and largest per fragment)", "KiB", axis, sizes, true)
     )?;
 
     // (4) Keyframe intervals: video tracks (or, without track types, tracks that have frames
@@ -330,7 +334,7 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Keyframe interval (longest per fragment)", "seconds", axis, keys)
+        charts::lines("Keyframe interval (longest per fragment)", "seconds", axis, keys, true)
     )?;
 
     // (5) Clock offset.
@@ -343,7 +347,13 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
     writeln!(
         out,
         "<div class=\"chart\">{}</div>",
-        charts::lines("Producer-to-server clock offset (upload delay and drift)", "seconds", axis, offset)
+        charts::lines(
+            "Producer-to-server clock offset (upload delay and drift)",
+            "seconds",
+            axis,
+            offset,
+            false
+        )
     )?;
 
     writeln!(out, "<div id=\"tip\" hidden></div>")?;
@@ -361,27 +371,32 @@ pub(crate) fn write(b: &ReportBuilder, totals: &Totals, out: &mut dyn Write) -> 
 
 fn summary(b: &ReportBuilder, t: &Totals, out: &mut dyn Write) -> io::Result<()> {
     let kvs = t.kvs_fragments();
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut problems = Vec::new();
     if t.gaps > 0 {
-        problems.push(format!("{} gaps in producer time ({} missing)", t.gaps, secs(t.gap_ms)));
+        problems.push(format!(
+            "{} in producer time ({} missing)",
+            plural(t.gaps, "gap", "gaps"),
+            secs(t.gap_ms)
+        ));
     }
     if t.jumps > 0 {
-        problems.push(format!("{} timestamp jumps or restarts", t.jumps));
+        problems.push(plural(t.jumps, "timestamp jump or restart", "timestamp jumps or restarts"));
     }
     if t.incomplete > 0 {
-        problems.push(format!("{} incomplete fragments", t.incomplete));
+        problems.push(plural(t.incomplete, "incomplete fragment", "incomplete fragments"));
     }
     if t.errors > 0 {
-        problems.push(format!("{} in-stream errors", t.errors));
+        problems.push(plural(t.errors, "in-stream error", "in-stream errors"));
     }
     if t.damaged > 0 {
         problems.push(format!("{} damaged", t.damaged));
     }
     if t.cut > 0 {
-        problems.push(format!("{} not read to the end", t.cut));
+        problems.push(format!("{} not read to its end", plural(t.cut, "fragment", "fragments")));
     }
     if t.resyncs > 0 {
-        problems.push(format!("{} resynchronisations", t.resyncs));
+        problems.push(plural(t.resyncs, "resynchronisation", "resynchronisations"));
     }
     writeln!(
         out,

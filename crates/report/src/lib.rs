@@ -95,6 +95,9 @@ pub struct ReportBuilder {
     video_track: Option<u64>,
     /// Video frames still to keep in the fragment in progress (a keyframe and the frame after it).
     keep_frames: u8,
+    /// The fragment in progress has its thumbnail's keyframe (one per fragment: a single
+    /// fragment of any length holds one keyframe).
+    has_keyframe: bool,
     /// The media time of the last thumbnail's keyframe, ns.
     last_thumbnail_ns: Option<i64>,
     thumbnails_every_ns: i64,
@@ -118,6 +121,7 @@ impl ReportBuilder {
             tracks: Vec::new(),
             video_track: None,
             keep_frames: 0,
+            has_keyframe: false,
             last_thumbnail_ns: None,
             thumbnails_every_ns: every,
             thumbnails: Vec::new(),
@@ -177,7 +181,7 @@ impl ReportBuilder {
             self.keep_frames = self.keep_frames.saturating_sub(1);
             return true;
         }
-        if !frame.keyframe {
+        if !frame.keyframe || self.has_keyframe {
             return false;
         }
         let due = self.last_thumbnail_ns.is_none_or(|last| {
@@ -187,6 +191,7 @@ impl ReportBuilder {
         if due {
             self.last_thumbnail_ns = Some(frame.timestamp_ns);
             self.keep_frames = 1;
+            self.has_keyframe = true;
         }
         due
     }
@@ -195,6 +200,7 @@ impl ReportBuilder {
         let starts = matches!(event, Event::DocumentStart { .. } | Event::FragmentStart { .. });
         if starts {
             self.keep_frames = 0;
+            self.has_keyframe = false;
         }
         if let Some(f) = self.assembler.push(event) {
             self.assembled(&f);
@@ -204,6 +210,7 @@ impl ReportBuilder {
     /// A fragment ended in the event stream: its tallies and thumbnail wait for its row.
     fn assembled(&mut self, f: &Fragment) {
         self.keep_frames = 0;
+        self.has_keyframe = false;
         let thumbnail =
             if f.frames.is_empty() { None } else { thumbs::make(f, self.options.thumbnail_height) };
         // Bounded: rows arrive right after their fragments; a caller that never sends them
