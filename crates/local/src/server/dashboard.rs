@@ -595,7 +595,7 @@ fn render_page(s: &Snapshot) -> String {
         let _ = write!(
             cards,
             "<article class=\"stream\" id=\"s-{name}\" data-name=\"{name}\">\
-             <img class=\"thumb\" src=\"{thumb}\" alt=\"latest image of {name}\" height=\"{THUMBNAIL_HEIGHT}\">\
+             <img class=\"thumb\" src=\"{thumb}\" alt=\"latest image of {name}\" height=\"{THUMBNAIL_HEIGHT}\" loading=\"lazy\">\
              <h2>{name}</h2><p class=\"type\">{media}</p>\
              <dl><dt>fragment rate</dt><dd class=\"rate\">{rate:.2} /s</dd>\
              <dt>lag (MillisBehindNow)</dt><dd class=\"lag\">{lag}</dd>\
@@ -684,7 +684,10 @@ function apply(s) {
     const img = card.querySelector("img.thumb");
     const url = st.thumbnail_url;
     const now = Date.now();
-    if (url && img.getAttribute("src") !== url && now - (lastSwap.get(st.name) || 0) >= 2000) {
+    // Only the pictures on screen (or nearly) are fetched again.
+    const box = img.getBoundingClientRect();
+    const near = box.bottom > -300 && box.top < window.innerHeight + 300;
+    if (url && near && img.getAttribute("src") !== url && now - (lastSwap.get(st.name) || 0) >= 2000) {
       lastSwap.set(st.name, now);
       const next = new Image();
       next.onload = () => { img.src = url; };
@@ -712,9 +715,46 @@ if (window.EventSource) {
 "#;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::float_cmp)]
 mod tests {
     use super::*;
+    use crate::server::state::Served;
+
+    /// Fragments starting at these server times (ms), 1 s long each.
+    fn served(starts: &[i64]) -> Vec<Served> {
+        starts
+            .iter()
+            .map(|&t| Served {
+                number: kvs_chunk::FragmentNumber::new("1"),
+                server_ms: t,
+                producer_ms: t,
+                head: Bytes::new(),
+                tags: 0..0,
+                duration_ms: 1000,
+                available_after: Duration::ZERO,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fragment_rate_over_the_window() {
+        // Not live: the recorded rate (2.5/s: 400 ms apart; the last one counts to its end).
+        let mut recorded = served(&[0, 400, 800, 1200, 1600]);
+        for f in &mut recorded {
+            f.duration_ms = 400;
+        }
+        assert_eq!(fragment_rate(&recorded, None), (2.5, 5));
+        // Live, a fragment a second: 1/s while they come, counted over the last 10 s only.
+        let live = served(&(0..30).map(|k| k * 1000).collect::<Vec<_>>());
+        assert_eq!(fragment_rate(&live[..4], Some(3500)), (1.0, 4));
+        assert_eq!(fragment_rate(&live, Some(29_500)), (1.0, 10));
+        // The clip ended at 30 s: the rate falls (4 in the 9 s from the first of them to now),
+        // then is 0 once the window is past it.
+        let (rate, n) = fragment_rate(&live, Some(35_000));
+        assert!((rate - 4.0 / 9.0).abs() < 1e-9 && n == 4, "{rate} {n}");
+        assert_eq!(fragment_rate(&live, Some(40_000)), (0.0, 0));
+        assert_eq!(fragment_rate(&[], Some(1)), (0.0, 0));
+    }
 
     #[test]
     fn escape_quotes_markup() {
