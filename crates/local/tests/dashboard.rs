@@ -186,21 +186,24 @@ async fn live_numbers_follow_the_stream() {
     assert_eq!(s["streams_total"], 1);
     assert_eq!(s["rate_window_ms"], 10_000);
     let cam = stream(&s, "cam");
-    // Fragments at 0, 1, 2, 3 s: 4 available of 12.
+    // A fragment a second from the start: at 3.5 s (later on a busy machine) 4 of 12.
+    let uptime = s["uptime_ms"].as_u64().unwrap();
+    let available = (uptime / 1000 + 1).min(12);
+    assert!(available >= 4);
     assert_eq!(cam["fragments_total"], 12);
-    assert_eq!(cam["fragments_available"], 4, "{cam}");
+    assert_eq!(cam["fragments_available"], available, "{cam} at {uptime} ms");
     let rate = cam["fragment_rate"].as_f64().unwrap();
     assert!((0.8..=1.25).contains(&rate), "one fragment a second, got {rate}");
     // The lag a live consumer sees: the time since the newest fragment's server timestamp
     // (0.5 s at 3.5 s), as GetMedia's MillisBehindNow.
     let lag = cam["millis_behind_now"].as_u64().unwrap();
-    assert!((300..=1100).contains(&lag), "lag {lag}");
-    let newest = cam["latest_server_timestamp_ms"].as_i64().unwrap();
-    let server_now = s["server_time_ms"].as_i64().unwrap();
-    assert_eq!(lag as i64, server_now - newest, "the lag is now minus the newest server timestamp");
+    let expected = uptime - (available - 1) * 1000;
+    assert!(lag >= expected && lag <= expected + 50, "lag {lag}, {expected} expected");
     let fragments = server.fragments("cam").unwrap();
-    assert_eq!(cam["latest_fragment_number"], fragments[3].fragment_number.as_str());
-    assert_eq!(cam["thumbnail_url"], "/dashboard/streams/cam/thumbnail.jpg?v=3");
+    let newest = &fragments[usize::try_from(available).unwrap() - 1];
+    assert_eq!(cam["latest_fragment_number"], newest.fragment_number.as_str());
+    assert_eq!(cam["latest_server_timestamp_ms"], newest.server_timestamp_ms);
+    assert_eq!(cam["thumbnail_url"], format!("/dashboard/streams/cam/thumbnail.jpg?v={}", available - 1));
     assert_eq!(cam["faults"], serde_json::json!([]));
     assert_eq!(cam["media_type"], "video/h264");
 
@@ -415,13 +418,16 @@ async fn thumbnails_are_jpegs_of_the_newest_fragment_and_change_as_it_plays() {
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let (status, headers, later) = get(addr, "/dashboard/streams/cam/thumbnail.jpg?v=2").await;
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "x-kvs-fragment-number"), Some(fragments[2].fragment_number.as_str()));
+    // The newest fragment: the third (the fourth or later on a busy machine).
+    let number = header(&headers, "x-kvs-fragment-number").unwrap();
+    let shown = fragments.iter().position(|f| f.fragment_number.as_str() == number).unwrap();
+    assert!(shown >= 2, "fragment {shown}");
     let diff = luma_difference(&first, &later);
     assert!(diff > 2.0, "the picture two seconds later differs (mean luma difference {diff:.2})");
 
     // The same picture as GetImages answers at that time, at that size.
     let (w, h) = jpeg_size(&later);
-    let ts = fragments[2].server_timestamp_ms as f64 / 1000.0;
+    let ts = fragments[shown].server_timestamp_ms as f64 / 1000.0;
     let images = aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
         aws_sdk_kinesisvideoarchivedmedia::Config::builder()
             .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
