@@ -569,6 +569,7 @@ async fn a_real_browser_shows_the_live_dashboard_and_its_thumbnail_changes() {
             later["src"]
         );
 
+        page.set_viewport(880, 640).unwrap();
         let png = page.screenshot().unwrap();
         assert!(png_is_not_blank(&png, 16).unwrap(), "the screenshot is blank");
         let requests = page.requests().to_vec();
@@ -597,8 +598,9 @@ async fn a_real_browser_shows_the_live_dashboard_and_its_thumbnail_changes() {
     .unwrap();
     let (errors, png, first, later, diff) = result;
     assert_eq!(errors, Vec::<String>::new(), "no console errors");
-    if let Ok(dir) = std::env::var("KVS_DASHBOARD_SCREENSHOT") {
-        std::fs::write(dir, &png).unwrap();
+    // scripts/dashboard-screenshot.sh: the README's picture.
+    if let Ok(path) = std::env::var("KVS_DASHBOARD_SCREENSHOT") {
+        std::fs::write(path, &png).unwrap();
     }
     eprintln!("thumbnail {first} -> {later}: mean luma difference {diff:.1}");
 }
