@@ -256,7 +256,8 @@ impl Builder {
 
     /// The most GetImages calls decoding at once (default [`default_image_jobs`], the number
     /// of CPUs; at least 1). Calls beyond it wait for a slot, up to [`Builder::image_queue`]
-    /// of them.
+    /// of them. The dashboard's thumbnails and reports ([`Builder::dashboard`]) decode in the
+    /// same slots.
     #[must_use]
     pub fn max_image_jobs(mut self, jobs: usize) -> Self {
         self.image_jobs = jobs.max(1);
