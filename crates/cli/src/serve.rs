@@ -70,6 +70,19 @@ Authentication (off by default: a local endpoint answers anyone):
                              (wrong secret, altered request, X-Amz-Date more than 5 minutes off).
                              The secret is visible in the process list: use a test-only secret
 
+Dashboard (on by default; --no-dashboard leaves it out):
+  GET / on the serve address (open http://127.0.0.1:4567/ in a browser) is a live page of every
+  stream (the first 500 by name): its latest image (GetImages at the newest fragment, refreshed
+  every few seconds), its fragment rate (fragments/s over the last 10 s), the lag a live consumer
+  sees (the MillisBehindNow GetMedia would write now) and the faults in effect, in words; updated
+  without reloading by server-sent events (GET /dashboard/events, a JSON snapshot every second).
+  Each stream links to its report, GET /dashboard/streams/NAME/report.html (kvs-report's HTML
+  report: timeline, lag, bitrate, thumbnails, of the fragments served so far). GET /dashboard/state.json gives the numbers as
+  JSON; GET /dashboard/streams/NAME/thumbnail.jpg the image (made at most every 2 s per clip;
+  thumbnails and reports decode within --max-image-jobs/--image-queue). The dashboard is
+  read-only and unauthenticated: it answers GET without a signature even with --require-sigv4,
+  so anyone who can reach the address can see the stream names, images and reports
+
 HTTPS (off by default: plain HTTP):
   --tls-cert PEM --tls-key PEM  serve HTTPS (rustls) with this certificate chain (server certificate
                              first) and private key (PKCS#8, PKCS#1 or SEC1); the URL and what
@@ -188,6 +201,10 @@ pub struct ServeArgs {
     /// Verify the SigV4 signature of every request against this access key id and secret.
     #[arg(long, value_name = "KEY:SECRET", help_heading = "Authentication")]
     require_sigv4: Option<String>,
+    /// Leave out the dashboard (the read-only, unauthenticated page at GET / and under
+    /// /dashboard/); GET / is then an unknown operation.
+    #[arg(long)]
+    no_dashboard: bool,
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first).
     #[arg(long, value_name = "PEM", requires = "tls_key", help_heading = "HTTPS")]
     tls_cert: Option<PathBuf>,
@@ -316,13 +333,15 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         _ => None,
     };
     let opts = LoadOptions { base_time_ms: args.base_time };
-    let mut builder =
-        LocalKvs::builder().live(args.live).faults(faults).chunk_size(args.chunk_size).unknown_fragment(
-            match args.unknown_fragment {
-                UnknownFragmentArg::ErrorChunk => UnknownFragment::ErrorChunk,
-                UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
-            },
-        );
+    let mut builder = LocalKvs::builder()
+        .dashboard(!args.no_dashboard)
+        .live(args.live)
+        .faults(faults)
+        .chunk_size(args.chunk_size)
+        .unknown_fragment(match args.unknown_fragment {
+            UnknownFragmentArg::ErrorChunk => UnknownFragment::ErrorChunk,
+            UnknownFragmentArg::InvalidArgument => UnknownFragment::InvalidArgument,
+        });
     if let Some(seed) = args.shuffle_list_fragments {
         builder = builder.shuffle_list_fragments(seed);
     }
@@ -437,6 +456,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             }
         }
         let first = loaded.first().and_then(|(names, ..)| names.first()).map_or("NAME", String::as_str);
+        if let Some(dashboard) = server.dashboard_url() {
+            println!("Dashboard: {dashboard} (read-only, no authentication)");
+        }
         println!("Try:");
         match &sigv4 {
             Some(c) => println!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use tokio::sync::watch;
 
-use super::state::{Shared, StreamState};
+use super::state::{Served, Shared, StreamState};
 use crate::faults::{CutStyle, ErrorAfterFragment};
 use kvs_mux::getmedia::{self, TagNames};
 
@@ -43,6 +43,19 @@ pub(crate) enum ListItem {
     Fragment(usize),
     /// A chunk sent as it is (an exception chunk).
     Chunk(Bytes),
+}
+
+/// The `AWS_KINESISVIDEO_MILLIS_BEHIND_NOW` a GetMedia response writes after fragment `f` of
+/// `stream` when it sends it now: in live mode the time since its server timestamp, otherwise
+/// how far its server timestamp is behind the stream's last fragment's. The dashboard reports
+/// the lag of a live consumer with it.
+pub(crate) fn millis_behind_now(shared: &Shared, stream: &StreamState, f: &Served) -> u64 {
+    let behind = if shared.live {
+        shared.now_epoch_ms().saturating_sub(f.server_ms)
+    } else {
+        stream.fragments.last().map_or(0, |l| l.server_ms).saturating_sub(f.server_ms)
+    };
+    u64::try_from(behind).unwrap_or(0)
 }
 
 /// The state of one response body.
@@ -139,13 +152,8 @@ impl MediaBody {
     /// error chunk that follows it, if one does.
     fn enqueue(&mut self, stream: &StreamState, index: usize) -> Result<(), std::io::Error> {
         let Some(f) = stream.fragments.get(index) else { return Ok(()) };
-        let behind = if self.shared.live {
-            self.shared.now_epoch_ms().saturating_sub(f.server_ms)
-        } else {
-            stream.fragments.last().map_or(0, |l| l.server_ms).saturating_sub(f.server_ms)
-        };
-        let end = getmedia::fragment_end(u64::try_from(behind).unwrap_or(0), f.number.as_str())
-            .map_err(std::io::Error::other)?;
+        let behind = millis_behind_now(&self.shared, stream, f);
+        let end = getmedia::fragment_end(behind, f.number.as_str()).map_err(std::io::Error::other)?;
         self.push_pieces(f.head.clone());
         self.queue.push_back(Bytes::from(end));
         self.after_fragment(stream, index, false)

@@ -15,7 +15,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use kvs_images::{ImageSelector, ImagesError, ImagesErrorKind, ImagesRequest, SampleOptions, Timeline};
+use kvs_images::{
+    ImageSelector, ImagesError, ImagesErrorKind, ImagesPage, ImagesRequest, SampleOptions, Timeline,
+};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::state::{Shared, StreamState};
 use crate::api::{ApiError, ServiceErrorKind, StreamRef, insert_request_id};
@@ -54,54 +57,25 @@ pub(super) async fn get_images(State(shared): State<Arc<Shared>>, body: Bytes) -
     {
         return ApiError::new(fail.error, format!("Injected {}", fail.error)).into_response(&request_id);
     }
-    let permit = match Arc::clone(&shared.image_jobs).try_acquire_owned() {
+    let permit = match image_slot(&shared).await {
         Ok(p) => p,
-        Err(_) => {
-            let queued = shared.image_waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < shared.image_queue).then(|| n.saturating_add(1))
-            });
-            if queued.is_err() {
-                return ApiError::new(
-                    ServiceErrorKind::ClientLimitExceeded,
-                    format!(
-                        "Too many GetImages calls: {} decoding and {} waiting (the limits of this server); \
-                         try again later",
-                        shared.image_jobs_max, shared.image_queue
-                    ),
-                )
-                .into_response(&request_id);
-            }
-            // Counted out when the wait ends, or when the call is dropped (client gone).
-            let waiting = Waiting(&shared.image_waiting);
-            let acquired = Arc::clone(&shared.image_jobs).acquire_owned().await;
-            drop(waiting);
-            match acquired {
-                Ok(p) => p,
-                Err(e) => {
-                    return error_response(
-                        "InternalFailure",
-                        500,
-                        &format!("GetImages failed: {e}"),
-                        &request_id,
-                    );
-                }
-            }
+        Err(SlotError::Full) => {
+            return ApiError::new(
+                ServiceErrorKind::ClientLimitExceeded,
+                format!(
+                    "Too many GetImages calls: {} decoding and {} waiting (the limits of this server); \
+                     try again later",
+                    shared.image_jobs_max, shared.image_queue
+                ),
+            )
+            .into_response(&request_id);
+        }
+        Err(SlotError::Closed(e)) => {
+            return error_response("InternalFailure", 500, &format!("GetImages failed: {e}"), &request_id);
         }
     };
     let heads = relevant_heads(&stream, shared.elapsed(), &wire.request);
-    let request = wire.request;
-    // Decoding is CPU work: off the async threads. The slot is held until it ends.
-    let answer = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let mut timeline = Timeline::new();
-        for head in heads {
-            for fragment in Timeline::from_bytes(head)?.fragments() {
-                timeline.push(fragment.clone());
-            }
-        }
-        timeline.get_images(&request, &SampleOptions::default())
-    })
-    .await;
+    let answer = decode(permit, heads, wire.request, SampleOptions::default()).await;
     match answer {
         Ok(Ok(page)) => {
             let mut response = Response::new(Body::from(kvs_images::wire::response_body(&page)));
@@ -112,6 +86,55 @@ pub(super) async fn get_images(State(shared): State<Arc<Shared>>, body: Bytes) -
         Ok(Err(e)) => images_error(&e, &request_id),
         Err(e) => error_response("InternalFailure", 500, &format!("GetImages failed: {e}"), &request_id),
     }
+}
+
+/// Why no decoding slot was had.
+#[derive(Debug)]
+pub(super) enum SlotError {
+    /// Every slot is busy and the queue is full.
+    Full,
+    /// The slots are gone (cannot happen while the server runs).
+    Closed(tokio::sync::AcquireError),
+}
+
+/// A decoding slot: at once if one is free, else after waiting in the queue (if the queue has
+/// room). The dashboard's thumbnails take their slots here too, within the same limits.
+pub(super) async fn image_slot(shared: &Shared) -> Result<OwnedSemaphorePermit, SlotError> {
+    if let Ok(p) = Arc::clone(&shared.image_jobs).try_acquire_owned() {
+        return Ok(p);
+    }
+    let queued = shared.image_waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+        (n < shared.image_queue).then(|| n.saturating_add(1))
+    });
+    if queued.is_err() {
+        return Err(SlotError::Full);
+    }
+    // Counted out when the wait ends, or when the call is dropped (client gone).
+    let waiting = Waiting(&shared.image_waiting);
+    let acquired = Arc::clone(&shared.image_jobs).acquire_owned().await;
+    drop(waiting);
+    acquired.map_err(SlotError::Closed)
+}
+
+/// Samples `request` from the rendered fragments `heads` on a blocking thread (decoding is
+/// CPU work: off the async threads), holding the slot `permit` until the decoding ends.
+pub(super) async fn decode(
+    permit: OwnedSemaphorePermit,
+    heads: Vec<Bytes>,
+    request: ImagesRequest,
+    options: SampleOptions,
+) -> Result<Result<ImagesPage, ImagesError>, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let mut timeline = Timeline::new();
+        for head in heads {
+            for fragment in Timeline::from_bytes(head)?.fragments() {
+                timeline.push(fragment.clone());
+            }
+        }
+        timeline.get_images(&request, &options)
+    })
+    .await
 }
 
 /// One call in the GetImages queue, counted out on drop.
@@ -126,7 +149,11 @@ impl Drop for Waiting<'_> {
 /// The rendered fragments a request may need: those whose time span meets the request's
 /// range (on its clock), and the one before the first of them (for an open GOP's leading
 /// pictures).
-fn relevant_heads(stream: &StreamState, elapsed: std::time::Duration, request: &ImagesRequest) -> Vec<Bytes> {
+pub(super) fn relevant_heads(
+    stream: &StreamState,
+    elapsed: std::time::Duration,
+    request: &ImagesRequest,
+) -> Vec<Bytes> {
     let available = stream.available(elapsed);
     let fragments = stream.fragments.get(..available).unwrap_or(&[]);
     let start_of = |i: usize| {

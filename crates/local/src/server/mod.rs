@@ -24,6 +24,7 @@ use kvs_mux::getmedia::RenderError;
 mod archive;
 mod body;
 pub(crate) mod conn;
+mod dashboard;
 mod handlers;
 mod images;
 mod scopes;
@@ -106,6 +107,7 @@ pub struct Builder {
     image_jobs: usize,
     image_queue: usize,
     tls: Option<TlsConfig>,
+    dashboard: bool,
 }
 
 impl Default for Builder {
@@ -125,6 +127,7 @@ impl Default for Builder {
             image_jobs: default_image_jobs(),
             image_queue: DEFAULT_IMAGE_QUEUE,
             tls: None,
+            dashboard: true,
         }
     }
 }
@@ -253,7 +256,8 @@ impl Builder {
 
     /// The most GetImages calls decoding at once (default [`default_image_jobs`], the number
     /// of CPUs; at least 1). Calls beyond it wait for a slot, up to [`Builder::image_queue`]
-    /// of them.
+    /// of them. The dashboard's thumbnails and reports ([`Builder::dashboard`]) decode in the
+    /// same slots.
     #[must_use]
     pub fn max_image_jobs(mut self, jobs: usize) -> Self {
         self.image_jobs = jobs.max(1);
@@ -275,6 +279,18 @@ impl Builder {
     #[must_use]
     pub fn tls(mut self, config: TlsConfig) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// The dashboard (on by default): a read-only HTML page at `GET /` showing every stream's
+    /// live thumbnail, fragment rate, lag and faults, updated by server-sent events
+    /// (`GET /dashboard/events`), with the same numbers at `GET /dashboard/state.json`. It
+    /// answers `GET` only and needs no signature, even with [`Builder::require_sigv4`]: anyone
+    /// who can reach the address can read it. `false` leaves it out (`GET /` is then an
+    /// unknown operation, as for any other path).
+    #[must_use]
+    pub fn dashboard(mut self, on: bool) -> Self {
+        self.dashboard = on;
         self
     }
 
@@ -339,6 +355,8 @@ impl Builder {
             image_waiting: AtomicUsize::new(0),
             image_queue: self.image_queue,
             scopes: scopes::ScopeLog::default(),
+            dashboard: self.dashboard,
+            thumbnails: dashboard::Thumbnails::default(),
         });
         let app = Router::new()
             .route("/getDataEndpoint", post(get_data_endpoint))
@@ -347,9 +365,9 @@ impl Builder {
             .route("/getMedia", post(get_media))
             .route("/getImages", post(images::get_images))
             .route("/listFragments", post(archive::list_fragments))
-            .route("/getMediaForFragmentList", post(archive::get_media_for_fragment_list))
-            .fallback(unknown_operation)
-            .with_state(Arc::clone(&shared));
+            .route("/getMediaForFragmentList", post(archive::get_media_for_fragment_list));
+        let app = if self.dashboard { dashboard::routes(app) } else { app };
+        let app = app.fallback(unknown_operation).with_state(Arc::clone(&shared));
         let acceptor = self.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server));
         let serve = conn::serve(listener, app, Arc::clone(&shared), self.limits, acceptor, shutdown_rx);
         let task = tokio::spawn(serve);
@@ -409,6 +427,12 @@ impl RunningServer {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The dashboard's URL (the server's URL + `/`), if [`Builder::dashboard`] is on.
+    #[must_use]
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.shared.dashboard.then(|| format!("{}/", self.url))
     }
 
     /// The ARN of a stream (`arn:aws:kinesisvideo:us-east-1:000000000000:stream/NAME/0`).

@@ -74,6 +74,10 @@ pub(crate) struct Shared {
     pub(crate) image_queue: usize,
     /// The credential scopes of signed requests.
     pub(crate) scopes: scopes::ScopeLog,
+    /// Whether the dashboard is served.
+    pub(crate) dashboard: bool,
+    /// The dashboard's thumbnails.
+    pub(crate) thumbnails: super::dashboard::Thumbnails,
 }
 
 impl Shared {
