@@ -303,7 +303,18 @@ fn fleet_survives_a_killed_worker(store: String) {
     // the status: a poll every 100 ms, a process start each).
     fleet.wait_for_shares(&[("w1", 15), ("w3", 15)], Duration::from_secs(15));
     // When each of its streams was taken: the survivors say so on stderr as they take it
-    // (read here as it is written).
+    // (read here as it is written; the store can show the take a moment before the line is
+    // printed and read, so wait for the lines, within a bound).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let all_logged = || {
+        let log = fleet.log.lock().unwrap();
+        dead_checkpoint
+            .keys()
+            .all(|s| log.iter().any(|(at, l)| *at > killed && l.contains(&format!(": took {s}"))))
+    };
+    while Instant::now() < deadline && !all_logged() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let took = {
         let log = fleet.log.lock().unwrap();
         dead_checkpoint
@@ -433,8 +444,9 @@ fn paused_worker_is_fenced(store: String) {
         .iter()
         .map(|s| (s["stream"].as_str().unwrap().to_owned(), s["checkpoint"].clone()))
         .collect();
-    fleet.signal("a", "CONT");
+    // Taken before the signal: a may print its first lines before this thread runs again.
     let resumed = Instant::now();
+    fleet.signal("a", "CONT");
     // a notices, stops those streams, and the fleet rebalances to 15/15.
     fleet.wait_for_shares(&[("a", 15), ("b", 15)], Duration::from_secs_f64(LEASE_SECS * 4.0));
     // Each of a's old leases is found lost when a renews it, which may come after the new
