@@ -328,6 +328,46 @@ impl<'a> Input for &'a [u8] {
     }
 }
 
+/// What the hot path needs of the open cluster: the track of the last block (declared), the
+/// cluster's timestamp and the document's scale.
+#[derive(Clone, Copy)]
+struct Hot {
+    track: u64,
+    cluster_ticks: i64,
+    scale: i64,
+}
+
+impl Hot {
+    /// The SimpleBlock `payload` as its frame, when it is an unlaced block of `track` whose
+    /// timestamp computes in i64 arithmetic; else the payload back, for the general path.
+    #[inline(always)]
+    fn frame<B: Input>(self, payload: B, offset: u64) -> Result<Ev<B>, B> {
+        if let Ok(header) = block::parse_header(payload.as_ref())
+            && header.lacing == block::Lacing::None
+            && header.track == self.track
+            && let Some(timestamp_ns) = self
+                .cluster_ticks
+                .checked_add(i64::from(header.relative_timestamp))
+                .and_then(|t| t.checked_mul(self.scale))
+        {
+            return Ok(Event::Frame(Frame {
+                track: header.track,
+                timestamp_ns,
+                keyframe: header.keyframe(),
+                invisible: header.invisible(),
+                discardable: header.discardable(),
+                duration_ns: None,
+                references: References::default(),
+                lace_index: 0,
+                lace_count: 1,
+                block_offset: offset,
+                data: payload.skip(header.len).data(),
+            }));
+        }
+        Err(payload)
+    }
+}
+
 /// The event of a decoder whose payloads are `B`.
 type Ev<B> = Event<<B as Input>::Data>;
 
@@ -335,6 +375,8 @@ type Ev<B> = Event<<B as Input>::Data>;
 /// [`SliceEvents`](crate::SliceEvents) are thin shells over it.
 pub(crate) struct Core<S: Source> {
     src: S,
+    /// Set while the next SimpleBlock may take the hot path (see `Core::arm_hot`).
+    hot: Option<Hot>,
     /// The queue and limits the document's handlers write with: a field apart from `doc`,
     /// so that both are borrowed at once and the document stays in place for every token.
     out: Sink<S::B>,
@@ -466,6 +508,7 @@ impl<S: Source> Core<S> {
     pub(crate) fn new(src: S, opts: Options) -> Self {
         Self {
             src,
+            hot: None,
             out: Sink { queue: VecDeque::new(), limits: opts.limits },
             path: Vec::new(),
             doc: None,
@@ -529,30 +572,77 @@ impl<S: Source> Core<S> {
     /// The next event; `Ok(None)` when more input is needed or the input is exhausted.
     #[inline(always)]
     pub(crate) fn next_event(&mut self) -> Result<Option<Ev<S::B>>, Error> {
-        // The hot path, small enough to inline into the caller's loop: the next SimpleBlock
-        // of an open Cluster made into a frame in place (see `Sink::frame_in_place`).
-        if self.out.queue.is_empty()
-            && self.pending.is_none()
-            && !self.stopped
-            && self.head_checked
-            && self.path.last() == Some(&ids::CLUSTER)
+        // The hot path, small enough to inline into the caller's loop: while `hot` holds,
+        // the next SimpleBlock of the open Cluster is made into a frame in place.
+        if let Some(hot) = self.hot
             && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
         {
-            let Some(doc) = self.doc.as_deref_mut() else { return self.next_event_slow() };
-            return match self.out.frame_in_place(doc, payload, h.offset) {
+            return match hot.frame(payload, h.offset) {
                 Ok(event) => Ok(Some(event)),
-                Err(payload) => match self.out.emit_block(doc, payload, h.offset, None) {
-                    Ok(None) => self.next_event_slow(),
-                    other => other,
-                },
+                Err(payload) => self.block_past_hot_path(payload, h.offset),
             };
         }
         self.next_event_slow()
     }
 
+    /// A SimpleBlock the hot path did not take: the general path, then `hot` again if it
+    /// still holds.
+    #[inline(never)]
+    fn block_past_hot_path(&mut self, payload: S::B, offset: u64) -> Result<Option<Ev<S::B>>, Error> {
+        self.hot = None;
+        let Some(doc) = self.doc.as_deref_mut() else { return self.next_event_slow() };
+        match self.out.emit_block(doc, payload, offset, None) {
+            Ok(None) => self.next_event_slow(),
+            Ok(Some(event)) => {
+                self.arm_hot();
+                Ok(Some(event))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets `hot` when the state lets the next SimpleBlock go the hot path: nothing queued or
+    /// pending, the input's start checked, inside a Cluster that has been announced, a
+    /// document without encodings whose last block's track is declared, and a cluster
+    /// timestamp and scale that fit i64. Every change of that state happens on the general
+    /// paths, which clear `hot` first.
+    fn arm_hot(&mut self) {
+        self.hot = None;
+        if !self.out.queue.is_empty()
+            || self.pending.is_some()
+            || self.stopped
+            || !self.head_checked
+            || self.path.last() != Some(&ids::CLUSTER)
+        {
+            return;
+        }
+        let Some(doc) = self.doc.as_deref() else { return };
+        if doc.cluster_pending.is_some() || doc.encoded {
+            return;
+        }
+        let (Some(track), Ok(cluster_ticks), Ok(scale)) = (
+            doc.last_declared,
+            i64::try_from(doc.cluster_timestamp.unwrap_or(0)),
+            i64::try_from(doc.timestamp_scale),
+        ) else {
+            return;
+        };
+        self.hot = Some(Hot { track, cluster_ticks, scale });
+    }
+
     /// [`Core::next_event`] past its inline hot path.
     #[inline(never)]
     fn next_event_slow(&mut self) -> Result<Option<Ev<S::B>>, Error> {
+        self.hot = None;
+        let next = self.next_event_general();
+        if let Ok(Some(Event::Frame(_))) = &next {
+            self.arm_hot();
+        }
+        next
+    }
+
+    /// The general loop: queued events, pending errors, tokens.
+    fn next_event_general(&mut self) -> Result<Option<Ev<S::B>>, Error> {
         loop {
             if let Some(e) = self.out.queue.pop_front() {
                 return Ok(Some(e));
