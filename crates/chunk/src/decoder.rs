@@ -338,6 +338,20 @@ struct Hot {
 }
 
 impl Hot {
+    /// The hot state of `doc`'s open cluster, if the document allows it: the cluster
+    /// announced, no encodings, the last block's track declared, a cluster timestamp and
+    /// scale that fit i64.
+    fn of<B>(doc: &Document<B>) -> Option<Self> {
+        if doc.cluster_pending.is_some() || doc.encoded {
+            return None;
+        }
+        Some(Self {
+            track: doc.last_declared?,
+            cluster_ticks: i64::try_from(doc.cluster_timestamp.unwrap_or(0)).ok()?,
+            scale: i64::try_from(doc.timestamp_scale).ok()?,
+        })
+    }
+
     /// The SimpleBlock `payload` as its frame, when it is an unlaced block of `track` whose
     /// timestamp computes in i64 arithmetic; else the payload back, for the general path.
     #[inline(always)]
@@ -616,18 +630,7 @@ impl<S: Source> Core<S> {
         {
             return;
         }
-        let Some(doc) = self.doc.as_deref() else { return };
-        if doc.cluster_pending.is_some() || doc.encoded {
-            return;
-        }
-        let (Some(track), Ok(cluster_ticks), Ok(scale)) = (
-            doc.last_declared,
-            i64::try_from(doc.cluster_timestamp.unwrap_or(0)),
-            i64::try_from(doc.timestamp_scale),
-        ) else {
-            return;
-        };
-        self.hot = Some(Hot { track, cluster_ticks, scale });
+        self.hot = self.doc.as_deref().and_then(Hot::of);
     }
 
     /// [`Core::next_event`] past its inline hot path.
@@ -1216,33 +1219,10 @@ impl<B: Input> Sink<B> {
     /// computes (the general path gives the same frame, or the error, for everything else).
     #[inline(always)]
     fn frame_in_place(&self, doc: &Document<B>, payload: B, offset: u64) -> Result<Ev<B>, B> {
-        if self.queue.is_empty()
-            && doc.cluster_pending.is_none()
-            && !doc.encoded
-            && let Ok(header) = block::parse_header(payload.as_ref())
-            && header.lacing == block::Lacing::None
-            && doc.last_declared == Some(header.track)
-            && let Some(timestamp_ns) = i64::try_from(doc.cluster_timestamp.unwrap_or(0))
-                .ok()
-                .and_then(|t| t.checked_add(i64::from(header.relative_timestamp)))
-                .zip(i64::try_from(doc.timestamp_scale).ok())
-                .and_then(|(t, scale)| t.checked_mul(scale))
-        {
-            return Ok(Event::Frame(Frame {
-                track: header.track,
-                timestamp_ns,
-                keyframe: header.keyframe(),
-                invisible: header.invisible(),
-                discardable: header.discardable(),
-                duration_ns: None,
-                references: References::default(),
-                lace_index: 0,
-                lace_count: 1,
-                block_offset: offset,
-                data: payload.skip(header.len).data(),
-            }));
+        match Hot::of(doc) {
+            Some(hot) if self.queue.is_empty() => hot.frame(payload, offset),
+            _ => Err(payload),
         }
-        Err(payload)
     }
 
     /// Parses a SimpleBlock or a BlockGroup's Block and queues its frames; a single frame
