@@ -71,8 +71,13 @@ window.kvsReportRendered=performance.now();
 })();
 "#;
 
-/// `&`, `<`, `>`, `"` and `'` as entities.
-pub(crate) fn escape(s: &str) -> String {
+/// `s` as HTML text or attribute value: `&`, `<`, `>`, `"` and `'` as entities, control
+/// characters other than newline and tab replaced by U+FFFD.
+///
+/// ```
+/// assert_eq!(kvs_report::escape_html("<a href='x'>"), "&lt;a href=&#39;x&#39;&gt;");
+/// ```
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

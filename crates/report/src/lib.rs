@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use kvs_chunk::analysis::{FragmentRow, FrameTally, Reading, RowStatus, StreamAnalysis, Totals, TrackTally};
 use kvs_chunk::{ErrorChunk, Event, Fragment, FragmentAssembler, TagValue, Track, TrackType};
 
+pub use html::escape as escape_html;
 pub use thumbs::Thumbnail;
 
 /// How a report is made.

@@ -36,6 +36,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use kvs_images::{ImageFormat, ImageSelector, ImagesRequest, SampleOptions};
+use kvs_report::escape_html as escape;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -392,25 +393,8 @@ async fn thumbnail(State(shared): State<Arc<Shared>>, Path(name): Path<String>) 
     }
     let permit = match image_slot(&shared).await {
         Ok(p) => p,
-        Err(SlotError::Full) => {
-            if let Some(t) = cached.as_ref() {
-                return thumbnail_response(t);
-            }
-            let mut r = response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain; charset=utf-8",
-                "every image decoding slot is busy and the queue is full; try again\n",
-            );
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            return r;
-        }
-        Err(SlotError::Closed(e)) => {
-            return response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain; charset=utf-8",
-                format!("{e}\n"),
-            );
-        }
+        Err(SlotError::Full) if let Some(t) = cached.as_ref() => return thumbnail_response(t),
+        Err(e) => return slot_refused(e),
     };
     let Some(fragment) = stream.fragments.get(edge) else { return placeholder("no fragment yet", None) };
     let at = fragment.server_ms;
@@ -449,6 +433,25 @@ fn thumbnail_response(t: &Thumbnail) -> Response {
         r.headers_mut().insert("x-kvs-fragment-number", v);
     }
     r
+}
+
+/// The answer when no decoding slot is to be had: 503 with Retry-After when they are all busy
+/// and the queue is full, 500 if they are gone.
+fn slot_refused(e: SlotError) -> Response {
+    match e {
+        SlotError::Full => {
+            let mut r = response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "every image decoding slot is busy and the queue is full; try again\n",
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            r
+        }
+        SlotError::Closed(e) => {
+            response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("{e}\n"))
+        }
+    }
 }
 
 /// A 200 SVG picture saying why there is no thumbnail (an `<img>` shows it; no console error).
@@ -495,22 +498,7 @@ async fn report(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> 
     }
     let permit = match image_slot(&shared).await {
         Ok(p) => p,
-        Err(SlotError::Full) => {
-            let mut r = response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain; charset=utf-8",
-                "every image decoding slot is busy and the queue is full; try again\n",
-            );
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            return r;
-        }
-        Err(SlotError::Closed(e)) => {
-            return response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain; charset=utf-8",
-                format!("{e}\n"),
-            );
-        }
+        Err(e) => return slot_refused(e),
     };
     let title = format!("stream {name} ({available} fragments served so far)");
     let html = tokio::task::spawn_blocking(move || {
@@ -556,22 +544,6 @@ async fn report(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> 
         Ok(html) => response(StatusCode::OK, "text/html; charset=utf-8", html),
         Err(e) => response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("{e}\n")),
     }
-}
-
-/// `&`, `<`, `>`, `"` and `'` as HTML entities.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `GET /`: the page, with the current snapshot filled in (readable without the script).
