@@ -15,24 +15,28 @@
 
 pub mod hostile;
 
+/// What `program args` printed on stdout (trimmed), if it ran and succeeded.
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+}
+
 /// Where a figure was measured, as one line: the date, the commit (`git rev-parse --short
 /// HEAD`, with `-dirty` when tracked files other than Markdown have changes), the build profile, the number of
 /// cores and the CPU model. Every command that prints a figure for the README prints this
 /// line with it.
 pub fn provenance() -> String {
-    let run = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let commit = run("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let commit =
+        command_output("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     // Markdown (the README the figure goes into) does not make a measurement dirty.
-    let dirty = run("git", &["status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"])
-        .is_some_and(|s| !s.is_empty());
-    let date = run("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
+    let dirty =
+        command_output("git", &["status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"])
+            .is_some_and(|s| !s.is_empty());
+    let date = command_output("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -59,14 +63,6 @@ pub fn provenance() -> String {
 /// file: its system calls, page faults and the kernel's copies) prints this with it, so that
 /// a README figure says where it came from.
 pub fn machine() -> String {
-    let run = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
     let read = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
     let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
     // The first processor's `name : value` lines.
@@ -100,8 +96,8 @@ pub fn machine() -> String {
             Some(format!("L{level}{suffix} {}", cache_size(&size)))
         })
         .collect();
-    let kernel = run("uname", &["-r"]).unwrap_or_else(|| "unknown".to_owned());
-    let libc = run("ldd", &["--version"])
+    let kernel = command_output("uname", &["-r"]).unwrap_or_else(|| "unknown".to_owned());
+    let libc = command_output("ldd", &["--version"])
         .and_then(|v| v.lines().next().map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
     // `always [madvise] never`: the bracketed word is the setting.
