@@ -9,10 +9,14 @@
 //! resynchronisation; the events also obey a few structural invariants. The streaming side
 //! also takes the `Tokenizer::next_leaf_in` fast path on every other pull, for one of a few
 //! (element, parent) pairs in turn, so the fast path must give exactly what `next_token`
-//! gives, and refuse what it cannot take.
+//! gives, and refuse what it cannot take. The `BytesTokenizer` over the whole input, pulled
+//! the same way, must give the same events again, every payload a slice of the input.
 
 use bytes::Bytes;
-use kvs_ebml::{ElementId, Error, ErrorKind, Limits, Options, SliceTokenizer, Token, Tokenizer, Value, ids};
+use kvs_ebml::{
+    BytesTokenizer, ElementHeader, ElementId, Error, ErrorKind, Limits, Options, SliceTokenizer, Token,
+    Tokenizer, Value, ids,
+};
 
 /// The (element, parent) pairs the streaming side tries `next_leaf_in` with: the hot one
 /// (SimpleBlock in a Cluster), other Binary leaves (Block, CodecPrivate, the global Void),
@@ -74,25 +78,71 @@ pub fn stream_events(chunks: impl IntoIterator<Item = Bytes>, opts: Options) -> 
     out
 }
 
+/// All events of the `BytesTokenizer` over `input`, pulled as the streaming tokenizer is
+/// (the `next_leaf_in` fast path on every other pull); every payload must be a slice of
+/// `input`, not a copy.
+pub fn bytes_events(input: &Bytes, opts: Options) -> Vec<Event> {
+    let mut tokenizer = BytesTokenizer::with_options(input.clone(), opts);
+    let mut out = Vec::new();
+    drain(&mut tokenizer, &mut out, &opts, event_cap(input.len()));
+    let inside = input.as_ptr_range();
+    for event in &out {
+        if let Ok(Token::Leaf { value: Value::Binary(b), .. }) = event
+            && !b.is_empty()
+        {
+            let r = b.as_ptr_range();
+            assert!(
+                inside.start <= r.start && r.end <= inside.end,
+                "BytesTokenizer payload is not a slice of the input"
+            );
+        }
+    }
+    out
+}
+
+/// A tokenizer whose payloads are `Bytes`, as [`drain`] pulls it.
+trait Pull {
+    fn leaf(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)>;
+    fn token(&mut self) -> Result<Option<Token>, Error>;
+}
+
+impl Pull for Tokenizer {
+    fn leaf(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
+        self.next_leaf_in(id, parent)
+    }
+    fn token(&mut self) -> Result<Option<Token>, Error> {
+        self.next_token()
+    }
+}
+
+impl Pull for BytesTokenizer {
+    fn leaf(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
+        self.next_leaf_in(id, parent)
+    }
+    fn token(&mut self) -> Result<Option<Token>, Error> {
+        self.next_token()
+    }
+}
+
 /// Pulls until more input is needed; returns `true` once the tokenizer has stopped for good.
-fn drain(tokenizer: &mut Tokenizer, out: &mut Vec<Event>, opts: &Options, cap: usize) -> bool {
+fn drain(tokenizer: &mut impl Pull, out: &mut Vec<Event>, opts: &Options, cap: usize) -> bool {
     loop {
         if out.len().is_multiple_of(2) {
             let (id, parent) = FAST_PATHS[(out.len() / 2) % FAST_PATHS.len()];
-            if let Some((header, payload)) = tokenizer.next_leaf_in(id, parent) {
+            if let Some((header, payload)) = tokenizer.leaf(id, parent) {
                 out.push(Ok(Token::Leaf { header, value: Value::Binary(payload) }));
                 assert!(out.len() <= cap, "Tokenizer runaway: more than {cap} events");
                 continue;
             }
         }
-        match tokenizer.next_token() {
+        match tokenizer.token() {
             Ok(None) => return false,
             Ok(Some(token)) => out.push(Ok(token)),
             Err(e) => {
                 out.push(Err(e));
                 if is_final(&e, opts) {
                     // A fatal error is sticky.
-                    assert_eq!(tokenizer.next_token(), Err(e), "a fatal error must be sticky");
+                    assert_eq!(tokenizer.token(), Err(e), "a fatal error must be sticky");
                     return true;
                 }
             }
@@ -295,6 +345,9 @@ pub fn check(data: &[u8]) {
         let streamed = stream_events(chunks.iter().cloned(), opts);
         if let Some(diff) = first_difference(&whole, &streamed) {
             panic!("stream differs from slice (seed {seed}, flags {flags:#x}, resync {resync}): {diff}");
+        }
+        if let Some(diff) = first_difference(&whole, &bytes_events(&input, opts)) {
+            panic!("BytesTokenizer differs from slice (flags {flags:#x}, resync {resync}): {diff}");
         }
         if let Err(e) = check_invariants(&whole, input.len() as u64) {
             panic!("invariant broken (flags {flags:#x}, resync {resync}): {e}");

@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use bytes::Bytes;
-use kvs_ebml::{ElementHeader, ElementId, Limits, SliceTokenizer, Token, Tokenizer, Value, ids};
+use kvs_ebml::{
+    BytesTokenizer, ElementHeader, ElementId, Limits, SliceTokenizer, Token, Tokenizer, Value, ids,
+};
 
 use crate::aws::{self, AwsFacts, AwsTag};
 use crate::block;
@@ -217,8 +219,9 @@ pub struct EventDecoder {
     core: Core<Tokenizer>,
 }
 
-/// What the decoder reads its tokens from: the streaming [`Tokenizer`] (payloads as `Bytes`)
-/// or the [`SliceTokenizer`] (payloads borrowed from one `&[u8]`).
+/// What the decoder reads its tokens from: the streaming [`Tokenizer`] (payloads as `Bytes`),
+/// the [`BytesTokenizer`] (payloads as `Bytes` slices of one whole input) or the
+/// [`SliceTokenizer`] (payloads borrowed from one `&[u8]`).
 pub(crate) trait Source {
     /// What the source's payloads are.
     type B: Input;
@@ -228,41 +231,32 @@ pub(crate) trait Source {
     fn offset(&self) -> u64;
 }
 
-impl Source for Tokenizer {
-    type B = Bytes;
-    #[inline]
-    fn next_token(&mut self) -> Result<Option<Token<Bytes>>, kvs_ebml::Error> {
-        Tokenizer::next_token(self)
-    }
-    #[inline(always)]
-    fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
-        Tokenizer::next_leaf_in(self, id, parent)
-    }
-    fn is_done(&self) -> bool {
-        Tokenizer::is_done(self)
-    }
-    fn offset(&self) -> u64 {
-        Tokenizer::offset(self)
-    }
+/// `Source` for a kvs-ebml tokenizer whose payloads are `$b`: its own methods.
+macro_rules! source {
+    ($t:ty, $b:ty $(, $l:lifetime)?) => {
+        impl$(<$l>)? Source for $t {
+            type B = $b;
+            #[inline]
+            fn next_token(&mut self) -> Result<Option<Token<$b>>, kvs_ebml::Error> {
+                <$t>::next_token(self)
+            }
+            #[inline(always)]
+            fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, $b)> {
+                <$t>::next_leaf_in(self, id, parent)
+            }
+            fn is_done(&self) -> bool {
+                <$t>::is_done(self)
+            }
+            fn offset(&self) -> u64 {
+                <$t>::offset(self)
+            }
+        }
+    };
 }
 
-impl<'a> Source for SliceTokenizer<'a> {
-    type B = &'a [u8];
-    #[inline]
-    fn next_token(&mut self) -> Result<Option<Token<&'a [u8]>>, kvs_ebml::Error> {
-        SliceTokenizer::next_token(self)
-    }
-    #[inline(always)]
-    fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, &'a [u8])> {
-        SliceTokenizer::next_leaf_in(self, id, parent)
-    }
-    fn is_done(&self) -> bool {
-        SliceTokenizer::is_done(self)
-    }
-    fn offset(&self) -> u64 {
-        SliceTokenizer::offset(self)
-    }
-}
+source!(Tokenizer, Bytes);
+source!(BytesTokenizer, Bytes);
+source!(SliceTokenizer<'a>, &'a [u8], 'a);
 
 /// What a payload is, and how frames and owned values are made of it: `Bytes` (frames are
 /// `Bytes` slices) or `&[u8]` (frames are borrowed `Cow`s).

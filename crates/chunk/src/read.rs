@@ -4,6 +4,9 @@ use std::io::{ErrorKind, Read};
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use kvs_ebml::BytesTokenizer;
+
+use crate::decoder::Core;
 use crate::{Error, Event, EventDecoder, Options};
 
 /// The default read size of [`ReadEvents`]: 256 KiB.
@@ -43,7 +46,7 @@ const PAGE: usize = 4096;
 /// # Ok::<(), kvs_chunk::Error>(())
 /// ```
 pub struct Events {
-    decoder: EventDecoder,
+    core: Core<BytesTokenizer>,
 }
 
 impl Events {
@@ -56,10 +59,10 @@ impl Events {
     /// Events from `input` with the given options.
     #[must_use]
     pub fn with_options(input: Bytes, opts: Options) -> Self {
-        let mut decoder = EventDecoder::with_options(opts);
-        decoder.feed(input);
-        decoder.finish();
-        Self { decoder }
+        let mut core = Core::new(BytesTokenizer::with_options(input.clone(), opts), opts);
+        core.take_head(&input);
+        core.set_finished();
+        Self { core }
     }
 }
 
@@ -68,7 +71,7 @@ impl Iterator for Events {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.decoder.next_event().transpose()
+        self.core.next_event().transpose()
     }
 }
 

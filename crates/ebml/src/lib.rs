@@ -18,7 +18,7 @@ pub use error::{Error, ErrorKind};
 pub use id::ElementId;
 pub use limits::Limits;
 pub use matroska::{MatroskaSchema, ids};
-pub use reader::{MAX_TRAILER, OpenElement, Options, SliceTokenizer, Tokenizer};
+pub use reader::{BytesTokenizer, MAX_TRAILER, OpenElement, Options, SliceTokenizer, Tokenizer};
 pub use schema::{ElementInfo, ElementType, Parent, Schema, TableSchema};
 pub use token::{ElementHeader, Token, Value};
 pub use vint::Size;

@@ -96,6 +96,25 @@ pub(crate) struct Core<S> {
     /// (which matters inside an unknown-size parent). The schema never changes, so this
     /// stays true.
     leaf_memo: Option<LeafMemo>,
+    /// What `step_leaf_fast` worked out for the leaves it takes now (see `LeafRun`); cleared
+    /// by every [`Core::step`], the only other way the state changes.
+    run: Option<LeafRun>,
+}
+
+/// The state `step_leaf_fast` checks once for a run of leaves `id` in `parent` rather than
+/// for each: while only such leaves are taken, the mode, the open masters and therefore the
+/// parent's bound and depth stay as they are.
+#[derive(Clone, Copy)]
+struct LeafRun {
+    id: ElementId,
+    parent: ElementId,
+    /// The id's one byte.
+    lead: u8,
+    /// The innermost known end of the open masters (`u64::MAX` if none is known).
+    bound: u64,
+    depth: u16,
+    /// The largest `Binary` payload allowed.
+    max_size: u64,
 }
 
 /// See `Core::leaf_memo`.
@@ -137,6 +156,7 @@ impl<S: Schema> Core<S> {
             doc_start: None,
             hashing: false,
             leaf_memo: None,
+            run: None,
         }
     }
 
@@ -216,6 +236,7 @@ impl<S: Schema> Core<S> {
     /// no byte will ever follow `buf`.
     #[inline]
     pub(crate) fn step(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
+        self.run = None;
         match self.mode {
             Mode::Normal => self.step_normal(buf, eof),
             Mode::Skip { remaining, start, id } => {
@@ -497,7 +518,7 @@ impl<S: Schema> Core<S> {
     /// consumes it and returns what [`Core::step`] would have put in its `Token::Leaf`
     /// (the header and the payload's range in `buf`). In every other case (another element,
     /// another parent, a master that ends here, an incomplete or oversized element, any mode
-    /// but the normal one) returns `None` and changes nothing, for `step` to handle.
+    /// but the normal one) returns `None` and consumes nothing, for `step` to handle.
     #[inline(always)]
     pub(crate) fn step_leaf_fast(
         &mut self,
@@ -505,12 +526,11 @@ impl<S: Schema> Core<S> {
         id: ElementId,
         parent: ElementId,
     ) -> Option<(ElementHeader, Range<usize>)> {
-        if !matches!(self.mode, Mode::Normal) || id == ids::CRC32 {
-            return None;
-        }
-        let lead = u8::try_from(id.0).ok().filter(|&b| b >= 0x80 && b != 0xFF)?;
-        let top = self.stack.last()?;
-        if top.header.id != parent || *buf.first()? != lead {
+        let run = match self.run {
+            Some(run) if run.id == id && run.parent == parent => run,
+            _ => self.leaf_run(id, parent)?,
+        };
+        if *buf.first()? != run.lead {
             return None;
         }
         // The size: one or two bytes in the common case (read here), else the general read.
@@ -524,26 +544,12 @@ impl<S: Schema> Core<S> {
                 (Size::Unknown, _) => return None,
             },
         };
-        let memo = match self.leaf_memo {
-            Some(m) if m.id == id && m.parent == parent => m,
-            _ => {
-                let info = self.schema.lookup(id)?;
-                let belongs = info.parent == Parent::Element(parent) || self.schema.is_descendant(id, parent);
-                let m = LeafMemo { id, parent, binary: info.ty == ElementType::Binary, belongs };
-                self.leaf_memo = Some(m);
-                m
-            }
-        };
-        let top = self.stack.last()?;
-        if (top.header.size == Size::Unknown && !memo.belongs)
-            || !memo.binary
-            || size > self.opts.limits.max_binary_size
-        {
+        if size > run.max_size {
             return None;
         }
         let header_len = size_len.checked_add(1)?;
         let end = self.offset.checked_add(to_u64(header_len))?.checked_add(size)?;
-        if top.bound.is_some_and(|bound| end > bound) {
+        if end > run.bound {
             return None;
         }
         let total = usize::try_from(size).ok()?.checked_add(header_len)?;
@@ -555,11 +561,50 @@ impl<S: Schema> Core<S> {
             size: Size::Known(size),
             header_len: u8::try_from(header_len).ok()?,
             offset: self.offset,
-            depth: u16::try_from(self.stack.len()).unwrap_or(u16::MAX),
+            depth: run.depth,
             ty: Some(ElementType::Binary),
         };
         self.consume(buf, total);
         Some((header, header_len..total))
+    }
+
+    /// What [`Core::step_leaf_fast`] needs to know of the state for leaves `id` in `parent`,
+    /// worked out once and kept in `run` until the next [`Core::step`]: `None` when such a
+    /// leaf cannot take the fast path now (another mode, another open master, not a known
+    /// one-byte-id `Binary` element, or one that would end an unknown-size parent).
+    #[inline(never)]
+    fn leaf_run(&mut self, id: ElementId, parent: ElementId) -> Option<LeafRun> {
+        if !matches!(self.mode, Mode::Normal) || id == ids::CRC32 {
+            return None;
+        }
+        let lead = u8::try_from(id.0).ok().filter(|&b| b >= 0x80 && b != 0xFF)?;
+        if self.stack.last()?.header.id != parent {
+            return None;
+        }
+        let memo = match self.leaf_memo {
+            Some(m) if m.id == id && m.parent == parent => m,
+            _ => {
+                let info = self.schema.lookup(id)?;
+                let belongs = info.parent == Parent::Element(parent) || self.schema.is_descendant(id, parent);
+                let m = LeafMemo { id, parent, binary: info.ty == ElementType::Binary, belongs };
+                self.leaf_memo = Some(m);
+                m
+            }
+        };
+        let top = self.stack.last()?;
+        if (top.header.size == Size::Unknown && !memo.belongs) || !memo.binary {
+            return None;
+        }
+        let run = LeafRun {
+            id,
+            parent,
+            lead,
+            bound: top.bound.unwrap_or(u64::MAX),
+            depth: u16::try_from(self.stack.len()).unwrap_or(u16::MAX),
+            max_size: self.opts.limits.max_binary_size,
+        };
+        self.run = Some(run);
+        Some(run)
     }
 
     fn step_resync(&mut self, buf: &[u8], eof: bool, error_offset: u64, scanned: u64) -> Result<Step, Error> {
