@@ -350,29 +350,48 @@ impl Hot {
     /// timestamp computes in i64 arithmetic; else the payload back, for the general path.
     #[inline(always)]
     fn frame<B: Input>(self, payload: B, offset: u64) -> Result<Ev<B>, B> {
-        if let Ok(header) = block::parse_header(payload.as_ref())
-            && header.lacing == block::Lacing::None
-            && header.track == self.track
-            && let Some(timestamp_ns) = self
-                .cluster_ticks
-                .checked_add(i64::from(header.relative_timestamp))
-                .and_then(|t| t.checked_mul(self.scale))
-        {
-            return Ok(Event::Frame(Frame {
-                track: header.track,
-                timestamp_ns,
-                keyframe: header.keyframe(),
-                invisible: header.invisible(),
-                discardable: header.discardable(),
-                duration_ns: None,
-                references: References::default(),
-                lace_index: 0,
-                lace_count: 1,
-                block_offset: offset,
-                data: payload.skip(header.len).data(),
-            }));
+        match self.check(payload.as_ref()) {
+            Some((header, timestamp_ns)) => {
+                Ok(Event::Frame(Self::make(header, timestamp_ns, payload, offset)))
+            }
+            None => Err(payload),
         }
-        Err(payload)
+    }
+
+    /// The block header and timestamp of the SimpleBlock `payload` when it is an unlaced
+    /// block of `track` whose timestamp computes in i64 arithmetic.
+    #[inline(always)]
+    fn check(self, payload: &[u8]) -> Option<(block::BlockHeader, i64)> {
+        let header = block::parse_header(payload).ok()?;
+        if header.lacing != block::Lacing::None || header.track != self.track {
+            return None;
+        }
+        let timestamp_ns =
+            self.cluster_ticks.checked_add(i64::from(header.relative_timestamp))?.checked_mul(self.scale)?;
+        Some((header, timestamp_ns))
+    }
+
+    /// The frame of a block [`Hot::check`] accepted.
+    #[inline(always)]
+    fn make<B: Input>(
+        header: block::BlockHeader,
+        timestamp_ns: i64,
+        payload: B,
+        offset: u64,
+    ) -> Frame<B::Data> {
+        Frame {
+            track: header.track,
+            timestamp_ns,
+            keyframe: header.keyframe(),
+            invisible: header.invisible(),
+            discardable: header.discardable(),
+            duration_ns: None,
+            references: References::default(),
+            lace_index: 0,
+            lace_count: 1,
+            block_offset: offset,
+            data: payload.skip(header.len).data(),
+        }
     }
 }
 
@@ -585,9 +604,9 @@ impl<S: Source> Core<S> {
         if let Some(hot) = self.hot
             && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
         {
-            return match hot.frame(payload, h.offset) {
-                Ok(event) => Ok(Some(event)),
-                Err(payload) => self.block_past_hot_path(payload, h.offset),
+            return match hot.check(payload.as_ref()) {
+                Some((header, ts)) => Ok(Some(Event::Frame(Hot::make(header, ts, payload, h.offset)))),
+                None => self.block_past_hot_path(payload, h.offset),
             };
         }
         self.next_event_slow()
