@@ -4,7 +4,7 @@
 # does its `generate-small` mode (the input alone); the reader's difference less the
 # generator's, divided by N, is the cost of one frame, without start-up and input generation.
 #
-#   bash benches/instructions.sh                      # events-small, borrowed-small, tokens-small; N = 10000
+#   bash benches/instructions.sh                      # events-small, borrowed-small, tokens-small, walk-small; N = 10000
 #   N=20000 bash benches/instructions.sh events-small
 #
 # Needs valgrind (`apt-get install -y valgrind`). Builds the `profiling` profile (release with
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-10000}"
 readers=("$@")
-[ "${#readers[@]}" -gt 0 ] || readers=(events-small borrowed-small tokens-small)
+[ "${#readers[@]}" -gt 0 ] || readers=(events-small borrowed-small tokens-small walk-small)
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind not found (apt-get install -y valgrind)" >&2; exit 2; }
 cargo build --profile profiling -q -p kvs-benches --bin profile
 bin="${CARGO_TARGET_DIR:-target}/profiling/profile"

@@ -9,7 +9,8 @@
 //!
 //! Readers: `events-small N` (kvs-chunk `Events` over N small blocks in memory),
 //! `borrowed-small N` (kvs-chunk `SliceEvents` over the same),
-//! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `generate-small N` (only
+//! `tokens-small N` (the kvs-ebml `SliceTokenizer` over the same), `walk-small N` (the
+//! bare walker of the comparison, `kvs_benches::walk`, over the same), `generate-small N` (only
 //! the input, for `benches/instructions.sh` to subtract), `chunked-large MB`
 //! (kvs-chunk fed 64 KiB chunks of large frames), `chunked-getmedia MB`; a third argument
 //! repeats the chunked readers' pass (`chunked-getmedia 300 20`).
@@ -52,7 +53,7 @@ fn main() {
     // Passes over the input once generated (so that a profile is about reading, not writing).
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let frames = match what.as_str() {
-        "events-small" | "borrowed-small" | "tokens-small" | "generate-small" => {
+        "events-small" | "borrowed-small" | "tokens-small" | "walk-small" | "generate-small" => {
             let data =
                 Bytes::from(many_small_blocks(&SmallBlocks { blocks: n, ..SmallBlocks::default() }).unwrap());
             match what.as_str() {
@@ -69,6 +70,9 @@ fn main() {
                     })
                     .sum(),
                 "tokens-small" => kvs_ebml::SliceTokenizer::new(&data).count() as u64,
+                "walk-small" => kvs_benches::walk(&data, |payload| {
+                    black_box(payload);
+                }) as u64,
                 // Only the input: `benches/instructions.sh` subtracts this from the readers.
                 _ => black_box(data).len() as u64,
             }
