@@ -651,7 +651,9 @@ impl<S: Source> Core<S> {
     fn next_event_slow(&mut self) -> Result<Option<Ev<S::B>>, Error> {
         self.hot = None;
         let next = self.next_event_general();
-        if let Ok(Some(Event::Frame(_))) = &next {
+        // After a frame, and when waiting for input (a block split across chunks comes back
+        // whole to the hot path), the state usually still allows the hot path.
+        if let Ok(Some(Event::Frame(_)) | None) = &next {
             self.arm_hot();
         }
         next

@@ -97,8 +97,12 @@ pub(crate) struct Core<S> {
     /// stays true.
     leaf_memo: Option<LeafMemo>,
     /// What `step_leaf_fast` worked out for the leaves it takes now (see `LeafRun`); cleared
-    /// by every [`Core::step`], the only other way the state changes.
+    /// by every [`Core::step`] that does more than wait for input (the only other way the
+    /// state changes).
     run: Option<LeafRun>,
+    /// The length of the last leaf `step_leaf_fast` found valid but not yet whole in its
+    /// window (see [`Core::take_short`]).
+    short: usize,
 }
 
 /// The state `step_leaf_fast` checks once for a run of leaves `id` in `parent` rather than
@@ -157,6 +161,7 @@ impl<S: Schema> Core<S> {
             hashing: false,
             leaf_memo: None,
             run: None,
+            short: 0,
         }
     }
 
@@ -236,7 +241,18 @@ impl<S: Schema> Core<S> {
     /// no byte will ever follow `buf`.
     #[inline]
     pub(crate) fn step(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
-        self.run = None;
+        let run = self.run.take();
+        let step = self.step_mode(buf, eof);
+        // Waiting for more input in the normal mode changes nothing: the run still holds (an
+        // element split across chunks comes back to the fast path once it is whole).
+        if matches!(step, Ok(Step::NeedMore(_))) && matches!(self.mode, Mode::Normal) {
+            self.run = run;
+        }
+        step
+    }
+
+    #[inline]
+    fn step_mode(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
         match self.mode {
             Mode::Normal => self.step_normal(buf, eof),
             Mode::Skip { remaining, start, id } => {
@@ -554,6 +570,7 @@ impl<S: Schema> Core<S> {
         }
         let total = usize::try_from(size).ok()?.checked_add(header_len)?;
         if buf.len() < total {
+            self.short = total;
             return None;
         }
         let header = ElementHeader {
@@ -566,6 +583,19 @@ impl<S: Schema> Core<S> {
         };
         self.consume(buf, total);
         Some((header, header_len..total))
+    }
+
+    /// The length of the element [`Core::step_leaf_fast`] last declined because its window
+    /// did not hold all of it (once: 0 after), for a streaming shell that gathers it as the
+    /// rest arrives; the element is as valid as `step` would find it, so far as its header
+    /// goes.
+    pub(crate) fn take_short(&mut self) -> usize {
+        std::mem::take(&mut self.short)
+    }
+
+    /// The most bytes the shell may hold for one element ([`crate::Limits::max_buffered`]).
+    pub(crate) fn max_buffered(&self) -> u64 {
+        self.opts.limits.max_buffered
     }
 
     /// What [`Core::step_leaf_fast`] needs to know of the state for leaves `id` in `parent`,

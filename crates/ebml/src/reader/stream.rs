@@ -44,6 +44,9 @@ use crate::token::{ElementHeader, Token};
 pub struct Tokenizer<S: Schema = MatroskaSchema> {
     core: Core<S>,
     chunks: VecDeque<Bytes>,
+    /// An element that spans chunks, being gathered as its chunks arrive: the buffer and the
+    /// length it needs. While it is pending, it holds all the queued bytes (`chunks` is empty).
+    pending: Option<(BytesMut, usize)>,
     queued: u64,
     eof: bool,
 }
@@ -71,20 +74,44 @@ impl Tokenizer {
 impl<S: Schema> Tokenizer<S> {
     /// A tokenizer for any EBML document type.
     pub fn with_schema(schema: S, opts: Options) -> Self {
-        Self { core: Core::new(schema, opts), chunks: VecDeque::new(), queued: 0, eof: false }
+        Self { core: Core::new(schema, opts), chunks: VecDeque::new(), pending: None, queued: 0, eof: false }
     }
 
     /// Appends a chunk of input. Empty chunks are ignored.
-    pub fn feed(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.queued = self.queued.saturating_add(to_u64(chunk.len()));
-            self.chunks.push_back(chunk);
+    pub fn feed(&mut self, mut chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
         }
+        self.queued = self.queued.saturating_add(to_u64(chunk.len()));
+        if let Some((buf, n)) = &mut self.pending {
+            // The next part of the element being gathered is copied now, while it is fresh.
+            let take = n.saturating_sub(buf.len()).min(chunk.len());
+            buf.extend_from_slice(chunk.get(..take).unwrap_or_default());
+            if buf.len() < *n {
+                return;
+            }
+            bytes::Buf::advance(&mut chunk, take);
+            self.unpend();
+            if chunk.is_empty() {
+                return;
+            }
+        }
+        self.chunks.push_back(chunk);
     }
 
     /// Declares the end of input: what is still open is closed or reported.
     pub fn finish(&mut self) {
         self.eof = true;
+        // An element still being gathered is cut short: the core reports it from the bytes.
+        self.unpend();
+    }
+
+    /// Queues the element being gathered (complete, or cut short at the end of input) as the
+    /// front chunk.
+    fn unpend(&mut self) {
+        if let Some((buf, _)) = self.pending.take() {
+            self.chunks.push_front(buf.freeze());
+        }
     }
 
     /// Whether every token has been returned (after [`Tokenizer::finish`]).
@@ -134,6 +161,9 @@ impl<S: Schema> Tokenizer<S> {
                 Step::Progress(consumed) => self.advance(consumed),
                 Step::NeedMore(n) => {
                     if self.chunks.len() <= 1 {
+                        if !self.eof {
+                            self.start_gather(n);
+                        }
                         return Ok(None);
                     }
                     let have = self.queued;
@@ -180,7 +210,14 @@ impl<S: Schema> Tokenizer<S> {
     #[inline(always)]
     pub fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Bytes)> {
         let front = self.chunks.front()?;
-        let (header, range) = self.core.step_leaf_fast(front, id, parent)?;
+        let Some((header, range)) = self.core.step_leaf_fast(front, id, parent) else {
+            // A leaf of this kind that is not whole yet: gather it as it arrives.
+            let short = self.core.take_short();
+            if short != 0 && !self.eof && self.chunks.len() == 1 {
+                self.start_gather(short);
+            }
+            return None;
+        };
         let end = range.end;
         if end == front.len() {
             let front = self.chunks.pop_front().unwrap_or_default();
@@ -208,6 +245,28 @@ impl<S: Schema> Tokenizer<S> {
         }
     }
 
+    /// The window (one chunk) holds the start of an element of `n` bytes: if most of it is
+    /// still to come, starts gathering it now, copying each part as its chunk is fed (as a
+    /// hand-written reader would), rather than all of it once the last part has arrived. The
+    /// copy then reads each chunk while it is fresh in the cache. A short remainder is left to
+    /// [`Tokenizer::gather`], and so is an element larger than [`EAGER_GATHER_MAX`] or
+    /// [`Limits::max_buffered`](crate::Limits::max_buffered) (the core reports the latter when
+    /// it comes to it).
+    fn start_gather(&mut self, n: usize) {
+        let Some(front) = self.chunks.front() else { return };
+        if n.saturating_sub(front.len()) < EAGER_GATHER
+            || n > EAGER_GATHER_MAX
+            || to_u64(n) > self.core.max_buffered()
+            || self.pending.is_some()
+        {
+            return;
+        }
+        let mut buf = page_matched(front.as_ptr() as usize, n);
+        buf.extend_from_slice(front);
+        self.chunks.clear();
+        self.pending = Some((buf, n));
+    }
+
     /// Makes the first `n` queued bytes one contiguous chunk (one copy).
     ///
     /// The copy lands at the same offset within a page as its source: a copy whose
@@ -217,11 +276,7 @@ impl<S: Schema> Tokenizer<S> {
     /// rest of the gather. The buffer is allocated up to a page larger for that.
     fn gather(&mut self, n: usize) {
         let src = self.chunks.front().map_or(0, |c| c.as_ptr() as usize);
-        let mut joined = BytesMut::with_capacity(n.saturating_add(PAGE));
-        let skip = src.wrapping_sub(joined.as_ptr() as usize) & (PAGE - 1);
-        if skip != 0 {
-            joined = joined.split_off(skip);
-        }
+        let mut joined = page_matched(src, n);
         while joined.len() < n {
             let Some(mut chunk) = self.chunks.pop_front() else { break };
             let want = n.saturating_sub(joined.len());
@@ -241,6 +296,24 @@ impl<S: Schema> Tokenizer<S> {
 
 /// A memory page (the alignment [`Tokenizer::gather`] keeps between source and copy).
 const PAGE: usize = 4096;
+
+/// How much of an element must still be missing for [`Tokenizer::start_gather`] to start
+/// copying it before it is complete.
+const EAGER_GATHER: usize = 4096;
+
+/// The largest element [`Tokenizer::start_gather`] allocates for before it is complete (larger
+/// ones wait for their last byte, so a header alone never reserves more than this).
+const EAGER_GATHER_MAX: usize = 8 << 20;
+
+/// An empty buffer for `n` bytes that starts at the same offset within a page as `src`.
+fn page_matched(src: usize, n: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(n.saturating_add(PAGE));
+    let skip = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
+    if skip != 0 {
+        buf = buf.split_off(skip);
+    }
+    buf
+}
 
 /// The bytes `r` of `chunk`: the chunk itself, advanced, when they run to its end (no
 /// reference count touched), else a slice of it.
@@ -287,5 +360,140 @@ mod tests {
             let dst = payload.as_ptr() as usize - 3;
             assert_eq!(dst & (PAGE - 1), src & (PAGE - 1), "split at {split}");
         }
+    }
+
+    /// A 10,000-byte SimpleBlock in a Cluster of unknown size, as in the test above.
+    fn one_block() -> Bytes {
+        let mut data = b"\x1F\x43\xB6\x75\xFF\xA3\x67\x10".to_vec();
+        data.extend((0..10_000u32).map(|i| (i % 251) as u8));
+        Bytes::from(data)
+    }
+
+    /// An element that arrives over several chunks, pulled after each, is copied part by part
+    /// as the chunks come (the first part once the tokenizer knows the element's length), and
+    /// comes out whole, at its source's page offset, with `buffered` counting what is held.
+    #[test]
+    fn element_gathered_as_its_chunks_arrive() {
+        let data = one_block();
+        for cuts in [&[9usize, 5_000][..], &[20, 3_000, 6_000, 9_000, 10_007], &[1, 2, 3, 8, 4_000]] {
+            let mut tokenizer = Tokenizer::new();
+            let mut at = 0;
+            let mut payload = None;
+            for &cut in cuts.iter().chain([&data.len()]) {
+                tokenizer.feed(data.slice(at..cut));
+                at = cut;
+                assert_eq!(tokenizer.buffered() + tokenizer.offset(), at as u64, "cuts {cuts:?}");
+                while let Some(token) = tokenizer.next_token().unwrap() {
+                    if let Token::Leaf { value: Value::Binary(b), .. } = token {
+                        payload = Some(b);
+                    }
+                }
+                // Once the header is read, the part fed so far is already in one buffer.
+                if (9..data.len()).contains(&at) {
+                    assert!(
+                        tokenizer.chunks.is_empty() && tokenizer.pending.is_some(),
+                        "cuts {cuts:?} at {at}"
+                    );
+                }
+            }
+            tokenizer.finish();
+            while tokenizer.next_token().unwrap().is_some() {}
+            assert!(tokenizer.is_done());
+            let payload = payload.unwrap();
+            assert_eq!(payload, data.slice(8..), "cuts {cuts:?}");
+            let src = data.as_ptr() as usize + 5;
+            let dst = payload.as_ptr() as usize - 3;
+            assert_eq!(dst & (PAGE - 1), src & (PAGE - 1), "cuts {cuts:?}");
+        }
+    }
+
+    /// The input ends while an element is being gathered: the same error, at the same offset,
+    /// as when the element's parts were all queued at the end.
+    #[test]
+    fn input_ending_inside_a_gathered_element() {
+        let data = one_block();
+        let cut = data.slice(..7_000);
+        let mut eager = Tokenizer::new();
+        eager.feed(cut.slice(..3_000));
+        while eager.next_token().unwrap().is_some() {}
+        assert!(eager.pending.is_some());
+        eager.feed(cut.slice(3_000..));
+        eager.finish();
+        let mut queued = Tokenizer::new();
+        queued.feed(cut.slice(..3_000));
+        queued.feed(cut.slice(3_000..));
+        queued.finish();
+        let drain = |t: &mut Tokenizer| loop {
+            match t.next_token() {
+                Ok(Some(_)) => {}
+                other => return other.map(|_| ()),
+            }
+        };
+        let (a, b) = (drain(&mut eager), drain(&mut queued));
+        assert!(matches!(a, Err(e) if e.offset == 5), "{a:?}");
+        assert_eq!(a, b);
+    }
+
+    /// An element over `max_buffered` is not gathered early either: the limit is reported,
+    /// whichever way the element is pulled.
+    #[test]
+    fn element_over_the_buffer_limit_is_reported_not_gathered() {
+        let data = one_block();
+        for fast in [false, true] {
+            let opts = Options { limits: crate::Limits::default().max_buffered(6_000), ..Options::default() };
+            let mut tokenizer = Tokenizer::with_options(opts);
+            let mut result = Ok(());
+            for part in [data.slice(..2_000), data.slice(2_000..)] {
+                tokenizer.feed(part);
+                loop {
+                    if fast && tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER).is_some() {
+                        continue;
+                    }
+                    match tokenizer.next_token() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                assert!(tokenizer.pending.is_none(), "fast {fast}");
+            }
+            assert!(
+                matches!(result, Err(e) if matches!(e.kind, crate::ErrorKind::BufferLimit { .. }) && e.offset == 5),
+                "fast {fast}: {result:?}"
+            );
+        }
+    }
+
+    /// The fast path (`next_leaf_in`) starts the gathering too, and the element comes back to
+    /// it whole.
+    #[test]
+    fn fast_path_gathers_a_split_leaf() {
+        let data = one_block();
+        let mut tokenizer = Tokenizer::new();
+        tokenizer.feed(data.slice(..3_000));
+        assert!(matches!(tokenizer.next_token().unwrap(), Some(Token::DocumentStart { .. })));
+        assert!(matches!(tokenizer.next_token().unwrap(), Some(Token::MasterStart(_))));
+        assert!(tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER).is_none());
+        assert!(tokenizer.pending.is_some() && tokenizer.chunks.is_empty());
+        tokenizer.feed(data.slice(3_000..));
+        let (header, payload) = tokenizer.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER).unwrap();
+        assert_eq!((header.offset, payload), (5, data.slice(8..)));
+    }
+
+    /// A header alone never reserves more than `EAGER_GATHER_MAX`: a larger element waits
+    /// until it has arrived, as before.
+    #[test]
+    fn huge_element_is_not_reserved_early() {
+        // SimpleBlock of 16 MiB (size 0x1000000 in a 4-byte vint), 100 bytes of it fed.
+        let mut data = b"\x1F\x43\xB6\x75\xFF\xA3\x11\x00\x00\x00".to_vec();
+        data.extend([0u8; 100]);
+        let mut tokenizer = Tokenizer::new();
+        tokenizer.feed(Bytes::from(data));
+        while tokenizer.next_token().unwrap().is_some() {}
+        assert!(tokenizer.pending.is_none());
+        assert_eq!(tokenizer.chunks.len(), 1);
     }
 }
