@@ -530,6 +530,27 @@ mod tests {
         }
     }
 
+    /// The lookup index agrees with a scan of the table: every id finds its row (by
+    /// whichever index, one-byte or hashed), and ids not in it, of every width, find none.
+    #[test]
+    fn lookup_index_agrees_with_a_scan() {
+        let s = schema();
+        let rows = s.0.rows();
+        for row in rows {
+            assert_eq!(s.lookup(row.id).map(|r| r.id), Some(row.id), "{}", row.name);
+        }
+        let mut probe = 0x1234_5678u32;
+        for _ in 0..200_000 {
+            probe = probe.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            for id in [probe >> 24 | 0x80, probe >> 16 | 0x4000, probe >> 8 | 0x20_0000, probe | 0x1000_0000]
+            {
+                let id = ElementId(id);
+                let scanned = rows.iter().find(|r| r.id == id).map(|r| r.id);
+                assert_eq!(s.lookup(id).map(|r| r.id), scanned, "{id}");
+            }
+        }
+    }
+
     #[test]
     fn lookups() {
         let s = schema();

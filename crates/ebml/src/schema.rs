@@ -115,11 +115,20 @@ pub trait Schema {
 #[derive(Debug, Clone)]
 pub struct TableSchema {
     rows: &'static [ElementInfo],
-    /// Indexes of `rows`, sorted by id.
-    sorted: Vec<u16>,
+    /// Row index + 1 for each longer id, at [`slot_of`] its id or the first free slot after
+    /// (linear probing), 0 where free: a table of a power of two slots, at least twice as
+    /// many as the rows, so a lookup reads one or two slots.
+    hashed: Vec<u16>,
     /// Row index + 1 for each one-byte id (`0x80..=0xFE`), 0 where none: the hot path.
     one_byte: [u16; 128],
     anchors: &'static [u32],
+}
+
+/// Where the probe for `id` starts in a table of `mask + 1` slots (a power of two): the top
+/// bits of a multiplicative hash, so ids that differ in any byte spread out.
+#[inline]
+fn slot_of(id: u32, mask: usize) -> usize {
+    usize::try_from(id.wrapping_mul(0x9E37_79B1) >> 16).unwrap_or(0) & mask
 }
 
 impl TableSchema {
@@ -133,15 +142,30 @@ impl TableSchema {
             .collect();
         sorted.sort_by_key(|&i| rows.get(usize::from(i)).map_or(0, |r| r.id.0));
         let mut one_byte = [0u16; 128];
+        let mut hashed = vec![0u16; sorted.len().saturating_mul(2).next_power_of_two().max(16)];
+        let mask = hashed.len().saturating_sub(1);
         for &i in &sorted {
-            if let Some(row) = rows.get(usize::from(i))
-                && (0x80..=0xFF).contains(&row.id.0)
-                && let Some(s) = one_byte.get_mut(usize::try_from(row.id.0 & 0x7F).unwrap_or(0))
-            {
-                *s = i.saturating_add(1);
+            let Some(row) = rows.get(usize::from(i)) else { continue };
+            if (0x80..=0xFF).contains(&row.id.0) {
+                if let Some(s) = one_byte.get_mut(usize::try_from(row.id.0 & 0x7F).unwrap_or(0)) {
+                    *s = i.saturating_add(1);
+                }
+                continue;
+            }
+            // The first free slot from the id's own; a row whose id is already there (a
+            // table listing an id twice) replaces it, as the last one-byte row does.
+            let mut at = slot_of(row.id.0, mask);
+            for _ in 0..hashed.len() {
+                let Some(slot) = hashed.get_mut(at) else { break };
+                let taken = slot.checked_sub(1).and_then(|j| rows.get(usize::from(j)));
+                if taken.is_none_or(|r| r.id == row.id) {
+                    *slot = i.saturating_add(1);
+                    break;
+                }
+                at = at.wrapping_add(1) & mask;
             }
         }
-        Self { rows, sorted, one_byte, anchors }
+        Self { rows, hashed, one_byte, anchors }
     }
 
     /// All rows of the table.
@@ -164,11 +188,17 @@ impl Schema for TableSchema {
             let slot = *self.one_byte.get(usize::try_from(id.0 & 0x7F).ok()?)?;
             return self.rows.get(usize::from(slot.checked_sub(1)?));
         }
-        let pos = self
-            .sorted
-            .binary_search_by_key(&id.0, |&i| self.rows.get(usize::from(i)).map_or(0, |r| r.id.0))
-            .ok()?;
-        self.rows.get(usize::from(*self.sorted.get(pos)?))
+        let mask = self.hashed.len().wrapping_sub(1);
+        let mut at = slot_of(id.0, mask);
+        for _ in 0..self.hashed.len() {
+            // A free slot ends the probe: the id is not in the table.
+            let row = self.rows.get(usize::from(self.hashed.get(at)?.checked_sub(1)?))?;
+            if row.id == id {
+                return Some(row);
+            }
+            at = at.wrapping_add(1) & mask;
+        }
+        None
     }
 
     fn is_resync_anchor(&self, id: ElementId) -> bool {
