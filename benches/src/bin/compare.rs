@@ -20,11 +20,13 @@
 //! cargo run --release -p kvs-benches --bin compare -- --quick # inputs a tenth of the size
 //! cargo run --release -p kvs-benches --bin compare -- --case 2,3 # only those cases
 //! cargo run --release -p kvs-benches --bin compare -- --case 4 --runs 9
+//! cargo run --release -p kvs-benches --bin compare -- --case 3 --rounds 10
 //! ```
 //!
 //! Every reader must report the same number of frames as kvs-chunk, else its row says so.
-//! Times of cases 1 to 3 are the best of several passes (at least 3, and at least one second
-//! in all). Every table is printed with the machine it was measured on
+//! Times of cases 1 to 3 are the best of several passes (at least one second in all), taken
+//! in interleaved rounds (`--rounds R`, default 3: every reader of the case in turn, then
+//! again), so that a slow spell of the machine does not fall on one reader only. Every table is printed with the machine it was measured on
 //! ([`kvs_benches::machine`]: CPU, caches, kernel, C library, transparent huge pages).
 //!
 //! The bare walker is the practical limit of "just read the headers": no schema, no limits,
@@ -441,21 +443,47 @@ fn gbps(bytes: usize, t: Duration) -> f64 {
     bytes as f64 / t.as_secs_f64() / 1e9
 }
 
-/// One reader's row: its count must equal kvs-chunk's.
+/// One reader of a case: its row's name, and one pass over the input.
+type Reader<'a> = (String, &'static str, Box<dyn FnMut() -> Result<Count, String> + 'a>);
+
 /// One case's rows: what every reader must count, and how a time becomes the row's figure.
-struct Case<'r, F> {
+/// The readers are timed in `rounds` interleaved rounds (each reader's best of several
+/// passes in each, the best of all rounds kept), so that a slow spell of the machine (another
+/// tenant, where the input landed) does not fall on one reader only.
+struct Case<'r, 'a, F> {
     name: &'static str,
     expected: Count,
     value: F,
     min_total: Duration,
+    rounds: usize,
     rows: &'r mut Vec<Row>,
+    readers: Vec<Reader<'a>>,
 }
 
-impl<F: Fn(Duration, Count) -> f64> Case<'_, F> {
-    /// Runs `pass` once (a failure becomes the row's note), then times it (`best_of`).
-    fn time(&mut self, reader: &str, mode: &'static str, mut pass: impl FnMut() -> Result<Count, String>) {
-        let result = pass().map(|_| best_of(3, self.min_total, || pass().unwrap()));
-        self.push(reader, mode, result);
+impl<'a, F: Fn(Duration, Count) -> f64> Case<'_, 'a, F> {
+    /// Adds a reader, timed by [`Case::run`].
+    fn time(&mut self, reader: &str, mode: &'static str, pass: impl FnMut() -> Result<Count, String> + 'a) {
+        self.readers.push((reader.to_owned(), mode, Box::new(pass)));
+    }
+
+    /// Runs each reader once (a failure becomes its row's note), then times the others in
+    /// interleaved rounds, and writes their rows.
+    fn run(&mut self) {
+        let mut results: Vec<Result<(Duration, Count), String>> =
+            self.readers.iter_mut().map(|(_, _, pass)| pass().map(|c| (Duration::MAX, c))).collect();
+        let per_round = self.min_total / u32::try_from(self.rounds).unwrap_or(1);
+        for _ in 0..self.rounds {
+            for ((_, _, pass), result) in self.readers.iter_mut().zip(&mut results) {
+                if let Ok((best, count)) = result {
+                    let (t, c) = best_of(3, per_round, || pass().unwrap());
+                    *best = (*best).min(t);
+                    *count = c;
+                }
+            }
+        }
+        for ((reader, mode, _), result) in std::mem::take(&mut self.readers).into_iter().zip(results) {
+            self.push(&reader, mode, result);
+        }
     }
 
     /// ffprobe counting the packets of `data` written to `file`.
@@ -704,6 +732,14 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .filter(|&k| k > 0)
         .unwrap_or(5);
+    // `--rounds R`: in how many interleaved rounds cases 1 to 3 time their readers (default 3).
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .filter(|&k| k > 0)
+        .unwrap_or(3);
     // The GetMedia fragments of cases 3 and 4.
     let shape = GetMediaShape::default();
     let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
@@ -722,13 +758,22 @@ fn main() {
         let expected = kvs_whole(&data);
         assert_eq!(expected.frames, shape.blocks as u64);
         let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
-        let mut c = Case { name: "1 small blocks", expected, value: fps, min_total, rows: &mut rows };
+        let peer = for_demuxer(&data);
+        let mut c = Case {
+            name: "1 small blocks",
+            expected,
+            value: fps,
+            min_total,
+            rounds,
+            rows: &mut rows,
+            readers: Vec::new(),
+        };
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
         c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
-        let peer = for_demuxer(&data);
         c.time("matroska-demuxer", "in memory", || demuxer(Cursor::new(&peer[..])));
         c.time("webm-iterable", "in memory", || webm_iterable(Cursor::new(&data[..])));
+        c.run();
         if let Some(ff) = &ffprobe {
             c.ffprobe(ff, &tmp.join("small.mkv"), &data);
             if let Some(r) = c.rows.last_mut() {
@@ -744,17 +789,26 @@ fn main() {
         eprintln!("case 2: {} bytes, frames of {} bytes", data.len(), shape.frame_len);
         let expected = kvs_whole(&data);
         let value = rate(data.len());
-        let mut c = Case { name: "2 large frames", expected, value, min_total, rows: &mut rows };
+        let peer = for_demuxer(&data);
+        let mut c = Case {
+            name: "2 large frames",
+            expected,
+            value,
+            min_total,
+            rounds,
+            rows: &mut rows,
+            readers: Vec::new(),
+        };
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
         c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
         c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
         c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));
-        let peer = for_demuxer(&data);
         c.time("matroska-demuxer", "in memory", || demuxer(Cursor::new(&peer[..])));
         c.time("matroska-demuxer", "64 KiB chunks", || demuxer(chunked_cursor(&peer)));
         c.time("webm-iterable", "in memory", || webm_iterable(Cursor::new(&data[..])));
         c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
+        c.run();
         if let Some(ff) = &ffprobe {
             c.ffprobe(ff, &tmp.join("large.mkv"), &data);
         }
@@ -771,9 +825,19 @@ fn main() {
         eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
         let expected = kvs_chunked(&chunks);
         let value = rate(data.len());
-        let mut c = Case { name: "3 GetMedia", expected, value, min_total, rows: &mut rows };
+        let mut c = Case {
+            name: "3 GetMedia",
+            expected,
+            value,
+            min_total,
+            rounds,
+            rows: &mut rows,
+            readers: Vec::new(),
+        };
         c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
         c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));
+        c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
+        c.run();
         c.rows.push(Row {
             case: c.name,
             reader: "matroska-demuxer".into(),
@@ -781,7 +845,6 @@ fn main() {
             value: None,
             note: "reads one Segment per file: a GetMedia payload is many".into(),
         });
-        c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
         if let Some(ff) = &ffprobe {
             c.ffprobe(ff, &tmp.join("getmedia.mkv"), &data);
         }
