@@ -241,12 +241,11 @@ impl<S: Schema> Core<S> {
     /// no byte will ever follow `buf`.
     #[inline]
     pub(crate) fn step(&mut self, buf: &[u8], eof: bool) -> Result<Step, Error> {
-        let run = self.run.take();
         let step = self.step_mode(buf, eof);
         // Waiting for more input in the normal mode changes nothing: the run still holds (an
         // element split across chunks comes back to the fast path once it is whole).
-        if matches!(step, Ok(Step::NeedMore(_))) && matches!(self.mode, Mode::Normal) {
-            self.run = run;
+        if !matches!(step, Ok(Step::NeedMore(_))) || !matches!(self.mode, Mode::Normal) {
+            self.run = None;
         }
         step
     }

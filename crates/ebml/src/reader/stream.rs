@@ -263,7 +263,7 @@ impl<S: Schema> Tokenizer<S> {
         }
         let mut buf = page_matched(front.as_ptr() as usize, n);
         buf.extend_from_slice(front);
-        self.chunks.clear();
+        self.chunks.pop_front();
         self.pending = Some((buf, n));
     }
 
