@@ -18,7 +18,9 @@ use crate::token::{ElementHeader, Token};
 /// Running out of input is not an error: [`Tokenizer::next_token`] returns `Ok(None)` until
 /// more is fed. After [`Tokenizer::finish`], an element cut short is reported as
 /// [`ErrorKind::UnexpectedEof`](crate::ErrorKind::UnexpectedEof). Payloads that lie inside one input chunk come out as
-/// zero-copy slices of it; an element whose header or payload spans chunks is gathered once.
+/// zero-copy slices of it; an element whose header or payload spans chunks is gathered once,
+/// part by part as its chunks are fed once its header has been read (elements up to 8 MiB
+/// and within [`Limits::max_buffered`](crate::Limits::max_buffered)), else when it is whole.
 ///
 /// ```
 /// use bytes::Bytes;
