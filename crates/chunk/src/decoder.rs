@@ -229,11 +229,16 @@ pub(crate) trait Source {
     fn next_leaf_in(&mut self, id: ElementId, parent: ElementId) -> Option<(ElementHeader, Self::B)>;
     fn is_done(&self) -> bool;
     fn offset(&self) -> u64;
+    /// Whether the source can return nothing until it is fed more (an element split across
+    /// chunks being gathered): `next_token` would return `Ok(None)`.
+    fn waiting(&self) -> bool {
+        false
+    }
 }
 
 /// `Source` for a kvs-ebml tokenizer whose payloads are `$b`: its own methods.
 macro_rules! source {
-    ($t:ty, $b:ty $(, $l:lifetime)?) => {
+    ($t:ty, $b:ty $(, $l:lifetime)? $(; waiting: $w:path)?) => {
         impl$(<$l>)? Source for $t {
             type B = $b;
             #[inline]
@@ -250,11 +255,17 @@ macro_rules! source {
             fn offset(&self) -> u64 {
                 <$t>::offset(self)
             }
+            $(
+                #[inline]
+                fn waiting(&self) -> bool {
+                    $w(self)
+                }
+            )?
         }
     };
 }
 
-source!(Tokenizer, Bytes);
+source!(Tokenizer, Bytes; waiting: Tokenizer::needs_input);
 source!(BytesTokenizer, Bytes);
 source!(SliceTokenizer<'a>, &'a [u8], 'a);
 
@@ -601,13 +612,18 @@ impl<S: Source> Core<S> {
     pub(crate) fn next_event(&mut self) -> Result<Option<Ev<S::B>>, Error> {
         // The hot path, small enough to inline into the caller's loop: while `hot` holds,
         // the next SimpleBlock of the open Cluster is made into a frame in place.
-        if let Some(hot) = self.hot
-            && let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER)
-        {
-            return match hot.check(payload.as_ref()) {
-                Some((header, ts)) => Ok(Some(Event::Frame(Hot::make(header, ts, payload, h.offset)))),
-                None => self.block_past_hot_path(payload, h.offset),
-            };
+        if let Some(hot) = self.hot {
+            if let Some((h, payload)) = self.src.next_leaf_in(ids::SIMPLE_BLOCK, ids::CLUSTER) {
+                return match hot.check(payload.as_ref()) {
+                    Some((header, ts)) => Ok(Some(Event::Frame(Hot::make(header, ts, payload, h.offset)))),
+                    None => self.block_past_hot_path(payload, h.offset),
+                };
+            }
+            // A block split across chunks, its first part gathered: nothing until the rest
+            // comes (with `hot` set, nothing is queued or pending either), and `hot` holds.
+            if self.src.waiting() {
+                return Ok(None);
+            }
         }
         self.next_event_slow()
     }

@@ -218,6 +218,34 @@ fn one_byte_pieces_over_the_small_files() {
     println!("{n} small files fed one byte at a time");
 }
 
+/// Pieces of a few KiB, the size a network read gives, over a GetMedia payload whose frames
+/// are 4 to 40 KB (the committed fixtures' `getmedia_basic`, its frames enlarged): nearly every
+/// frame spans several pieces, so the tokenizer gathers it part by part as they come (and the
+/// decoder waits on its hot path meanwhile). The events must be the whole-input ones, and a
+/// frame inside one piece still a slice of it.
+#[test]
+fn pieces_of_a_few_kilobytes_split_the_large_frames() {
+    let mut fragments = kvs_fixtures::scenarios::getmedia_basic().unwrap().fragments;
+    let mut n = 0usize;
+    for fragment in &mut fragments {
+        for block in fragment.cluster.iter_mut().flat_map(|c| c.blocks.iter_mut()) {
+            if let kvs_fixtures::model::Block::Simple { frames, .. } = block {
+                n += 1;
+                frames[0].resize(4_000 + n * 7_919 % 36_000, n as u8);
+            }
+        }
+    }
+    let input = Bytes::from(kvs_fixtures::payload(&fragments).unwrap());
+    let expected = items(Events::new(input.clone()));
+    let frames = expected.iter().filter(|e| matches!(e, Ok(Event::Frame(_)))).count();
+    assert_eq!(frames, n);
+    for step in [1_500usize, 3_001, 16_384, 65_536] {
+        let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
+        let pieces = pieces(&input, &cuts);
+        assert_eq!(decode_in_pieces(&pieces), expected, "pieces of {step} bytes");
+    }
+}
+
 #[test]
 fn cuts_at_every_document_and_frame_boundary() {
     // The splits most likely to matter: right before and right after each document start

@@ -134,6 +134,32 @@ impl<S: Schema> Tokenizer<S> {
         self.queued
     }
 
+    /// Whether the tokenizer holds the first part of an element split across chunks and can
+    /// return nothing until the rest is fed (or [`Tokenizer::finish`] is called):
+    /// [`Tokenizer::next_token`] would return `Ok(None)`, and a caller may skip asking.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kvs_ebml::Tokenizer;
+    ///
+    /// // A Cluster of unknown size holding a 10,000-byte SimpleBlock, of which 100 bytes came.
+    /// let mut data = b"\x1F\x43\xB6\x75\xFF\xA3\x67\x10".to_vec();
+    /// data.extend([0u8; 100]);
+    /// let mut tokenizer = Tokenizer::new();
+    /// tokenizer.feed(Bytes::from(data));
+    /// while tokenizer.next_token()?.is_some() {}
+    /// assert!(tokenizer.needs_input());
+    /// tokenizer.feed(Bytes::from(vec![0u8; 9_900]));
+    /// assert!(!tokenizer.needs_input());
+    /// assert!(tokenizer.next_token()?.is_some()); // the SimpleBlock, whole
+    /// # Ok::<(), kvs_ebml::Error>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn needs_input(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The masters open now, outermost first.
     pub fn open_elements(&self) -> impl Iterator<Item = &ElementHeader> {
         self.core.open_elements().map(|o| &o.header)
