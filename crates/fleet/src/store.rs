@@ -214,6 +214,16 @@ fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(MAX_TTL_MS).min(MAX_TTL_MS)
 }
 
+/// Whether `e` is SQLite's `SQLITE_BUSY` ("database is locked"), plain or extended.
+fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xFF == 5)
+        }
+        _ => false,
+    }
+}
+
 /// `url` with its password (if any) replaced by `***`, for error messages.
 fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
@@ -272,11 +282,24 @@ impl Store {
             } else {
                 (options.journal_mode(SqliteJournalMode::Wal), SqlitePoolOptions::new())
             };
-            let pool = pool
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(60))
-                .connect_with(options)
-                .await?;
+            let pool = pool.max_connections(4).acquire_timeout(Duration::from_secs(60));
+            // Workers opening a new file together can see "database is locked" at once, not
+            // after the busy timeout: SQLite returns it without waiting where waiting could
+            // deadlock (switching a new file to WAL, a read upgrading to a write). It clears as
+            // soon as the other one is through: try again, a few times.
+            let mut tries = 0_u32;
+            let pool = loop {
+                match pool.clone().connect_with(options.clone()).await {
+                    Ok(pool) => break pool,
+                    Err(e) if tries < 20 && is_sqlite_busy(&e) => {
+                        tracing::debug!("opening {}: {e}; trying again", redacted(url));
+                        tries = tries.saturating_add(1);
+                        tokio::time::sleep(Duration::from_millis(25_u64.saturating_mul(u64::from(tries))))
+                            .await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
             // SQLite has no lock for the migrator: processes opening a new file together may
             // both try to apply a migration, and the loser fails on the migrations table's
             // primary key. Trying again finds it applied.

@@ -399,6 +399,26 @@ on_both_stores!(
     processes_race_on_one_store,
 );
 
+/// Workers starting together on a new SQLite file: eight connect at once, twenty times over,
+/// and every one connects (switching a new file to WAL can fail at once with "database is
+/// locked", which SQLite's busy timeout does not cover; `Store::connect` tries again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_workers_connect_together_to_a_new_file() {
+    for round in 0..20 {
+        let (url, _dir) = sqlite_url();
+        let connects: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::connect(&url).await })
+            })
+            .collect();
+        for (i, c) in connects.into_iter().enumerate() {
+            let store = c.await.unwrap().unwrap_or_else(|e| panic!("round {round}, connect {i}: {e}"));
+            store.close().await;
+        }
+    }
+}
+
 /// The child processes of `processes_race_on_one_store` (a no-op unless that test started this
 /// binary): at agreed moments, four tasks take stream `sROUND`; prints `KVS-WON STREAM WORKER`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
