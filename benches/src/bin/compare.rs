@@ -460,7 +460,18 @@ struct Case<'r, 'a, F> {
     readers: Vec<Reader<'a>>,
 }
 
-impl<'a, F: Fn(Duration, Count) -> f64> Case<'_, 'a, F> {
+impl<'r, 'a, F: Fn(Duration, Count) -> f64> Case<'r, 'a, F> {
+    fn new(
+        name: &'static str,
+        expected: Count,
+        value: F,
+        min_total: Duration,
+        rounds: usize,
+        rows: &'r mut Vec<Row>,
+    ) -> Self {
+        Self { name, expected, value, min_total, rounds, rows, readers: Vec::new() }
+    }
+
     /// Adds a reader, timed by [`Case::run`].
     fn time(&mut self, reader: &str, mode: &'static str, pass: impl FnMut() -> Result<Count, String> + 'a) {
         self.readers.push((reader.to_owned(), mode, Box::new(pass)));
@@ -724,22 +735,19 @@ fn main() {
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_default();
     let wants = |n: u32| only.is_empty() || only.contains(&n);
+    // A positive count given as `FLAG N`, else `default`.
+    let count = |flag: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .filter(|&k| k > 0)
+            .unwrap_or(default)
+    };
     // `--runs K`: how many fresh processes of each reader case 4 times (default 5).
-    let runs: usize = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .filter(|&k| k > 0)
-        .unwrap_or(5);
+    let runs = count("--runs", 5);
     // `--rounds R`: in how many interleaved rounds cases 1 to 3 time their readers (default 3).
-    let rounds: usize = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .filter(|&k| k > 0)
-        .unwrap_or(3);
+    let rounds = count("--rounds", 3);
     // The GetMedia fragments of cases 3 and 4.
     let shape = GetMediaShape::default();
     let rate = |n: usize| move |t: Duration, _c: Count| gbps(n, t);
@@ -759,15 +767,7 @@ fn main() {
         assert_eq!(expected.frames, shape.blocks as u64);
         let fps = |t: Duration, c: Count| c.frames as f64 / t.as_secs_f64();
         let peer = for_demuxer(&data);
-        let mut c = Case {
-            name: "1 small blocks",
-            expected,
-            value: fps,
-            min_total,
-            rounds,
-            rows: &mut rows,
-            readers: Vec::new(),
-        };
+        let mut c = Case::new("1 small blocks", expected, fps, min_total, rounds, &mut rows);
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
         c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
@@ -790,15 +790,7 @@ fn main() {
         let expected = kvs_whole(&data);
         let value = rate(data.len());
         let peer = for_demuxer(&data);
-        let mut c = Case {
-            name: "2 large frames",
-            expected,
-            value,
-            min_total,
-            rounds,
-            rows: &mut rows,
-            readers: Vec::new(),
-        };
+        let mut c = Case::new("2 large frames", expected, value, min_total, rounds, &mut rows);
         c.time("kvs-chunk", "in memory", || Ok(kvs_whole(&data)));
         c.time("kvs-chunk borrowed", "in memory", || Ok(kvs_borrowed(&data)));
         c.time("bare walker", "in memory", || Ok(walk(&data)));
@@ -825,15 +817,7 @@ fn main() {
         eprintln!("case 3: {} bytes, {fragments} fragments", data.len());
         let expected = kvs_chunked(&chunks);
         let value = rate(data.len());
-        let mut c = Case {
-            name: "3 GetMedia",
-            expected,
-            value,
-            min_total,
-            rounds,
-            rows: &mut rows,
-            readers: Vec::new(),
-        };
+        let mut c = Case::new("3 GetMedia", expected, value, min_total, rounds, &mut rows);
         c.time("kvs-chunk", "64 KiB chunks", || Ok(kvs_chunked(&chunks)));
         c.time("bare walker", "64 KiB chunks", || Ok(walk_chunked(&chunks)));
         c.time("webm-iterable", "64 KiB chunks", || webm_iterable(chunked_cursor(&data)));
