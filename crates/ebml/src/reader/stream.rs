@@ -351,10 +351,8 @@ impl Gather {
     fn new(src: usize, n: usize) -> Self {
         let mut buf = Vec::with_capacity(n.saturating_add(PAGE));
         let skip = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
-        // Give back what lies past the element. glibc's allocator (and mimalloc) shrink in
-        // place, so the page offset found above still holds and the allocation ends with the
-        // element. An allocator that moves it instead costs one copy of the (still empty)
-        // buffer, and the offset is looked for again below.
+        // Give back what lies past the element: allocators shrink in place (glibc does), so
+        // the page offset found above still holds and the allocation ends with the element.
         buf.shrink_to(skip.saturating_add(n));
         let moved = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
         // One that moved the buffer gets another offset if it fits, else none: the copy is
