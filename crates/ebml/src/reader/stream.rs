@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::state::{Core, Options, Step, to_u64};
 use crate::ElementId;
@@ -46,9 +46,9 @@ use crate::token::{ElementHeader, Token};
 pub struct Tokenizer<S: Schema = MatroskaSchema> {
     core: Core<S>,
     chunks: VecDeque<Bytes>,
-    /// An element that spans chunks, being gathered as its chunks arrive. While it is
-    /// pending, it holds all the queued bytes (`chunks` is empty).
-    pending: Option<Gather>,
+    /// An element that spans chunks, being gathered as its chunks arrive: the buffer and the
+    /// length it needs. While it is pending, it holds all the queued bytes (`chunks` is empty).
+    pending: Option<(BytesMut, usize)>,
     queued: u64,
     eof: bool,
 }
@@ -85,11 +85,11 @@ impl<S: Schema> Tokenizer<S> {
             return;
         }
         self.queued = self.queued.saturating_add(to_u64(chunk.len()));
-        if let Some(pending) = &mut self.pending {
+        if let Some((buf, n)) = &mut self.pending {
             // The next part of the element being gathered is copied now, while it is fresh.
-            let take = pending.missing().min(chunk.len());
-            pending.extend(chunk.get(..take).unwrap_or_default());
-            if pending.missing() > 0 {
+            let take = n.saturating_sub(buf.len()).min(chunk.len());
+            buf.extend_from_slice(chunk.get(..take).unwrap_or_default());
+            if buf.len() < *n {
                 return;
             }
             bytes::Buf::advance(&mut chunk, take);
@@ -111,8 +111,8 @@ impl<S: Schema> Tokenizer<S> {
     /// Queues the element being gathered (complete, or cut short at the end of input) as the
     /// front chunk.
     fn unpend(&mut self) {
-        if let Some(pending) = self.pending.take() {
-            self.chunks.push_front(pending.freeze());
+        if let Some((buf, _)) = self.pending.take() {
+            self.chunks.push_front(buf.freeze());
         }
     }
 
@@ -289,10 +289,10 @@ impl<S: Schema> Tokenizer<S> {
         {
             return;
         }
-        let mut buf = Gather::new(front.as_ptr() as usize, n);
-        buf.extend(front);
+        let mut buf = page_matched(front.as_ptr() as usize, n);
+        buf.extend_from_slice(front);
         self.chunks.pop_front();
-        self.pending = Some(buf);
+        self.pending = Some((buf, n));
     }
 
     /// Makes the first `n` queued bytes one contiguous chunk (one copy).
@@ -301,23 +301,22 @@ impl<S: Schema> Tokenizer<S> {
     /// destination sits a little after its source within a page runs several times slower on
     /// some CPUs (its loads wait on its own stores to the same page offsets), and chunks that
     /// end on page boundaries (`kvs_chunk::ReadEvents` reads so) keep the two in step for the
-    /// rest of the gather. The buffer is allocated up to a page larger for that, and the
-    /// excess is given back before the copy (see [`Gather`]).
+    /// rest of the gather. The buffer is allocated up to a page larger for that.
     fn gather(&mut self, n: usize) {
         let src = self.chunks.front().map_or(0, |c| c.as_ptr() as usize);
-        let mut joined = Gather::new(src, n);
-        while joined.missing() > 0 {
+        let mut joined = page_matched(src, n);
+        while joined.len() < n {
             let Some(mut chunk) = self.chunks.pop_front() else { break };
-            let want = joined.missing();
+            let want = n.saturating_sub(joined.len());
             if chunk.len() > want {
                 // The rest of the chunk stays queued: advanced in place, no reference count
                 // to touch.
-                joined.extend(chunk.get(..want).unwrap_or_default());
+                joined.extend_from_slice(chunk.get(..want).unwrap_or_default());
                 bytes::Buf::advance(&mut chunk, want);
                 self.chunks.push_front(chunk);
                 break;
             }
-            joined.extend(&chunk);
+            joined.extend_from_slice(&chunk);
         }
         self.chunks.push_front(joined.freeze());
     }
@@ -334,50 +333,14 @@ const EAGER_GATHER: usize = 4096;
 /// ones wait for their last byte, so a header alone never reserves more than this).
 const EAGER_GATHER_MAX: usize = 8 << 20;
 
-/// One element being copied into a buffer of its own: at the same offset within a page as
-/// its source (the copy the CPU does fastest), in an allocation that ends where the element
-/// ends, so that [`Gather::freeze`] makes a `Bytes` that owns the allocation directly (no
-/// shared header to allocate, and no reference count for the frame's drop to touch).
-struct Gather {
-    /// `skip` bytes of padding (zeros), then the element's bytes so far.
-    buf: Vec<u8>,
-    skip: usize,
-    /// The element's length.
-    n: usize,
-}
-
-impl Gather {
-    /// An empty buffer for the `n` bytes that start at address `src`.
-    fn new(src: usize, n: usize) -> Self {
-        let mut buf = Vec::with_capacity(n.saturating_add(PAGE));
-        let skip = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
-        // Give back what lies past the element: allocators shrink in place (glibc does), so
-        // the page offset found above still holds and the allocation ends with the element.
-        buf.shrink_to(skip.saturating_add(n));
-        let moved = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
-        // One that moved the buffer gets another offset if it fits, else none: the copy is
-        // slower, not wrong.
-        let skip = if moved.saturating_add(n) <= buf.capacity() { moved } else { 0 };
-        buf.resize(skip, 0);
-        Self { buf, skip, n }
+/// An empty buffer for `n` bytes that starts at the same offset within a page as `src`.
+fn page_matched(src: usize, n: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(n.saturating_add(PAGE));
+    let skip = src.wrapping_sub(buf.as_ptr() as usize) & (PAGE - 1);
+    if skip != 0 {
+        buf = buf.split_off(skip);
     }
-
-    /// How many of the element's bytes are still to come.
-    fn missing(&self) -> usize {
-        self.n.saturating_sub(self.buf.len().saturating_sub(self.skip))
-    }
-
-    /// Appends the element's next bytes.
-    fn extend(&mut self, part: &[u8]) {
-        self.buf.extend_from_slice(part);
-    }
-
-    /// The element's bytes (all of them, or those the input had before it ended).
-    fn freeze(self) -> Bytes {
-        let mut bytes = Bytes::from(self.buf);
-        bytes::Buf::advance(&mut bytes, self.skip);
-        bytes
-    }
+    buf
 }
 
 /// The bytes `r` of `chunk`: the chunk itself, advanced, when they run to its end (no
@@ -560,35 +523,5 @@ mod tests {
         while tokenizer.next_token().unwrap().is_some() {}
         assert!(tokenizer.pending.is_none());
         assert_eq!(tokenizer.chunks.len(), 1);
-    }
-
-    /// A gather buffer holds its element at the source's page offset and ends where the
-    /// element ends, so that freezing it hands the allocation to `Bytes` as it is (the `Vec`
-    /// is full: no shared header is allocated). The second property holds with allocators
-    /// that shrink in place, as the system allocator here does; elsewhere only the copy's
-    /// speed would suffer, which this test would show.
-    #[test]
-    fn gather_buffer_ends_with_its_element() {
-        let source: Vec<u8> = (0..3 * PAGE as u32 + 77).map(|i| (i % 253) as u8).collect();
-        for start in [0, 1, 15, 64, 2_047, 4_095, 4_096, 5_000] {
-            for n in [1, 100, 4_096, 5_000, 3 * PAGE + 77 - 5_000] {
-                let Some(element) = source.get(start..start + n) else { continue };
-                let mut gather = Gather::new(element.as_ptr() as usize, n);
-                assert_eq!(gather.missing(), n);
-                let (a, b) = element.split_at(n / 3);
-                gather.extend(a);
-                assert_eq!(gather.missing(), n - a.len());
-                gather.extend(b);
-                assert_eq!(gather.missing(), 0);
-                assert_eq!(gather.buf.len(), gather.buf.capacity(), "start {start}, n {n}");
-                let bytes = gather.freeze();
-                assert_eq!(&bytes[..], element);
-                assert_eq!(
-                    bytes.as_ptr() as usize & (PAGE - 1),
-                    element.as_ptr() as usize & (PAGE - 1),
-                    "start {start}, n {n}"
-                );
-            }
-        }
     }
 }
