@@ -13,9 +13,9 @@
 //!    times (`--runs K`, default 5), each run a fresh process, min and median reported. A
 //!    fresh process is what a user runs, and where the cost of new memory (page faults, the
 //!    allocator's first large buffers) shows; a figure of later runs inside one process hides it.
+//!    Run through cargo, the harness builds the `kvs-mkv` it times (same profile) first.
 //!
 //! ```sh
-//! cargo build --release -p kvs-cli --bin kvs-mkv
 //! cargo run --release -p kvs-benches --bin compare            # about 3 minutes on 2 cores
 //! cargo run --release -p kvs-benches --bin compare -- --quick # inputs a tenth of the size
 //! cargo run --release -p kvs-benches --bin compare -- --case 2,3 # only those cases
@@ -26,7 +26,11 @@
 //! Every reader must report the same number of frames as kvs-chunk, else its row says so.
 //! Times of cases 1 to 3 are the best of several passes (at least one second in all), taken
 //! in interleaved rounds (`--rounds R`, default 3: every reader of the case in turn, then
-//! again), so that a slow spell of the machine does not fall on one reader only. Every table is printed with the machine it was measured on
+//! again), so that a slow spell of the machine does not fall on one reader only. Those
+//! readers share one process and its heap: a reader that leaves the heap fragmented slows the
+//! readers timed after it (a gather buffer that kvs-ebml once shrank in place left holes the
+//! walker's buffers no longer fitted, and the walker's times, not kvs-chunk's, made the
+//! ratio), so a change to allocation is judged by each row's absolute time. Every table is printed with the machine it was measured on
 //! ([`kvs_benches::machine`]: CPU, caches, kernel, C library, transparent huge pages).
 //!
 //! The bare walker is the practical limit of "just read the headers": no schema, no limits,
@@ -588,6 +592,53 @@ fn median(times: &[Duration]) -> Duration {
     }
 }
 
+/// The `kvs-mkv` binary case 4 times, and how it was found. Run by cargo (`cargo run ...
+/// --bin compare`), the harness has that cargo build `kvs-mkv` first with its own profile
+/// and takes the path cargo reports, so that the binary timed is the one of the commit the
+/// table names, not one left from an earlier build (`cargo build --bin compare -p kvs-cli`
+/// builds no `kvs-mkv`). Run directly, it takes the binary beside itself and says so.
+fn kvs_mkv_binary() -> Result<(PathBuf, String), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("where is this binary: {e}"))?;
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        // The profile this binary was built with: its directory's name (`debug` is `dev`).
+        let profile = match exe.parent().and_then(Path::file_name).and_then(|n| n.to_str()) {
+            Some("debug") => "dev".to_string(),
+            Some(dir) => dir.to_string(),
+            None => "release".to_string(),
+        };
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = Command::new(cargo)
+            .current_dir(&workspace)
+            .args(["build", "--profile", &profile, "-p", "kvs-cli", "--bin", "kvs-mkv"])
+            .arg("--message-format=json-render-diagnostics")
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cargo build of kvs-mkv did not start: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("cargo build of kvs-mkv failed ({})", out.status));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let built = text
+            .lines()
+            .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+            .filter_map(|l| l.split("\"executable\":\"").nth(1)?.split('"').next())
+            .next_back()
+            .map(PathBuf::from);
+        if let Some(path) = built {
+            return Ok((path, format!("built from this tree by cargo, profile {profile}")));
+        }
+        return Err("cargo built kvs-mkv but named no executable".into());
+    }
+    let beside = exe.with_file_name("kvs-mkv");
+    if !beside.exists() {
+        return Err(format!(
+            "{} not built: cargo build --release -p kvs-cli --bin kvs-mkv",
+            beside.display()
+        ));
+    }
+    Ok((beside, "the binary beside compare as found; run through cargo to have it rebuilt".into()))
+}
+
 /// Case 4: writes a 500 MB GetMedia payload file (a tenth with `--quick`), then times `cat`,
 /// `dd bs=128k` and `kvs-mkv fragments` on it, each `runs` times in a fresh process. The
 /// readers take turns (one run of each, then the next round) after one untimed round that
@@ -595,13 +646,11 @@ fn median(times: &[Duration]) -> Duration {
 /// all of them alike. Returns the table (Markdown), with min and median of the runs.
 fn case_4(tmp: &Path, shape: &GetMediaShape, scale: usize, runs: usize) -> String {
     use std::fmt::Write as _;
-    let kvs_mkv = std::env::current_exe().unwrap().with_file_name("kvs-mkv");
-    if !kvs_mkv.exists() {
-        return format!(
-            "case 4: {} not built: cargo build --release -p kvs-cli --bin kvs-mkv\n",
-            kvs_mkv.display()
-        );
-    }
+    let (kvs_mkv, provenance) = match kvs_mkv_binary() {
+        Ok(found) => found,
+        Err(e) => return format!("case 4: {e}\n"),
+    };
+    eprintln!("case 4: {} ({provenance})", kvs_mkv.display());
     let file = tmp.join("payload.mkv");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
     let mut written = 0usize;
@@ -676,7 +725,7 @@ fn case_4(tmp: &Path, shape: &GetMediaShape, scale: usize, runs: usize) -> Strin
     writeln!(s).unwrap();
     writeln!(
         s,
-        "Case 4: a {written}-byte GetMedia payload file ({fragments} fragments) in the page cache; each reader run {runs} times, each run a fresh process (spawn to exit, wall time), the readers taking turns after one untimed round."
+        "Case 4: a {written}-byte GetMedia payload file ({fragments} fragments) in the page cache; each reader run {runs} times, each run a fresh process (spawn to exit, wall time), the readers taking turns after one untimed round. kvs-mkv: {provenance}."
     )
     .unwrap();
     writeln!(s).unwrap();
