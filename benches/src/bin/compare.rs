@@ -30,8 +30,9 @@
 //! readers share one process and its heap: a reader that leaves the heap fragmented slows the
 //! readers timed after it (a gather buffer that kvs-ebml once shrank in place left holes the
 //! walker's buffers no longer fitted, and the walker's times, not kvs-chunk's, made the
-//! ratio), so a change to allocation is judged by each row's absolute time. Every table is printed with the machine it was measured on
-//! ([`kvs_benches::machine`]: CPU, caches, kernel, C library, transparent huge pages).
+//! ratio), so a change to allocation is judged by each row's absolute time. Every table is
+//! printed with the machine it was measured on ([`kvs_benches::machine`]: CPU, caches,
+//! kernel, C library, transparent huge pages).
 //!
 //! The bare walker is the practical limit of "just read the headers": no schema, no limits,
 //! no error handling beyond stopping; it enters Segment and Cluster and skips every other
