@@ -71,7 +71,7 @@ impl Iterator for Events {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.core.next_event().transpose()
+        self.core.next_item()
     }
 }
 

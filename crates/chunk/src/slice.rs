@@ -93,6 +93,6 @@ impl<'a> Iterator for SliceEvents<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.core.next_event().transpose()
+        self.core.next_item()
     }
 }
