@@ -623,8 +623,8 @@ impl<S: Source> Core<S> {
     /// The next event in the caller's type: `frame` wraps a frame of the hot path, `other`
     /// whatever the other paths return. The hot path's frame is built straight into the
     /// caller's type: converting it afterwards (`transpose`) made the compiler copy the
-    /// 96-byte event once more for every frame, which cost an iterator over small blocks
-    /// a tenth of its speed.
+    /// 96-byte event once more for every frame, which made `Events` over small blocks about
+    /// 15% slower (`compare`, case 1: 28.4-29.6 against 33.4-34.2 M frames/s).
     #[inline(always)]
     fn next_as<T>(
         &mut self,
